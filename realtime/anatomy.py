@@ -1,0 +1,25 @@
+"""Names shared by every part of the pipeline: joints and muscles of the simulated forearm.
+
+Sign conventions (radians):
+
+- ``elbow_flexion``: 0 with the elbow straight, positive when flexing (≈ 2.4 rad fully flexed).
+- ``forearm_pronation``: 0 in the neutral position (thumb up), positive toward
+  pronation (palm down), negative toward supination (palm up).
+- ``wrist_flexion``: 0 with the hand in line with the forearm, positive toward
+  flexion (palm side), negative toward extension.
+"""
+
+from __future__ import annotations
+
+JOINTS: tuple[str, ...] = ("elbow_flexion", "forearm_pronation", "wrist_flexion")
+
+MUSCLES: tuple[str, ...] = (
+    "biceps",
+    "brachialis",
+    "brachioradialis",
+    "triceps",
+    "pronator_teres",
+    "supinator",
+    "wrist_flexors",
+    "wrist_extensors",
+)

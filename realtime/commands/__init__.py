@@ -1,0 +1,21 @@
+"""Subcommands of the CLI. Each module defines one click command (or group)."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# (module, attribute) of every subcommand; modules are imported when the CLI starts,
+# so they must import heavy packages (torch, Qt) inside the command function.
+_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("realtime.commands.run", "run"),
+    ("realtime.commands.bench", "bench"),
+)
+
+
+def register_commands(group: click.Group) -> None:
+    """Add every known subcommand to ``group``."""
+    for module_name, attr in _COMMANDS:
+        module = importlib.import_module(module_name)
+        group.add_command(getattr(module, attr))
