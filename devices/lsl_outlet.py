@@ -1,0 +1,253 @@
+"""LabStreamingLayer outlets: the sinks that publish myostream's streams.
+
+Metadata follows the XDF meta-data convention (``desc/channels/channel`` with
+``label``, ``unit``, ``type`` and ``location``; ``desc/acquisition``;
+``desc/reference``), so that LabRecorder, mne-lsl and other consumers show
+channel names and units. See ``docs/streams.md`` for every stream.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pylsl
+
+from realtime.block import Block
+from realtime.logs import logger
+
+
+_FORMATS = {"float32": pylsl.cf_float32, "double64": pylsl.cf_double64, "string": pylsl.cf_string}
+
+
+@dataclass(frozen=True)
+class ChannelInfo:
+    """Metadata of one channel.
+
+    Parameters
+    ----------
+    label : str
+        Channel name.
+    unit : str
+        Unit (XDF spelling, e.g. ``"microvolts"``, ``"m/s^2"``, ``"rad/s"``, ``"normalized"``).
+    type : str
+        Channel content type (``"EMG"``, ``"Accelerometer"``, ...).
+    location : tuple of float | None
+        Electrode position (x, y, z) in millimetres, for EMG channels.
+    """
+
+    label: str
+    unit: str
+    type: str
+    location: tuple[float, float, float] | None = None
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """Everything an LSL outlet needs to announce a stream.
+
+    Parameters
+    ----------
+    name : str
+        Stream name (what consumers resolve by).
+    type : str
+        Stream content type (``"EMG"``, ``"IMU"``, ``"Markers"``, ...).
+    channels : tuple of ChannelInfo
+        One entry per channel.
+    fs : float
+        Nominal rate in Hz; 0 for an irregular stream.
+    source_id : str
+        Stable unique identifier, so consumers can recover after a restart.
+    channel_format : str
+        ``"float32"``, ``"double64"`` or ``"string"``.
+    desc : Mapping[str, Mapping[str, str]]
+        Extra ``desc`` children, e.g. ``{"acquisition": {"manufacturer": "myostream"}}``.
+    """
+
+    name: str
+    type: str
+    channels: tuple[ChannelInfo, ...]
+    fs: float
+    source_id: str
+    channel_format: str = "float32"
+    desc: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError("The argument 'name' must be a non-empty stream name.")
+        if not self.channels:
+            raise ValueError(f"Stream {self.name!r} needs at least one channel.")
+        if self.fs < 0:
+            raise ValueError(f"The argument 'fs' must be >= 0 (0 = irregular). {self.fs!r} is invalid.")
+        if self.channel_format not in _FORMATS:
+            raise ValueError(
+                f"The argument 'channel_format' must be one of {sorted(_FORMATS)}. "
+                f"{self.channel_format!r} is invalid."
+            )
+
+    def to_stream_info(self) -> pylsl.StreamInfo:
+        """Build the ``pylsl.StreamInfo`` with the XDF-convention metadata."""
+        fmt = _FORMATS[self.channel_format]
+        info = pylsl.StreamInfo(self.name, self.type, len(self.channels), self.fs, fmt, self.source_id)
+        desc = info.desc()
+        chans = desc.append_child("channels")
+        for ch in self.channels:
+            node = chans.append_child("channel")
+            node.append_child_value("label", ch.label)
+            node.append_child_value("unit", ch.unit)
+            node.append_child_value("type", ch.type)
+            if ch.location is not None:
+                loc = node.append_child("location")
+                for axis, value in zip("XYZ", ch.location):
+                    loc.append_child_value(axis, f"{value:.3f}")
+        for section, values in self.desc.items():
+            node = desc.append_child(section)
+            for key, value in values.items():
+                node.append_child_value(key, str(value))
+        return info
+
+
+def stable_source_id(prefix: str, suffix: str) -> str:
+    """Return ``<prefix>-<suffix>-<hostname>``: stable across restarts on one machine."""
+    return f"{prefix}-{suffix}-{socket.gethostname()}"
+
+
+class LslOutlet:
+    """A sink that pushes blocks to an LSL outlet.
+
+    Regular streams (``fs > 0``) are pushed with the timestamp of the block's
+    last sample, and LSL derives the others from the nominal rate, so sample
+    ``n`` keeps the timestamp ``t0 + n / fs`` the block carries. Irregular
+    streams, or regular ones whose blocks carry their own jittery timestamps
+    (an IMU), are pushed with one timestamp per sample.
+
+    Parameters
+    ----------
+    spec : StreamSpec
+        What to announce.
+    per_sample_timestamps : bool
+        Push each sample's own timestamp (for sources whose timestamps are not
+        an exact grid).
+    max_buffered : int
+        Seconds (or, for irregular streams, hundreds of samples) the outlet
+        buffers for slow consumers.
+    """
+
+    def __init__(self, spec: StreamSpec, per_sample_timestamps: bool = False, max_buffered: int = 60) -> None:
+        self.spec = spec
+        self.per_sample_timestamps = per_sample_timestamps or spec.fs == 0
+        self.max_buffered = int(max_buffered)
+        self._outlet: pylsl.StreamOutlet | None = None
+        self.samples_pushed = 0
+
+    @property
+    def running(self) -> bool:
+        """Whether the outlet exists."""
+        return self._outlet is not None
+
+    def start(self) -> None:
+        """Create the outlet (it becomes visible to resolvers)."""
+        if self._outlet is not None:
+            logger.warning("%s: outlet %r already started.", type(self).__name__, self.spec.name)
+            return
+        self._outlet = pylsl.StreamOutlet(self.spec.to_stream_info(), 0, self.max_buffered)
+        logger.info("%s: publishing %r (%s)", type(self).__name__, self.spec.name, self.spec.source_id)
+
+    def stop(self) -> None:
+        """Destroy the outlet."""
+        if self._outlet is None:
+            raise RuntimeError(f"The outlet {self.spec.name!r} is not started. Use LslOutlet.start() first.")
+        self._outlet = None
+
+    def __enter__(self) -> LslOutlet:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._outlet is not None:
+            self.stop()
+
+    def have_consumers(self) -> bool:
+        """Whether at least one inlet is connected."""
+        return self._outlet is not None and self._outlet.have_consumers()
+
+    def wait_for_consumers(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for a consumer to connect."""
+        return self._outlet is not None and self._outlet.wait_for_consumers(timeout)
+
+    def write(self, block: Block) -> None:
+        """Push ``block`` (an empty block is ignored)."""
+        outlet = self._outlet
+        if outlet is None:
+            raise RuntimeError(f"The outlet {self.spec.name!r} is not started. Use LslOutlet.start() first.")
+        n = block.n_samples
+        if n == 0:
+            return
+        if block.n_channels != len(self.spec.channels):
+            raise ValueError(
+                f"Stream {self.spec.name!r} has {len(self.spec.channels)} channels; "
+                f"a block with {block.n_channels} channels cannot be pushed."
+            )
+        if self.per_sample_timestamps:
+            outlet.push_chunk(block.data, block.timestamps.tolist())
+        else:
+            outlet.push_chunk(block.data, float(block.timestamps[-1]))
+        self.samples_pushed += n
+
+    def push_sample(self, values: Sequence[float], timestamp: float) -> None:
+        """Push one sample given as a sequence of numbers (for low-rate streams such as status)."""
+        if self._outlet is None:
+            raise RuntimeError(f"The outlet {self.spec.name!r} is not started. Use LslOutlet.start() first.")
+        self._outlet.push_sample(list(values), timestamp)
+        self.samples_pushed += 1
+
+
+class MarkerOutlet:
+    """A string stream of events (type ``Markers``, irregular rate).
+
+    Parameters
+    ----------
+    name : str
+        Stream name, e.g. ``"myostream-markers"``.
+    source_id : str
+        Stable identifier.
+    """
+
+    def __init__(self, name: str, source_id: str) -> None:
+        self.spec = StreamSpec(
+            name, "Markers", (ChannelInfo("event", "", "Marker"),), 0.0, source_id, channel_format="string"
+        )
+        self._outlet: pylsl.StreamOutlet | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether the outlet exists."""
+        return self._outlet is not None
+
+    def start(self) -> None:
+        """Create the outlet."""
+        if self._outlet is not None:
+            logger.warning("%s: outlet %r already started.", type(self).__name__, self.spec.name)
+            return
+        self._outlet = pylsl.StreamOutlet(self.spec.to_stream_info())
+
+    def stop(self) -> None:
+        """Destroy the outlet."""
+        if self._outlet is None:
+            raise RuntimeError(f"The outlet {self.spec.name!r} is not started. Use MarkerOutlet.start() first.")
+        self._outlet = None
+
+    def __call__(self, text: str, timestamp: float) -> None:
+        """Push one event with its LSL timestamp."""
+        if self._outlet is None:
+            raise RuntimeError(f"The outlet {self.spec.name!r} is not started. Use MarkerOutlet.start() first.")
+        self._outlet.push_sample([text], timestamp)
+
+
+def float_channels(labels: Sequence[str], unit: str, ctype: str) -> tuple[ChannelInfo, ...]:
+    """Channel infos for channels sharing one unit and type."""
+    return tuple(ChannelInfo(label, unit, ctype) for label in labels)
+
+
+STATUS_CHANNELS: tuple[str, ...] = ("samples_sent", "effective_rate_hz", "late_ticks", "loop_load", "latency_ms")

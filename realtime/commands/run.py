@@ -1,0 +1,107 @@
+"""``launch.py run``: the simulator, publishing on LSL until Ctrl-C or ``--duration``."""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+import click
+
+from devices.factory import build_source, source_options
+
+FS_CHOICES = ("1000", "2000")
+
+
+def _layout_names() -> tuple[str, ...]:
+    from realtime.engine import LAYOUTS
+
+    return tuple(LAYOUTS)
+
+
+def _check_layout(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    names = _layout_names()
+    if value not in names:
+        raise click.BadParameter(f"{value!r} is not a known layout; allowed: {', '.join(names)}.")
+    return value
+
+
+def _check_duration(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and not value >= 0:
+        raise click.BadParameter(f"must be >= 0 seconds (omit it to run until Ctrl-C); {value} is invalid.")
+    return value
+
+
+def _check_fs(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if not 100 <= value <= 10_000:
+        raise click.BadParameter(f"must be a rate in Hz within [100, 10000] (usually 1000 or 2000); {value} is invalid.")
+    return value
+
+
+def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    if value < 1:
+        raise click.BadParameter(f"must be a positive number of samples; {value} is invalid.")
+    return value
+
+
+@click.command()
+@source_options
+@click.option("--layout", default="armband8", show_default=True, callback=_check_layout,
+              help="Electrode layout (armband8, grid64, ...).")
+@click.option("--fs", type=float, default=2000.0, show_default=True, callback=_check_fs,
+              help="EMG sampling rate in Hz.")
+@click.option("--block", "block_size", type=int, default=4, show_default=True, callback=_check_block,
+              help="EMG samples per tick (4 at 2 kHz = 2 ms).")
+@click.option("--duration", type=float, default=None, callback=_check_duration,
+              help="Seconds to run; omit to run until Ctrl-C.")
+@click.option("--name", "prefix", default="myostream", show_default=True,
+              help="Prefix of the LSL stream names (<prefix>-EMG, <prefix>-IMU, ...).")
+@click.option("--activation", type=click.Choice(["model", "teacher"]), default="teacher", show_default=True,
+              help="What drives the engine: the activation network or the synthetic arm's ground truth.")
+@click.option("--units", "units_per_muscle", type=click.IntRange(1, 1000), default=100, show_default=True,
+              help="Motor units per muscle.")
+@click.option("--quiet", is_flag=True, help="Do not print the once-per-second status line.")
+def run(layout: str, fs: float, block_size: int, duration: float | None, prefix: str, activation: str,
+        units_per_muscle: int, quiet: bool, **source_kwargs: object) -> None:
+    """Run the simulator: IMU motion in, multichannel sEMG out on LSL."""
+    from realtime.simulator import Simulator, SimulatorConfig, status_line
+
+    seed = int(source_kwargs.get("seed") or 0)
+    try:
+        config = SimulatorConfig(prefix=prefix, layout=layout, fs=fs, block_size=block_size, duration=duration,
+                                 seed=seed, activation=activation, units_per_muscle=units_per_muscle)
+    except ValueError as err:
+        raise click.UsageError(str(err)) from err
+    source = build_source(dict(source_kwargs))
+
+    def print_status(report: object) -> None:
+        if not quiet:
+            click.echo(status_line(report))
+
+    sim = Simulator(config, source, on_status=print_status)
+    click.echo(
+        f"myostream: publishing {prefix}-EMG ({len(sim.layout.channel_labels)} ch, {layout}, {fs:g} Hz) "
+        f"from the {source_kwargs.get('source', 'synthetic')} source; Ctrl-C to stop."
+    )
+    interrupted = False
+
+    def on_sigint(signum: int, frame: object) -> None:
+        nonlocal interrupted
+        interrupted = True
+        sim.pipeline.request_stop()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        sim.start()
+        while not sim.wait(timeout=0.2):
+            pass
+    except Exception as err:  # the runner's exception: one line and a non-zero exit
+        click.echo(f"myostream: error: {err}", err=True)
+        sys.exit(1)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        sim.stop()
+    stats = sim.pipeline.stats
+    click.echo(
+        f"myostream: stopped{' (Ctrl-C)' if interrupted else ''} after {stats.samples_sent} samples, "
+        f"{stats.late_ticks} late ticks."
+    )

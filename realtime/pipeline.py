@@ -1,0 +1,417 @@
+"""The runner: one thread that owns time and moves blocks one way through the stages.
+
+::
+
+    source.read() ─▶ activation.process() ─▶ resampler ─▶ engine.process() ─▶ outputs
+      IMU block        activation block       engine grid     EMG block         LSL outlets
+
+Each tick the runner waits until the last sample of the next EMG block is due
+(``t0 + (n + block_size - 1) / fs`` on the injected clock), then reads what the
+source has, passes it forward and hands the resulting blocks to the outputs.
+Output sample ``n`` has timestamp ``t0 + n / fs`` exactly. When the runner falls
+behind it keeps computing blocks back to back until it has caught up: no sample
+is ever dropped, and each tick that started more than one block period late is
+counted in ``stats.late_ticks``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from realtime.block import Block
+from realtime.logs import logger
+from realtime.resample import CausalResampler
+
+if TYPE_CHECKING:
+    from realtime.stages import Sink, Source, Stage
+
+STAGE_NAMES: tuple[str, ...] = ("source", "activation", "resample", "engine", "output")
+"""Names of the per-stage timing counters in :class:`RunnerStats`."""
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """Settings of the runner.
+
+    Parameters
+    ----------
+    fs : float
+        EMG sampling rate in Hz (1000 or 2000 are the usual values; 100-10000 accepted).
+    block_size : int
+        EMG samples per tick. The default, 4 samples at 2 kHz, is 2 ms.
+    duration : float | None
+        Seconds of EMG to produce before stopping by itself; ``None`` runs until ``stop()``.
+    status_interval : float
+        Seconds between two status callbacks.
+    """
+
+    fs: float = 2000.0
+    block_size: int = 4
+    duration: float | None = None
+    status_interval: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.fs, (int, float)) and 100.0 <= self.fs <= 10_000.0):
+            raise ValueError(f"The argument 'fs' must be a rate in Hz within [100, 10000]. {self.fs!r} is invalid.")
+        if not (isinstance(self.block_size, int) and self.block_size >= 1):
+            raise ValueError(
+                f"The argument 'block_size' must be a strictly positive integer. {self.block_size!r} is invalid."
+            )
+        if self.block_size / self.fs > 0.1:
+            raise ValueError(
+                f"The argument 'block_size' must span at most 100 ms of samples at {self.fs} Hz "
+                f"(at most {int(0.1 * self.fs)}). {self.block_size} is invalid."
+            )
+        if self.duration is not None and not (self.duration >= 0):
+            raise ValueError(f"The argument 'duration' must be >= 0 seconds or None. {self.duration!r} is invalid.")
+        if not self.status_interval > 0:
+            raise ValueError(
+                f"The argument 'status_interval' must be > 0 seconds. {self.status_interval!r} is invalid."
+            )
+
+
+@dataclass
+class PipelineOutputs:
+    """Where the runner sends each kind of block (any may be ``None``).
+
+    Attributes
+    ----------
+    emg : Sink | None
+        Receives every EMG block.
+    imu : Sink | None
+        Receives the IMU blocks read from the source (non-empty ones).
+    activation_truth : Sink | None
+        Receives ground-truth activations carried by the source (aux ``"activation"``).
+    activation_model : Sink | None
+        Receives the activation stage's own output (when a model drives the engine).
+    markers : Callable[[str, float], None] | None
+        Called with (text, timestamp) for every event (source lost/back, start, stop).
+    """
+
+    emg: Sink | None = None
+    imu: Sink | None = None
+    activation_truth: Sink | None = None
+    activation_model: Sink | None = None
+    markers: Callable[[str, float], None] | None = None
+
+
+@dataclass
+class RunnerStats:
+    """Counters the runner keeps (read them from any thread; they only grow).
+
+    Attributes
+    ----------
+    samples_sent : int
+        EMG samples produced so far.
+    ticks : int
+        Blocks produced so far.
+    late_ticks : int
+        Blocks that started more than one block period after their due time.
+    t0 : float
+        Timestamp of EMG sample 0 (LSL clock).
+    stage_ns : dict[str, int]
+        Cumulative time spent in each stage (``STAGE_NAMES``), in nanoseconds.
+    busy_ns : int
+        Cumulative time spent working (all stages).
+    newest_imu_time, newest_imu_seq : float | None, int | None
+        Timestamp and sequence number of the newest IMU sample that reached the engine.
+    """
+
+    samples_sent: int = 0
+    ticks: int = 0
+    late_ticks: int = 0
+    t0: float = 0.0
+    stage_ns: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STAGE_NAMES, 0))
+    busy_ns: int = 0
+    newest_imu_time: float | None = None
+    newest_imu_seq: int | None = None
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """What the runner reports once per ``status_interval``.
+
+    Attributes
+    ----------
+    elapsed : float
+        Seconds since the start.
+    samples_sent : int
+        EMG samples produced so far.
+    effective_rate : float
+        EMG samples per second of clock time over the last interval.
+    late_ticks : int
+        Late ticks so far.
+    loop_load : float
+        Fraction of the last interval spent working (0-1; > 1 means behind).
+    """
+
+    elapsed: float
+    samples_sent: int
+    effective_rate: float
+    late_ticks: int
+    loop_load: float
+
+
+class TeacherActivation:
+    """Activation stage that passes on the ground truth carried by the synthetic source.
+
+    The synthetic arm attaches the physics teacher's activations to each IMU
+    block (aux ``"activation"``); this stage returns them as a block of their
+    own, with the IMU timestamps.
+
+    Parameters
+    ----------
+    muscles : tuple of str
+        Muscle names (channel labels of the output).
+    """
+
+    def __init__(self, muscles: tuple[str, ...]) -> None:
+        self.muscles = tuple(muscles)
+
+    def reset(self) -> None:
+        """Nothing to reset: the stage is stateless."""
+
+    def process(self, block: Block) -> Block:
+        """Return the source's ground-truth activations for ``block``."""
+        act = block.aux.get("activation")
+        if act is None:
+            raise ValueError(
+                "The activation source 'teacher' needs ground-truth activations, which only the "
+                "synthetic source provides. Use --activation model with this source."
+            )
+        if act.shape[1] != len(self.muscles):
+            raise ValueError(
+                f"The source carries {act.shape[1]} activations, the engine expects {len(self.muscles)} muscles."
+            )
+        data = np.ascontiguousarray(act, np.float32)
+        return Block(data, block.timestamps, block.fs, block.seq, self.muscles)
+
+
+class Pipeline:
+    """Source → activation → resampler → engine → outputs, paced by one runner thread.
+
+    Parameters
+    ----------
+    source : Source
+        The IMU source (already constructed, not started).
+    activation : Stage
+        Maps IMU blocks to activation blocks (its own rate and timestamps).
+    engine : Stage
+        Maps activation blocks on the engine grid to EMG blocks. It must have a
+        ``reset()`` method and accept blocks of ``settings.block_size`` samples.
+    muscles : tuple of str
+        Channel labels of the activation blocks.
+    outputs : PipelineOutputs
+        Sinks for the blocks produced.
+    settings : PipelineSettings
+        Rate, block size, duration.
+    clock : Callable[[], float]
+        Returns the current time in seconds (LSL clock by default).
+    sleep : Callable[[float], None]
+        Sleeps for the given number of seconds.
+    status_callbacks : Sequence[Callable[[StatusReport], None]]
+        Called from the runner thread once per ``settings.status_interval``.
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        activation: Stage,
+        engine: Stage,
+        muscles: tuple[str, ...],
+        outputs: PipelineOutputs | None = None,
+        settings: PipelineSettings | None = None,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        status_callbacks: Sequence[Callable[[StatusReport], None]] = (),
+    ) -> None:
+        if clock is None:
+            import pylsl
+
+            clock = pylsl.local_clock
+        self.source = source
+        self.activation = activation
+        self.engine = engine
+        self.muscles = tuple(muscles)
+        self.outputs = outputs or PipelineOutputs()
+        self.settings = settings or PipelineSettings()
+        self._clock = clock
+        self._sleep = sleep
+        self._status_callbacks = list(status_callbacks)
+        self.resampler = CausalResampler(self.muscles, self.settings.fs)
+        self.stats = RunnerStats()
+        self._stop_event = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    # ------------------------------------------------------------------ control
+    @property
+    def running(self) -> bool:
+        """Whether the runner thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def started(self) -> bool:
+        """Whether ``start()`` was called and the run has not been collected by ``stop()``/``wait()``."""
+        return self._thread is not None
+
+    def start(self) -> None:
+        """Start the runner in a background thread."""
+        if self.running:
+            logger.warning("%s: already running; start() ignored.", type(self).__name__)
+            return
+        self._stop_event.clear()
+        self._error = None
+        self._thread = threading.Thread(target=self._thread_main, name="myostream-runner", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the runner, wait for it, and re-raise any exception it raised."""
+        if self._thread is None:
+            raise RuntimeError("The pipeline is not started. Use Pipeline.start() first.")
+        self._stop_event.set()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise RuntimeError(f"The runner thread did not stop within {timeout} s.")
+        self._thread = None
+        self._raise_stored_error()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for a run with a ``duration`` to finish; re-raise its exception.
+
+        Returns
+        -------
+        finished : bool
+            ``True`` if the runner has ended, ``False`` on timeout.
+        """
+        if self._thread is None:
+            raise RuntimeError("The pipeline is not started. Use Pipeline.start() first.")
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            return False
+        self._thread = None
+        self._raise_stored_error()
+        return True
+
+    def run(self) -> RunnerStats:
+        """Run in the calling thread until ``duration`` is reached or ``stop`` is requested."""
+        self._stop_event.clear()
+        self._loop()
+        return self.stats
+
+    def request_stop(self) -> None:
+        """Ask the runner to stop after the current tick (safe from any thread or signal handler)."""
+        self._stop_event.set()
+
+    def _thread_main(self) -> None:
+        try:
+            self._loop()
+        except BaseException as err:  # re-raised from stop()/wait()
+            logger.error("%s: runner failed: %r", type(self).__name__, err)
+            self._error = err
+
+    def _raise_stored_error(self) -> None:
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise err
+
+    # ------------------------------------------------------------------ the loop
+    def _loop(self) -> None:
+        s = self.settings
+        fs, bsize = s.fs, s.block_size
+        n_total = None if s.duration is None else int(round(s.duration * fs))
+        block_period = bsize / fs
+        clock, sleep = self._clock, self._sleep
+
+        self.source.start()
+        try:
+            if hasattr(self.activation, "reset"):
+                self.activation.reset()
+            self.engine.reset()
+            t0 = clock()
+            self.resampler.reset(t0)
+            stats = self.stats = RunnerStats(t0=t0)
+            self._emit_marker("myostream: start", t0)
+            next_status = t0 + s.status_interval
+            last_status_t, last_status_n, last_status_busy = t0, 0, 0
+            while not self._stop_event.is_set():
+                n_done = stats.samples_sent
+                if n_total is not None and n_done >= n_total:
+                    break
+                n = bsize if n_total is None else min(bsize, n_total - n_done)
+                due = t0 + (n_done + n - 1) / fs
+                now = clock()
+                if now < due:
+                    sleep(due - now)
+                    now = clock()
+                elif now - due > block_period:
+                    stats.late_ticks += 1
+                self._tick(n)
+                if now >= next_status:
+                    elapsed = now - last_status_t
+                    report = StatusReport(
+                        elapsed=now - t0,
+                        samples_sent=stats.samples_sent,
+                        effective_rate=(stats.samples_sent - last_status_n) / elapsed if elapsed > 0 else 0.0,
+                        late_ticks=stats.late_ticks,
+                        loop_load=(stats.busy_ns - last_status_busy) * 1e-9 / elapsed if elapsed > 0 else 0.0,
+                    )
+                    last_status_t, last_status_n, last_status_busy = now, stats.samples_sent, stats.busy_ns
+                    next_status = now + s.status_interval
+                    for callback in self._status_callbacks:
+                        callback(report)
+            self._emit_marker("myostream: stop", t0 + stats.samples_sent / fs)
+        finally:
+            self.source.stop()
+
+    def _tick(self, n: int) -> None:
+        stats, out = self.stats, self.outputs
+        ns = stats.stage_ns
+        t_a = time.perf_counter_ns()
+        imu = self.source.read()
+        pop_events = getattr(self.source, "pop_events", None)
+        if pop_events is not None:
+            for text in pop_events():
+                self._emit_marker(text, self._clock())
+        t_b = time.perf_counter_ns()
+        act = self.activation.process(imu)
+        t_c = time.perf_counter_ns()
+        self.resampler.push(act)
+        grid = self.resampler.pull(n)
+        t_d = time.perf_counter_ns()
+        emg = self.engine.process(grid)
+        t_e = time.perf_counter_ns()
+        if out.emg is not None:
+            out.emg.write(emg)
+        if imu.n_samples:
+            if out.imu is not None:
+                out.imu.write(imu)
+            truth = imu.aux.get("activation")
+            if out.activation_truth is not None and truth is not None:
+                out.activation_truth.write(
+                    Block(np.ascontiguousarray(truth, np.float32), imu.timestamps, imu.fs, imu.seq, self.muscles)
+                )
+        if out.activation_model is not None and act.n_samples:
+            out.activation_model.write(act)
+        t_f = time.perf_counter_ns()
+        ns["source"] += t_b - t_a
+        ns["activation"] += t_c - t_b
+        ns["resample"] += t_d - t_c
+        ns["engine"] += t_e - t_d
+        ns["output"] += t_f - t_e
+        stats.busy_ns += t_f - t_a
+        stats.samples_sent += n
+        stats.ticks += 1
+        stats.newest_imu_time = self.resampler.newest_input_time
+        stats.newest_imu_seq = self.resampler.newest_input_seq
+
+    def _emit_marker(self, text: str, timestamp: float) -> None:
+        logger.info("%s: %s", type(self).__name__, text)
+        if self.outputs.markers is not None:
+            self.outputs.markers(text, timestamp)
