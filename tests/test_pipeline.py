@@ -1,0 +1,145 @@
+"""The runner: exact timestamps, no dropped samples, late ticks, errors reach the caller.
+
+The source and engine here are small deterministic stand-ins so that the
+runner's own rules are tested in isolation; the end-to-end tests use the real
+synthetic arm, engine and LSL outlets.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from realtime.block import IMU_CHANNELS, Block, regular_timestamps
+from realtime.pipeline import Pipeline, PipelineOutputs, PipelineSettings, TeacherActivation
+
+MUSCLES = ("m1", "m2")
+
+
+class RampSource:
+    """Regular IMU samples whose 'activation' aux is the sample time (so resampling is visible)."""
+
+    def __init__(self, clock, fs: float = 100.0) -> None:
+        self.clock, self.fs, self.running, self._k, self._t0 = clock, fs, False, 0, 0.0
+
+    def start(self) -> None:
+        self.running, self._t0 = True, self.clock()
+
+    def stop(self) -> None:
+        self.running = False
+
+    def read(self) -> Block:
+        n_due = int(np.floor((self.clock() - self._t0) * self.fs + 1e-9)) + 1 - self._k
+        t = regular_timestamps(self._t0, self.fs, self._k, max(n_due, 0))
+        act = np.stack([(t - self._t0) % 1.0, np.full_like(t, 0.5)], axis=1).astype(np.float32)
+        blk = Block(np.zeros((t.size, 6), np.float32), t, self.fs, self._k, IMU_CHANNELS, {"activation": act})
+        self._k += t.size
+        return blk
+
+
+class CopyEngine:
+    """Returns the activations as 'EMG'; optionally burns fake time on chosen calls."""
+
+    def __init__(self, clock=None, slow_calls: frozenset[int] = frozenset(), cost: float = 0.0) -> None:
+        self.clock, self.slow_calls, self.cost, self.calls = clock, slow_calls, cost, 0
+
+    def reset(self) -> None:
+        self.calls = 0
+
+    def process(self, block: Block) -> Block:
+        if self.calls in self.slow_calls:
+            self.clock.advance(self.cost)
+        self.calls += 1
+        return Block(block.data.copy(), block.timestamps, block.fs, block.seq, block.channels)
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.blocks: list[Block] = []
+
+    def write(self, block: Block) -> None:
+        self.blocks.append(block)
+
+    def cat(self) -> tuple[np.ndarray, np.ndarray]:
+        return (np.concatenate([b.timestamps for b in self.blocks]), np.concatenate([b.data for b in self.blocks]))
+
+
+def _pipeline(clock, engine, settings, outputs) -> Pipeline:
+    return Pipeline(RampSource(clock), TeacherActivation(MUSCLES), engine, MUSCLES, outputs, settings,
+                    clock=clock, sleep=clock.sleep)
+
+
+@pytest.mark.parametrize("block_size", [1, 4, 7, 40])
+def test_exact_timestamps_and_sample_count(fake_clock, block_size: int) -> None:
+    sink, truth = ListSink(), ListSink()
+    settings = PipelineSettings(fs=2000.0, block_size=block_size, duration=1.5)
+    pipe = _pipeline(fake_clock, CopyEngine(), settings, PipelineOutputs(emg=sink, activation_truth=truth))
+    stats = pipe.run()
+    t, x = sink.cat()
+    assert stats.samples_sent == t.size == 3000
+    assert stats.late_ticks == 0
+    n = np.arange(3000)
+    assert_allclose(t, stats.t0 + n / 2000.0, rtol=0, atol=1e-9)  # t0 + n / fs, no drift
+    assert [b.seq for b in sink.blocks] == list(range(0, 3000, block_size))
+    # The runner slept its way through: 1.5 s of fake time, to within one block.
+    assert fake_clock.t - stats.t0 == pytest.approx(1.5, abs=block_size / 2000.0 + 1e-9)
+    # The ground truth went out at the source's rate; the engine saw it resampled, never ahead of time.
+    t_truth, _ = truth.cat()
+    assert_allclose(np.diff(t_truth), 0.01, atol=1e-9)
+    assert np.all(x[:, 0] <= (t - stats.t0) % 1.0 + 1e-6)
+
+
+def test_slow_stage_counts_late_ticks_and_still_computes_every_sample(fake_clock) -> None:
+    sink = ListSink()
+    # Calls 100 and 300 each take 50 ms of (fake) time: 25 blocks of 2 ms are owed afterwards.
+    engine = CopyEngine(fake_clock, slow_calls=frozenset({100, 300}), cost=0.05)
+    settings = PipelineSettings(fs=2000.0, block_size=4, duration=1.0)
+    stats = _pipeline(fake_clock, engine, settings, PipelineOutputs(emg=sink)).run()
+    t, _ = sink.cat()
+    assert t.size == stats.samples_sent == 2000
+    assert_allclose(np.diff(t), 1 / 2000.0, atol=1e-9)
+    # After each stall, the blocks due more than one block period ago are late: 2 × 23 or 24.
+    assert 44 <= stats.late_ticks <= 50
+
+
+def test_exception_in_a_stage_reaches_stop_and_the_source_is_closed(fake_clock) -> None:
+    class Boom(CopyEngine):
+        def process(self, block: Block) -> Block:
+            if self.calls == 5:
+                raise RuntimeError("engine exploded")
+            return super().process(block)
+
+    pipe = _pipeline(fake_clock, Boom(), PipelineSettings(duration=None), PipelineOutputs())
+    pipe.start()
+    deadline = time.monotonic() + 10.0
+    while pipe.running and time.monotonic() < deadline:  # the thread ends by itself on the error
+        time.sleep(0.01)
+    assert not pipe.running
+    with pytest.raises(RuntimeError, match="engine exploded"):
+        pipe.stop()
+    assert pipe.source.running is False
+    # wait() re-raises too.
+    pipe.start()
+    with pytest.raises(RuntimeError, match="engine exploded"):
+        pipe.wait(timeout=10.0)
+
+
+def test_stop_before_start_says_how_to_fix_and_settings_are_validated(fake_clock) -> None:
+    pipe = _pipeline(fake_clock, CopyEngine(), PipelineSettings(), PipelineOutputs())
+    with pytest.raises(RuntimeError, match="Use Pipeline.start"):
+        pipe.stop()
+    with pytest.raises(ValueError, match="'fs'"):
+        PipelineSettings(fs=0)
+    with pytest.raises(ValueError, match="'block_size'"):
+        PipelineSettings(block_size=0)
+    with pytest.raises(ValueError, match="'duration'"):
+        PipelineSettings(duration=-1.0)
+
+
+def test_teacher_activation_needs_ground_truth() -> None:
+    blk = Block(np.zeros((2, 6), np.float32), np.arange(2.0), 100.0, 0, IMU_CHANNELS)
+    with pytest.raises(ValueError, match="--activation model"):
+        TeacherActivation(MUSCLES).process(blk)
