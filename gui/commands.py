@@ -1,0 +1,125 @@
+"""``launch.py view`` and ``launch.py bench viewer``, plus a helper to start the viewer process.
+
+This module is imported for every CLI command, so Qt, pyqtgraph and pylsl are
+imported inside the command functions only.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+_LAUNCH = Path(__file__).resolve().parent.parent / "launch.py"
+
+
+def viewer_command(prefix: str | None = None, **opts: Any) -> list[str]:
+    """The argv that runs ``python launch.py view`` with ``opts`` (``window=4`` -> ``--window 4``).
+
+    Parameters
+    ----------
+    prefix : str | None
+        Stream-name prefix (``--prefix``).
+    **opts
+        Other options of ``view`` by their Python name (``stream``, ``timeout``,
+        ``window``, ``screenshot``, ``screenshot_after``, ``fps``). ``None`` values are skipped.
+    """
+    allowed = {"stream", "timeout", "window", "screenshot", "screenshot_after", "fps"}
+    unknown = set(opts) - allowed
+    if unknown:
+        raise TypeError(
+            f"Unknown viewer option(s) {sorted(unknown)}; the options are {sorted(allowed)}."
+        )
+    argv = [sys.executable, str(_LAUNCH), "view"]
+    if prefix is not None:
+        argv += ["--prefix", str(prefix)]
+    for key, value in opts.items():
+        if value is not None:
+            argv += [f"--{key.replace('_', '-')}", str(value)]
+    return argv
+
+
+def start_viewer_process(prefix: str, **opts: Any) -> subprocess.Popen:
+    """Start ``python launch.py view --prefix PREFIX`` as a separate process.
+
+    The viewer is an LSL consumer in its own process, so it can never stall the
+    producer. The caller owns the returned process (``terminate()`` it when done).
+
+    Parameters
+    ----------
+    prefix : str
+        The simulator's stream-name prefix.
+    **opts
+        Other ``view`` options (see :func:`viewer_command`), e.g. ``timeout=10``.
+
+    Returns
+    -------
+    subprocess.Popen
+    """
+    if not isinstance(prefix, str) or not prefix:
+        raise ValueError(f"The argument 'prefix' must be a non-empty string. {prefix!r} is invalid.")
+    return subprocess.Popen(viewer_command(prefix, **opts))  # noqa: S603 - our own interpreter and script
+
+
+@click.command("view")
+@click.option("--stream", default=None, help="Name of the stream to draw as EMG (default: <prefix>-EMG, else any EMG stream).")
+@click.option("--prefix", default=None, help="Stream-name prefix of the simulator (default: myostream).")
+@click.option("--timeout", default=5.0, show_default=True, type=click.FloatRange(min=0.1), help="Seconds to wait for the stream.")
+@click.option("--window", default=4.0, show_default=True, type=click.FloatRange(1.0, 10.0), help="Time window of the traces (s).")
+@click.option("--fps", default=30.0, show_default=True, type=click.FloatRange(1.0, 120.0), help="Refresh rate (Hz).")
+@click.option("--screenshot", "screenshot", default=None, type=click.Path(dir_okay=False), help="Save a PNG of the window to PATH, then quit.")
+@click.option("--screenshot-after", default=3.0, show_default=True, type=click.FloatRange(min=0.0), help="Seconds to run before --screenshot.")
+def view(stream: str | None, prefix: str | None, timeout: float, window: float, fps: float,
+         screenshot: str | None, screenshot_after: float) -> None:
+    """Live viewer: EMG traces, RMS map, activations, IMU and stream health from LSL."""
+    if screenshot is not None and not screenshot.lower().endswith(".png"):
+        raise click.BadParameter(f"must end in .png, {screenshot!r} is invalid.", param_hint="--screenshot")
+    from gui.streams import NoStreamError, discover
+
+    try:
+        found = discover(prefix=prefix, stream=stream, timeout=timeout)
+    except NoStreamError as err:
+        raise click.ClickException(str(err)) from None
+
+    from pyqtgraph.Qt import QtCore
+
+    from gui.viewer import Viewer, ViewerOptions, make_app
+
+    app = make_app()
+    try:
+        win = Viewer(found, ViewerOptions(window_s=window, fps=fps))
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
+    win.show()
+    if screenshot is not None:
+        def _shoot() -> None:
+            path = win.screenshot(screenshot)
+            click.echo(f"screenshot saved: {path}")
+            win.close()
+            app.quit()
+
+        QtCore.QTimer.singleShot(int(screenshot_after * 1000), _shoot)
+    app.exec()
+
+
+@click.command("viewer")
+@click.option("--json", "json_path", required=True, type=click.Path(dir_okay=False), help="Write the results here.")
+@click.option("--seconds", default=5.0, show_default=True, type=click.FloatRange(min=1.0), help="Rendering time per configuration.")
+@click.option("--sim-seconds", default=10.0, show_default=True, type=click.FloatRange(min=3.0), help="Simulator run per late-tick measurement.")
+@click.option("--channels", "channels", multiple=True, type=int, default=(8, 64), show_default=True, help="Channel counts to run.")
+@click.option("--screenshot-dir", default=None, type=click.Path(file_okay=False), help="Also save one PNG per configuration here.")
+def bench_viewer(json_path: str, seconds: float, sim_seconds: float, channels: tuple[int, ...],
+                 screenshot_dir: str | None) -> None:
+    """Viewer frame rate (offscreen, 4 s window, 2 kHz) and its effect on the simulator's late ticks."""
+    from gui.bench import run_benchmark
+
+    result = run_benchmark(json_path, channels=channels, seconds=seconds, sim_seconds=sim_seconds,
+                           screenshot_dir=screenshot_dir)
+    for r in result["runs"]:
+        late = r["late_ticks_delta"]
+        late_txt = "n/a" if late is None else f"{late:+d}"
+        click.echo(f"{r['channels']:3d} ch  {r['window_s']:g} s  {r['fs']:g} Hz: {r['fps']:.1f} fps, late ticks delta {late_txt}")
+    click.echo(f"wrote {json_path}")

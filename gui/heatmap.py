@@ -1,0 +1,268 @@
+"""Live RMS map of the electrodes.
+
+:func:`grid_layout` places channels on a grid from the stream metadata:
+
+1. electrode ``location`` X/Y/Z (mm): the two coordinates with the largest
+   spread; their distinct values give the columns (first axis) and rows
+   (second axis); used when every channel gets its own cell;
+2. otherwise ``desc/layout`` ``rows`` x ``cols`` = channel count, channels in
+   row-major order.
+
+A grid is drawn as an image (:class:`RmsHeatmap`); other layouts (an armband,
+no metadata) get one bar per channel (:class:`RmsBars`). Both show the RMS of
+the newest ``rms_window_s`` seconds with the mean removed, and mark the channel
+with the largest RMS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyqtgraph as pg
+from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
+
+from gui import theme
+from gui.traces import format_amount
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from gui.streams import StreamMeta
+
+_AXES = ("X", "Y", "Z")
+
+
+@dataclass(frozen=True)
+class GridLayout:
+    """Where each channel sits on a ``rows`` x ``cols`` grid.
+
+    Parameters
+    ----------
+    rows, cols : int
+        Grid shape.
+    row, col : ndarray of int, shape (n_channels,)
+        Cell of each channel; row 0 is drawn at the bottom.
+    x_label, y_label : str
+        Axis titles (with the unit when positions are in mm).
+    rect : tuple of float | None
+        ``(x0, y0, width, height)`` of the image in axis units (mm), or
+        ``None`` to use cell indices.
+    """
+
+    rows: int
+    cols: int
+    row: np.ndarray
+    col: np.ndarray
+    x_label: str = "column"
+    y_label: str = "row"
+    rect: tuple[float, float, float, float] | None = None
+
+
+def _uniform_step(values: NDArray[np.float64]) -> float | None:
+    if values.size < 2:
+        return None
+    steps = np.diff(values)
+    if np.allclose(steps, steps[0], rtol=0.02, atol=0.01):
+        return float(steps[0])
+    return None
+
+
+def grid_layout(meta: StreamMeta) -> GridLayout | None:
+    """The grid the channels of ``meta`` form, or ``None`` when they do not form one."""
+    n = meta.n_channels
+    if n < 4:
+        return None
+    if meta.locations is not None:
+        loc = np.round(meta.locations, 2)
+        spread = np.ptp(loc, axis=0)
+        axes = sorted(np.argsort(spread)[::-1][:2])  # the two widest axes, X before Y before Z
+        if spread[axes[0]] > 0 and spread[axes[1]] > 0:
+            ux, col = np.unique(loc[:, axes[0]], return_inverse=True)
+            uy, row = np.unique(loc[:, axes[1]], return_inverse=True)
+            cells = row * ux.size + col
+            if ux.size > 1 and uy.size > 1 and np.unique(cells).size == n and ux.size * uy.size <= 2 * n:
+                dx, dy = _uniform_step(ux), _uniform_step(uy)
+                rect = None
+                x_label, y_label = "column", "row"
+                if dx is not None and dy is not None:
+                    rect = (ux[0] - dx / 2, uy[0] - dy / 2, dx * ux.size, dy * uy.size)
+                    x_label, y_label = f"{_AXES[axes[0]]} (mm)", f"{_AXES[axes[1]]} (mm)"
+                return GridLayout(
+                    rows=int(uy.size), cols=int(ux.size), row=row.astype(np.intp), col=col.astype(np.intp),
+                    x_label=x_label, y_label=y_label, rect=rect,
+                )
+    rows, cols = meta.layout_rows, meta.layout_cols
+    if rows > 1 and cols > 1 and rows * cols == n:
+        idx = np.arange(n)
+        # row-major, first row at the top: row index counted from the bottom
+        return GridLayout(rows=rows, cols=cols, row=(rows - 1 - idx // cols).astype(np.intp), col=(idx % cols).astype(np.intp))
+    return None
+
+
+def window_rms(data: NDArray[Any]) -> NDArray[np.float64]:
+    """RMS of each column of ``data`` (n_samples, n_channels) with the column mean removed."""
+    n = data.shape[0]
+    if n == 0:
+        return np.zeros(data.shape[1])
+    x = data if data.dtype.kind == "f" else data.astype(np.float64)
+    mean = x.mean(axis=0, dtype=np.float64)
+    power = np.einsum("ij,ij->j", x, x, dtype=np.float64) / n - mean * mean
+    np.maximum(power, 0.0, out=power)
+    return np.sqrt(power)
+
+
+class _RmsPanel:
+    """Shared state of the RMS panels: levels with fast attack and slow decay."""
+
+    def __init__(self, meta: StreamMeta) -> None:
+        self.meta = meta
+        self.unit = meta.unit or "a.u."
+        self.rms = np.zeros(meta.n_channels)
+        self.max_index = -1
+        self.level = 0.0
+
+    @property
+    def max_channel(self) -> str | None:
+        """Label of the channel with the largest RMS (``None`` before data)."""
+        return self.meta.labels[self.max_index] if self.max_index >= 0 else None
+
+    def _update_level(self, peak: float) -> None:
+        self.level = max(peak, 0.97 * self.level) if self.level > 0 else peak
+
+    def _title(self) -> str:
+        if self.max_index < 0:
+            return "RMS"
+        return (
+            f"RMS &nbsp;·&nbsp; max <b>{self.max_channel}</b> "
+            f"{format_amount(float(self.rms[self.max_index]), self.unit)}"
+        )
+
+
+class RmsHeatmap(_RmsPanel):
+    """RMS of every electrode drawn on its grid position.
+
+    Parameters
+    ----------
+    meta : StreamMeta
+        EMG stream metadata.
+    layout : GridLayout
+        Where the channels sit.
+    """
+
+    def __init__(self, meta: StreamMeta, layout: GridLayout) -> None:
+        super().__init__(meta)
+        self.layout = layout
+        self.widget = pg.PlotWidget()
+        self.plot: pg.PlotItem = self.widget.getPlotItem()
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.hideButtons()
+        self.plot.setAspectLocked(True)
+        theme.style_plot(self.plot, left=layout.y_label, bottom=layout.x_label, title="RMS")
+        self.plot.showGrid(x=False, y=False)
+        self.image = np.zeros((layout.rows, layout.cols), dtype=np.float32)
+        self.image_item = pg.ImageItem(self.image)
+        self.plot.addItem(self.image_item)
+        if layout.rect is not None:
+            x0, y0, w, h = layout.rect
+            self.cell_w, self.cell_h = w / layout.cols, h / layout.rows
+        else:
+            x0, y0, w, h = -0.5, -0.5, float(layout.cols), float(layout.rows)
+            self.cell_w = self.cell_h = 1.0
+            self._index_ticks()
+        self.image_item.setRect(QtCore.QRectF(x0, y0, w, h))
+        self._origin = (x0, y0)
+        self.colorbar = pg.ColorBarItem(
+            values=(0.0, 1.0), colorMap=pg.colormap.get(theme.COLORMAP), interactive=False, width=14,
+            label=f"RMS ({self.unit})",
+        )
+        self.colorbar.setImageItem(self.image_item, insert_in=self.plot)
+        self.colorbar.getAxis("right").setTextPen(theme.FOREGROUND)
+        tick_font = QtGui.QFont()
+        tick_font.setPointSize(theme.TICK_FONT_PT)
+        self.colorbar.getAxis("right").setStyle(tickFont=tick_font)
+        self.marker = QtWidgets.QGraphicsRectItem(0.0, 0.0, self.cell_w, self.cell_h)
+        pen = pg.mkPen(theme.HIGHLIGHT, width=2)
+        pen.setCosmetic(True)
+        self.marker.setPen(pen)
+        self.marker.setVisible(False)
+        self.plot.addItem(self.marker)
+        self.plot.autoRange(padding=0.02)
+
+    def _index_ticks(self) -> None:
+        lay = self.layout
+        self.plot.getAxis("bottom").setTicks([[(c, str(c + 1)) for c in range(lay.cols)], []])
+        self.plot.getAxis("left").setTicks([[(r, str(lay.rows - r)) for r in range(lay.rows)], []])
+
+    def cell_of(self, channel: int) -> tuple[int, int]:
+        """``(row, col)`` image cell of ``channel``."""
+        return int(self.layout.row[channel]), int(self.layout.col[channel])
+
+    def update(self, data: NDArray[Any]) -> None:
+        """Recompute the map from ``data`` (n_samples, n_channels), the newest RMS window."""
+        if data.shape[0] < 2:
+            return
+        self.rms = window_rms(data)
+        self.image[self.layout.row, self.layout.col] = self.rms
+        self.max_index = int(np.argmax(self.rms))
+        self._update_level(float(self.rms[self.max_index]))
+        top = self.level if self.level > 0 else 1.0
+        self.image_item.setImage(self.image, autoLevels=False, levels=(0.0, top))
+        self.colorbar.setLevels((0.0, top))
+        r, c = self.cell_of(self.max_index)
+        self.marker.setRect(self._origin[0] + c * self.cell_w, self._origin[1] + r * self.cell_h, self.cell_w, self.cell_h)
+        self.marker.setVisible(True)
+        self.plot.setTitle(self._title(), size=f"{theme.TITLE_FONT_PT}pt", color=theme.FOREGROUND)
+
+
+class RmsBars(_RmsPanel):
+    """RMS of every channel as bars (layouts that are not grids).
+
+    Parameters
+    ----------
+    meta : StreamMeta
+        EMG stream metadata.
+    """
+
+    def __init__(self, meta: StreamMeta) -> None:
+        super().__init__(meta)
+        n = meta.n_channels
+        self.widget = pg.PlotWidget()
+        self.plot: pg.PlotItem = self.widget.getPlotItem()
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.hideButtons()
+        theme.style_plot(self.plot, left=f"RMS ({self.unit})", title="RMS")
+        self.plot.showGrid(x=False, y=True, alpha=theme.GRID_ALPHA)
+        self.x = np.arange(n, dtype=np.float64)
+        self.bars = pg.BarGraphItem(x=self.x, height=np.zeros(n), width=0.7, brush=theme.EMG_TRACE, pen=None)
+        self.top_bar = pg.BarGraphItem(x=[0.0], height=[0.0], width=0.7, brush=theme.GROUND_TRUTH, pen=None)
+        self.top_bar.setVisible(False)
+        self.plot.addItem(self.bars)
+        self.plot.addItem(self.top_bar)
+        stride = max(1, int(np.ceil(n / 16)))
+        self.plot.getAxis("bottom").setTicks([[(i, meta.labels[i]) for i in range(0, n, stride)], []])
+        self.plot.setXRange(-0.6, n - 0.4, padding=0.0)
+        self.plot.setYRange(0.0, 1.0, padding=0.0)
+        self.plot.disableAutoRange()
+
+    def update(self, data: NDArray[Any]) -> None:
+        """Recompute the bars from ``data`` (n_samples, n_channels), the newest RMS window."""
+        if data.shape[0] < 2:
+            return
+        self.rms = window_rms(data)
+        self.max_index = int(np.argmax(self.rms))
+        self._update_level(float(self.rms[self.max_index]))
+        self.bars.setOpts(height=self.rms)
+        self.top_bar.setOpts(x=[float(self.max_index)], height=[float(self.rms[self.max_index])])
+        self.top_bar.setVisible(True)
+        self.plot.setYRange(0.0, self.level * 1.1 if self.level > 0 else 1.0, padding=0.0)
+        self.plot.setTitle(self._title(), size=f"{theme.TITLE_FONT_PT}pt", color=theme.FOREGROUND)
+
+
+def make_rms_panel(meta: StreamMeta) -> RmsHeatmap | RmsBars:
+    """A heatmap when the channels form a grid, bars otherwise."""
+    layout = grid_layout(meta)
+    return RmsHeatmap(meta, layout) if layout is not None else RmsBars(meta)

@@ -1,0 +1,141 @@
+"""Side panels: muscle activations (ground truth vs model) and IMU traces."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyqtgraph as pg
+
+from gui import theme
+
+if TYPE_CHECKING:
+    from gui.ring_buffer import RingBuffer
+    from gui.streams import StreamMeta
+
+
+class ActivationBars:
+    """Latest activation of every muscle as horizontal bars, ground truth and model side by side.
+
+    Parameters
+    ----------
+    truth : StreamMeta | None
+        The ground-truth activation stream (``<prefix>-activation``).
+    model : StreamMeta | None
+        The model's activation stream (``<prefix>-activation-model``).
+
+    Rows are the union of both streams' channel labels (muscle names), in the
+    order of ``truth`` then new labels of ``model``.
+    """
+
+    def __init__(self, truth: StreamMeta | None, model: StreamMeta | None) -> None:
+        if truth is None and model is None:
+            raise ValueError("ActivationBars needs at least one of 'truth' and 'model'; both are None.")
+        labels: list[str] = []
+        for meta in (truth, model):
+            if meta is not None:
+                labels.extend(lab for lab in meta.labels if lab not in labels)
+        self.labels = labels
+        n = len(labels)
+        self.rows = {"truth": self._rows(truth), "model": self._rows(model)}
+        self.values = {"truth": np.zeros(n), "model": np.zeros(n)}
+        self.widget = pg.PlotWidget()
+        self.plot: pg.PlotItem = self.widget.getPlotItem()
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.hideButtons()
+        parts = []
+        if truth is not None:
+            parts.append(f'<span style="color:{theme.GROUND_TRUTH}">■ ground truth</span>')
+        if model is not None:
+            parts.append(f'<span style="color:{theme.MODEL}">■ model</span>')
+        theme.style_plot(self.plot, bottom="activation (0–1)", title="Activation &nbsp; " + " &nbsp; ".join(parts))
+        self.plot.showGrid(x=True, y=False, alpha=theme.GRID_ALPHA)
+        y = np.arange(n, dtype=np.float64)[::-1]  # first muscle on top
+        self.y = y
+        both = truth is not None and model is not None
+        h = 0.38 if both else 0.7
+        self.bars: dict[str, pg.BarGraphItem] = {}
+        for key, color, shift in (("truth", theme.GROUND_TRUTH, 0.2), ("model", theme.MODEL, -0.2)):
+            if self.rows[key] is None:
+                continue
+            bar = pg.BarGraphItem(x0=np.zeros(n), y=y + (shift if both else 0.0), height=h, width=np.zeros(n), brush=color, pen=None)
+            self.plot.addItem(bar)
+            self.bars[key] = bar
+        self.plot.getAxis("left").setTicks([[(float(y[i]), lab.replace("_", " ")) for i, lab in enumerate(labels)], []])
+        self.plot.setXRange(0.0, 1.0, padding=0.02)
+        self.plot.setYRange(-0.6, n - 0.4, padding=0.0)
+        self.plot.disableAutoRange()
+
+    def _rows(self, meta: StreamMeta | None) -> np.ndarray | None:
+        if meta is None:
+            return None
+        return np.array([self.labels.index(lab) for lab in meta.labels], dtype=np.intp)
+
+    def update(self, key: str, ring: RingBuffer) -> None:
+        """Show the newest sample of ``ring`` as the ``key`` (``truth``/``model``) bars."""
+        rows = self.rows.get(key)
+        if rows is None or ring.n_filled == 0:
+            return
+        data, _ = ring.latest(1)
+        vals = self.values[key]
+        vals[rows] = np.clip(data[0], 0.0, 1.0)
+        self.bars[key].setOpts(width=vals)
+
+
+class ImuTraces:
+    """Accelerometer and gyroscope traces (two plots, three axes each).
+
+    Parameters
+    ----------
+    meta : StreamMeta
+        The IMU stream (6 channels: acc x/y/z in m/s², gyro x/y/z in rad/s).
+    capacity : int
+        Size of the preallocated time-axis buffer (the IMU ring capacity).
+    """
+
+    def __init__(self, meta: StreamMeta, capacity: int) -> None:
+        if meta.n_channels < 6:
+            raise ValueError(f"The IMU stream must have 6 channels (acc xyz, gyro xyz). {meta.n_channels} is invalid.")
+        self.meta = meta
+        self._x = np.zeros(capacity, dtype=np.float64)
+        self.widgets: list[pg.PlotWidget] = []
+        self.curves: list[tuple[pg.PlotDataItem, int]] = []
+        for title, unit, cols in (("Accelerometer", "m/s²", (0, 1, 2)), ("Gyroscope", "rad/s", (3, 4, 5))):
+            w = pg.PlotWidget()
+            p: pg.PlotItem = w.getPlotItem()
+            p.setMenuEnabled(False)
+            p.setMouseEnabled(x=False, y=False)
+            p.hideButtons()
+            legend = " &nbsp;".join(
+                f'<span style="color:{theme.IMU_AXES[i]}">{ax}</span>' for i, ax in enumerate("xyz")
+            )
+            theme.style_plot(p, left=unit, title=f"{title} &nbsp;{legend}")
+            p.showGrid(x=True, y=True, alpha=theme.GRID_ALPHA)
+            p.enableAutoRange(axis="y")
+            for i, col in enumerate(cols):
+                curve = p.plot(pen=pg.mkPen(theme.IMU_AXES[i], width=2))
+                curve.setDownsampling(auto=True, method="peak")
+                curve.setClipToView(True)
+                curve.setSkipFiniteCheck(True)
+                self.curves.append((curve, col))
+            self.widgets.append(w)
+        self.widgets[1].getPlotItem().setLabel("bottom", "time (s)", **{"font-size": f"{theme.LABEL_FONT_PT}pt", "color": theme.FOREGROUND})
+
+    def link_x(self, plot: pg.PlotItem) -> None:
+        """Share the time axis with ``plot`` (the EMG traces)."""
+        for w in self.widgets:
+            w.getPlotItem().setXLink(plot)
+
+    def update(self, ring: RingBuffer, t_ref: float, window_s: float) -> None:
+        """Redraw the newest ``window_s`` seconds, with time 0 at ``t_ref``."""
+        if ring.n_filled == 0:
+            return
+        data, ts = ring.latest(ring.n_filled)
+        start = int(np.searchsorted(ts, t_ref - window_s - 0.5, side="right"))
+        data, ts = data[start:], ts[start:]
+        n = ts.shape[0]
+        x = self._x[:n]
+        np.subtract(ts, t_ref, out=x)
+        for curve, col in self.curves:
+            curve.setData(x=x, y=data[:, col])

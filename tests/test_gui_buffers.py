@@ -1,0 +1,233 @@
+"""Viewer data path without Qt: ring buffer, decimation, metadata, grid layout, discovery."""
+
+from __future__ import annotations
+
+import gc
+import time
+from uuid import uuid4
+
+import numpy as np
+import pylsl
+import pytest
+
+from gui.decimate import StackedDecimator, block_size
+from gui.demo_outlet import emg_info
+from gui.ring_buffer import RingBuffer
+from gui.streams import NoStreamError, StreamMeta, StreamSlot, discover, parse_metadata
+
+
+def _unique(tag: str) -> str:
+    return f"test_{tag}_{uuid4().hex[:8]}"
+
+
+# --------------------------------------------------------------------------- ring buffer
+def test_ring_buffer_keeps_newest_samples_in_order_across_wraps() -> None:
+    ring = RingBuffer(3, 10)
+    sent = np.arange(37 * 3, dtype=np.float32).reshape(37, 3)
+    ts = np.arange(37, dtype=np.float64) * 0.5
+    for start in range(0, 37, 7):  # chunks of 7 do not divide the capacity
+        ring.write(sent[start : start + 7], ts[start : start + 7])
+    data, t = ring.latest(10)
+    np.testing.assert_array_equal(data, sent[-10:])
+    np.testing.assert_array_equal(t, ts[-10:])
+    assert ring.n_filled == 10
+    assert ring.total_written == 37
+    assert ring.last_timestamp() == ts[-1]
+    d4, t4 = ring.latest(4)
+    np.testing.assert_array_equal(d4, sent[-4:])
+    assert d4.flags["C_CONTIGUOUS"]  # a view, no reordering copy needed
+
+
+def test_ring_buffer_write_longer_than_capacity_and_bad_shapes() -> None:
+    ring = RingBuffer(2, 5)
+    sent = np.arange(24, dtype=np.float32).reshape(12, 2)
+    ring.write(sent, np.arange(12.0))
+    np.testing.assert_array_equal(ring.latest(99)[0], sent[-5:])
+    assert ring.total_written == 12
+    with pytest.raises(ValueError, match=r"'samples' should be \(n_samples, 2\)"):
+        ring.write(np.zeros((3, 3), np.float32), np.zeros(3))
+    with pytest.raises(ValueError, match="'timestamps' should be"):
+        ring.write(np.zeros((3, 2), np.float32), np.zeros(4))
+    with pytest.raises(ValueError, match="'capacity' must be a strictly positive integer"):
+        RingBuffer(2, 0)
+
+
+def test_ring_buffer_pulls_from_a_real_inlet_without_losing_or_reordering() -> None:
+    name = _unique("ring")
+    fs = 1000.0
+    out = pylsl.StreamOutlet(pylsl.StreamInfo(name, "EMG", 4, fs, "float32", name))
+    info = pylsl.resolve_byprop("name", name, timeout=5.0)[0]
+    inlet = pylsl.StreamInlet(info, max_buflen=60)
+    inlet.open_stream(timeout=5.0)
+    ring = RingBuffer(4, 700, max_chunk=256)  # small chunks: many pulls, several wraps
+    n_total = 2500
+    sent = np.empty((n_total, 4), dtype=np.float32)
+    sent[:, 0] = np.arange(n_total)  # sample-index channel exposes drops/duplicates
+    sent[:, 1:] = np.random.default_rng(1).standard_normal((n_total, 3))
+    t0 = pylsl.local_clock()
+    for start in range(0, n_total, 100):
+        out.push_chunk(sent[start : start + 100], timestamp=t0 + (start + 99) / fs)
+    deadline = time.monotonic() + 5.0
+    while ring.total_written < n_total and time.monotonic() < deadline:
+        ring.pull(inlet)
+        time.sleep(0.01)
+    assert ring.total_written == n_total
+    data, ts = ring.latest(700)
+    np.testing.assert_array_equal(data, sent[-700:])
+    np.testing.assert_allclose(np.diff(ts), 1 / fs, atol=1e-6)
+    del inlet, out
+    gc.collect()
+
+
+# --------------------------------------------------------------------------- decimation
+def _reference_stack(data, ts, channels, gain, offsets, t_ref, width):
+    """Independent, loop-based statement of the decimation rule in gui/decimate.py."""
+    n = len(data)
+    xs, ys = [], []
+    for k, c in enumerate(channels):
+        if n <= 2 * width:
+            x = list(ts - t_ref)
+            y = list(data[:, c] * gain + offsets[k])
+        else:
+            b = -(-n // width)
+            nb = n // b
+            start = n - nb * b
+            x, y = [], []
+            for j in range(nb):
+                seg = data[start + j * b : start + (j + 1) * b, c]
+                x += [ts[start + j * b] - t_ref] * 2
+                y += [seg.min() * gain + offsets[k], seg.max() * gain + offsets[k]]
+        xs += x
+        ys += y
+    return np.array(xs), np.array(ys)
+
+
+@pytest.mark.parametrize(("n", "width"), [(150, 100), (200, 100), (201, 100), (1999, 100), (8000, 333)])
+def test_decimation_matches_reference_rule(n: int, width: int) -> None:
+    rng = np.random.default_rng(n)
+    data = rng.standard_normal((n, 6)).astype(np.float32) * 50
+    ts = 10.0 + np.arange(n) / 2000.0
+    dec = StackedDecimator(6, width)
+    channels = np.array([4, 0, 2], dtype=np.intp)
+    offsets = np.array([2.0, 1.0, 0.0], dtype=np.float32)
+    x, y, connect, m = dec.run(data, ts, channels, 0.01, offsets, ts[-1])
+    xr, yr = _reference_stack(data, ts, channels, 0.01, offsets, ts[-1], width)
+    np.testing.assert_allclose(x, xr, atol=1e-9)
+    np.testing.assert_allclose(y, yr, rtol=1e-5, atol=1e-5)
+    assert m == len(xr) // 3
+    assert m <= 2 * width
+    # the line breaks exactly between channels
+    np.testing.assert_array_equal(np.flatnonzero(connect == 0), [m - 1, 2 * m - 1, 3 * m - 1])
+    assert block_size(n, width) == (1 if n <= 2 * width else -(-n // width))
+
+
+def test_decimation_keeps_peaks_and_reuses_memory() -> None:
+    n, width = 8000, 400
+    data = np.zeros((n, 2), dtype=np.float32)
+    data[5003, 1] = 900.0  # one-sample spike must survive decimation
+    data[77, 0] = -700.0
+    dec = StackedDecimator(2, width)
+    x, y, _, m = dec.run(data, np.arange(n) / 2000.0, np.arange(2), 1.0, np.zeros(2, np.float32))
+    assert y[:m].min() == -700.0
+    assert y[m:].max() == 900.0
+    x2, y2, _, _ = dec.run(data, np.arange(n) / 2000.0, np.arange(2), 1.0, np.zeros(2, np.float32))
+    assert np.shares_memory(y, y2) and np.shares_memory(x, x2)  # no per-tick allocation of outputs
+
+
+# --------------------------------------------------------------------------- metadata
+def test_parse_metadata_reads_labels_units_locations_and_layout() -> None:
+    meta = parse_metadata(emg_info(_unique("meta"), "grid64", 2000.0))
+    assert meta.n_channels == 64 and meta.fs == 2000.0
+    assert meta.labels[0] == "R1C1" and meta.labels[63] == "R8C8"
+    assert meta.unit == "µV"
+    assert meta.locations is not None and meta.locations.shape == (64, 3)
+    assert (meta.layout_rows, meta.layout_cols, meta.layout_name) == (8, 8, "grid64")
+
+
+def test_parse_metadata_without_desc_gives_default_labels() -> None:
+    info = pylsl.StreamInfo(_unique("bare"), "EMG", 5, 500.0, "float32", "")
+    meta = parse_metadata(info)
+    assert meta.labels == ("Ch1", "Ch2", "Ch3", "Ch4", "Ch5")
+    assert meta.unit == "" and meta.locations is None and meta.layout_rows == 0
+
+
+def test_stream_meta_rejects_inconsistent_fields() -> None:
+    with pytest.raises(ValueError, match="'labels' and 'units' must have n_channels=2"):
+        StreamMeta("a", "EMG", "", "", "", 100.0, 2, ("a",), ("µV", "µV"))
+
+
+# --------------------------------------------------------------------------- grid layout
+def test_grid_layout_from_locations_rows_cols_and_none() -> None:
+    pytest.importorskip("pyqtgraph")
+    from gui.heatmap import grid_layout
+
+    grid = grid_layout(parse_metadata(emg_info(_unique("grid"), "grid64", 2000.0)))
+    assert grid is not None and (grid.rows, grid.cols) == (8, 8)
+    # R1C1 is at the top-left: X = 0 mm (column 0), Y = 70 mm (top row)
+    assert (grid.row[0], grid.col[0]) == (7, 0)
+    assert (grid.row[63], grid.col[63]) == (0, 7)
+    assert len({(r, c) for r, c in zip(grid.row, grid.col)}) == 64
+    assert grid.rect == (-5.0, -5.0, 80.0, 80.0)
+    # an armband (electrodes on a ring) is not a grid
+    assert grid_layout(parse_metadata(emg_info(_unique("band"), "armband8", 2000.0))) is None
+    # rows/cols without locations: row-major, first row on top
+    info = pylsl.StreamInfo(_unique("rc"), "EMG", 12, 1000.0, "float32", "")
+    lay = info.desc().append_child("layout")
+    lay.append_child_value("rows", "3")
+    lay.append_child_value("cols", "4")
+    grid = grid_layout(parse_metadata(info))
+    assert grid is not None and (grid.rows, grid.cols) == (3, 4)
+    assert (grid.row[0], grid.col[0]) == (2, 0) and (grid.row[11], grid.col[11]) == (0, 3)
+
+
+# --------------------------------------------------------------------------- discovery / slots
+def test_discover_lists_what_was_found_when_nothing_matches() -> None:
+    other = _unique("other")
+    out = pylsl.StreamOutlet(pylsl.StreamInfo(other, "EEG", 2, 250.0, "float32", other))
+    missing = _unique("missing")
+    t0 = time.monotonic()
+    with pytest.raises(NoStreamError) as err:
+        discover(stream=missing, timeout=0.6)
+    assert time.monotonic() - t0 < 3.0
+    msg = str(err.value)
+    assert f"no stream named '{missing}'" in msg
+    assert f"{other} [EEG, 2 ch @ 250 Hz]" in msg
+    assert "\n" not in msg
+    with pytest.raises(ValueError, match="'timeout' must be a positive number"):
+        discover(stream=missing, timeout=0)
+    del out
+
+
+def test_discover_finds_prefix_companions() -> None:
+    prefix = _unique("pfx")
+    emg = pylsl.StreamOutlet(emg_info(f"{prefix}-EMG", "armband8", 1000.0))
+    status = pylsl.StreamOutlet(pylsl.StreamInfo(f"{prefix}-status", "Status", 5, 1.0, "float32", f"{prefix}-s"))
+    found = discover(prefix=prefix, timeout=5.0)
+    assert found.emg.name() == f"{prefix}-EMG"
+    assert set(found.companions) == {"status"}
+    assert found.prefix == prefix
+    del emg, status
+
+
+def test_stream_slot_counts_timestamp_gaps() -> None:
+    name = _unique("gaps")
+    fs = 500.0
+    out = pylsl.StreamOutlet(pylsl.StreamInfo(name, "EMG", 2, fs, "float32", name))
+    info = pylsl.resolve_byprop("name", name, timeout=5.0)[0]
+    slot = StreamSlot(info, buffer_s=4.0)
+    t0 = pylsl.local_clock()
+    block = np.ones((50, 2), np.float32)
+    # three blocks; a 40 ms hole (20 missing samples) between the 2nd and the 3rd
+    out.push_chunk(block, timestamp=t0 + 49 / fs)
+    out.push_chunk(block, timestamp=t0 + 99 / fs)
+    out.push_chunk(block, timestamp=t0 + 169 / fs)
+    deadline = time.monotonic() + 5.0
+    while slot.received < 150 and time.monotonic() < deadline:
+        slot.poll()
+        time.sleep(0.01)
+    assert slot.received == 150
+    assert slot.state == "live"
+    assert slot.n_gaps == 1
+    assert slot.gap_seconds == pytest.approx(20 / fs, abs=1e-6)
+    slot.close()
+    del out
