@@ -11,6 +11,9 @@ import click
 _COMMANDS: tuple[tuple[str, str], ...] = (
     ("realtime.commands.run", "run"),
     ("realtime.commands.bench", "bench"),
+    ("realtime.commands.train", "train"),
+    ("realtime.commands.evaluate", "evaluate"),
+    ("gui.commands", "view"),
 )
 
 

@@ -11,7 +11,11 @@ import importlib
 import click
 
 # (module, attribute) of every `bench` subcommand.
-_BENCHMARKS: tuple[tuple[str, str], ...] = (("realtime.commands.bench_engine", "engine"),)
+_BENCHMARKS: tuple[tuple[str, str], ...] = (
+    ("realtime.commands.bench_engine", "engine"),
+    ("realtime.commands.bench_model", "model"),
+    ("gui.commands", "bench_viewer"),
+)
 
 
 @click.group()
