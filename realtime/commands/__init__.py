@@ -14,6 +14,9 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("realtime.commands.train", "train"),
     ("realtime.commands.evaluate", "evaluate"),
     ("gui.commands", "view"),
+    ("devices.commands", "fake_imu"),
+    ("devices.commands", "list_ports"),
+    ("devices.commands", "list_streams"),
 )
 
 

@@ -1,0 +1,292 @@
+"""Shared machinery of the IMU sources that read a device in a background thread.
+
+:class:`ThreadedSource` gives the serial and LSL sources the same behaviour:
+
+- ``start()`` opens the device in the caller's thread (so a missing port or
+  stream fails at once, with a clear message) and starts the reader thread; a
+  second ``start()`` warns. ``stop()`` joins the thread and re-raises an
+  exception the thread stored; ``read()`` before ``start()`` raises with the fix.
+- ``read()`` never blocks: it returns every sample queued since the last call
+  as one :class:`realtime.block.Block`, or an empty block. ``Block.seq`` is the
+  running sample index; a gap (lost samples) is a jump in ``seq``, so a block
+  ends just before a gap and the samples after it come with the next ``read()``.
+- A lost device never raises from ``read()``: the thread reports it in
+  :attr:`status` and as events (``pop_events()``: ``"device lost: ..."``,
+  ``"device back: ..."``) that the runner publishes on ``<prefix>-markers``,
+  and reconnects with back-off.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from realtime.block import IMU_CHANNELS, Block, empty_block
+from realtime.logs import logger
+
+MAX_PENDING_RUNS = 4
+"""Above this many queued runs separated by gaps, ``read()`` returns them all in one block."""
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """A snapshot of a device source's health.
+
+    Attributes
+    ----------
+    name : str
+        What the source reads, e.g. ``"serial /dev/ttyUSB0 (binary)"``.
+    connected : bool
+        Whether the device is currently delivering (open and not silent).
+    samples : int
+        IMU samples delivered so far.
+    frames_ok, crc_errors, malformed, text_lines, bytes_skipped : int
+        Decoder counts (serial only; 0 otherwise).
+    seq_gaps, samples_lost : int
+        Jumps in the device's sample counter and the samples missing in them.
+    reconnects : int
+        Times the device came back after being lost.
+    rate_hz : float
+        Samples per second over the last couple of seconds.
+    last_error : str
+        Text of the last device error ("" if none).
+    """
+
+    name: str
+    connected: bool
+    samples: int
+    frames_ok: int
+    crc_errors: int
+    malformed: int
+    text_lines: int
+    bytes_skipped: int
+    seq_gaps: int
+    samples_lost: int
+    reconnects: int
+    rate_hz: float
+    last_error: str
+
+    def line(self) -> str:
+        """One human-readable status line."""
+        state = "connected" if self.connected else "DISCONNECTED"
+        text = (
+            f"{self.name}: {state}, {self.rate_hz:.1f} Hz, {self.samples} samples, {self.crc_errors} CRC errors, "
+            f"{self.malformed} malformed, {self.seq_gaps} gaps ({self.samples_lost} lost), "
+            f"{self.reconnects} reconnects"
+        )
+        if not self.connected and self.last_error:
+            text += f"; last error: {self.last_error}"
+        return text
+
+
+class DeviceError(RuntimeError):
+    """A device cannot be used (missing, busy, wrong settings); the message says what to do."""
+
+
+class ThreadedSource:
+    """Base of the sources that read a device in a background thread (see the module docstring).
+
+    Subclasses implement ``_open()`` (called by ``start()`` in the caller's
+    thread; raise :class:`DeviceError` with the fix), ``_run()`` (the thread
+    body: loop until ``self._stop_event`` is set, call ``_push`` with decoded
+    samples) and ``_close()``.
+
+    Parameters
+    ----------
+    name : str
+        What the source reads, for messages and the status line.
+    fs : float
+        Nominal sampling rate in Hz (0 if unknown).
+    clock : Callable[[], float]
+        The LSL clock (``pylsl.local_clock``) or a test clock.
+    """
+
+    def __init__(self, name: str, fs: float, clock: Callable[[], float]) -> None:
+        self.name = name
+        self._fs = float(fs)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._runs: deque[tuple[int, np.ndarray, np.ndarray]] = deque()
+        self._events: deque[str] = deque()
+        self._stop_event = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._started = False
+        self._next_seq = 0
+        self._samples = 0
+        self._connected = False
+        self._reconnects = 0
+        self._last_error = ""
+        self._rate_marks: deque[tuple[float, int]] = deque()
+
+    # ------------------------------------------------------------------ Source protocol
+    @property
+    def fs(self) -> float:
+        """Nominal sampling rate in Hz (0 if unknown)."""
+        return self._fs
+
+    @property
+    def running(self) -> bool:
+        """Whether ``start()`` has been called and ``stop()`` has not."""
+        return self._started
+
+    def start(self) -> None:
+        """Open the device and start the reader thread.
+
+        Raises
+        ------
+        DeviceError
+            The device cannot be opened (the message says why and what to do).
+        """
+        if self._started:
+            warnings.warn(f"{type(self).__name__} is already started; start() ignored.", RuntimeWarning, stacklevel=2)
+            return
+        self._stop_event.clear()
+        self._error = None
+        with self._lock:
+            self._runs.clear()
+        self._open()
+        self._connected = True
+        self._started = True
+        self._thread = threading.Thread(target=self._thread_main, name=f"myostream-{type(self).__name__}",
+                                         daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the reader thread, close the device and re-raise an error the thread stored."""
+        if not self._started:
+            raise RuntimeError(f"{type(self).__name__} is not started. Use {type(self).__name__}.start() first.")
+        self._stop_event.set()
+        if self._thread is not None:
+            self._thread.join(5.0)
+            if self._thread.is_alive():
+                logger.error("%s: the reader thread did not stop within 5 s.", type(self).__name__)
+        self._thread = None
+        self._started = False
+        try:
+            self._close()
+        finally:
+            self._connected = False
+            self._raise_stored_error()
+
+    def read(self) -> Block:
+        """Return every sample that arrived since the last call (an empty block if none); never blocks.
+
+        Raises
+        ------
+        RuntimeError
+            The source is not started.
+        Exception
+            An error the reader thread stored (e.g. :class:`DeviceError` "no valid frame").
+        """
+        if not self._started:
+            raise RuntimeError(
+                f"{type(self).__name__} is not started. Use {type(self).__name__}.start() "
+                f"(or `with {type(self).__name__}(...) as source:`) before read()."
+            )
+        self._raise_stored_error()
+        with self._lock:
+            if not self._runs:
+                return empty_block(IMU_CHANNELS, self._fs, self._next_seq)
+            seq0, data, ts = self._runs.popleft()
+            parts_d, parts_t = [data], [ts]
+            end = seq0 + data.shape[0]
+            while self._runs and (self._runs[0][0] == end or len(self._runs) > MAX_PENDING_RUNS):
+                s, d, t = self._runs.popleft()
+                parts_d.append(d)
+                parts_t.append(t)
+                end = s + d.shape[0]
+            self._next_seq = end
+        if len(parts_d) == 1:
+            return Block(data, ts, self._fs, seq0, IMU_CHANNELS)
+        return Block(np.concatenate(parts_d), np.concatenate(parts_t), self._fs, seq0, IMU_CHANNELS)
+
+    def __enter__(self) -> ThreadedSource:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._started:
+            self.stop()
+
+    # ------------------------------------------------------------------ health
+    def pop_events(self) -> list[str]:
+        """Return and forget the events since the last call (``"device lost: ..."``, ``"device back: ..."``)."""
+        with self._lock:
+            events = list(self._events)
+            self._events.clear()
+        return events
+
+    @property
+    def status(self) -> SourceStatus:
+        """A snapshot of the source's health."""
+        return SourceStatus(
+            name=self.name, connected=self._connected, samples=self._samples, frames_ok=0, crc_errors=0,
+            malformed=0, text_lines=0, bytes_skipped=0, seq_gaps=0, samples_lost=0,
+            reconnects=self._reconnects, rate_hz=self._rate(), last_error=self._last_error,
+        )
+
+    def status_line(self) -> str:
+        """One human-readable line with the source's health."""
+        return self.status.line()
+
+    # ------------------------------------------------------------------ for subclasses
+    def _open(self) -> None:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def _close(self) -> None:
+        raise NotImplementedError
+
+    def _thread_main(self) -> None:
+        try:
+            self._run()
+        except BaseException as err:  # re-raised from read()/stop()
+            logger.error("%s: reader thread failed: %s", type(self).__name__, err)
+            self._error = err
+
+    def _raise_stored_error(self) -> None:
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise err
+
+    def _event(self, text: str) -> None:
+        """Queue an event for ``pop_events()`` and log it."""
+        logger.warning("%s: %s", type(self).__name__, text)
+        with self._lock:
+            self._events.append(text)
+
+    def _push(self, data: np.ndarray, timestamps: np.ndarray, index: np.ndarray) -> None:
+        """Queue samples (from the reader thread), split into runs of consecutive indices."""
+        n = data.shape[0]
+        if n == 0:
+            return
+        data = np.ascontiguousarray(data, np.float32)
+        timestamps = np.ascontiguousarray(timestamps, np.float64)
+        breaks = np.flatnonzero(np.diff(index) != 1) + 1
+        bounds = [0, *breaks.tolist(), n]
+        with self._lock:
+            for a, b in zip(bounds[:-1], bounds[1:]):
+                self._runs.append((int(index[a]), data[a:b], timestamps[a:b]))
+            self._samples += n
+        now = float(timestamps[-1])
+        marks = self._rate_marks
+        marks.append((now, self._samples))
+        while len(marks) > 2 and marks[0][0] < now - 2.0:
+            marks.popleft()
+
+    def _rate(self) -> float:
+        marks = list(self._rate_marks)
+        if len(marks) < 2 or not self._connected:
+            return 0.0
+        (t0, n0), (t1, n1) = marks[0], marks[-1]
+        if self._clock() - t1 > 2.0:
+            return 0.0
+        return (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
