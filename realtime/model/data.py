@@ -148,7 +148,7 @@ def check_finite(name: str, what: str, arr: np.ndarray, columns: SequenceT[str] 
         row, col = (int(v) for v in np.argwhere(bad.reshape(arr.shape[0], -1))[0])
         label = columns[col] if columns is not None and col < len(columns) else f"#{col}"
         raise DataError(
-            f"{name}: {what} holds {int(bad.sum())} NaN/inf values (first at sample {row}, column {label!r}). "
+            f"{name}: {what} contain {int(bad.sum())} NaN/inf values (first at sample {row}, column {label!r}). "
             "Clean the recording (drop or interpolate those samples) and try again."
         )
 
@@ -374,6 +374,8 @@ def load_xdf(
         streams, _ = pyxdf.load_xdf(str(path))
     except Exception as err:  # noqa: BLE001 - pyxdf raises many kinds for a bad file
         raise DataError(f"'{path}' could not be read as XDF ({type(err).__name__}: {err}).") from None
+    if not streams:
+        raise DataError(f"'{path}' holds no streams: it is not a complete XDF recording. Check the file.")
     by_name = {_stream_name(s): s for s in streams}
 
     def pick(option: str, name: str) -> dict:
@@ -593,7 +595,7 @@ def subject_settings(subject_seed: int) -> dict:
     from realtime.musculoskeletal import ArmParams
 
     rng = np.random.default_rng(subject_seed)
-    load = float(rng.uniform(0.0, 1.0)) if rng.random() < 0.4 else 0.0
+    load = float(rng.uniform(0.0, 0.5)) if rng.random() < 0.3 else 0.0
     arm = ArmParams.randomised(rng, load_kg=load, shoulder_flexion=float(rng.uniform(-0.2, 0.4)))
     return {
         "arm": arm,
