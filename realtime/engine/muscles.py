@@ -1,0 +1,78 @@
+"""Where each muscle sits in the simulated limb, and its per-muscle engine defaults.
+
+The limb is a cylinder of radius :data:`~realtime.engine.layouts.FOREARM_RADIUS`
+(same coordinates as :mod:`realtime.engine.layouts`: ``x`` from the elbow
+crease, positive distal; ``angle`` from the volar midline, positive radial).
+Each muscle is a bundle of fibres parallel to the limb axis. In the cross
+section its motor-unit territories fill a circle (``depth`` of the centre
+below the skin, ``radius``); along the limb its fibres run from
+``x_proximal`` to ``x_distal`` with an innervation zone at ``x_iz``.
+
+The numbers are rounded from forearm/upper-arm cross-section anatomy (a right
+arm, forearm supinated) and chosen so that fibre half-lengths stay under
+~9 cm (propagation within the 30 ms MUAP window). Upper-arm muscles
+(biceps, brachialis, triceps) end near the elbow, so a forearm armband sees
+only their far field, as a real one would.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from realtime.anatomy import MUSCLES
+
+
+@dataclass(frozen=True)
+class MuscleGeometry:
+    """Position and defaults of one muscle.
+
+    Parameters
+    ----------
+    angle_deg : float
+        Centre of the muscle's cross-section around the limb (degrees, 0 volar, +90 radial).
+    depth : float
+        Depth of that centre below the skin (m).
+    radius : float
+        Radius of the circle holding the motor-unit territories (m).
+    x_iz : float
+        Mean innervation-zone position along the limb (m from the elbow).
+    x_proximal, x_distal : float
+        Mean fibre ends (tendon junctions) along the limb (m).
+    last_recruitment : float
+        Default drive (0-1) at which the last motor unit is recruited.
+    """
+
+    angle_deg: float
+    depth: float
+    radius: float
+    x_iz: float
+    x_proximal: float
+    x_distal: float
+    last_recruitment: float
+
+    @property
+    def angle(self) -> float:
+        """Centre angle in radians."""
+        return math.radians(self.angle_deg)
+
+
+MUSCLE_GEOMETRY: dict[str, MuscleGeometry] = {
+    "biceps": MuscleGeometry(0.0, 0.020, 0.013, -0.140, -0.220, -0.050, 0.85),
+    "brachialis": MuscleGeometry(10.0, 0.030, 0.011, -0.075, -0.140, -0.010, 0.80),
+    "brachioradialis": MuscleGeometry(80.0, 0.011, 0.008, 0.045, -0.040, 0.130, 0.70),
+    "triceps": MuscleGeometry(180.0, 0.018, 0.014, -0.140, -0.230, -0.045, 0.80),
+    "pronator_teres": MuscleGeometry(35.0, 0.016, 0.008, 0.045, -0.010, 0.110, 0.70),
+    "supinator": MuscleGeometry(125.0, 0.024, 0.008, 0.035, 0.000, 0.070, 0.70),
+    "wrist_flexors": MuscleGeometry(-40.0, 0.011, 0.015, 0.060, 0.000, 0.150, 0.70),
+    "wrist_extensors": MuscleGeometry(180.0, 0.011, 0.015, 0.055, 0.000, 0.150, 0.70),
+}
+"""Geometry of every muscle in :data:`realtime.anatomy.MUSCLES` (documented in docs/engine.md)."""
+
+SKIN_FAT_THICKNESS = 0.003
+"""Skin + subcutaneous fat over the muscles (m); no fibre lies shallower than this."""
+
+if set(MUSCLE_GEOMETRY) != set(MUSCLES):  # pragma: no cover - import-time consistency check
+    raise RuntimeError(
+        f"MUSCLE_GEOMETRY must cover exactly realtime.anatomy.MUSCLES; got {sorted(MUSCLE_GEOMETRY)}."
+    )

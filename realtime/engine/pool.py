@@ -1,0 +1,270 @@
+"""Motor-unit pools: recruitment, rate coding and streaming discharge generation.
+
+The model follows Fuglevand, Winter & Patla (1993, J Neurophysiol 70:2470):
+
+- Recruitment thresholds grow exponentially with the unit's rank ``i``
+  (0 = first recruited): ``thr_i = last * RR ** (i / (n - 1) - 1)``, so the
+  first unit starts at ``last / RR`` and the last at ``last`` (drive 0-1).
+- Above threshold the mean rate rises linearly,
+  ``rate_i(e) = min_rate + gain * (e - thr_i)``, capped at a peak rate that
+  falls linearly with threshold from ``peak_rate_first`` to ``peak_rate_last``
+  (earlier units fire faster: the onion skin).
+- Discharge times come from an integrate-and-fire on the rate: each unit's
+  phase grows by ``rate_i(e(t)) / fs`` per sample and the unit discharges
+  when the phase reaches a target ``1 + cv * z`` (``z`` standard normal,
+  clipped to +-3), drawn anew at every discharge. Under a steady drive the
+  inter-spike intervals are Gaussian with mean ``1 / rate`` and CV ``cv``;
+  under a changing drive the rate acts at once. A newly recruited unit
+  starts at a random phase, so units recruited together do not synchronise.
+
+State per unit (phase, target, recruited flag and a SplitMix64 stream) is
+advanced sample by sample in numba; because draws come from the unit's own
+stream, the output is identical for any block size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numba import njit
+
+from realtime.anatomy import MUSCLES
+from realtime.engine.rng import normal, seed_states, uniform
+
+if TYPE_CHECKING:
+    from realtime.engine.settings import EngineSettings
+
+# Rows of the per-unit parameter table (structure of arrays, so numba loops vectorise).
+P_THRESHOLD, P_GAIN, P_BASE, P_PEAK_RATE = 0, 1, 2, 3
+# Rows of the per-unit state table.
+S_PHASE, S_TARGET = 0, 1
+
+Z_CLIP = 3.0
+"""ISI jitter is clipped at +-3 standard deviations (targets stay >= 1 - 3 * 0.3 = 0.1)."""
+
+
+@dataclass(frozen=True, eq=False)
+class PoolParameters:
+    """Parameters of every motor unit of every simulated muscle.
+
+    Units are stored muscle after muscle (``starts[m]:starts[m + 1]``), each
+    muscle's units in recruitment order (ascending thresholds).
+
+    Attributes
+    ----------
+    muscles : tuple of str
+        Muscle names, in engine order.
+    table : ndarray, shape (4, n_units), float64
+        Rows: threshold (drive 0-1), rate gain (Hz per unit drive), rate
+        offset ``min_rate - gain * threshold`` (Hz) and peak rate (Hz).
+    starts : ndarray, shape (n_muscles + 1,), int64
+        First unit of each muscle; ``starts[-1] == n_units``.
+    muscle_index : ndarray, shape (n_units,), int32
+        Index into ``muscles`` of each unit.
+    unit_index : ndarray, shape (n_units,), int32
+        Rank of each unit within its muscle (0 = first recruited).
+    min_rate : float
+        Discharge rate at recruitment (Hz).
+    isi_cv : float
+        Coefficient of variation of the inter-spike intervals.
+    """
+
+    muscles: tuple[str, ...]
+    table: np.ndarray
+    starts: np.ndarray
+    muscle_index: np.ndarray
+    unit_index: np.ndarray
+    min_rate: float
+    isi_cv: float
+
+    @property
+    def n_units(self) -> int:
+        """Total number of units."""
+        return int(self.table.shape[1])
+
+    @property
+    def thresholds(self) -> np.ndarray:
+        """Recruitment threshold of each unit (drive 0-1)."""
+        return self.table[P_THRESHOLD]
+
+    @property
+    def peak_rates(self) -> np.ndarray:
+        """Peak discharge rate of each unit (Hz)."""
+        return self.table[P_PEAK_RATE]
+
+    def mean_rates(self, drive: float | np.ndarray) -> np.ndarray:
+        """Steady-state mean discharge rate of each unit (Hz) under a constant drive.
+
+        Parameters
+        ----------
+        drive : float | ndarray, shape (n_muscles,)
+            Drive of every muscle (0-1), or one value per muscle.
+        """
+        e = np.broadcast_to(np.asarray(drive, dtype=np.float64), (len(self.muscles),))[
+            self.muscle_index
+        ]
+        p = self.table
+        r = np.minimum(p[P_BASE] + p[P_GAIN] * e, p[P_PEAK_RATE])
+        return np.where(e >= p[P_THRESHOLD], r, 0.0)
+
+    def max_spikes(self, n_samples: int, fs: float) -> int:
+        """Upper bound on the number of discharges of all units in ``n_samples`` samples."""
+        per_unit = int(
+            np.ceil(n_samples * float(self.peak_rates.max()) / (fs * (1.0 - Z_CLIP * self.isi_cv)))
+        )
+        return self.n_units * max(1, min(n_samples, per_unit + 2))
+
+
+def build_pools(settings: EngineSettings) -> PoolParameters:
+    """Compute thresholds and rate parameters for every muscle in ``settings``."""
+    n = settings.units_per_muscle
+    frac = np.arange(n, dtype=np.float64) / (n - 1) if n > 1 else np.ones(1)
+    blocks = []
+    for m in range(settings.n_muscles):
+        last = settings.last_recruitment[m]
+        thr = last * settings.recruitment_range ** (frac - 1.0)
+        span = thr[-1] - thr[0]
+        rel = (thr - thr[0]) / span if span > 0 else np.zeros(n)
+        block = np.empty((4, n))
+        block[P_THRESHOLD] = thr
+        block[P_GAIN] = settings.rate_gain
+        block[P_BASE] = settings.min_rate - settings.rate_gain * thr
+        block[P_PEAK_RATE] = (
+            settings.peak_rate_first + (settings.peak_rate_last - settings.peak_rate_first) * rel
+        )
+        blocks.append(block)
+    n_m = settings.n_muscles
+    return PoolParameters(
+        muscles=settings.muscles,
+        table=np.ascontiguousarray(np.hstack(blocks)),
+        starts=np.arange(n_m + 1, dtype=np.int64) * n,
+        muscle_index=np.repeat(np.arange(n_m, dtype=np.int32), n),
+        unit_index=np.tile(np.arange(n, dtype=np.int32), n_m),
+        min_rate=float(settings.min_rate),
+        isi_cv=float(settings.isi_cv),
+    )
+
+
+def initial_state(pool: PoolParameters, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fresh discharge state and random streams for every unit.
+
+    A unit's stream is keyed by ``(seed, muscle name, rank)``, so a muscle's
+    discharges do not change when other muscles are added or removed.
+
+    Returns
+    -------
+    state : ndarray, shape (2, n_units), float64
+        Phase and target of each unit.
+    n_active : ndarray, shape (n_muscles,), int64
+        Number of recruited units of each muscle (0: at rest). Recruited
+        units are always a prefix of the muscle's units.
+    rng : ndarray, shape (n_units,), uint64
+        SplitMix64 state of each unit.
+    """
+    muscle_ids = np.array([MUSCLES.index(m) for m in pool.muscles], dtype=np.int64)
+    keys = muscle_ids[pool.muscle_index] * 100_000 + pool.unit_index
+    return (
+        np.zeros((2, pool.n_units)),
+        np.zeros(len(pool.muscles), np.int64),
+        seed_states(seed, keys),
+    )
+
+
+@njit(cache=True)
+def _draw_target(rng: np.ndarray, u: int, cv: float) -> float:
+    z = normal(rng, u)
+    if z > Z_CLIP:
+        z = Z_CLIP
+    elif z < -Z_CLIP:
+        z = -Z_CLIP
+    return 1.0 + cv * z
+
+
+@njit(cache=True)
+def advance_pool(
+    act: np.ndarray,
+    cols: np.ndarray,
+    starts: np.ndarray,
+    table: np.ndarray,
+    state: np.ndarray,
+    n_active: np.ndarray,
+    rng: np.ndarray,
+    cv: float,
+    inv_fs: float,
+    spk_sample: np.ndarray,
+    spk_unit: np.ndarray,
+) -> int:
+    """Advance every unit over the samples of ``act`` and record the discharges.
+
+    Parameters
+    ----------
+    act : ndarray, shape (n, n_columns), float32
+        Drive per sample; column ``cols[m]`` drives muscle ``m``. Values are
+        clamped to [0, 1]; NaN counts as 0.
+    cols : ndarray of int64, shape (n_muscles,)
+        Column of ``act`` for each muscle.
+    starts, table
+        See :class:`PoolParameters`.
+    state, n_active, rng
+        See :func:`initial_state`; updated in place.
+    cv : float
+        ISI coefficient of variation.
+    inv_fs : float
+        Sampling period (s).
+    spk_sample, spk_unit : ndarray of int32
+        Filled with the sample index (within ``act``) and unit of each
+        discharge, in time order (ties by unit index).
+
+    Returns
+    -------
+    int
+        Number of discharges written.
+    """
+    n = act.shape[0]
+    n_m = starts.shape[0] - 1
+    thr = table[0]
+    gain = table[1]
+    base = table[2]
+    peak = table[3]
+    phase = state[0]
+    target = state[1]
+    k = 0
+    for t in range(n):
+        for m in range(n_m):
+            e = act[t, cols[m]]
+            if not e > 0.0:  # also catches NaN
+                e = 0.0
+            elif e > 1.0:
+                e = 1.0
+            s0 = starts[m]
+            s1 = starts[m + 1]
+            na = n_active[m]
+            # Thresholds ascend, so the recruited units are a prefix: move its end.
+            while na > 0 and thr[s0 + na - 1] > e:
+                na -= 1
+            while s0 + na < s1 and thr[s0 + na] <= e:
+                u = s0 + na
+                tg = _draw_target(rng, u, cv)
+                target[u] = tg
+                phase[u] = (1.0 - uniform(rng, u)) * tg  # a random point of a fresh interval
+                na += 1
+            n_active[m] = na
+            if na == 0:
+                continue
+            lo = np.uint64(s0)
+            hi = np.uint64(s0 + na)
+            for u in range(lo, hi):  # vectorised: rate coding and integration
+                r = base[u] + gain[u] * e
+                if r > peak[u]:
+                    r = peak[u]
+                phase[u] += r * inv_fs
+            for u in range(lo, hi):  # rare branch: discharges
+                if phase[u] >= target[u]:
+                    spk_sample[k] = t
+                    spk_unit[k] = u
+                    k += 1
+                    phase[u] -= target[u]
+                    target[u] = _draw_target(rng, u, cv)
+    return k
