@@ -183,6 +183,7 @@ class RmsHeatmap(_RmsPanel):
         tick_font = QtGui.QFont()
         tick_font.setPointSize(theme.TICK_FONT_PT)
         self.colorbar.getAxis("right").setStyle(tickFont=tick_font)
+        self.colorbar.getAxis("right").setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.marker = QtWidgets.QGraphicsRectItem(0.0, 0.0, self.cell_w, self.cell_h)
         pen = pg.mkPen(theme.HIGHLIGHT, width=2)
         pen.setCosmetic(True)

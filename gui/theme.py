@@ -57,7 +57,7 @@ def style_plot(plot: pg.PlotItem, left: str | None = None, bottom: str | None = 
     title : str | None
         Plot title (HTML allowed).
     """
-    from pyqtgraph.Qt import QtGui
+    from pyqtgraph.Qt import QtGui, QtWidgets
 
     tick_font = QtGui.QFont()
     tick_font.setPointSize(TICK_FONT_PT)
@@ -67,6 +67,9 @@ def style_plot(plot: pg.PlotItem, left: str | None = None, bottom: str | None = 
         ax.setTextPen(FOREGROUND)
         ax.setPen(MUTED)
         ax.enableAutoSIPrefix(False)
+        # replaying an axis' QPicture (text) every frame costs more than the traces; cache it as
+        # a pixmap that is redrawn only when the ticks change
+        ax.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
     if left is not None:
         plot.setLabel("left", left, **{"font-size": f"{LABEL_FONT_PT}pt", "color": FOREGROUND})
     if bottom is not None:

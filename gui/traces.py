@@ -28,10 +28,11 @@ if TYPE_CHECKING:
 
 MIN_WINDOW_S = 1.0
 MAX_WINDOW_S = 10.0
-_MIN_LABEL_PX = 20.0
-# auto-scale: spacing = AUTOSCALE_FRACTION x this percentile of the channels' peak-to-peak
-AUTOSCALE_PERCENTILE = 75.0
-AUTOSCALE_FRACTION = 0.6  # vertical pixels per channel label (11 pt font + margin)
+_MIN_LABEL_PX = 20.0  # vertical pixels per channel label (11 pt font + margin)
+# auto-scale: spacing = AUTOSCALE_FRACTION x this percentile of the channels' peak-to-peak,
+# rounded up to 1-2-5; it grows when the target exceeds it and shrinks below 0.4 x target
+AUTOSCALE_PERCENTILE = 90.0
+AUTOSCALE_FRACTION = 0.5
 
 
 def nice_ceil(value: float) -> float:
@@ -77,6 +78,9 @@ class EmgTraces:
         theme.style_plot(self.plot, bottom="time (s)")
         self.curve = pg.PlotCurveItem(pen=pg.mkPen(theme.EMG_TRACE, width=1))
         self.curve.setSkipFiniteCheck(True)
+        # draw the connect-array curve as line segments: building them is ~15x cheaper
+        # than a QPainterPath with a connect array (measured: 1 ms vs 18 ms for 64 x 1800 points)
+        self.curve.setSegmentedLineMode("on")
         self.plot.addItem(self.curve)
         self.lost_text = pg.TextItem("", color=theme.LOST, anchor=(0.5, 0.0))
         font = self.lost_text.textItem.font()

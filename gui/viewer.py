@@ -45,6 +45,8 @@ class ViewerOptions:
         A regular stream silent for this long (at least 3 sample periods) is reported lost.
     rms_window_s : float
         Length of the window the RMS map is computed on.
+    side_fps : float
+        Refresh rate of the side panels (RMS map, activations, IMU), at most ``fps``.
     size : tuple of int
         Initial window size in pixels.
     screenshot_dir : str
@@ -55,6 +57,7 @@ class ViewerOptions:
     fps: float = 30.0
     lost_after_s: float = 1.0
     rms_window_s: float = 0.25
+    side_fps: float = 15.0
     size: tuple[int, int] = (1600, 900)
     screenshot_dir: str = "."
 
@@ -72,6 +75,8 @@ class ViewerOptions:
             raise ValueError(
                 f"The option 'rms_window_s' must be between 0.01 and {MAX_WINDOW_S:g} s. {self.rms_window_s!r} is invalid."
             )
+        if not (0.5 <= self.side_fps <= 120.0):
+            raise ValueError(f"The option 'side_fps' must be between 0.5 and 120 Hz. {self.side_fps!r} is invalid.")
         if len(self.size) != 2 or min(self.size) < 200:
             raise ValueError(f"The option 'size' must be (width, height) of at least 200 px. {self.size!r} is invalid.")
 
@@ -175,6 +180,8 @@ class Viewer(QtWidgets.QMainWindow):
         self.redraws = 0
         self._dirty = True
         self._status_cache: dict[str, str] = {}
+        self._side_due = 0.0
+        self._drawn_at: dict[str, int] = {}
         if start:
             self.timer.start(int(round(1000.0 / opts.fps)))
 
@@ -361,11 +368,16 @@ class Viewer(QtWidgets.QMainWindow):
             slot.poll()
         lost = self.emg.state == LOST
         self.traces.set_lost_message("STREAM LOST · waiting for it to return" if lost else "")
-        if not self.paused and (new > 0 or self._dirty):
-            self._redraw()
+        if not self.paused:
+            if new > 0 or self._dirty:
+                self._redraw_traces()
+            now = time.monotonic()
+            if now >= self._side_due:
+                self._side_due = now + 1.0 / self.options.side_fps
+                self._redraw_side()
         self._update_status()
 
-    def _redraw(self) -> None:
+    def _redraw_traces(self) -> None:
         ring = self.emg.ring
         t_ref = ring.last_timestamp()
         if t_ref is None:
@@ -377,18 +389,32 @@ class Viewer(QtWidgets.QMainWindow):
             self.spacing_spin.blockSignals(True)
             self.spacing_spin.setValue(self.traces.spacing)
             self.spacing_spin.blockSignals(False)
-        if self.rms is not None:
+
+    def _changed(self, key: str, slot: StreamSlot) -> bool:
+        """Whether ``slot`` received data since the side panel ``key`` was last drawn."""
+        if self._drawn_at.get(key) == slot.received:
+            return False
+        self._drawn_at[key] = slot.received
+        return True
+
+    def _redraw_side(self) -> None:
+        ring = self.emg.ring
+        if self.rms is not None and self._changed("rms", self.emg):
             fs = self.emg.meta.fs
             n = int(self.options.rms_window_s * fs) if fs > 0 else 64
             self.rms.update(ring.latest(max(n, 2))[0])
         if self.activations is not None:
             for key, role in (("truth", "activation"), ("model", "activation_model")):
                 slot = self.companions.get(role)
-                if slot is not None and slot.ring is not None:
+                if slot is not None and slot.ring is not None and self._changed(role, slot):
                     self.activations.update(key, slot.ring)
         imu = self.companions.get("imu")
-        if self.imu is not None and imu is not None and imu.ring is not None:
-            self.imu.update(imu.ring, t_ref, self.traces.window_s)
+        if self.imu is not None and imu is not None and imu.ring is not None and self._changed("imu", imu):
+            t_ref = ring.last_timestamp()
+            if t_ref is None:
+                t_ref = imu.ring.last_timestamp()
+            if t_ref is not None:
+                self.imu.update(imu.ring, t_ref, self.traces.window_s)
 
     def _set_status(self, label: QtWidgets.QLabel, key: str, text: str) -> None:
         if self._status_cache.get(key) != text:

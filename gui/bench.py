@@ -1,0 +1,233 @@
+"""``launch.py bench viewer``: how fast the viewer draws, and whether it slows the simulator.
+
+Two measurements per channel count (8 = ``armband8``, 64 = ``grid64``), 4 s window, 2 kHz:
+
+- **fps**: a producer process (:mod:`gui.demo_outlet`, the streams of
+  docs/streams.md) publishes EMG + activation + IMU + status; the full viewer
+  window (1600 x 900, offscreen) runs its presenter tick as fast as it can once
+  the 4 s window is full, redrawing the traces on every tick (pull, decimate,
+  draw), and the frames actually painted by the EMG plot's viewport are counted
+  (a Qt event filter), over ``seconds``. Side panels refresh at their normal 15 Hz.
+- **late_ticks_delta**: the simulator (``launch.py run --layout L --name P
+  --duration D``) is run twice, alone and with the viewer process
+  (``launch.py view --prefix P``, its normal 30 Hz) reading it; the final
+  ``late_ticks`` of its ``<prefix>-status`` stream are compared
+  (``with - without``). ``None`` when ``launch.py run`` is not available.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+from realtime.logs import logger
+
+LAYOUT_FOR_CHANNELS = {8: "armband8", 64: "grid64"}
+FS = 2000.0
+WINDOW_S = 4.0
+_ROOT = Path(__file__).resolve().parent.parent
+_LAUNCH = _ROOT / "launch.py"
+
+
+def _wait_for(predicate, timeout: float, step: Any) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        step()
+        if predicate():
+            return True
+    return predicate()
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5.0)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5.0)
+
+
+def measure_fps(channels: int, seconds: float, screenshot_dir: str | None = None) -> dict[str, Any]:
+    """Frames per second of the full viewer at ``channels`` channels, 2 kHz, 4 s window (offscreen)."""
+    if channels not in LAYOUT_FOR_CHANNELS:
+        raise ValueError(f"The argument 'channels' must be one of {sorted(LAYOUT_FOR_CHANNELS)}. {channels!r} is invalid.")
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from pyqtgraph.Qt import QtCore
+
+    from gui.streams import discover
+    from gui.viewer import Viewer, ViewerOptions, make_app
+
+    app = make_app()
+    prefix = f"benchviewer_{uuid4().hex[:8]}"
+    producer = subprocess.Popen(  # noqa: S603 - our own module
+        [sys.executable, "-m", "gui.demo_outlet", "--name", prefix, "--layout", LAYOUT_FOR_CHANNELS[channels],
+         "--fs", str(FS), "--duration", str(seconds + 30.0)],
+        cwd=_ROOT,
+    )
+    win = None
+    try:
+        found = discover(prefix=prefix, timeout=15.0, grace=1.0)
+        win = Viewer(found, ViewerOptions(window_s=WINDOW_S, size=(1600, 900)), start=False)
+        win.show()
+
+        class PaintCounter(QtCore.QObject):
+            count = 0
+
+            def eventFilter(self, obj: QtCore.QObject, event: QtCore.QEvent) -> bool:  # noqa: N802 - Qt API
+                if event.type() == QtCore.QEvent.Type.Paint:
+                    self.count += 1
+                return False
+
+        counter = PaintCounter()
+        win.traces.widget.viewport().installEventFilter(counter)
+
+        def step() -> None:
+            win.tick()
+            app.processEvents()
+
+        full = int(WINDOW_S * FS)
+        if not _wait_for(lambda: win.emg.ring.n_filled >= full, 20.0, step):
+            raise RuntimeError(f"The producer did not fill the {WINDOW_S:g} s window within 20 s.")
+        for _ in range(10):  # warm-up: caches, first paints
+            step()
+        paints0, ticks0 = counter.count, win.ticks
+        tick_time = 0.0
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            a = time.perf_counter()
+            win._dirty = True  # redraw every tick, even when no new chunk arrived since the last one
+            win.tick()
+            tick_time += time.perf_counter() - a
+            app.processEvents()
+        elapsed = time.perf_counter() - t0
+        frames = counter.count - paints0
+        ticks = win.ticks - ticks0
+        if screenshot_dir is not None:
+            win.screenshot(Path(screenshot_dir) / f"viewer-{channels}ch.png")
+        result = {
+            "channels": channels,
+            "window_s": WINDOW_S,
+            "fs": FS,
+            "fps": frames / elapsed,
+            "ticks_per_s": ticks / elapsed,
+            "tick_ms_mean": 1e3 * tick_time / max(ticks, 1),
+            "points_per_channel": win.traces.points_per_channel,
+            "rate_hz_measured": win.emg.rate_hz,
+            "gaps": win.emg.n_gaps,
+        }
+        logger.info("bench viewer: %s", result)
+        return result
+    finally:
+        if win is not None:
+            win.close()
+            app.processEvents()
+        _stop(producer)
+
+
+def simulator_available() -> tuple[bool, str]:
+    """Whether ``launch.py run --help`` works here (and the error when it does not)."""
+    proc = subprocess.run(  # noqa: S603
+        [sys.executable, str(_LAUNCH), "run", "--help"], capture_output=True, text=True, timeout=120, cwd=_ROOT
+    )
+    if proc.returncode == 0:
+        return True, proc.stdout
+    tail = (proc.stderr or proc.stdout).strip().splitlines()
+    return False, tail[-1] if tail else f"exit code {proc.returncode}"
+
+
+def run_simulator_late_ticks(channels: int, duration: float, with_viewer: bool) -> float:
+    """Run the simulator for ``duration`` s (optionally watched by the viewer) and return its final late_ticks."""
+    import pylsl
+
+    from gui.commands import start_viewer_process
+
+    prefix = f"benchsim_{uuid4().hex[:8]}"
+    argv = [sys.executable, str(_LAUNCH), "run", "--layout", LAYOUT_FOR_CHANNELS[channels], "--name", prefix,
+            "--duration", str(duration)]
+    help_text = simulator_available()[1]
+    if "--fs" in help_text:
+        argv += ["--fs", str(int(FS))]
+    sim = subprocess.Popen(argv, cwd=_ROOT)  # noqa: S603
+    viewer = None
+    try:
+        found = pylsl.resolve_byprop("name", f"{prefix}-status", timeout=60.0)
+        if not found:
+            raise RuntimeError(f"The simulator did not publish {prefix}-status within 60 s.")
+        inlet = pylsl.StreamInlet(found[0])
+        inlet.open_stream(timeout=5.0)
+        index = 2
+        labels = inlet.info(timeout=5.0).get_channel_labels()
+        if labels and "late_ticks" in labels:
+            index = labels.index("late_ticks")
+        if with_viewer:
+            viewer = start_viewer_process(prefix, timeout=30)
+        late = 0.0
+        while sim.poll() is None:
+            samples, _ = inlet.pull_chunk(timeout=0.5)
+            for s in samples:
+                late = float(s[index])
+        samples, _ = inlet.pull_chunk(timeout=0.5)
+        for s in samples:
+            late = float(s[index])
+        if sim.returncode not in (0, None):
+            raise RuntimeError(f"The simulator exited with code {sim.returncode}: {' '.join(argv)}")
+        return late
+    finally:
+        if viewer is not None:
+            _stop(viewer)
+        _stop(sim)
+
+
+def run_benchmark(json_path: str | os.PathLike, channels: tuple[int, ...] = (8, 64), seconds: float = 5.0,
+                  sim_seconds: float = 10.0, screenshot_dir: str | None = None) -> dict[str, Any]:
+    """Measure every configuration and write ``{"runs": [...]}`` to ``json_path``.
+
+    Parameters
+    ----------
+    json_path : path
+        Output JSON file.
+    channels : tuple of int
+        Channel counts (8 and/or 64).
+    seconds : float
+        Rendering time per fps measurement.
+    sim_seconds : float
+        Simulator duration per late-tick run (two runs per channel count).
+    screenshot_dir : str | None
+        Also save a PNG per configuration there.
+    """
+    for c in channels:
+        if c not in LAYOUT_FOR_CHANNELS:
+            raise ValueError(f"The argument 'channels' must contain only {sorted(LAYOUT_FOR_CHANNELS)}. {c!r} is invalid.")
+    available, why = simulator_available()
+    runs = []
+    for c in channels:
+        run = measure_fps(c, seconds, screenshot_dir)
+        run["late_ticks_delta"] = None
+        if available:
+            without = run_simulator_late_ticks(c, sim_seconds, with_viewer=False)
+            with_v = run_simulator_late_ticks(c, sim_seconds, with_viewer=True)
+            run.update(late_ticks_without_viewer=without, late_ticks_with_viewer=with_v,
+                       late_ticks_delta=int(round(with_v - without)), sim_seconds=sim_seconds)
+        else:
+            run["late_ticks_note"] = f"simulator not available (launch.py run --help failed: {why})"
+        runs.append(run)
+    result = {
+        "benchmark": "viewer",
+        "runs": runs,
+        "producer_for_fps": "gui.demo_outlet (streams of docs/streams.md)",
+        "window_px": [1600, 900],
+        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    path = Path(json_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    return result

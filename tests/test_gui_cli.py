@@ -1,0 +1,87 @@
+"""The ``view`` command: messages, exit codes, screenshot mode, and the viewer-process helper."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING
+from uuid import uuid4
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np
+import pylsl
+import pytest
+from click.testing import CliRunner
+
+from gui.commands import start_viewer_process, view, viewer_command
+from gui.demo_outlet import emg_info
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def _unique(tag: str) -> str:
+    return f"test_{tag}_{uuid4().hex[:8]}"
+
+
+def test_view_without_stream_exits_nonzero_with_one_line_message() -> None:
+    other = _unique("visible")
+    out = pylsl.StreamOutlet(pylsl.StreamInfo(other, "Markers", 1, 0.0, "string", other))
+    missing = _unique("missing")
+    result = CliRunner().invoke(view, ["--stream", missing, "--timeout", "0.5"])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert lines[0].startswith(f"Error: no stream named '{missing}' found within 0.5 s (found: ")
+    assert f"{other} [Markers, 1 ch @ irregular]" in lines[0]
+    del out
+
+
+def test_view_rejects_bad_options() -> None:
+    result = CliRunner().invoke(view, ["--screenshot", "out.jpg"])
+    assert result.exit_code == 2
+    assert "must end in .png" in result.output
+    result = CliRunner().invoke(view, ["--window", "20"])
+    assert result.exit_code == 2
+    assert "--window" in result.output
+
+
+def test_view_screenshot_mode_writes_png_and_exits(tmp_path: Path, qapp) -> None:
+    name = _unique("cli_shot")
+    fs = 500.0
+    outlet = pylsl.StreamOutlet(emg_info(name, "armband8", fs, source_id=name))
+    from pyqtgraph.Qt import QtCore
+
+    # keep pushing while the command's event loop runs
+    state = {"n": 0, "t0": pylsl.local_clock()}
+
+    def push() -> None:
+        k = 25
+        outlet.push_chunk(np.random.default_rng(state["n"]).standard_normal((k, 8)).astype(np.float32) * 50,
+                          timestamp=state["t0"] + (state["n"] + k - 1) / fs)
+        state["n"] += k
+
+    timer = QtCore.QTimer()
+    timer.timeout.connect(push)
+    timer.start(50)
+    path = tmp_path / "cli.png"
+    try:
+        result = CliRunner().invoke(view, ["--stream", name, "--screenshot", str(path), "--screenshot-after", "1"])
+    finally:
+        timer.stop()
+    assert result.exit_code == 0, result.output
+    assert f"screenshot saved: {path}" in result.output
+    assert path.stat().st_size > 10_000
+    assert state["n"] > 0
+
+
+def test_viewer_command_and_process_helper_arguments() -> None:
+    argv = viewer_command("P1", timeout=10, screenshot_after=2.5, stream=None)
+    assert argv[0] == sys.executable
+    assert argv[1].endswith("launch.py")
+    assert argv[2:] == ["view", "--prefix", "P1", "--timeout", "10", "--screenshot-after", "2.5"]
+    with pytest.raises(TypeError, match=r"Unknown viewer option\(s\) \['colour'\]"):
+        viewer_command("P1", colour="red")
+    with pytest.raises(ValueError, match="'prefix' must be a non-empty string"):
+        start_viewer_process("")
