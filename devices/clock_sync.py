@@ -73,16 +73,16 @@ class ClockSync:
         self.jump_s = float(jump_s)
         self.resets = 0
         self._warned_rate = False
+        self._last_out = -math.inf
         self.reset()
 
     def reset(self) -> None:
-        """Forget every point (the device clock restarted)."""
+        """Forget every point (the device clock restarted); later outputs still never go backward."""
         self._bins: OrderedDict[int, tuple[float, float]] = OrderedDict()
         self._x_ref = 0.0
         self._c0: float | None = None
         self._c1 = 0.0
         self._fitted = False
-        self._last_out = -math.inf
 
     @property
     def slope(self) -> float:

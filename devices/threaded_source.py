@@ -29,8 +29,9 @@ import numpy as np
 from realtime.block import IMU_CHANNELS, Block, empty_block
 from realtime.logs import logger
 
-MAX_PENDING_RUNS = 4
-"""Above this many queued runs separated by gaps, ``read()`` returns them all in one block."""
+MAX_PENDING_RUNS = 64
+"""Safety valve: above this many queued runs separated by gaps (a device losing frames faster than
+the runner reads), ``read()`` returns them all in one block and the gaps show only in the timestamps."""
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,12 @@ incomplete tail for the next read.
 from __future__ import annotations
 
 import math
+import struct
 
 import numpy as np
 
 from devices.formats.base import DecoderCounters, FrameBatch, gather_rows, select_frames
-from devices.formats.crc import crc16_ccitt_false_rows
+from devices.formats.crc import crc16_ccitt_false, crc16_ccitt_false_rows
 
 STANDARD_GRAVITY = 9.80665
 """m/s² per g."""
@@ -63,6 +64,13 @@ _ACC_LSB = np.array([r * STANDARD_GRAVITY / 32768.0 for r in ACC_RANGES_G])
 _GYRO_LSB = np.array([r * math.pi / 180.0 / 32768.0 for r in GYRO_RANGES_DPS])
 
 PAYLOADS: tuple[str, ...] = ("int16", "float32")
+
+SMALL_BUFFER = 512
+"""Buffers up to this many bytes are decoded by a plain loop (cheaper than numpy for a few frames)."""
+
+_STRUCTS = {KIND_INT16: struct.Struct("<BBHI6h"), KIND_FLOAT32: struct.Struct("<BBHI6f")}
+_ACC_LSB_LIST = [float(v) for v in _ACC_LSB]
+_GYRO_LSB_LIST = [float(v) for v in _GYRO_LSB]
 
 
 def range_code(acc_range_g: float, gyro_range_dps: float) -> int:
@@ -204,6 +212,8 @@ class BinaryDecoder:
             Samples of every complete valid frame, in stream order.
         """
         self._buffer += data
+        if len(self._buffer) <= SMALL_BUFFER:
+            return self._feed_small()
         buf = np.frombuffer(bytes(self._buffer), np.uint8)
         n = buf.shape[0]
         starts = np.flatnonzero((buf[:-1] == SYNC[0]) & (buf[1:] == SYNC[1])).astype(np.int64)
@@ -254,3 +264,58 @@ class BinaryDecoder:
         c.frames_ok += k
         c.samples += k
         return FrameBatch(samples, seq, SEQ_MODULUS, True, t_us * 1e-6, TIME_MODULUS_S)
+
+    def _feed_small(self) -> FrameBatch:
+        """Decode a short buffer frame by frame (same rules as the vectorised path)."""
+        buf = bytes(self._buffer)
+        n = len(buf)
+        c = self.counters
+        pos = 0
+        accepted_bytes = 0
+        rows: list[list[float]] = []
+        seqs: list[int] = []
+        times: list[int] = []
+        consumed = -1
+        while True:
+            i = buf.find(SYNC, pos)
+            if i < 0:
+                break
+            if i + 4 > n:
+                consumed = i
+                break
+            kind = buf[i + 2]
+            size = FRAME_SIZES.get(kind)
+            if size is None:
+                c.malformed += 1
+                pos = i + 1
+                continue
+            if i + size > n:
+                consumed = i
+                break
+            if crc16_ccitt_false(buf[i + 2:i + size - 2]) != buf[i + size - 2] | (buf[i + size - 1] << 8):
+                c.crc_errors += 1
+                pos = i + 1
+                continue
+            _, ranges, seq, t_us, *values = _STRUCTS[kind].unpack_from(buf, i + 2)
+            if (kind == KIND_INT16 and ranges & 0xCC) or (kind == KIND_FLOAT32 and ranges):
+                c.malformed += 1
+                pos = i + 1
+                continue
+            if kind == KIND_INT16:
+                a, g = _ACC_LSB_LIST[ranges & 0x03], _GYRO_LSB_LIST[(ranges >> 4) & 0x03]
+                values = [values[0] * a, values[1] * a, values[2] * a, values[3] * g, values[4] * g, values[5] * g]
+            rows.append(values)
+            seqs.append(seq)
+            times.append(t_us)
+            accepted_bytes += size
+            pos = i + size
+        if consumed < 0:
+            consumed = max(pos, n - (len(SYNC) - 1))
+        c.bytes_skipped += consumed - accepted_bytes
+        del self._buffer[:consumed]
+        k = len(rows)
+        c.frames_ok += k
+        c.samples += k
+        samples = np.array(rows, np.float64).reshape(k, 6).astype(np.float32)
+        return FrameBatch(samples, np.array(seqs, np.int64), SEQ_MODULUS, True,
+                          np.array(times, np.int64) * 1e-6, TIME_MODULUS_S)

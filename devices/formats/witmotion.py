@@ -16,6 +16,7 @@ gyroscope frame. The format has no sample counter and no device time.
 from __future__ import annotations
 
 import math
+import struct
 
 import numpy as np
 
@@ -31,6 +32,11 @@ GYRO_FULL_SCALE_DPS = 2000.0
 STANDARD_GRAVITY = 9.80665
 ACC_LSB = ACC_FULL_SCALE_G * STANDARD_GRAVITY / 32768.0
 GYRO_LSB = GYRO_FULL_SCALE_DPS * math.pi / 180.0 / 32768.0
+
+SMALL_BUFFER = 256
+"""Buffers up to this many bytes are decoded by a plain loop (cheaper than numpy for a few frames)."""
+
+_XYZ = struct.Struct("<3h")
 
 
 def quantize(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -129,25 +135,13 @@ class WitMotionDecoder:
             One sample per accelerometer+gyroscope pair, in stream order.
         """
         self._buffer += data
-        buf = np.frombuffer(bytes(self._buffer), np.uint8)
-        n = buf.shape[0]
-        starts = np.flatnonzero((buf[:-1] == HEADER) & ((buf[1:] & 0xF0) == 0x50)).astype(np.int64)
-        lengths = np.full(starts.shape[0], FRAME_SIZE, np.int64)
-        complete = starts + FRAME_SIZE <= n
-        valid = np.zeros(starts.shape[0], bool)
-        idx = np.flatnonzero(complete)
-        if idx.size:
-            rows = gather_rows(buf, starts[idx], FRAME_SIZE)
-            valid[idx] = (rows[:, :10].sum(axis=1, dtype=np.uint32) & 0xFF) == rows[:, 10]
-        sel = select_frames(starts, lengths, complete, valid, n, keep_tail=1)
+        if len(self._buffer) <= SMALL_BUFFER:
+            types_l, values_l = self._frames_small()
+            types, values = np.asarray(types_l, np.uint8), np.asarray(values_l, np.int16).reshape(-1, 3)
+        else:
+            types, values = self._frames_vectorised()
         c = self.counters
-        c.crc_errors += sel.rejected.shape[0]
-        c.bytes_skipped += sel.consumed - FRAME_SIZE * sel.accepted.shape[0]
-        del self._buffer[: sel.consumed]
-        rows = gather_rows(buf, starts[sel.accepted], FRAME_SIZE)
-        c.frames_ok += rows.shape[0]
-        types = rows[:, 1]
-        values = rows[:, 2:10].copy().view("<i2")[:, :3]
+        c.frames_ok += types.shape[0]
         out_rows: list[int] = []  # index of the gyro frame of each sample
         out_acc: list[np.ndarray] = []
         counts: list[int] = []
@@ -182,3 +176,55 @@ class WitMotionDecoder:
             samples[:, 3:] = gyr
         c.samples += k
         return FrameBatch(samples, np.asarray(counts, np.int64), 0, False, None, 0.0)
+
+    def _frames_vectorised(self) -> tuple[np.ndarray, np.ndarray]:
+        """Find every valid frame of the buffer with numpy; return their types and first three int16 fields."""
+        buf = np.frombuffer(bytes(self._buffer), np.uint8)
+        n = buf.shape[0]
+        starts = np.flatnonzero((buf[:-1] == HEADER) & ((buf[1:] & 0xF0) == 0x50)).astype(np.int64)
+        lengths = np.full(starts.shape[0], FRAME_SIZE, np.int64)
+        complete = starts + FRAME_SIZE <= n
+        valid = np.zeros(starts.shape[0], bool)
+        idx = np.flatnonzero(complete)
+        if idx.size:
+            rows = gather_rows(buf, starts[idx], FRAME_SIZE)
+            valid[idx] = (rows[:, :10].sum(axis=1, dtype=np.uint32) & 0xFF) == rows[:, 10]
+        sel = select_frames(starts, lengths, complete, valid, n, keep_tail=1)
+        c = self.counters
+        c.crc_errors += sel.rejected.shape[0]
+        c.bytes_skipped += sel.consumed - FRAME_SIZE * sel.accepted.shape[0]
+        del self._buffer[: sel.consumed]
+        rows = gather_rows(buf, starts[sel.accepted], FRAME_SIZE)
+        return rows[:, 1], rows[:, 2:10].copy().view("<i2")[:, :3]
+
+    def _frames_small(self) -> tuple[list[int], list[int]]:
+        """Find every valid frame of a short buffer with a plain loop (same rules as the vectorised path)."""
+        buf = bytes(self._buffer)
+        n = len(buf)
+        c = self.counters
+        types: list[int] = []
+        values: list[int] = []
+        pos = 0
+        consumed = -1
+        while True:
+            i = buf.find(b"\x55", pos)
+            if i < 0 or i + 1 >= n:
+                break
+            if buf[i + 1] & 0xF0 != 0x50:
+                pos = i + 1
+                continue
+            if i + FRAME_SIZE > n:
+                consumed = i
+                break
+            if sum(buf[i:i + 10]) & 0xFF != buf[i + 10]:
+                c.crc_errors += 1
+                pos = i + 1
+                continue
+            types.append(buf[i + 1])
+            values.extend(_XYZ.unpack_from(buf, i + 2))
+            pos = i + FRAME_SIZE
+        if consumed < 0:
+            consumed = max(pos, n - 1)
+        c.bytes_skipped += consumed - FRAME_SIZE * len(types)
+        del self._buffer[:consumed]
+        return types, values
