@@ -58,7 +58,9 @@ def _stop(proc: subprocess.Popen) -> None:
 def measure_fps(channels: int, seconds: float, screenshot_dir: str | None = None) -> dict[str, Any]:
     """Frames per second of the full viewer at ``channels`` channels, 2 kHz, 4 s window (offscreen)."""
     if channels not in LAYOUT_FOR_CHANNELS:
-        raise ValueError(f"The argument 'channels' must be one of {sorted(LAYOUT_FOR_CHANNELS)}. {channels!r} is invalid.")
+        raise ValueError(
+            f"The argument 'channels' must be one of {sorted(LAYOUT_FOR_CHANNELS)}. {channels!r} is invalid."
+        )
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from pyqtgraph.Qt import QtCore
 
@@ -68,8 +70,19 @@ def measure_fps(channels: int, seconds: float, screenshot_dir: str | None = None
     app = make_app()
     prefix = f"benchviewer_{uuid4().hex[:8]}"
     producer = subprocess.Popen(  # noqa: S603 - our own module
-        [sys.executable, "-m", "gui.demo_outlet", "--name", prefix, "--layout", LAYOUT_FOR_CHANNELS[channels],
-         "--fs", str(FS), "--duration", str(seconds + 30.0)],
+        [
+            sys.executable,
+            "-m",
+            "gui.demo_outlet",
+            "--name",
+            prefix,
+            "--layout",
+            LAYOUT_FOR_CHANNELS[channels],
+            "--fs",
+            str(FS),
+            "--duration",
+            str(seconds + 30.0),
+        ],
         cwd=_ROOT,
     )
     win = None
@@ -103,7 +116,9 @@ def measure_fps(channels: int, seconds: float, screenshot_dir: str | None = None
         t0 = time.perf_counter()
         while time.perf_counter() - t0 < seconds:
             a = time.perf_counter()
-            win._dirty = True  # redraw every tick, even when no new chunk arrived since the last one
+            win._dirty = (
+                True  # redraw every tick, even when no new chunk arrived since the last one
+            )
             win.tick()
             tick_time += time.perf_counter() - a
             app.processEvents()
@@ -135,7 +150,11 @@ def measure_fps(channels: int, seconds: float, screenshot_dir: str | None = None
 def simulator_available() -> tuple[bool, str]:
     """Whether ``launch.py run --help`` works here (and the error when it does not)."""
     proc = subprocess.run(  # noqa: S603
-        [sys.executable, str(_LAUNCH), "run", "--help"], capture_output=True, text=True, timeout=120, cwd=_ROOT
+        [sys.executable, str(_LAUNCH), "run", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=_ROOT,
     )
     if proc.returncode == 0:
         return True, proc.stdout
@@ -150,8 +169,17 @@ def run_simulator_late_ticks(channels: int, duration: float, with_viewer: bool) 
     from gui.commands import start_viewer_process
 
     prefix = f"benchsim_{uuid4().hex[:8]}"
-    argv = [sys.executable, str(_LAUNCH), "run", "--layout", LAYOUT_FOR_CHANNELS[channels], "--name", prefix,
-            "--duration", str(duration)]
+    argv = [
+        sys.executable,
+        str(_LAUNCH),
+        "run",
+        "--layout",
+        LAYOUT_FOR_CHANNELS[channels],
+        "--name",
+        prefix,
+        "--duration",
+        str(duration),
+    ]
     help_text = simulator_available()[1]
     if "--fs" in help_text:
         argv += ["--fs", str(int(FS))]
@@ -186,8 +214,13 @@ def run_simulator_late_ticks(channels: int, duration: float, with_viewer: bool) 
         _stop(sim)
 
 
-def run_benchmark(json_path: str | os.PathLike, channels: tuple[int, ...] = (8, 64), seconds: float = 5.0,
-                  sim_seconds: float = 10.0, screenshot_dir: str | None = None) -> dict[str, Any]:
+def run_benchmark(
+    json_path: str | os.PathLike,
+    channels: tuple[int, ...] = (8, 64),
+    seconds: float = 5.0,
+    sim_seconds: float = 10.0,
+    screenshot_dir: str | None = None,
+) -> dict[str, Any]:
     """Measure every configuration and write ``{"runs": [...]}`` to ``json_path``.
 
     Parameters
@@ -205,7 +238,9 @@ def run_benchmark(json_path: str | os.PathLike, channels: tuple[int, ...] = (8, 
     """
     for c in channels:
         if c not in LAYOUT_FOR_CHANNELS:
-            raise ValueError(f"The argument 'channels' must contain only {sorted(LAYOUT_FOR_CHANNELS)}. {c!r} is invalid.")
+            raise ValueError(
+                f"The argument 'channels' must contain only {sorted(LAYOUT_FOR_CHANNELS)}. {c!r} is invalid."
+            )
     available, why = simulator_available()
     runs = []
     for c in channels:
@@ -214,8 +249,12 @@ def run_benchmark(json_path: str | os.PathLike, channels: tuple[int, ...] = (8, 
         if available:
             without = run_simulator_late_ticks(c, sim_seconds, with_viewer=False)
             with_v = run_simulator_late_ticks(c, sim_seconds, with_viewer=True)
-            run.update(late_ticks_without_viewer=without, late_ticks_with_viewer=with_v,
-                       late_ticks_delta=int(round(with_v - without)), sim_seconds=sim_seconds)
+            run.update(
+                late_ticks_without_viewer=without,
+                late_ticks_with_viewer=with_v,
+                late_ticks_delta=int(round(with_v - without)),
+                sim_seconds=sim_seconds,
+            )
         else:
             run["late_ticks_note"] = f"simulator not available (launch.py run --help failed: {why})"
         runs.append(run)
@@ -224,7 +263,11 @@ def run_benchmark(json_path: str | os.PathLike, channels: tuple[int, ...] = (8, 
         "runs": runs,
         "producer_for_fps": "gui.demo_outlet (streams of docs/streams.md)",
         "window_px": [1600, 900],
-        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+        },
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     path = Path(json_path)

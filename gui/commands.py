@@ -60,23 +60,70 @@ def start_viewer_process(prefix: str, **opts: Any) -> subprocess.Popen:
     subprocess.Popen
     """
     if not isinstance(prefix, str) or not prefix:
-        raise ValueError(f"The argument 'prefix' must be a non-empty string. {prefix!r} is invalid.")
+        raise ValueError(
+            f"The argument 'prefix' must be a non-empty string. {prefix!r} is invalid."
+        )
     return subprocess.Popen(viewer_command(prefix, **opts))  # noqa: S603 - our own interpreter and script
 
 
 @click.command("view")
-@click.option("--stream", default=None, help="Name of the stream to draw as EMG (default: <prefix>-EMG, else any EMG stream).")
-@click.option("--prefix", default=None, help="Stream-name prefix of the simulator (default: myostream).")
-@click.option("--timeout", default=5.0, show_default=True, type=click.FloatRange(min=0.1), help="Seconds to wait for the stream.")
-@click.option("--window", default=4.0, show_default=True, type=click.FloatRange(1.0, 10.0), help="Time window of the traces (s).")
-@click.option("--fps", default=30.0, show_default=True, type=click.FloatRange(1.0, 120.0), help="Refresh rate (Hz).")
-@click.option("--screenshot", "screenshot", default=None, type=click.Path(dir_okay=False), help="Save a PNG of the window to PATH, then quit.")
-@click.option("--screenshot-after", default=3.0, show_default=True, type=click.FloatRange(min=0.0), help="Seconds to run before --screenshot.")
-def view(stream: str | None, prefix: str | None, timeout: float, window: float, fps: float,
-         screenshot: str | None, screenshot_after: float) -> None:
+@click.option(
+    "--stream",
+    default=None,
+    help="Name of the stream to draw as EMG (default: <prefix>-EMG, else any EMG stream).",
+)
+@click.option(
+    "--prefix", default=None, help="Stream-name prefix of the simulator (default: myostream)."
+)
+@click.option(
+    "--timeout",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds to wait for the stream.",
+)
+@click.option(
+    "--window",
+    default=4.0,
+    show_default=True,
+    type=click.FloatRange(1.0, 10.0),
+    help="Time window of the traces (s).",
+)
+@click.option(
+    "--fps",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(1.0, 120.0),
+    help="Refresh rate (Hz).",
+)
+@click.option(
+    "--screenshot",
+    "screenshot",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Save a PNG of the window to PATH, then quit.",
+)
+@click.option(
+    "--screenshot-after",
+    default=3.0,
+    show_default=True,
+    type=click.FloatRange(min=0.0),
+    help="Seconds to run before --screenshot.",
+)
+def view(
+    stream: str | None,
+    prefix: str | None,
+    timeout: float,
+    window: float,
+    fps: float,
+    screenshot: str | None,
+    screenshot_after: float,
+) -> None:
     """Live viewer: EMG traces, RMS map, activations, IMU and stream health from LSL."""
     if screenshot is not None and not screenshot.lower().endswith(".png"):
-        raise click.BadParameter(f"must end in .png, {screenshot!r} is invalid.", param_hint="--screenshot")
+        raise click.BadParameter(
+            f"must end in .png, {screenshot!r} is invalid.", param_hint="--screenshot"
+        )
     from gui.streams import NoStreamError, discover
 
     try:
@@ -95,6 +142,7 @@ def view(stream: str | None, prefix: str | None, timeout: float, window: float, 
         raise click.ClickException(str(err)) from None
     win.show()
     if screenshot is not None:
+
         def _shoot() -> None:
             path = win.screenshot(screenshot)
             click.echo(f"screenshot saved: {path}")
@@ -106,20 +154,63 @@ def view(stream: str | None, prefix: str | None, timeout: float, window: float, 
 
 
 @click.command("viewer")
-@click.option("--json", "json_path", required=True, type=click.Path(dir_okay=False), help="Write the results here.")
-@click.option("--seconds", default=5.0, show_default=True, type=click.FloatRange(min=1.0), help="Rendering time per configuration.")
-@click.option("--sim-seconds", default=10.0, show_default=True, type=click.FloatRange(min=3.0), help="Simulator run per late-tick measurement.")
-@click.option("--channels", "channels", multiple=True, type=int, default=(8, 64), show_default=True, help="Channel counts to run.")
-@click.option("--screenshot-dir", default=None, type=click.Path(file_okay=False), help="Also save one PNG per configuration here.")
-def bench_viewer(json_path: str, seconds: float, sim_seconds: float, channels: tuple[int, ...],
-                 screenshot_dir: str | None) -> None:
+@click.option(
+    "--json",
+    "json_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Write the results here.",
+)
+@click.option(
+    "--seconds",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(min=1.0),
+    help="Rendering time per configuration.",
+)
+@click.option(
+    "--sim-seconds",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=3.0),
+    help="Simulator run per late-tick measurement.",
+)
+@click.option(
+    "--channels",
+    "channels",
+    multiple=True,
+    type=int,
+    default=(8, 64),
+    show_default=True,
+    help="Channel counts to run.",
+)
+@click.option(
+    "--screenshot-dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Also save one PNG per configuration here.",
+)
+def bench_viewer(
+    json_path: str,
+    seconds: float,
+    sim_seconds: float,
+    channels: tuple[int, ...],
+    screenshot_dir: str | None,
+) -> None:
     """Viewer frame rate (offscreen, 4 s window, 2 kHz) and its effect on the simulator's late ticks."""
     from gui.bench import run_benchmark
 
-    result = run_benchmark(json_path, channels=channels, seconds=seconds, sim_seconds=sim_seconds,
-                           screenshot_dir=screenshot_dir)
+    result = run_benchmark(
+        json_path,
+        channels=channels,
+        seconds=seconds,
+        sim_seconds=sim_seconds,
+        screenshot_dir=screenshot_dir,
+    )
     for r in result["runs"]:
         late = r["late_ticks_delta"]
         late_txt = "n/a" if late is None else f"{late:+d}"
-        click.echo(f"{r['channels']:3d} ch  {r['window_s']:g} s  {r['fs']:g} Hz: {r['fps']:.1f} fps, late ticks delta {late_txt}")
+        click.echo(
+            f"{r['channels']:3d} ch  {r['window_s']:g} s  {r['fs']:g} Hz: {r['fps']:.1f} fps, late ticks delta {late_txt}"
+        )
     click.echo(f"wrote {json_path}")

@@ -66,7 +66,9 @@ class StackedDecimator:
         """Reallocate the work arrays for a new pixel ``width`` (call on resize, not per tick)."""
         width = int(width)
         if width < 1:
-            raise ValueError(f"The argument 'width' must be at least 1 pixel. {width!r} is invalid.")
+            raise ValueError(
+                f"The argument 'width' must be at least 1 pixel. {width!r} is invalid."
+            )
         if width == self._width:
             return
         self._width = width

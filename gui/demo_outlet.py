@@ -51,16 +51,30 @@ def geometry(layout: str, n_channels: int = 8) -> Geometry:
     if layout == "grid64":
         r, c = np.divmod(np.arange(64), 8)
         loc = np.column_stack([c * 10.0, (7 - r) * 10.0, np.zeros(64)])
-        return Geometry(tuple(f"R{i + 1}C{j + 1}" for i, j in zip(r, c)), loc, 8, 8, "monopolar", "common reference")
+        return Geometry(
+            tuple(f"R{i + 1}C{j + 1}" for i, j in zip(r, c)),
+            loc,
+            8,
+            8,
+            "monopolar",
+            "common reference",
+        )
     if layout == "none":
         if n_channels < 1:
-            raise ValueError(f"The argument 'n_channels' must be at least 1. {n_channels!r} is invalid.")
+            raise ValueError(
+                f"The argument 'n_channels' must be at least 1. {n_channels!r} is invalid."
+            )
         return Geometry(tuple(f"Ch{i + 1}" for i in range(n_channels)), None, 0, 0, "", "")
     raise ValueError(f"The argument 'layout' must be one of {LAYOUTS}. {layout!r} is invalid.")
 
 
-def _add_channels(info: pylsl.StreamInfo, labels: tuple[str, ...], units: tuple[str, ...], ctype: str,
-                  locations: np.ndarray | None = None) -> None:
+def _add_channels(
+    info: pylsl.StreamInfo,
+    labels: tuple[str, ...],
+    units: tuple[str, ...],
+    ctype: str,
+    locations: np.ndarray | None = None,
+) -> None:
     chans = info.desc().append_child("channels")
     for i, (label, unit) in enumerate(zip(labels, units)):
         ch = chans.append_child("channel")
@@ -73,11 +87,17 @@ def _add_channels(info: pylsl.StreamInfo, labels: tuple[str, ...], units: tuple[
                 loc.append_child_value(axis, f"{locations[i, k]:.3f}")
 
 
-def emg_info(name: str, layout: str, fs: float, n_channels: int = 8, source_id: str | None = None) -> pylsl.StreamInfo:
+def emg_info(
+    name: str, layout: str, fs: float, n_channels: int = 8, source_id: str | None = None
+) -> pylsl.StreamInfo:
     """An EMG StreamInfo; with metadata per docs/streams.md unless ``layout == 'none'``."""
     geo = geometry(layout, n_channels)
     n = len(geo.labels)
-    sid = source_id if source_id is not None else (f"{name}-{socket.gethostname()}" if layout != "none" else "")
+    sid = (
+        source_id
+        if source_id is not None
+        else (f"{name}-{socket.gethostname()}" if layout != "none" else "")
+    )
     info = pylsl.StreamInfo(name, "EMG", n, fs, "float32", sid)
     if layout == "none":
         return info
@@ -103,16 +123,22 @@ def companion_info(prefix: str, role: str, fs: float) -> pylsl.StreamInfo:
     """StreamInfo of ``<prefix>-activation``, ``-activation-model``, ``-IMU`` or ``-status``."""
     host = socket.gethostname()
     if role in ("activation", "activation-model"):
-        info = pylsl.StreamInfo(f"{prefix}-{role}", "Activation", len(MUSCLES), fs, "float32", f"{prefix}-{role}-{host}")
+        info = pylsl.StreamInfo(
+            f"{prefix}-{role}", "Activation", len(MUSCLES), fs, "float32", f"{prefix}-{role}-{host}"
+        )
         _add_channels(info, MUSCLES, ("normalized",) * len(MUSCLES), "Activation")
     elif role == "IMU":
         info = pylsl.StreamInfo(f"{prefix}-IMU", "IMU", 6, fs, "float32", f"{prefix}-IMU-{host}")
         _add_channels(info, IMU_LABELS, IMU_UNITS, "IMU")
     elif role == "status":
-        info = pylsl.StreamInfo(f"{prefix}-status", "Status", 5, 1.0, "float32", f"{prefix}-status-{host}")
+        info = pylsl.StreamInfo(
+            f"{prefix}-status", "Status", 5, 1.0, "float32", f"{prefix}-status-{host}"
+        )
         _add_channels(info, STATUS_LABELS, ("count", "Hz", "count", "fraction", "ms"), "Status")
     else:
-        raise ValueError(f"The argument 'role' must be activation, activation-model, IMU or status. {role!r} is invalid.")
+        raise ValueError(
+            f"The argument 'role' must be activation, activation-model, IMU or status. {role!r} is invalid."
+        )
     return info
 
 
@@ -159,13 +185,23 @@ class DemoSignal:
         return (white * amp.astype(np.float32)).astype(np.float32)
 
 
-def run(prefix: str = "myostream", layout: str = "grid64", fs: float = 2000.0, duration: float = math.inf,
-        chunk: int = 20, n_channels: int = 8, companions: bool = True, imu_fs: float = 100.0) -> int:
+def run(
+    prefix: str = "myostream",
+    layout: str = "grid64",
+    fs: float = 2000.0,
+    duration: float = math.inf,
+    chunk: int = 20,
+    n_channels: int = 8,
+    companions: bool = True,
+    imu_fs: float = 100.0,
+) -> int:
     """Publish until ``duration`` seconds have passed; return the number of EMG samples sent."""
     if chunk < 1:
         raise ValueError(f"The argument 'chunk' must be a positive integer. {chunk!r} is invalid.")
     geo = geometry(layout, n_channels)
-    emg_out = pylsl.StreamOutlet(emg_info(f"{prefix}-EMG", layout, fs, n_channels), chunk_size=chunk)
+    emg_out = pylsl.StreamOutlet(
+        emg_info(f"{prefix}-EMG", layout, fs, n_channels), chunk_size=chunk
+    )
     sig = DemoSignal(geo, fs)
     extra: dict[str, pylsl.StreamOutlet] = {}
     if companions and layout != "none":
@@ -199,7 +235,9 @@ def run(prefix: str = "myostream", layout: str = "grid64", fs: float = 2000.0, d
                 imu = np.empty((n_imu, 6), dtype=np.float32)
                 for i, t in enumerate(ts - t0):
                     a = sig.activation(t)
-                    act[i] = np.clip(a * (0.3 + 0.7 * np.cos(np.arange(len(MUSCLES)) + 0.3 * t) ** 2), 0, 1)
+                    act[i] = np.clip(
+                        a * (0.3 + 0.7 * np.cos(np.arange(len(MUSCLES)) + 0.3 * t) ** 2), 0, 1
+                    )
                     imu[i, :3] = (0.0, 9.81 * math.cos(0.5 * t), 9.81 * math.sin(0.5 * t))
                     imu[i, 3:] = (0.5 * math.sin(t), 0.3 * math.cos(1.3 * t), 0.1)
                 extra["activation"].push_chunk(act, timestamp=float(ts[-1]))
@@ -207,7 +245,9 @@ def run(prefix: str = "myostream", layout: str = "grid64", fs: float = 2000.0, d
                 imu_sent += n_imu
             if now >= next_status:
                 rate = sent / max(now - t0, 1e-9)
-                extra["status"].push_sample([float(sent), rate, float(late), 0.1, 1.0], timestamp=now)
+                extra["status"].push_sample(
+                    [float(sent), rate, float(late), 0.1, 1.0], timestamp=now
+                )
                 next_status += 1.0
     return sent
 
@@ -215,16 +255,26 @@ def run(prefix: str = "myostream", layout: str = "grid64", fs: float = 2000.0, d
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--name", default="myostream", help="stream-name prefix (default myostream)")
+    parser.add_argument(
+        "--name", default="myostream", help="stream-name prefix (default myostream)"
+    )
     parser.add_argument("--layout", choices=LAYOUTS, default="grid64")
     parser.add_argument("--channels", type=int, default=8, help="channel count for --layout none")
     parser.add_argument("--fs", type=float, default=2000.0, help="EMG rate in Hz")
-    parser.add_argument("--duration", type=float, default=math.inf, help="seconds (default: forever)")
+    parser.add_argument(
+        "--duration", type=float, default=math.inf, help="seconds (default: forever)"
+    )
     parser.add_argument("--no-companions", action="store_true", help="publish the EMG stream only")
     args = parser.parse_args(argv)
     try:
-        run(args.name, args.layout, args.fs, args.duration, n_channels=args.channels,
-            companions=not args.no_companions)
+        run(
+            args.name,
+            args.layout,
+            args.fs,
+            args.duration,
+            n_channels=args.channels,
+            companions=not args.no_companions,
+        )
     except KeyboardInterrupt:
         pass
 

@@ -82,7 +82,12 @@ def grid_layout(meta: StreamMeta) -> GridLayout | None:
             ux, col = np.unique(loc[:, axes[0]], return_inverse=True)
             uy, row = np.unique(loc[:, axes[1]], return_inverse=True)
             cells = row * ux.size + col
-            if ux.size > 1 and uy.size > 1 and np.unique(cells).size == n and ux.size * uy.size <= 2 * n:
+            if (
+                ux.size > 1
+                and uy.size > 1
+                and np.unique(cells).size == n
+                and ux.size * uy.size <= 2 * n
+            ):
                 dx, dy = _uniform_step(ux), _uniform_step(uy)
                 rect = None
                 x_label, y_label = "column", "row"
@@ -90,14 +95,24 @@ def grid_layout(meta: StreamMeta) -> GridLayout | None:
                     rect = (ux[0] - dx / 2, uy[0] - dy / 2, dx * ux.size, dy * uy.size)
                     x_label, y_label = f"{_AXES[axes[0]]} (mm)", f"{_AXES[axes[1]]} (mm)"
                 return GridLayout(
-                    rows=int(uy.size), cols=int(ux.size), row=row.astype(np.intp), col=col.astype(np.intp),
-                    x_label=x_label, y_label=y_label, rect=rect,
+                    rows=int(uy.size),
+                    cols=int(ux.size),
+                    row=row.astype(np.intp),
+                    col=col.astype(np.intp),
+                    x_label=x_label,
+                    y_label=y_label,
+                    rect=rect,
                 )
     rows, cols = meta.layout_rows, meta.layout_cols
     if rows > 1 and cols > 1 and rows * cols == n:
         idx = np.arange(n)
         # row-major, first row at the top: row index counted from the bottom
-        return GridLayout(rows=rows, cols=cols, row=(rows - 1 - idx // cols).astype(np.intp), col=(idx % cols).astype(np.intp))
+        return GridLayout(
+            rows=rows,
+            cols=cols,
+            row=(rows - 1 - idx // cols).astype(np.intp),
+            col=(idx % cols).astype(np.intp),
+        )
     return None
 
 
@@ -175,7 +190,10 @@ class RmsHeatmap(_RmsPanel):
         self.image_item.setRect(QtCore.QRectF(x0, y0, w, h))
         self._origin = (x0, y0)
         self.colorbar = pg.ColorBarItem(
-            values=(0.0, 1.0), colorMap=pg.colormap.get(theme.COLORMAP), interactive=False, width=14,
+            values=(0.0, 1.0),
+            colorMap=pg.colormap.get(theme.COLORMAP),
+            interactive=False,
+            width=14,
             label=f"RMS ({self.unit})",
         )
         self.colorbar.setImageItem(self.image_item, insert_in=self.plot)
@@ -183,7 +201,9 @@ class RmsHeatmap(_RmsPanel):
         tick_font = QtGui.QFont()
         tick_font.setPointSize(theme.TICK_FONT_PT)
         self.colorbar.getAxis("right").setStyle(tickFont=tick_font)
-        self.colorbar.getAxis("right").setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.colorbar.getAxis("right").setCacheMode(
+            QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache
+        )
         self.marker = QtWidgets.QGraphicsRectItem(0.0, 0.0, self.cell_w, self.cell_h)
         pen = pg.mkPen(theme.HIGHLIGHT, width=2)
         pen.setCosmetic(True)
@@ -213,7 +233,12 @@ class RmsHeatmap(_RmsPanel):
         self.image_item.setImage(self.image, autoLevels=False, levels=(0.0, top))
         self.colorbar.setLevels((0.0, top))
         r, c = self.cell_of(self.max_index)
-        self.marker.setRect(self._origin[0] + c * self.cell_w, self._origin[1] + r * self.cell_h, self.cell_w, self.cell_h)
+        self.marker.setRect(
+            self._origin[0] + c * self.cell_w,
+            self._origin[1] + r * self.cell_h,
+            self.cell_w,
+            self.cell_h,
+        )
         self.marker.setVisible(True)
         self.plot.setTitle(self._title(), size=f"{theme.TITLE_FONT_PT}pt", color=theme.FOREGROUND)
 
@@ -238,13 +263,19 @@ class RmsBars(_RmsPanel):
         theme.style_plot(self.plot, left=f"RMS ({self.unit})", title="RMS")
         self.plot.showGrid(x=False, y=True, alpha=theme.GRID_ALPHA)
         self.x = np.arange(n, dtype=np.float64)
-        self.bars = pg.BarGraphItem(x=self.x, height=np.zeros(n), width=0.7, brush=theme.EMG_TRACE, pen=None)
-        self.top_bar = pg.BarGraphItem(x=[0.0], height=[0.0], width=0.7, brush=theme.GROUND_TRUTH, pen=None)
+        self.bars = pg.BarGraphItem(
+            x=self.x, height=np.zeros(n), width=0.7, brush=theme.EMG_TRACE, pen=None
+        )
+        self.top_bar = pg.BarGraphItem(
+            x=[0.0], height=[0.0], width=0.7, brush=theme.GROUND_TRUTH, pen=None
+        )
         self.top_bar.setVisible(False)
         self.plot.addItem(self.bars)
         self.plot.addItem(self.top_bar)
         stride = max(1, int(np.ceil(n / 16)))
-        self.plot.getAxis("bottom").setTicks([[(i, meta.labels[i]) for i in range(0, n, stride)], []])
+        self.plot.getAxis("bottom").setTicks(
+            [[(i, meta.labels[i]) for i in range(0, n, stride)], []]
+        )
         self.plot.setXRange(-0.6, n - 0.4, padding=0.0)
         self.plot.setYRange(0.0, 1.0, padding=0.0)
         self.plot.disableAutoRange()

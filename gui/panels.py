@@ -30,7 +30,9 @@ class ActivationBars:
 
     def __init__(self, truth: StreamMeta | None, model: StreamMeta | None) -> None:
         if truth is None and model is None:
-            raise ValueError("ActivationBars needs at least one of 'truth' and 'model'; both are None.")
+            raise ValueError(
+                "ActivationBars needs at least one of 'truth' and 'model'; both are None."
+            )
         labels: list[str] = []
         for meta in (truth, model):
             if meta is not None:
@@ -49,7 +51,11 @@ class ActivationBars:
             parts.append(f'<span style="color:{theme.GROUND_TRUTH}">■ ground truth</span>')
         if model is not None:
             parts.append(f'<span style="color:{theme.MODEL}">■ model</span>')
-        theme.style_plot(self.plot, bottom="activation (0–1)", title="Activation &nbsp; " + " &nbsp; ".join(parts))
+        theme.style_plot(
+            self.plot,
+            bottom="activation (0–1)",
+            title="Activation &nbsp; " + " &nbsp; ".join(parts),
+        )
         self.plot.showGrid(x=True, y=False, alpha=theme.GRID_ALPHA)
         y = np.arange(n, dtype=np.float64)[::-1]  # first muscle on top
         self.y = y
@@ -59,10 +65,19 @@ class ActivationBars:
         for key, color, shift in (("truth", theme.GROUND_TRUTH, 0.2), ("model", theme.MODEL, -0.2)):
             if self.rows[key] is None:
                 continue
-            bar = pg.BarGraphItem(x0=np.zeros(n), y=y + (shift if both else 0.0), height=h, width=np.zeros(n), brush=color, pen=None)
+            bar = pg.BarGraphItem(
+                x0=np.zeros(n),
+                y=y + (shift if both else 0.0),
+                height=h,
+                width=np.zeros(n),
+                brush=color,
+                pen=None,
+            )
             self.plot.addItem(bar)
             self.bars[key] = bar
-        self.plot.getAxis("left").setTicks([[(float(y[i]), lab.replace("_", " ")) for i, lab in enumerate(labels)], []])
+        self.plot.getAxis("left").setTicks(
+            [[(float(y[i]), lab.replace("_", " ")) for i, lab in enumerate(labels)], []]
+        )
         self.plot.setXRange(0.0, 1.0, padding=0.02)
         self.plot.setYRange(-0.6, n - 0.4, padding=0.0)
         self.plot.disableAutoRange()
@@ -96,12 +111,17 @@ class ImuTraces:
 
     def __init__(self, meta: StreamMeta, capacity: int) -> None:
         if meta.n_channels < 6:
-            raise ValueError(f"The IMU stream must have 6 channels (acc xyz, gyro xyz). {meta.n_channels} is invalid.")
+            raise ValueError(
+                f"The IMU stream must have 6 channels (acc xyz, gyro xyz). {meta.n_channels} is invalid."
+            )
         self.meta = meta
         self._x = np.zeros(capacity, dtype=np.float64)
         self.widgets: list[pg.PlotWidget] = []
         self.curves: list[tuple[pg.PlotDataItem, int]] = []
-        for title, unit, cols in (("Accelerometer", "m/s²", (0, 1, 2)), ("Gyroscope", "rad/s", (3, 4, 5))):
+        for title, unit, cols in (
+            ("Accelerometer", "m/s²", (0, 1, 2)),
+            ("Gyroscope", "rad/s", (3, 4, 5)),
+        ):
             w = pg.PlotWidget()
             p: pg.PlotItem = w.getPlotItem()
             p.setMenuEnabled(False)
@@ -120,7 +140,11 @@ class ImuTraces:
                 curve.setSkipFiniteCheck(True)
                 self.curves.append((curve, col))
             self.widgets.append(w)
-        self.widgets[1].getPlotItem().setLabel("bottom", "time (s)", **{"font-size": f"{theme.LABEL_FONT_PT}pt", "color": theme.FOREGROUND})
+        self.widgets[1].getPlotItem().setLabel(
+            "bottom",
+            "time (s)",
+            **{"font-size": f"{theme.LABEL_FONT_PT}pt", "color": theme.FOREGROUND},
+        )
 
     def link_x(self, plot: pg.PlotItem) -> None:
         """Share the time axis with ``plot`` (the EMG traces)."""

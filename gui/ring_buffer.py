@@ -40,7 +40,11 @@ class RingBuffer:
         dtype: DTypeLike = np.float32,
         max_chunk: int = 4096,
     ) -> None:
-        for name, value in (("n_channels", n_channels), ("capacity", capacity), ("max_chunk", max_chunk)):
+        for name, value in (
+            ("n_channels", n_channels),
+            ("capacity", capacity),
+            ("max_chunk", max_chunk),
+        ):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ValueError(
                     f"The argument '{name}' must be a strictly positive integer. {value!r} is invalid."

@@ -103,7 +103,9 @@ class StreamMeta:
 
     def __post_init__(self) -> None:
         if self.n_channels < 1:
-            raise ValueError(f"The field 'n_channels' must be at least 1. {self.n_channels} is invalid.")
+            raise ValueError(
+                f"The field 'n_channels' must be at least 1. {self.n_channels} is invalid."
+            )
         if len(self.labels) != self.n_channels or len(self.units) != self.n_channels:
             raise ValueError(
                 f"The fields 'labels' and 'units' must have n_channels={self.n_channels} entries, "
@@ -284,7 +286,9 @@ def discover(
         Nothing matching was found; the message lists the streams seen.
     """
     if not (isinstance(timeout, (int, float)) and timeout > 0 and math.isfinite(timeout)):
-        raise ValueError(f"The argument 'timeout' must be a positive number of seconds. {timeout!r} is invalid.")
+        raise ValueError(
+            f"The argument 'timeout' must be a positive number of seconds. {timeout!r} is invalid."
+        )
     fallback = prefix is None and stream is None
     if prefix is None and stream is not None and stream.endswith("-EMG"):
         prefix = stream[: -len("-EMG")]
@@ -377,20 +381,30 @@ class StreamSlot:
         clock: Callable[[], float] = pylsl.local_clock,
     ) -> None:
         if not buffer_s > 0:
-            raise ValueError(f"The argument 'buffer_s' must be positive seconds. {buffer_s!r} is invalid.")
+            raise ValueError(
+                f"The argument 'buffer_s' must be positive seconds. {buffer_s!r} is invalid."
+            )
         if not lost_after_s > 0:
-            raise ValueError(f"The argument 'lost_after_s' must be positive seconds. {lost_after_s!r} is invalid.")
+            raise ValueError(
+                f"The argument 'lost_after_s' must be positive seconds. {lost_after_s!r} is invalid."
+            )
         self._clock = clock
         self._inlet: pylsl.StreamInlet | None = self._open(info)
         try:
             full = self._inlet.info(timeout=info_timeout)
         except LslTimeoutError:
-            logger.warning("StreamSlot: no metadata from %s within %s s; using defaults", info.name(), info_timeout)
+            logger.warning(
+                "StreamSlot: no metadata from %s within %s s; using defaults",
+                info.name(),
+                info_timeout,
+            )
             full = info
         try:
             self._inlet.open_stream(timeout=info_timeout)  # data pushed from now on is received
         except LslTimeoutError:
-            logger.warning("StreamSlot: %s not connected within %s s; still trying", info.name(), info_timeout)
+            logger.warning(
+                "StreamSlot: %s not connected within %s s; still trying", info.name(), info_timeout
+            )
         self.meta = parse_metadata(full)
         self._uid = info.uid()
         fs = self.meta.fs
@@ -399,7 +413,9 @@ class StreamSlot:
         capacity = int(math.ceil(buffer_s * fs)) if fs > 0 else 4096
         self.ring: RingBuffer | None = None
         if not self.is_string:
-            self.ring = RingBuffer(self.meta.n_channels, max(capacity, 16), dtype=self._inlet.np_dtype)
+            self.ring = RingBuffer(
+                self.meta.n_channels, max(capacity, 16), dtype=self._inlet.np_dtype
+            )
         self.markers: deque[tuple[float, str]] = deque(maxlen=20)
         self.state = WAITING
         self.reason = "waiting for the first samples"
@@ -450,7 +466,9 @@ class StreamSlot:
         if self._resolver is None:
             name = self.meta.name.replace("'", "")
             stype = self.meta.type.replace("'", "")
-            self._resolver = pylsl.ContinuousResolver(pred=f"name='{name}' and type='{stype}'", forget_after=2.0)
+            self._resolver = pylsl.ContinuousResolver(
+                pred=f"name='{name}' and type='{stype}'", forget_after=2.0
+            )
 
     def _try_return(self, now: float) -> None:
         """While lost: open a newly announced stream with the same name (and source_id)."""
@@ -462,7 +480,9 @@ class StreamSlot:
                 continue
             if self.meta.source_id and info.source_id() and info.source_id() != self.meta.source_id:
                 continue
-            logger.info("StreamSlot: %s announced again (uid %s); reconnecting", info.name(), info.uid())
+            logger.info(
+                "StreamSlot: %s announced again (uid %s); reconnecting", info.name(), info.uid()
+            )
             old, self._inlet = self._inlet, None
             if old is not None:
                 old.close_stream()

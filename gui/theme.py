@@ -45,7 +45,9 @@ def apply_global_options() -> None:
     )
 
 
-def style_plot(plot: pg.PlotItem, left: str | None = None, bottom: str | None = None, title: str | None = None) -> None:
+def style_plot(
+    plot: pg.PlotItem, left: str | None = None, bottom: str | None = None, title: str | None = None
+) -> None:
     """Fonts, grid and labels for one plot.
 
     Parameters

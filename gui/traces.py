@@ -30,7 +30,8 @@ MIN_WINDOW_S = 1.0
 MAX_WINDOW_S = 10.0
 _MIN_LABEL_PX = 20.0  # vertical pixels per channel label (11 pt font + margin)
 # auto-scale: spacing = AUTOSCALE_FRACTION x this percentile of the channels' peak-to-peak,
-# rounded up to 1-2-5; it grows when the target exceeds it and shrinks below 0.4 x target
+# rounded up to 1-2-5; it grows when the target exceeds it and shrinks when the target falls
+# below 0.4 x spacing (hysteresis keeps the label stable)
 AUTOSCALE_PERCENTILE = 90.0
 AUTOSCALE_FRACTION = 0.5
 
@@ -82,12 +83,19 @@ class EmgTraces:
         # than a QPainterPath with a connect array (measured: 1 ms vs 18 ms for 64 x 1800 points)
         self.curve.setSegmentedLineMode("on")
         self.plot.addItem(self.curve)
-        self.lost_text = pg.TextItem("", color=theme.LOST, anchor=(0.5, 0.0))
+        self.lost_text = pg.TextItem(
+            "",
+            color=theme.LOST,
+            anchor=(0.5, 0.0),
+            fill=pg.mkBrush(15, 19, 24, 220),
+            border=pg.mkPen(theme.LOST),
+        )
         font = self.lost_text.textItem.font()
         font.setPointSize(16)
         font.setBold(True)
         self.lost_text.setFont(font)
         self.lost_text.setZValue(10)
+        self.lost_text.setVisible(False)
         self.plot.addItem(self.lost_text)
         self._decimator = StackedDecimator(meta.n_channels, 800, dtype=dtype)
         self.window_s = MIN_WINDOW_S
@@ -132,7 +140,9 @@ class EmgTraces:
     def set_spacing(self, spacing: float) -> None:
         """Fixed vertical distance between channels in data units (turns auto-scale off)."""
         if not (spacing > 0 and math.isfinite(spacing)):
-            raise ValueError(f"The argument 'spacing' must be a positive number. {spacing!r} is invalid.")
+            raise ValueError(
+                f"The argument 'spacing' must be a positive number. {spacing!r} is invalid."
+            )
         self.autoscale = False
         self.spacing = float(spacing)
         self._update_left_label()
@@ -145,6 +155,7 @@ class EmgTraces:
         """Show (or clear with ``""``) a large warning over the traces."""
         if self.lost_text.toPlainText() != text:
             self.lost_text.setText(text)
+            self.lost_text.setVisible(bool(text))
 
     def _top(self) -> float:
         return max(self.channels.size, 1) - 0.3
@@ -170,12 +181,18 @@ class EmgTraces:
             while stride < s and px * stride < _MIN_LABEL_PX:
                 stride *= 2
         labels = self.meta.labels
-        ticks = [(float(s - 1 - k), labels[int(c)]) for k, c in enumerate(self.channels) if k % stride == 0]
+        ticks = [
+            (float(s - 1 - k), labels[int(c)])
+            for k, c in enumerate(self.channels)
+            if k % stride == 0
+        ]
         self.plot.getAxis("left").setTicks([ticks, []])
 
     def _pixel_width(self) -> int:
         vb = self.plot.getViewBox()
-        ratio = self.widget.devicePixelRatioF() if hasattr(self.widget, "devicePixelRatioF") else 1.0
+        ratio = (
+            self.widget.devicePixelRatioF() if hasattr(self.widget, "devicePixelRatioF") else 1.0
+        )
         return max(100, int(vb.width() * ratio))
 
     # ------------------------------------------------------------------ drawing
@@ -202,7 +219,9 @@ class EmgTraces:
         data, ts = data[start:], ts[start:]
         ptp = self._decimator.reduce(data, ts)
         if self.autoscale and self.channels.size and data.shape[0] > 1:
-            target = AUTOSCALE_FRACTION * float(np.percentile(ptp[self.channels], AUTOSCALE_PERCENTILE))
+            target = AUTOSCALE_FRACTION * float(
+                np.percentile(ptp[self.channels], AUTOSCALE_PERCENTILE)
+            )
             if target > 0 and (target > self.spacing or target < 0.4 * self.spacing):
                 self.spacing = nice_ceil(target)
                 self._update_left_label()

@@ -21,7 +21,7 @@ from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
 from gui import theme
 from gui.heatmap import make_rms_panel
 from gui.panels import ActivationBars, ImuTraces
-from gui.streams import LOST, WAITING, StreamSlot
+from gui.streams import LIVE, LOST, WAITING, StreamSlot
 from gui.traces import MAX_WINDOW_S, MIN_WINDOW_S, EmgTraces, format_amount
 from realtime.logs import logger
 
@@ -68,17 +68,25 @@ class ViewerOptions:
                 f"{self.window_s!r} is invalid."
             )
         if not (1.0 <= self.fps <= 120.0):
-            raise ValueError(f"The option 'fps' must be between 1 and 120 Hz. {self.fps!r} is invalid.")
+            raise ValueError(
+                f"The option 'fps' must be between 1 and 120 Hz. {self.fps!r} is invalid."
+            )
         if not (self.lost_after_s > 0 and math.isfinite(self.lost_after_s)):
-            raise ValueError(f"The option 'lost_after_s' must be positive seconds. {self.lost_after_s!r} is invalid.")
+            raise ValueError(
+                f"The option 'lost_after_s' must be positive seconds. {self.lost_after_s!r} is invalid."
+            )
         if not (0.01 <= self.rms_window_s <= MAX_WINDOW_S):
             raise ValueError(
                 f"The option 'rms_window_s' must be between 0.01 and {MAX_WINDOW_S:g} s. {self.rms_window_s!r} is invalid."
             )
         if not (0.5 <= self.side_fps <= 120.0):
-            raise ValueError(f"The option 'side_fps' must be between 0.5 and 120 Hz. {self.side_fps!r} is invalid.")
+            raise ValueError(
+                f"The option 'side_fps' must be between 0.5 and 120 Hz. {self.side_fps!r} is invalid."
+            )
         if len(self.size) != 2 or min(self.size) < 200:
-            raise ValueError(f"The option 'size' must be (width, height) of at least 200 px. {self.size!r} is invalid.")
+            raise ValueError(
+                f"The option 'size' must be (width, height) of at least 200 px. {self.size!r} is invalid."
+            )
 
 
 class ChannelDialog(QtWidgets.QDialog):
@@ -115,7 +123,11 @@ class ChannelDialog(QtWidgets.QDialog):
 
     def selected(self) -> list[int]:
         """Indices of the checked channels."""
-        return [i for i in range(self.list.count()) if self.list.item(i).checkState() == QtCore.Qt.CheckState.Checked]
+        return [
+            i
+            for i in range(self.list.count())
+            if self.list.item(i).checkState() == QtCore.Qt.CheckState.Checked
+        ]
 
     def set_selected(self, channels: list[int]) -> None:
         """Check exactly ``channels``."""
@@ -123,7 +135,9 @@ class ChannelDialog(QtWidgets.QDialog):
         self.list.blockSignals(True)
         for i in range(self.list.count()):
             on = i in wanted
-            self.list.item(i).setCheckState(QtCore.Qt.CheckState.Checked if on else QtCore.Qt.CheckState.Unchecked)
+            self.list.item(i).setCheckState(
+                QtCore.Qt.CheckState.Checked if on else QtCore.Qt.CheckState.Unchecked
+            )
         self.list.blockSignals(False)
 
 
@@ -149,12 +163,16 @@ class Viewer(QtWidgets.QMainWindow):
         Start the refresh timer now (benchmarks drive :meth:`tick` themselves).
     """
 
-    def __init__(self, discovery: Discovery, options: ViewerOptions | None = None, start: bool = True) -> None:
+    def __init__(
+        self, discovery: Discovery, options: ViewerOptions | None = None, start: bool = True
+    ) -> None:
         super().__init__()
         self.options = options if options is not None else ViewerOptions()
         opts = self.options
         self.paused = False
-        self.emg = StreamSlot(discovery.emg, buffer_s=MAX_WINDOW_S + 0.5, lost_after_s=opts.lost_after_s)
+        self.emg = StreamSlot(
+            discovery.emg, buffer_s=MAX_WINDOW_S + 0.5, lost_after_s=opts.lost_after_s
+        )
         if self.emg.ring is None:
             self.emg.close()
             raise ValueError(
@@ -164,7 +182,9 @@ class Viewer(QtWidgets.QMainWindow):
         self.companions: dict[str, StreamSlot] = {}
         for role, info in discovery.companions.items():
             try:
-                self.companions[role] = StreamSlot(info, buffer_s=MAX_WINDOW_S + 1.0, lost_after_s=opts.lost_after_s)
+                self.companions[role] = StreamSlot(
+                    info, buffer_s=MAX_WINDOW_S + 1.0, lost_after_s=opts.lost_after_s
+                )
             except Exception:  # a broken companion must not prevent the EMG view
                 logger.exception("Viewer: cannot open %s", info.name())
         self._build_panels()
@@ -272,7 +292,9 @@ class Viewer(QtWidgets.QMainWindow):
         bar.addAction(self.gain_up)
         bar.addSeparator()
         self.channel_dialog = ChannelDialog(self.emg.meta.labels, self)
-        self.channel_dialog.list.itemChanged.connect(lambda _item: self.set_channels(self.channel_dialog.selected()))
+        self.channel_dialog.list.itemChanged.connect(
+            lambda _item: self.set_channels(self.channel_dialog.selected())
+        )
         channels_action = QtGui.QAction("Channels…", self)
         channels_action.triggered.connect(self.channel_dialog.show)
         bar.addAction(channels_action)
@@ -296,7 +318,9 @@ class Viewer(QtWidgets.QMainWindow):
         bar.addWidget(self.status_emg, 3)
         bar.addWidget(self.status_sim, 2)
         bar.addPermanentWidget(self.status_event)
-        bar.setStyleSheet(f"QStatusBar {{ background: {theme.PANEL_BACKGROUND}; color: {theme.FOREGROUND}; }}")
+        bar.setStyleSheet(
+            f"QStatusBar {{ background: {theme.PANEL_BACKGROUND}; color: {theme.FOREGROUND}; }}"
+        )
 
     # ------------------------------------------------------------------ user actions
     def set_window(self, window_s: float) -> None:
@@ -354,7 +378,9 @@ class Viewer(QtWidgets.QMainWindow):
             raise ValueError(f"The argument 'path' must end in .png. {str(path)!r} is invalid.")
         path.parent.mkdir(parents=True, exist_ok=True)
         if not self.grab().save(str(path), "PNG"):
-            raise OSError(f"Could not write the screenshot to {str(path)!r}; check that the folder is writable.")
+            raise OSError(
+                f"Could not write the screenshot to {str(path)!r}; check that the folder is writable."
+            )
         self.statusBar().showMessage(f"Screenshot saved: {path}", 4000)
         logger.info("Viewer: screenshot saved to %s", path)
         return path
@@ -409,7 +435,12 @@ class Viewer(QtWidgets.QMainWindow):
                 if slot is not None and slot.ring is not None and self._changed(role, slot):
                     self.activations.update(key, slot.ring)
         imu = self.companions.get("imu")
-        if self.imu is not None and imu is not None and imu.ring is not None and self._changed("imu", imu):
+        if (
+            self.imu is not None
+            and imu is not None
+            and imu.ring is not None
+            and self._changed("imu", imu)
+        ):
             t_ref = ring.last_timestamp()
             if t_ref is None:
                 t_ref = imu.ring.last_timestamp()
@@ -439,7 +470,7 @@ class Viewer(QtWidgets.QMainWindow):
             parts.append(f"{slot.rate_hz:.1f} Hz{nominal}")
         gap_color = theme.WARN if slot.n_gaps else theme.FOREGROUND
         parts.append(f'<span style="color:{gap_color}">gaps {slot.n_gaps}</span>')
-        if not math.isnan(slot.lag_s):
+        if slot.state == LIVE and not math.isnan(slot.lag_s):
             parts.append(f"age {slot.lag_s * 1e3:.0f} ms")
         if self.paused:
             parts.append(f'<b style="color:{theme.WARN}">PAUSED</b>')
@@ -499,7 +530,9 @@ class Viewer(QtWidgets.QMainWindow):
     def status_text(self) -> str:
         """The status bar's text without markup."""
         doc = QtGui.QTextDocument()
-        doc.setHtml(" | ".join(lab.text() for lab in (self.status_emg, self.status_sim, self.status_event)))
+        doc.setHtml(
+            " | ".join(lab.text() for lab in (self.status_emg, self.status_sim, self.status_event))
+        )
         return doc.toPlainText()
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt API name

@@ -102,7 +102,9 @@ def _reference_stack(data, ts, channels, gain, offsets, t_ref, width):
     return np.array(xs), np.array(ys)
 
 
-@pytest.mark.parametrize(("n", "width"), [(150, 100), (200, 100), (201, 100), (1999, 100), (8000, 333)])
+@pytest.mark.parametrize(
+    ("n", "width"), [(150, 100), (200, 100), (201, 100), (1999, 100), (8000, 333)]
+)
 def test_decimation_matches_reference_rule(n: int, width: int) -> None:
     rng = np.random.default_rng(n)
     data = rng.standard_normal((n, 6)).astype(np.float32) * 50
@@ -131,16 +133,20 @@ def test_decimation_keeps_peaks_and_reuses_memory() -> None:
     assert y[:m].min() == -700.0
     assert y[m:].max() == 900.0
     x2, y2, _, _ = dec.run(data, np.arange(n) / 2000.0, np.arange(2), 1.0, np.zeros(2, np.float32))
-    assert np.shares_memory(y, y2) and np.shares_memory(x, x2)  # no per-tick allocation of outputs
+    assert np.shares_memory(y, y2)
+    assert np.shares_memory(x, x2)
 
 
 # --------------------------------------------------------------------------- metadata
 def test_parse_metadata_reads_labels_units_locations_and_layout() -> None:
     meta = parse_metadata(emg_info(_unique("meta"), "grid64", 2000.0))
-    assert meta.n_channels == 64 and meta.fs == 2000.0
-    assert meta.labels[0] == "R1C1" and meta.labels[63] == "R8C8"
+    assert meta.n_channels == 64
+    assert meta.fs == 2000.0
+    assert meta.labels[0] == "R1C1"
+    assert meta.labels[63] == "R8C8"
     assert meta.unit == "µV"
-    assert meta.locations is not None and meta.locations.shape == (64, 3)
+    assert meta.locations is not None
+    assert meta.locations.shape == (64, 3)
     assert (meta.layout_rows, meta.layout_cols, meta.layout_name) == (8, 8, "grid64")
 
 
@@ -148,7 +154,9 @@ def test_parse_metadata_without_desc_gives_default_labels() -> None:
     info = pylsl.StreamInfo(_unique("bare"), "EMG", 5, 500.0, "float32", "")
     meta = parse_metadata(info)
     assert meta.labels == ("Ch1", "Ch2", "Ch3", "Ch4", "Ch5")
-    assert meta.unit == "" and meta.locations is None and meta.layout_rows == 0
+    assert meta.unit == ""
+    assert meta.locations is None
+    assert meta.layout_rows == 0
 
 
 def test_stream_meta_rejects_inconsistent_fields() -> None:
@@ -162,7 +170,8 @@ def test_grid_layout_from_locations_rows_cols_and_none() -> None:
     from gui.heatmap import grid_layout
 
     grid = grid_layout(parse_metadata(emg_info(_unique("grid"), "grid64", 2000.0)))
-    assert grid is not None and (grid.rows, grid.cols) == (8, 8)
+    assert grid is not None
+    assert (grid.rows, grid.cols) == (8, 8)
     # R1C1 is at the top-left: X = 0 mm (column 0), Y = 70 mm (top row)
     assert (grid.row[0], grid.col[0]) == (7, 0)
     assert (grid.row[63], grid.col[63]) == (0, 7)
@@ -176,8 +185,10 @@ def test_grid_layout_from_locations_rows_cols_and_none() -> None:
     lay.append_child_value("rows", "3")
     lay.append_child_value("cols", "4")
     grid = grid_layout(parse_metadata(info))
-    assert grid is not None and (grid.rows, grid.cols) == (3, 4)
-    assert (grid.row[0], grid.col[0]) == (2, 0) and (grid.row[11], grid.col[11]) == (0, 3)
+    assert grid is not None
+    assert (grid.rows, grid.cols) == (3, 4)
+    assert (grid.row[0], grid.col[0]) == (2, 0)
+    assert (grid.row[11], grid.col[11]) == (0, 3)
 
 
 # --------------------------------------------------------------------------- discovery / slots
@@ -201,7 +212,9 @@ def test_discover_lists_what_was_found_when_nothing_matches() -> None:
 def test_discover_finds_prefix_companions() -> None:
     prefix = _unique("pfx")
     emg = pylsl.StreamOutlet(emg_info(f"{prefix}-EMG", "armband8", 1000.0))
-    status = pylsl.StreamOutlet(pylsl.StreamInfo(f"{prefix}-status", "Status", 5, 1.0, "float32", f"{prefix}-s"))
+    status = pylsl.StreamOutlet(
+        pylsl.StreamInfo(f"{prefix}-status", "Status", 5, 1.0, "float32", f"{prefix}-s")
+    )
     found = discover(prefix=prefix, timeout=5.0)
     assert found.emg.name() == f"{prefix}-EMG"
     assert set(found.companions) == {"status"}

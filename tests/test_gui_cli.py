@@ -58,8 +58,10 @@ def test_view_screenshot_mode_writes_png_and_exits(tmp_path: Path, qapp) -> None
 
     def push() -> None:
         k = 25
-        outlet.push_chunk(np.random.default_rng(state["n"]).standard_normal((k, 8)).astype(np.float32) * 50,
-                          timestamp=state["t0"] + (state["n"] + k - 1) / fs)
+        outlet.push_chunk(
+            np.random.default_rng(state["n"]).standard_normal((k, 8)).astype(np.float32) * 50,
+            timestamp=state["t0"] + (state["n"] + k - 1) / fs,
+        )
         state["n"] += k
 
     timer = QtCore.QTimer()
@@ -67,7 +69,9 @@ def test_view_screenshot_mode_writes_png_and_exits(tmp_path: Path, qapp) -> None
     timer.start(50)
     path = tmp_path / "cli.png"
     try:
-        result = CliRunner().invoke(view, ["--stream", name, "--screenshot", str(path), "--screenshot-after", "1"])
+        result = CliRunner().invoke(
+            view, ["--stream", name, "--screenshot", str(path), "--screenshot-after", "1"]
+        )
     finally:
         timer.stop()
     assert result.exit_code == 0, result.output

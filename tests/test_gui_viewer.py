@@ -52,7 +52,9 @@ def open_viewer(qtbot):
 class Pusher:
     """Pushes a known signal in real time from a thread (a live producer)."""
 
-    def __init__(self, outlet: pylsl.StreamOutlet, n_channels: int, fs: float, amplitude: np.ndarray) -> None:
+    def __init__(
+        self, outlet: pylsl.StreamOutlet, n_channels: int, fs: float, amplitude: np.ndarray
+    ) -> None:
         self.outlet, self.fs = outlet, fs
         self.amplitude = amplitude.astype(np.float32)
         self.n_channels = n_channels
@@ -179,7 +181,8 @@ def test_stream_loss_and_return_are_shown(open_viewer, qtbot, with_source_id: bo
     pusher = Pusher(outlet, 4, fs, np.full(4, 50.0)).start()
     try:
         qtbot.waitUntil(lambda: win.emg_state == "live", timeout=10000)
-        assert win.emg.n_losses == 1 and win.emg.n_returns == 1
+        assert win.emg.n_losses == 1
+        assert win.emg.n_returns == 1
         qtbot.waitUntil(lambda: "LOST" not in win.status_text(), timeout=2000)
         assert win.traces.lost_text.toPlainText() == ""
     finally:
@@ -210,7 +213,9 @@ def test_companion_panels_and_simulator_status(open_viewer, qtbot) -> None:
     for label in ("samples_sent", "effective_rate_hz", "late_ticks", "loop_load", "latency_ms"):
         chans.append_child("channel").append_child_value("label", label)
     status = pylsl.StreamOutlet(status_info)
-    act_info = pylsl.StreamInfo(f"{prefix}-activation", "Activation", 2, 50.0, "float32", f"{prefix}-a")
+    act_info = pylsl.StreamInfo(
+        f"{prefix}-activation", "Activation", 2, 50.0, "float32", f"{prefix}-a"
+    )
     chans = act_info.desc().append_child("channels")
     for label in ("biceps", "triceps"):
         chans.append_child("channel").append_child_value("label", label)
@@ -274,7 +279,10 @@ def test_window_closes_cleanly_and_controls_work(open_viewer, qtbot) -> None:
         assert "PAUSED" in win.status_text()
         win.set_paused(False)
         win.set_channels([1, 2])
-        qtbot.waitUntil(lambda: win.traces.curve_data()[1].size == 2 * win.traces.points_per_channel, timeout=3000)
+        qtbot.waitUntil(
+            lambda: win.traces.curve_data()[1].size == 2 * win.traces.points_per_channel,
+            timeout=3000,
+        )
         win.close()
         assert not win.timer.isActive()
         assert win.emg._inlet is None
