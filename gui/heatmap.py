@@ -2,9 +2,11 @@
 
 :func:`grid_layout` places channels on a grid from the stream metadata:
 
-1. electrode ``location`` X/Y/Z (mm): the two coordinates with the largest
-   spread; their distinct values give the columns (first axis) and rows
-   (second axis); used when every channel gets its own cell;
+1. electrode ``location`` X/Y/Z (mm): electrodes on a cylinder around X (a grid
+   wrapped around the forearm, myostream's frame) are unrolled to (along the
+   limb, around the limb); otherwise the two coordinates with the largest
+   spread are used. Their distinct values give the columns (first) and rows
+   (second); used when every channel gets its own cell;
 2. otherwise ``desc/layout`` ``rows`` x ``cols`` = channel count, channels in
    row-major order.
 
@@ -49,6 +51,9 @@ class GridLayout:
     rect : tuple of float | None
         ``(x0, y0, width, height)`` of the image in axis units (mm), or
         ``None`` to use cell indices.
+    row_names : tuple of str
+        Tick label of each row index when ``rect`` is ``None`` (default ``1..rows``
+        from the bottom).
     """
 
     rows: int
@@ -58,6 +63,7 @@ class GridLayout:
     x_label: str = "column"
     y_label: str = "row"
     rect: tuple[float, float, float, float] | None = None
+    row_names: tuple[str, ...] = ()
 
 
 def _uniform_step(values: NDArray[np.float64]) -> float | None:
@@ -69,40 +75,75 @@ def _uniform_step(values: NDArray[np.float64]) -> float | None:
     return None
 
 
+def _surface_coordinates(loc: NDArray[np.float64]) -> tuple[NDArray[np.float64], tuple[str, str]]:
+    """Two coordinates on the skin and their axis names.
+
+    Electrodes on a cylinder around X (``Y² + Z²`` constant, myostream's frame:
+    X along the limb, Y volar, Z radial) are unrolled to ``(X, r * angle)``, so a
+    grid wrapped around the forearm keeps its spacing. Otherwise the two
+    coordinates with the largest spread are used as they are.
+    """
+    radius = np.hypot(loc[:, 1], loc[:, 2])
+    mean_r = float(radius.mean())
+    if mean_r > 0 and float(np.ptp(radius)) <= 1e-3 * mean_r and np.ptp(loc[:, 0]) > 0:
+        angle = np.unwrap(np.arctan2(loc[:, 2], loc[:, 1]))
+        return np.column_stack([loc[:, 0], mean_r * angle]), (
+            "X, along the limb",
+            "around the limb",
+        )
+    spread = np.ptp(loc, axis=0)
+    axes = sorted(
+        int(a) for a in np.argsort(spread)[::-1][:2]
+    )  # the two widest, X before Y before Z
+    return loc[:, axes], (_AXES[axes[0]], _AXES[axes[1]])
+
+
+def _ranks(values: NDArray[np.float64], tol: float) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
+    """Distinct values (within ``tol``) and the index of each value among them."""
+    keys = np.round(values / tol).astype(np.int64)
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    return values[first], inverse.astype(np.intp)
+
+
+def _grid_from_locations(loc: NDArray[np.float64]) -> GridLayout | None:
+    n = loc.shape[0]
+    coords, (x_label, y_label) = _surface_coordinates(loc)
+    spread = np.ptp(coords, axis=0)
+    if spread[0] <= 0 or spread[1] <= 0:
+        return None
+    tol = 1e-3 * float(spread.max())
+    ux, col = _ranks(coords[:, 0], tol)
+    uy, row = _ranks(coords[:, 1], tol)
+    cells = row * ux.size + col
+    if ux.size < 2 or uy.size < 2 or np.unique(cells).size != n or ux.size * uy.size > 2 * n:
+        return None
+    dx, dy = _uniform_step(ux), _uniform_step(uy)
+    rect = None
+    unit = " (electrode index)"  # unevenly spaced: cell indices on the axes
+    if dx is not None and dy is not None:
+        rect = (float(ux[0] - dx / 2), float(uy[0] - dy / 2), dx * ux.size, dy * uy.size)
+        unit = " (mm)"
+    x_label, y_label = x_label + unit, y_label + unit
+    return GridLayout(
+        rows=int(uy.size),
+        cols=int(ux.size),
+        row=row,
+        col=col,
+        x_label=x_label,
+        y_label=y_label,
+        rect=rect,
+    )
+
+
 def grid_layout(meta: StreamMeta) -> GridLayout | None:
     """The grid the channels of ``meta`` form, or ``None`` when they do not form one."""
     n = meta.n_channels
     if n < 4:
         return None
     if meta.locations is not None:
-        loc = np.round(meta.locations, 2)
-        spread = np.ptp(loc, axis=0)
-        axes = sorted(np.argsort(spread)[::-1][:2])  # the two widest axes, X before Y before Z
-        if spread[axes[0]] > 0 and spread[axes[1]] > 0:
-            ux, col = np.unique(loc[:, axes[0]], return_inverse=True)
-            uy, row = np.unique(loc[:, axes[1]], return_inverse=True)
-            cells = row * ux.size + col
-            if (
-                ux.size > 1
-                and uy.size > 1
-                and np.unique(cells).size == n
-                and ux.size * uy.size <= 2 * n
-            ):
-                dx, dy = _uniform_step(ux), _uniform_step(uy)
-                rect = None
-                x_label, y_label = "column", "row"
-                if dx is not None and dy is not None:
-                    rect = (ux[0] - dx / 2, uy[0] - dy / 2, dx * ux.size, dy * uy.size)
-                    x_label, y_label = f"{_AXES[axes[0]]} (mm)", f"{_AXES[axes[1]]} (mm)"
-                return GridLayout(
-                    rows=int(uy.size),
-                    cols=int(ux.size),
-                    row=row.astype(np.intp),
-                    col=col.astype(np.intp),
-                    x_label=x_label,
-                    y_label=y_label,
-                    rect=rect,
-                )
+        grid = _grid_from_locations(np.asarray(meta.locations, dtype=np.float64))
+        if grid is not None:
+            return grid
     rows, cols = meta.layout_rows, meta.layout_cols
     if rows > 1 and cols > 1 and rows * cols == n:
         idx = np.arange(n)
@@ -112,6 +153,7 @@ def grid_layout(meta: StreamMeta) -> GridLayout | None:
             cols=cols,
             row=(rows - 1 - idx // cols).astype(np.intp),
             col=(idx % cols).astype(np.intp),
+            row_names=tuple(str(rows - r) for r in range(rows)),
         )
     return None
 
@@ -215,7 +257,12 @@ class RmsHeatmap(_RmsPanel):
     def _index_ticks(self) -> None:
         lay = self.layout
         self.plot.getAxis("bottom").setTicks([[(c, str(c + 1)) for c in range(lay.cols)], []])
-        self.plot.getAxis("left").setTicks([[(r, str(lay.rows - r)) for r in range(lay.rows)], []])
+        names = (
+            lay.row_names
+            if len(lay.row_names) == lay.rows
+            else tuple(str(r + 1) for r in range(lay.rows))
+        )
+        self.plot.getAxis("left").setTicks([[(r, names[r]) for r in range(lay.rows)], []])
 
     def cell_of(self, channel: int) -> tuple[int, int]:
         """``(row, col)`` image cell of ``channel``."""

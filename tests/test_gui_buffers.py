@@ -244,3 +244,49 @@ def test_stream_slot_counts_timestamp_gaps() -> None:
     assert slot.gap_seconds == pytest.approx(20 / fs, abs=1e-6)
     slot.close()
     del out
+
+
+def _info_with_locations(labels, locations_mm, rows: int = 0, cols: int = 0) -> pylsl.StreamInfo:
+    info = pylsl.StreamInfo(_unique("loc"), "EMG", len(labels), 2000.0, "float32", "")
+    chans = info.desc().append_child("channels")
+    for label, loc in zip(labels, locations_mm):
+        ch = chans.append_child("channel")
+        ch.append_child_value("label", label)
+        ch.append_child_value("unit", "microvolts")
+        node = ch.append_child("location")
+        for axis, value in zip("XYZ", loc):
+            node.append_child_value(axis, f"{value:.4f}")
+    if rows:
+        lay = info.desc().append_child("layout")
+        lay.append_child_value("rows", str(rows))
+        lay.append_child_value("cols", str(cols))
+    return info
+
+
+def test_grid_layout_unrolls_the_simulators_grid_wrapped_around_the_forearm() -> None:
+    pytest.importorskip("pyqtgraph")
+    from gui.heatmap import grid_layout
+    from realtime.engine.layouts import armband8, grid64
+
+    layout = grid64()  # the simulator publishes channel_locations in mm (realtime/simulator.py)
+    meta = parse_metadata(
+        _info_with_locations(layout.channels, layout.channel_locations * 1000.0, 8, 8)
+    )
+    grid = grid_layout(meta)
+    assert grid is not None
+    assert (grid.rows, grid.cols) == (8, 8)
+    # rows R1..R8 run along the limb (X, horizontal), columns C1..C8 around it (vertical)
+    labels = list(layout.channels)
+    assert grid.col[labels.index("R1C1")] == 0
+    assert grid.col[labels.index("R8C1")] == 7
+    assert grid.row[labels.index("R1C1")] == 0
+    assert grid.row[labels.index("R1C8")] == 7
+    # unrolled around the limb, the 8 mm pitch is uniform: the map is in mm
+    assert grid.rect is not None
+    assert grid.rect[2] == pytest.approx(64.0, abs=0.1)
+    assert grid.rect[3] == pytest.approx(64.0, abs=0.1)
+    assert grid.x_label == "X, along the limb (mm)"
+    assert grid.y_label == "around the limb (mm)"
+    band = armband8()
+    meta = parse_metadata(_info_with_locations(band.channels, band.channel_locations * 1000.0))
+    assert grid_layout(meta) is None  # a ring of electrodes: bars, not a map
