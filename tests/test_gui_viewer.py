@@ -220,7 +220,11 @@ def test_companion_panels_and_simulator_status(open_viewer, qtbot) -> None:
     for label in ("biceps", "triceps"):
         chans.append_child("channel").append_child_value("label", label)
     act = pylsl.StreamOutlet(act_info)
+    markers = pylsl.StreamOutlet(
+        pylsl.StreamInfo(f"{prefix}-markers", "Markers", 1, 0.0, "string", f"{prefix}-m")
+    )
     found = discover(prefix=prefix, timeout=5.0)
+    assert set(found.companions) == {"status", "activation", "markers"}
     win = Viewer(found, ViewerOptions())
     qtbot.addWidget(win)
     win.show()
@@ -228,7 +232,9 @@ def test_companion_panels_and_simulator_status(open_viewer, qtbot) -> None:
         status.push_sample([1000.0, 1999.5, 3.0, 0.25, 4.5])
         act.push_chunk(np.array([[0.2, 0.9]], np.float32))
         emg.push_chunk(np.zeros((10, 8), np.float32))
+        markers.push_sample(["fault_on electrode_pop"])
         qtbot.waitUntil(lambda: "late ticks 3" in win.status_text(), timeout=5000)
+        qtbot.waitUntil(lambda: "event: fault_on electrode_pop" in win.status_text(), timeout=5000)
         assert "latency 4.5 ms" in win.status_text()
         qtbot.waitUntil(lambda: win.activations.values["truth"][1] > 0.8, timeout=5000)
         np.testing.assert_allclose(win.activations.values["truth"], [0.2, 0.9], rtol=1e-6)
