@@ -408,7 +408,8 @@ class StreamSlot:
         self.meta = parse_metadata(full)
         self._uid = info.uid()
         fs = self.meta.fs
-        self.is_string = info.channel_format() == pylsl.cf_string
+        self._format = info.channel_format()
+        self.is_string = self._format == pylsl.cf_string
         self.lost_after_s = max(lost_after_s, 3.0 / fs) if fs > 0 else math.inf
         capacity = int(math.ceil(buffer_s * fs)) if fs > 0 else 4096
         self.ring: RingBuffer | None = None
@@ -419,6 +420,7 @@ class StreamSlot:
         self.markers: deque[tuple[float, str]] = deque(maxlen=20)
         self.state = WAITING
         self.reason = "waiting for the first samples"
+        self.note = ""  # why a returned stream was not taken (shown while lost)
         self.n_losses = 0
         self.n_returns = 0
         self.n_gaps = 0
@@ -476,7 +478,16 @@ class StreamSlot:
             return
         self._next_resolve = now + 0.25
         for info in self._resolver.results():
-            if info.uid() == self._uid or info.channel_count() != self.meta.n_channels:
+            if info.uid() == self._uid:
+                continue
+            if (
+                info.channel_count() != self.meta.n_channels
+                or info.channel_format() != self._format
+            ):
+                self.note = (
+                    f"a stream named {info.name()!r} is back with {info.channel_count()} channels "
+                    f"(format {info.channel_format()}); restart the viewer to show it"
+                )
                 continue
             if self.meta.source_id and info.source_id() and info.source_id() != self.meta.source_id:
                 continue
@@ -526,6 +537,7 @@ class StreamSlot:
                     logger.warning("StreamSlot: %s is back", self.meta.name)
                 self.state = LIVE
                 self.reason = ""
+                self.note = ""
                 self._resolver = None
                 self._rate_t0, self._rate_n0 = now, self._received - n
         else:
@@ -576,10 +588,15 @@ class StreamSlot:
         self.lag_s = pylsl.local_clock() - float(ts[-1])
         return n
 
+    @property
+    def full_reason(self) -> str:
+        """Why the stream is not live, with the note about a returned stream that was not taken."""
+        return f"{self.reason}; {self.note}" if self.note else self.reason
+
     def status_text(self) -> str:
         """Short health summary for the status bar."""
         if self.state == LOST:
-            return f"{self.meta.name} LOST: {self.reason}"
+            return f"{self.meta.name} LOST: {self.full_reason}"
         if self.state == WAITING:
             return f"{self.meta.name}: waiting for data"
         return f"{self.meta.name}: live"

@@ -230,26 +230,24 @@ class Viewer(QtWidgets.QMainWindow):
         if imu is not None and imu.ring is not None and imu.meta.n_channels >= 6:
             self.imu = ImuTraces(imu.meta, imu.ring.capacity)
             self.imu.link_x(self.traces.plot)
-        side = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
-        side_widgets: list[QtWidgets.QWidget] = []
+        # (widget, relative height) of the side panels that exist
+        side_panels: list[tuple[QtWidgets.QWidget, int]] = []
         if self.rms is not None:
-            side_widgets.append(self.rms.widget)
+            side_panels.append((self.rms.widget, 5))
         if self.activations is not None:
-            side_widgets.append(self.activations.widget)
+            side_panels.append((self.activations.widget, 4))
         if self.imu is not None:
-            side_widgets.extend(self.imu.widgets)
-        for w in side_widgets:
-            side.addWidget(w)
+            side_panels.extend((w, 3) for w in self.imu.widgets)
         main = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         main.addWidget(self.traces.widget)
-        if side_widgets:
+        if side_panels:
+            side = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+            for widget, _ in side_panels:
+                side.addWidget(widget)
+            side.setSizes([100 * weight for _, weight in side_panels])
             main.addWidget(side)
             width = self.options.size[0]
             main.setSizes([int(width * 0.62), int(width * 0.38)])
-            weights = {id(self.rms.widget) if self.rms else 0: 5}
-            if self.activations is not None:
-                weights[id(self.activations.widget)] = 4
-            side.setSizes([weights.get(id(w), 3) * 100 for w in side_widgets])
         self.setCentralWidget(main)
 
     def _build_toolbar(self) -> None:
@@ -457,7 +455,7 @@ class Viewer(QtWidgets.QMainWindow):
         meta = slot.meta
         if slot.state == LOST:
             dot = f'<span style="color:{theme.LOST}">●</span>'
-            state = f'<b style="color:{theme.LOST}">LOST</b> ({slot.reason}; view frozen)'
+            state = f'<b style="color:{theme.LOST}">LOST</b> ({slot.full_reason}; view frozen)'
         elif slot.state == WAITING:
             dot = f'<span style="color:{theme.WARN}">●</span>'
             state = f'<span style="color:{theme.WARN}">waiting for data</span>'

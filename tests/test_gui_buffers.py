@@ -290,3 +290,34 @@ def test_grid_layout_unrolls_the_simulators_grid_wrapped_around_the_forearm() ->
     band = armband8()
     meta = parse_metadata(_info_with_locations(band.channels, band.channel_locations * 1000.0))
     assert grid_layout(meta) is None  # a ring of electrodes: bars, not a map
+
+
+def test_stream_slot_refuses_a_returned_stream_with_other_channels() -> None:
+    name = _unique("shape")
+    fs = 200.0
+    out = pylsl.StreamOutlet(pylsl.StreamInfo(name, "EMG", 4, fs, "float32", ""))
+    info = pylsl.resolve_byprop("name", name, timeout=5.0)[0]
+    slot = StreamSlot(info, buffer_s=2.0, lost_after_s=0.2)
+    out.push_chunk(np.zeros((20, 4), np.float32))
+    deadline = time.monotonic() + 5.0
+    while slot.state != "live" and time.monotonic() < deadline:
+        slot.poll()
+        time.sleep(0.01)
+    assert slot.state == "live"
+    del out
+    gc.collect()
+    while slot.state != "lost" and time.monotonic() < deadline + 5.0:
+        slot.poll()
+        time.sleep(0.01)
+    assert slot.state == "lost"
+    wider = pylsl.StreamOutlet(pylsl.StreamInfo(name, "EMG", 6, fs, "float32", ""))
+    deadline = time.monotonic() + 5.0
+    while not slot.note and time.monotonic() < deadline:
+        wider.push_chunk(np.zeros((5, 6), np.float32))
+        slot.poll()
+        time.sleep(0.02)
+    assert slot.state == "lost"
+    assert "is back with 6 channels" in slot.note
+    assert "restart the viewer" in slot.status_text()
+    slot.close()
+    del wider
