@@ -134,3 +134,15 @@ def test_shipped_default_loads() -> None:
     assert ck.inputs == IMU_CHANNELS and ck.outputs == MUSCLES and ck.posture == JOINTS
     assert DEFAULT_CHECKPOINT.stat().st_size < 2 * 1024 * 1024
     assert ck.training.get("command", "").startswith("python launch.py train")
+
+
+def test_metadata_is_stored_as_plain_values(tmp_path: Path) -> None:
+    """Metadata with numpy scalars, str subclasses and paths still loads with weights_only=True."""
+
+    class Version(str):
+        pass
+
+    ck = replace(make_checkpoint(), training={"torch": Version("2.0"), "out": tmp_path, "n": np.int64(3),
+                                              "flag": np.bool_(True), "arr": np.arange(2)})
+    back = load_checkpoint(save_checkpoint(ck, tmp_path / "m.pt"))
+    assert back.training == {"torch": "2.0", "out": str(tmp_path), "n": 3, "flag": True, "arr": [0, 1]}

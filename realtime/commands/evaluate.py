@@ -42,14 +42,16 @@ def evaluate(ckpt_path: str | None, json_path: str | None, seed: int, quiet: boo
         raise click.ClickException(str(err)) from None
     res["checkpoint"] = str(ckpt_path or "default")
     width = max(len(n) for n in ckpt.outputs)
-    click.echo(f"{'output':<{width}}  {'r':>6} {'rmse':>7} {'lag ms':>7} | {'ridge r':>7} {'rmse':>7} {'lag ms':>7}")
+    click.echo(f"{'output':<{width}}  {'r':>6} {'r_in':>6} {'rmse':>7} {'lag ms':>6} | "
+               f"{'ridge r':>7} {'r_in':>6} {'rmse':>7} {'lag ms':>6}")
     for name in ckpt.outputs:
         a, b = res["network"][name], res["baseline"][name]
-        click.echo(f"{name:<{width}}  {a['r']:6.3f} {a['rmse']:7.4f} {a['lag_ms']:7.0f} | "
-                   f"{b['r']:7.3f} {b['rmse']:7.4f} {b['lag_ms']:7.0f}")
+        click.echo(f"{name:<{width}}  {a['r']:6.3f} {a['r_within']:6.3f} {a['rmse']:7.4f} {a['lag_ms']:6.0f} | "
+                   f"{b['r']:7.3f} {b['r_within']:6.3f} {b['rmse']:7.4f} {b['lag_ms']:6.0f}")
     s = res["summary"]
-    click.echo(f"median r {s['median_r']:.3f} (ridge {s['baseline_median_r']:.3f}); better than ridge on every "
-               f"output: {s['beats_baseline_on_every_output']}")
+    click.echo(f"median r {s['median_r']:.3f} (ridge {s['baseline_median_r']:.3f}), within recordings "
+               f"{s['median_r_within']:.3f} (ridge {s['baseline_median_r_within']:.3f}); better than ridge on every "
+               f"output: {s['beats_baseline_on_every_output']}; constant targets: {s['constant_outputs'] or 'none'}")
     for joint, v in res.get("angles", {}).items():
         click.echo(f"angle {joint}: r {v['r']:.3f}, RMSE {v['rmse_deg']:.1f} deg")
     if json_path:

@@ -97,7 +97,8 @@ def train(out: str, force: bool, init_path: str | None, model_fs: float, layers:
 
             ckpt = replace(ckpt, metrics=metrics)
             s = res["summary"]
-            click.echo(f"train: validation median r {s['median_r']:.3f} (ridge baseline {s['baseline_median_r']:.3f})",
+            click.echo(f"train: validation median r {s['median_r']:.3f} (ridge {s['baseline_median_r']:.3f}), "
+                       f"within recordings {s['median_r_within']:.3f} (ridge {s['baseline_median_r_within']:.3f})",
                        err=True)
         save_checkpoint(ckpt, out_path, overwrite=force)
     except (DataError, CheckpointError, FileExistsError, IsADirectoryError, ValueError) as err:

@@ -200,18 +200,28 @@ class Checkpoint:
 
 
 def _plain(obj: Any) -> Any:
-    """Convert numpy scalars/arrays and tuples inside ``obj`` to plain Python values."""
+    """Convert ``obj`` to plain Python values (dict, list, str, int, float, bool, None).
+
+    ``torch.load(weights_only=True)`` refuses anything else (numpy scalars,
+    str subclasses such as ``torch.__version__``, paths ...).
+    """
     if isinstance(obj, Mapping):
         return {str(k): _plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_plain(v) for v in obj]
     if isinstance(obj, np.ndarray):
-        return obj.tolist()
+        return _plain(obj.tolist())
     if isinstance(obj, np.generic):
         return obj.item()
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
+    if obj is None or type(obj) in (bool, int, float, str):
+        return obj
+    if isinstance(obj, bool):
+        return bool(obj)
+    if isinstance(obj, int):
+        return int(obj)
+    if isinstance(obj, float):
+        return float(obj)
+    return str(obj)
 
 
 def save_checkpoint(ckpt: Checkpoint, path: str | Path, overwrite: bool = False) -> Path:

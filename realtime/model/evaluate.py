@@ -3,6 +3,10 @@
 Per output (muscle or EMG channel), over all held-out sequences:
 
 - ``r``: Pearson correlation of prediction and target (all samples pooled);
+- ``r_within``: median over held-out recordings of the Pearson correlation
+  within each recording (only recordings where the target varies, standard
+  deviation > ``MIN_STD``): timing and shape, insensitive to a wrong overall
+  level of a whole recording (e.g. a hand load the IMU cannot see);
 - ``rmse``: root-mean-square error (activation units, 0-1);
 - ``lag_ms``: the lag that maximises the cross-correlation, summed over
   sequences, within ±500 ms; positive means the prediction comes *later* than
@@ -27,6 +31,8 @@ from realtime.model.data import Dataset, Sequence
 
 EMA_TAUS_S: tuple[float, ...] = (0.05, 0.2, 1.0)
 MAX_LAG_S = 0.5
+MIN_STD = 1e-3
+"""Targets whose standard deviation is below this are treated as constant (r undefined)."""
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -139,7 +145,15 @@ def _scores(names, preds, targets, fs) -> dict[str, dict[str, float]]:  # noqa: 
         p = [q[:, j] for q in preds]
         t = [q[:, j] for q in targets]
         pc, tc = np.concatenate(p), np.concatenate(t)
-        res[name] = {"r": pearson(pc, tc), "rmse": rmse(pc, tc), "lag_ms": 1000.0 * xcorr_lag(p, t, fs)}
+        varying = [(a, b) for a, b in zip(p, t) if np.std(b) > MIN_STD]
+        within = [pearson(a, b) for a, b in varying]
+        res[name] = {
+            "r": pearson(pc, tc) if np.std(tc) > MIN_STD else float("nan"),
+            "r_within": float(np.nanmedian(within)) if within else float("nan"),
+            "n_varying": len(varying),
+            "rmse": rmse(pc, tc),
+            "lag_ms": 1000.0 * xcorr_lag([a for a, _ in varying], [b for _, b in varying], fs) if varying else float("nan"),
+        }
     return res
 
 
@@ -181,16 +195,21 @@ def evaluate_checkpoint(ckpt: Checkpoint, dataset: Dataset, ridge_alpha: float =
         for v in ang.values():
             v["rmse_deg"] = math.degrees(v["rmse"])
         result["angles"] = ang
-    net_r = np.array([v["r"] for v in net_scores.values()])
-    base_r = np.array([v["r"] for v in base_scores.values()])
-    result["summary"] = {
-        "median_r": float(np.nanmedian(net_r)),
-        "baseline_median_r": float(np.nanmedian(base_r)),
-        "median_rmse": float(np.median([v["rmse"] for v in net_scores.values()])),
-        "baseline_median_rmse": float(np.median([v["rmse"] for v in base_scores.values()])),
-        "beats_baseline_on_every_output": bool(np.all(net_r > base_r)),
-        "outputs_worse_than_baseline": [n for n, a, b in zip(ckpt.outputs, net_r, base_r) if not a > b],
-    }
+    summary: dict[str, Any] = {}
+    names = list(ckpt.outputs)
+    constant = [n for n in names if not np.isfinite(net_scores[n]["r"])]
+    scored = [n for n in names if n not in constant]
+    for key in ("r", "r_within"):
+        a = np.array([net_scores[n][key] for n in scored])
+        b = np.array([base_scores[n][key] for n in scored])
+        summary[f"median_{key}"] = float(np.nanmedian(a)) if a.size else float("nan")
+        summary[f"baseline_median_{key}"] = float(np.nanmedian(b)) if b.size else float("nan")
+        summary[f"worse_than_baseline_{key}"] = [n for n, x, y in zip(scored, a, b) if not x > y]
+    summary["median_rmse"] = float(np.median([v["rmse"] for v in net_scores.values()]))
+    summary["baseline_median_rmse"] = float(np.median([v["rmse"] for v in base_scores.values()]))
+    summary["beats_baseline_on_every_output"] = not summary["worse_than_baseline_r"] and bool(scored)
+    summary["constant_outputs"] = constant
+    result["summary"] = summary
     result["data"] = {
         "n_val_sequences": len(dataset.val),
         "val_seconds": float(sum(len(s) for s in dataset.val) / fs),
