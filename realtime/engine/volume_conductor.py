@@ -27,8 +27,8 @@ Electrodes
     Each electrode is a disc on the skin; its potential is the mean over
     five points of the disc (centre and four points at ``r / sqrt(2)``).
 
-MUAPs are computed at an internal rate of at least 8 kHz, tapered over the
-last 3 ms of the window, and decimated to the engine rate with an
+MUAPs are computed at an internal rate of at least 8 kHz, tapered to zero over
+the last 3 ms of the window, and decimated to the engine rate with an
 anti-aliasing filter (``scipy.signal.resample_poly``).
 """
 
@@ -351,9 +351,14 @@ def muap(
     )
     w_ch = w if _is_identity(montage) else montage @ w  # (C, K)
     phi = project(currents, np.ascontiguousarray(w_ch.T))  # (n_t, C) volts
-    n_taper = min(n_t, int(round(0.003 / dt)))
+    # Taper to zero at the last output sample (internal index end), over 3 ms.
+    end = (n_samples - 1) * os_factor
+    n_taper = min(end, int(round(0.003 / dt)))
     if n_taper > 1:
-        phi[-n_taper:] *= (0.5 + 0.5 * np.cos(np.linspace(0.0, np.pi, n_taper)))[:, None]
+        phi[end - n_taper + 1 : end + 1] *= (0.5 + 0.5 * np.cos(np.linspace(0.0, np.pi, n_taper)))[
+            :, None
+        ]
+        phi[end + 1 :] = 0.0
     if os_factor > 1:
         phi = resample_poly(phi, 1, os_factor, axis=0)[:n_samples]
     return phi * 1e6

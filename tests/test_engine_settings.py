@@ -1,0 +1,88 @@
+"""EngineSettings validation and EmgEngine argument errors."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from realtime.anatomy import MUSCLES
+from realtime.block import Block
+from realtime.engine import EmgEngine, EngineSettings, simulate_emg
+
+
+def test_defaults() -> None:
+    s = EngineSettings()
+    assert s.layout == "armband8"
+    assert s.fs == 2000.0
+    assert s.muscles == MUSCLES
+    assert s.units_per_muscle == 100
+    assert s.n_units == 800
+    assert len(s.last_recruitment) == 8
+    assert all(0.5 <= v <= 0.9 for v in s.last_recruitment)
+    assert s.muap_samples == 60
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.fs = 1000.0  # type: ignore[misc]
+
+
+def test_scalar_and_list_arguments_are_normalised() -> None:
+    s = EngineSettings(muscles=["biceps", "triceps"], last_recruitment=0.6)
+    assert s.muscles == ("biceps", "triceps")
+    assert s.last_recruitment == (0.6, 0.6)
+    s = EngineSettings(muscles=("biceps", "triceps"), last_recruitment=[0.5, 0.9])
+    assert s.last_recruitment == (0.5, 0.9)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "pattern"),
+    [
+        ({"fs": 400.0}, ValueError, "'fs'.*400"),
+        ({"fs": 20000}, ValueError, "'fs'"),
+        ({"fs": float("nan")}, ValueError, "'fs'"),
+        ({"layout": "armband16"}, ValueError, "'layout'.*armband8, grid64"),
+        ({"muscles": ("biceps", "deltoid")}, ValueError, "'muscles'.*deltoid"),
+        ({"muscles": ("biceps", "biceps")}, ValueError, "repeat"),
+        ({"muscles": ()}, ValueError, "'muscles'"),
+        ({"units_per_muscle": 0}, ValueError, "'units_per_muscle'"),
+        ({"units_per_muscle": 2.5}, TypeError, "'units_per_muscle'.*integer"),
+        ({"seed": -1}, ValueError, "'seed'"),
+        ({"recruitment_range": 0.5}, ValueError, "'recruitment_range'"),
+        ({"last_recruitment": 1.5}, ValueError, "'last_recruitment'"),
+        ({"last_recruitment": (0.5, 0.6)}, ValueError, "one value per muscle"),
+        ({"min_rate": 0.0}, ValueError, "'min_rate'"),
+        ({"peak_rate_first": 60.0}, ValueError, "'peak_rate_first'.*50"),
+        ({"peak_rate_last": 5.0}, ValueError, "'peak_rate_last'"),
+        ({"isi_cv": 0.5}, ValueError, "'isi_cv'"),
+        ({"conduction_velocity": (5.0, 3.0)}, ValueError, "low <= high"),
+        ({"conduction_velocity": (1.0, 3.0)}, ValueError, "'conduction_velocity'"),
+        ({"muap_duration": 0.2}, ValueError, "'muap_duration'"),
+        ({"muaps": "dynamic"}, ValueError, "'muaps'.*static"),
+    ],
+)
+def test_bad_settings_raise_named_errors(kwargs: dict, exc: type, pattern: str) -> None:
+    with pytest.raises(exc, match=pattern):
+        EngineSettings(**kwargs)
+
+
+def test_engine_argument_errors() -> None:
+    with pytest.raises(TypeError, match="'settings'"):
+        EmgEngine("armband8")  # type: ignore[arg-type]
+    settings = EngineSettings(muscles=("wrist_flexors",), units_per_muscle=2, fs=1000.0)
+    engine = EmgEngine(settings)
+    block = Block(
+        np.zeros((4, 1), np.float32), np.arange(4) / 1000.0, 1000.0, 0, ("wrist_flexors",)
+    )
+    with pytest.raises(RuntimeError, match="reset"):
+        engine.process(block)
+    with pytest.raises(ValueError, match="'max_block'"):
+        engine.reset(0)
+    engine.reset(4)
+    wrong_fs = Block(block.data, block.timestamps, 2000.0, 0, block.channels)
+    with pytest.raises(ValueError, match="fs"):
+        engine.process(wrong_fs)
+    wrong_labels = Block(block.data, block.timestamps, 1000.0, 0, ("biceps",))
+    with pytest.raises(ValueError, match="wrist_flexors"):
+        engine.process(wrong_labels)
+    with pytest.raises(ValueError, match="'activation'"):
+        simulate_emg(np.zeros((10, 3)), settings)

@@ -1,0 +1,153 @@
+"""Streaming engine == offline engine, overlap-add == np.convolve reference, causality, block API."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from realtime.anatomy import MUSCLES
+from realtime.block import Block, empty_block
+from realtime.engine import EmgEngine, EngineSettings, simulate_emg
+from realtime.engine.overlap_add import add_discharges, read_block
+from realtime.engine.reference import reference_emg, spike_trains
+
+FS = 2000.0
+SETTINGS = EngineSettings(units_per_muscle=8, fs=FS, seed=3)
+
+
+def _activation(n: int, n_muscles: int = 8, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    walk = 0.45 + np.cumsum(rng.normal(0.0, 0.01, (n, n_muscles)), axis=0)
+    act = np.clip(walk, 0.0, 1.0)
+    act[:200] = 0.0  # start at rest
+    return act.astype(np.float32)
+
+
+def _stream(
+    engine: EmgEngine,
+    act: np.ndarray,
+    block: int,
+    channels: tuple[str, ...] = MUSCLES,
+    t0: float = 100.0,
+) -> tuple[list[Block], list]:
+    outs, discharges = [], []
+    for seq in range(0, act.shape[0], block):
+        data = np.ascontiguousarray(act[seq : seq + block])
+        blk = Block(data, t0 + np.arange(seq, seq + data.shape[0]) / FS, FS, seq, channels)
+        outs.append(engine.process(blk))
+        discharges.append(engine.discharges)
+    return outs, discharges
+
+
+@pytest.fixture(scope="module")
+def offline() -> tuple[np.ndarray, np.ndarray, object]:
+    act = _activation(3000)
+    emg, dis = simulate_emg(act, SETTINGS, return_discharges=True)
+    return act, emg, dis
+
+
+@pytest.fixture(scope="module")
+def engine() -> EmgEngine:
+    return EmgEngine(SETTINGS)
+
+
+@pytest.mark.parametrize("block", [1, 7, 40])
+def test_streaming_equals_offline(engine: EmgEngine, offline: tuple, block: int) -> None:
+    act, emg, dis = offline
+    engine.reset(max_block=block)
+    outs, discharges = _stream(engine, act, block)
+    streamed = np.concatenate([b.data for b in outs])
+    assert len(dis) > 500
+    np.testing.assert_array_equal(streamed, emg)  # bit-identical for any block size
+    np.testing.assert_array_equal(np.concatenate([d.sample for d in discharges]), dis.sample)
+    np.testing.assert_array_equal(np.concatenate([d.unit for d in discharges]), dis.unit)
+    np.testing.assert_array_equal(np.concatenate([d.muscle for d in discharges]), dis.muscle)
+
+
+def test_output_blocks_keep_timing_and_use_layout_labels(engine: EmgEngine, offline: tuple) -> None:
+    act = offline[0]
+    engine.reset(max_block=16)
+    outs, _ = _stream(engine, act[:64], 16)
+    for k, out in enumerate(outs):
+        assert out.channels == engine.layout.channels == tuple(f"EMG{i}" for i in range(1, 9))
+        assert out.seq == 16 * k
+        assert out.fs == FS
+        assert out.data.dtype == np.float32
+        assert out.data.flags.c_contiguous
+        np.testing.assert_array_equal(out.timestamps, 100.0 + np.arange(16 * k, 16 * k + 16) / FS)
+
+
+def test_reset_restarts_from_the_seed_and_large_blocks_grow(
+    engine: EmgEngine, offline: tuple
+) -> None:
+    act, emg, _ = offline
+    engine.reset(max_block=10)
+    first = np.concatenate([b.data for b in _stream(engine, act[:500], 10)[0]])
+    # Blocks larger than max_block are accepted (buffers grow) and stay exact.
+    rest = np.concatenate([b.data for b in _stream(engine, act[500:], 333, t0=100.0 + 500 / FS)[0]])
+    np.testing.assert_array_equal(np.concatenate([first, rest]), emg)
+    engine.reset(max_block=10)
+    again = np.concatenate([b.data for b in _stream(engine, act[:500], 10)[0]])
+    np.testing.assert_array_equal(again, first)
+
+
+def test_extra_and_reordered_activation_columns(engine: EmgEngine, offline: tuple) -> None:
+    act, emg, _ = offline
+    order = list(reversed(MUSCLES)) + ["something_else"]
+    wide = np.hstack([act[:, ::-1], np.full((act.shape[0], 1), 0.9, np.float32)])
+    engine.reset(max_block=40)
+    outs, _ = _stream(engine, wide, 40, channels=tuple(order))
+    np.testing.assert_array_equal(np.concatenate([b.data for b in outs]), emg)
+
+
+def test_empty_block(engine: EmgEngine) -> None:
+    engine.reset(max_block=8)
+    out = engine.process(empty_block(MUSCLES, FS, seq=42))
+    assert out.data.shape == (0, 8)
+    assert out.seq == 42
+    assert out.channels == engine.channels
+    assert len(engine.discharges) == 0
+
+
+def test_engine_matches_convolution_reference(offline: tuple, engine: EmgEngine) -> None:
+    act, emg, dis = offline
+    units = engine.pool.starts[dis.muscle] + dis.unit
+    trains = spike_trains(dis.sample, units, engine.pool.n_units, act.shape[0])
+    assert trains.max() == 1.0
+    ref = reference_emg(trains, engine.muaps)
+    np.testing.assert_allclose(emg, ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+
+
+def test_overlap_add_keeps_overlapping_discharges_and_wraps() -> None:
+    rng = np.random.default_rng(0)
+    n_units, n_l, n_c = 3, 12, 5
+    muaps = rng.normal(size=(n_units, n_l, n_c)).astype(np.float32)
+    n = 50
+    # Unit 0 fires three times within one MUAP length; discharges near the end leave tails.
+    spk_sample = np.array([0, 0, 3, 5, 20, 20, 44, 49], np.int32)
+    spk_unit = np.array([0, 2, 0, 0, 1, 1, 2, 0], np.int32)
+    trains = spike_trains(spk_sample, spk_unit, n_units, n + n_l)
+    ref = reference_emg(trains, muaps.astype(np.float64))
+    # A ring of the minimum size, starting mid-way, so MUAPs wrap around its end.
+    ring = np.zeros((n + n_l - 1, n_c), np.float32)
+    pos = 30
+    add_discharges(ring, pos, spk_sample, spk_unit, spk_sample.size, muaps.reshape(n_units, -1))
+    out = np.empty((n, n_c), np.float32)
+    pos = read_block(ring, pos, out)
+    np.testing.assert_allclose(out, ref[:n], rtol=1e-6, atol=1e-6)
+    tail = np.empty((n_l - 1, n_c), np.float32)
+    read_block(ring, pos, tail)
+    np.testing.assert_allclose(tail, ref[n : n + n_l - 1], rtol=1e-6, atol=1e-6)
+    assert not ring.any()  # everything read out and cleared
+
+
+def test_causality(engine: EmgEngine) -> None:
+    act = np.zeros((2000, 8), np.float32)
+    act[700:] = 0.6
+    engine.reset(max_block=25)
+    outs, discharges = _stream(engine, act, 25)
+    emg = np.concatenate([b.data for b in outs])
+    first = min(int(d.sample.min()) for d in discharges if len(d))
+    assert first >= 700
+    assert not emg[:first].any()  # exactly zero before the first discharge
+    assert np.abs(emg[first : first + engine.settings.muap_samples]).max() > 0.0
