@@ -204,7 +204,7 @@ class Pipeline:
         Maps IMU blocks to activation blocks (its own rate and timestamps).
     engine : Stage
         Maps activation blocks on the engine grid to EMG blocks. It must have a
-        ``reset()`` method and accept blocks of ``settings.block_size`` samples.
+        ``reset(max_block)`` method; it receives blocks of ``settings.block_size`` samples.
     muscles : tuple of str
         Channel labels of the activation blocks.
     outputs : PipelineOutputs
@@ -333,7 +333,7 @@ class Pipeline:
         try:
             if hasattr(self.activation, "reset"):
                 self.activation.reset()
-            self.engine.reset()
+            self.engine.reset(s.block_size)
             t0 = clock()
             self.resampler.reset(t0)
             stats = self.stats = RunnerStats(t0=t0)

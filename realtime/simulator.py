@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -23,6 +24,7 @@ from devices.lsl_outlet import (
 )
 from realtime.anatomy import MUSCLES
 from realtime.block import IMU_CHANNELS
+from realtime.logs import logger
 from realtime.pipeline import Pipeline, PipelineOutputs, PipelineSettings, StatusReport, TeacherActivation
 
 if TYPE_CHECKING:
@@ -86,11 +88,12 @@ def emg_stream_spec(prefix: str, layout: Layout, fs: float) -> StreamSpec:
     locations_mm = np.asarray(layout.channel_locations, float) * 1000.0
     channels = tuple(
         ChannelInfo(label, "microvolts", "EMG", tuple(float(v) for v in loc))
-        for label, loc in zip(layout.channel_labels, locations_mm)
+        for label, loc in zip(layout.channels, locations_mm)
     )
-    layout_desc = {"name": layout.name, "montage": layout.montage}
-    if layout.grid_shape is not None:
-        layout_desc.update(rows=str(layout.grid_shape[0]), cols=str(layout.grid_shape[1]))
+    layout_desc = {"name": layout.name, "montage": layout.kind, "description": layout.model}
+    grid = _grid_shape(layout.channels)
+    if grid is not None:
+        layout_desc.update(rows=str(grid[0]), cols=str(grid[1]))
     desc = {
         "acquisition": {
             "manufacturer": "myostream",
@@ -98,13 +101,20 @@ def emg_stream_spec(prefix: str, layout: Layout, fs: float) -> StreamSpec:
             "compensated_lag": "0",
             "precision": "32",
         },
-        "reference": {
-            "label": "bipolar" if layout.montage != "monopolar" else "common reference",
-            "subtracted": "Yes" if layout.montage != "monopolar" else "No",
-        },
+        "reference": {"label": layout.reference, "subtracted": "Yes" if layout.kind == "bipolar" else "No"},
         "layout": layout_desc,
     }
     return StreamSpec(f"{prefix}-EMG", "EMG", channels, fs, stable_source_id(prefix, f"emg-{layout.name}"), desc=desc)
+
+
+def _grid_shape(labels: tuple[str, ...]) -> tuple[int, int] | None:
+    """(rows, cols) of a grid whose channels are labelled ``R<r>C<c>``, else ``None``."""
+    matches = [re.fullmatch(r"R(\d+)C(\d+)", label) for label in labels]
+    if not all(matches):
+        return None
+    rows = max(int(m.group(1)) for m in matches)
+    cols = max(int(m.group(2)) for m in matches)
+    return (rows, cols) if rows * cols == len(labels) else None
 
 
 def imu_stream_spec(prefix: str, fs: float) -> StreamSpec:
@@ -178,7 +188,6 @@ class Simulator:
                 fs=config.fs,
                 seed=config.seed,
                 units_per_muscle=config.units_per_muscle,
-                max_block=config.block_size,
             )
         )
         if activation_stage is None:
@@ -247,10 +256,21 @@ class Simulator:
         if self._on_status is not None:
             self._on_status(report)
 
-    def start(self) -> None:
-        """Create the outlets and start the runner thread."""
+    def start(self, wait_for_consumer: float = 0.0) -> None:
+        """Create the outlets and start the runner thread.
+
+        Parameters
+        ----------
+        wait_for_consumer : float
+            Seconds to wait, after the outlets appear, for a consumer of the EMG
+            stream before the clock starts (so a recorder gets sample 0). The
+            run starts anyway when the time is up.
+        """
         for outlet in self.outlets:
             outlet.start()
+        if wait_for_consumer > 0 and not self.emg_outlet.wait_for_consumers(wait_for_consumer):
+            logger.warning("%s: no consumer of %r after %s s; starting anyway.", type(self).__name__,
+                           self.emg_outlet.spec.name, wait_for_consumer)
         self.pipeline.start()
 
     def stop(self) -> None:

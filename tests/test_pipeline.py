@@ -46,7 +46,7 @@ class CopyEngine:
     def __init__(self, clock=None, slow_calls: frozenset[int] = frozenset(), cost: float = 0.0) -> None:
         self.clock, self.slow_calls, self.cost, self.calls = clock, slow_calls, cost, 0
 
-    def reset(self) -> None:
+    def reset(self, max_block: int) -> None:
         self.calls = 0
 
     def process(self, block: Block) -> Block:

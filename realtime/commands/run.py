@@ -59,9 +59,11 @@ def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
               help="What drives the engine: the activation network or the synthetic arm's ground truth.")
 @click.option("--units", "units_per_muscle", type=click.IntRange(1, 1000), default=100, show_default=True,
               help="Motor units per muscle.")
+@click.option("--wait-for-consumer", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Seconds to wait for a consumer of the EMG stream (e.g. a recorder) before starting the clock.")
 @click.option("--quiet", is_flag=True, help="Do not print the once-per-second status line.")
 def run(layout: str, fs: float, block_size: int, duration: float | None, prefix: str, activation: str,
-        units_per_muscle: int, quiet: bool, **source_kwargs: object) -> None:
+        units_per_muscle: int, wait_for_consumer: float, quiet: bool, **source_kwargs: object) -> None:
     """Run the simulator: IMU motion in, multichannel sEMG out on LSL."""
     from realtime.simulator import Simulator, SimulatorConfig, status_line
 
@@ -79,7 +81,7 @@ def run(layout: str, fs: float, block_size: int, duration: float | None, prefix:
 
     sim = Simulator(config, source, on_status=print_status)
     click.echo(
-        f"myostream: publishing {prefix}-EMG ({len(sim.layout.channel_labels)} ch, {layout}, {fs:g} Hz) "
+        f"myostream: publishing {prefix}-EMG ({len(sim.layout.channels)} ch, {layout}, {fs:g} Hz) "
         f"from the {source_kwargs.get('source', 'synthetic')} source; Ctrl-C to stop."
     )
     interrupted = False
@@ -91,7 +93,7 @@ def run(layout: str, fs: float, block_size: int, duration: float | None, prefix:
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        sim.start()
+        sim.start(wait_for_consumer)
         while not sim.wait(timeout=0.2):
             pass
     except Exception as err:  # the runner's exception: one line and a non-zero exit

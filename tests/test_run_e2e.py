@@ -1,0 +1,91 @@
+"""End to end: ``launch.py run`` in its own process, a pylsl consumer here."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pylsl
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _resolve(name: str, timeout: float) -> pylsl.StreamInfo:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = pylsl.resolve_byprop("name", name, timeout=0.5)
+        if found:
+            return found[0]
+    raise AssertionError(f"stream {name!r} not found within {timeout} s")
+
+
+def _channels(info: pylsl.StreamInfo) -> list[dict[str, str]]:
+    out, ch = [], info.desc().child("channels").child("channel")
+    while not ch.empty():
+        out.append({k: ch.child_value(k) for k in ("label", "unit", "type")})
+        ch = ch.next_sibling()
+    return out
+
+
+def test_run_publishes_every_emg_sample_with_metadata(lsl_prefix: str) -> None:
+    duration, fs = 3.0, 2000.0
+    with subprocess.Popen(
+        [sys.executable, "launch.py", "run", "--duration", str(duration), "--name", lsl_prefix,
+         "--wait-for-consumer", "60", "--quiet"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as proc:
+        info = _resolve(f"{lsl_prefix}-EMG", timeout=60.0)
+        inlet = pylsl.StreamInlet(info, max_buflen=60)
+        full = inlet.info(timeout=10.0)
+        assert full.type() == "EMG" and full.channel_count() == 8 and full.nominal_srate() == fs
+        assert full.source_id().startswith(f"{lsl_prefix}-emg-armband8")
+        chans = _channels(full)
+        assert [c["label"] for c in chans] == [f"EMG{k}" for k in range(1, 9)]
+        assert {c["unit"] for c in chans} == {"microvolts"} and {c["type"] for c in chans} == {"EMG"}
+        assert full.desc().child("acquisition").child_value("manufacturer") == "myostream"
+        assert full.desc().child("acquisition").child_value("model") == "armband8"
+
+        n_expected = int(duration * fs)
+        buf = np.empty((4096, 8), np.float32)
+        data, stamps = [], []
+        deadline = time.monotonic() + 60.0
+        while sum(len(s) for s in stamps) < n_expected and time.monotonic() < deadline:
+            _, ts = inlet.pull_chunk(timeout=0.2, max_samples=4096, dest_obj=buf)
+            if ts:
+                data.append(buf[: len(ts)].copy())
+                stamps.append(np.asarray(ts))
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+    t = np.concatenate(stamps)
+    x = np.concatenate(data)
+    assert t.size == n_expected  # every sample, none twice
+    np.testing.assert_allclose(np.diff(t), 1.0 / fs, rtol=0, atol=1e-6)  # no gaps: exactly 1/fs apart
+    assert np.all(np.isfinite(x))
+    rms = np.sqrt(np.mean(x[len(x) // 2 :] ** 2, axis=0))
+    assert np.all(rms > 0.1), rms  # a live signal on every channel (µV)
+    assert np.all(rms < 5000.0), rms
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--motion", "juggling"], "--motion"),
+        (["--layout", "grid99"], "--layout"),
+        (["--fs", "0"], "--fs"),
+        (["--duration", "-1"], "--duration"),
+    ],
+)
+def test_run_rejects_bad_values_with_one_line_naming_the_option(args: list[str], message: str) -> None:
+    from click.testing import CliRunner
+
+    from launch import cli
+
+    result = CliRunner().invoke(cli, ["run", *args])
+    assert result.exit_code == 2, result.output
+    error_lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(error_lines) == 1 and message in error_lines[0], result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
