@@ -313,7 +313,7 @@ class Pipeline:
         try:
             self._loop()
         except BaseException as err:  # re-raised from stop()/wait()
-            logger.error("%s: runner failed: %r", type(self).__name__, err)
+            logger.debug("%s: runner failed (re-raised from stop/wait): %r", type(self).__name__, err)
             self._error = err
 
     def _raise_stored_error(self) -> None:

@@ -89,3 +89,23 @@ def test_run_rejects_bad_values_with_one_line_naming_the_option(args: list[str],
     error_lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert len(error_lines) == 1 and message in error_lines[0], result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_ctrl_c_stops_cleanly_and_a_runner_error_sets_the_exit_code(lsl_prefix: str) -> None:
+    import signal
+
+    with subprocess.Popen([sys.executable, "launch.py", "run", "--name", lsl_prefix, "--quiet"], cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        _resolve(f"{lsl_prefix}-EMG", timeout=60.0)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "stopped (Ctrl-C)" in out
+
+    # The serial source fails inside the runner thread: the error reaches the exit code as one line.
+    proc = subprocess.run([sys.executable, "launch.py", "run", "--source", "serial", "--port", "/dev/ttyNOPE",
+                           "--name", lsl_prefix + "b", "--duration", "5"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "myostream: error: Serial port '/dev/ttyNOPE' does not exist" in proc.stderr
+    assert "Traceback" not in proc.stderr
