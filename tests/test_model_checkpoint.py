@@ -40,9 +40,12 @@ def test_round_trip(tmp_path: Path) -> None:
     path = save_checkpoint(ck, tmp_path / "sub" / "m.pt")
     back = load_checkpoint(path)
     assert back.config == ck.config
-    assert back.inputs == IMU_CHANNELS and back.outputs == MUSCLES and back.posture == JOINTS
+    assert back.inputs == IMU_CHANNELS
+    assert back.outputs == MUSCLES
+    assert back.posture == JOINTS
     assert (back.fs, back.input_fs_range, back.cutoff_hz, back.target) == (100.0, (50.0, 500.0), 25.0, "teacher")
-    assert back.metrics["best_val_loss"] == 0.25 and back.training["seed"] == 3
+    assert back.metrics["best_val_loss"] == 0.25
+    assert back.training["seed"] == 3
     assert set(back.state) == set(ck.state)
     for k in ck.state:
         np.testing.assert_array_equal(back.state[k], ck.state[k])
@@ -131,7 +134,9 @@ def test_shipped_default_loads() -> None:
     if not DEFAULT_CHECKPOINT.exists():
         pytest.skip("the default checkpoint is not built yet")
     ck = load_checkpoint(None)
-    assert ck.inputs == IMU_CHANNELS and ck.outputs == MUSCLES and ck.posture == JOINTS
+    assert ck.inputs == IMU_CHANNELS
+    assert ck.outputs == MUSCLES
+    assert ck.posture == JOINTS
     assert DEFAULT_CHECKPOINT.stat().st_size < 2 * 1024 * 1024
     assert ck.training.get("command", "").startswith("python launch.py train")
 

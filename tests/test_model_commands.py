@@ -44,13 +44,17 @@ def _csv(path: Path, seconds: float, seed: int) -> None:
 
 def test_train_writes_a_checkpoint_and_refuses_to_overwrite(teacher_ckpt: Path) -> None:
     ck = load_checkpoint(teacher_ckpt)
-    assert ck.config.layers == 3 and ck.config.channels == 8 and ck.fs == 100.0
-    assert ck.training["data"]["subjects"] == 2 and ck.training["settings"]["seed"] == 0
+    assert ck.config.layers == 3
+    assert ck.config.channels == 8
+    assert ck.fs == 100.0
+    assert ck.training["data"]["subjects"] == 2
+    assert ck.training["settings"]["seed"] == 0
     assert "validation" in ck.metrics
     before = teacher_ckpt.read_bytes()
     res = CliRunner().invoke(train_cmd, ["--out", str(teacher_ckpt), *TINY_NET, *TINY_TEACHER])
     assert res.exit_code == 1
-    assert "already exists and was left untouched" in res.output and "--force" in res.output
+    assert "already exists and was left untouched" in res.output
+    assert "--force" in res.output
     assert teacher_ckpt.read_bytes() == before
 
 
@@ -76,8 +80,11 @@ def test_train_and_evaluate_csv(tmp_path: Path) -> None:
                            "--emg-cols", "e1", "e2", "--fs", "200", "--acc-unit", "g"])
     assert res.exit_code == 0, res.output
     ck = load_checkpoint(out)
-    assert ck.outputs == ("e1", "e2") and ck.target == "emg-envelope" and len(ck.target_scale) == 2
-    assert ck.posture == () and ck.input_fs_range == (200.0, 200.0)
+    assert ck.outputs == ("e1", "e2")
+    assert ck.target == "emg-envelope"
+    assert len(ck.target_scale) == 2
+    assert ck.posture == ()
+    assert ck.input_fs_range == (200.0, 200.0)
     res = _run(evaluate_cmd, ["--ckpt", str(out), "--csv", *files, "--imu-cols", *IMU, "--emg-cols", "e1", "e2",
                               "--fs", "200", "--acc-unit", "g", "--json", str(tmp_path / "e.json")])
     assert res.exit_code == 0, res.output
@@ -89,7 +96,8 @@ def test_one_line_errors(tmp_path: Path) -> None:
         res = CliRunner().invoke(cmd, args)
         assert res.exit_code != 0
         lines = [ln for ln in res.output.splitlines() if ln.strip()]
-        assert len(lines) == 1 and lines[0].startswith("Error:"), res.output
+        assert len(lines) == 1, res.output
+        assert lines[0].startswith("Error:"), res.output
         return lines[0]
 
     assert "does not exist" in err(evaluate_cmd, ["--ckpt", str(tmp_path / "none.pt")])
@@ -98,7 +106,8 @@ def test_one_line_errors(tmp_path: Path) -> None:
     _csv(tmp_path / "a.csv", 3.0, 0)
     msg = err(train_cmd, ["--out", str(tmp_path / "x.pt"), "--csv", str(tmp_path / "a.csv"), "--imu-cols", *IMU,
                           "--emg-cols", "e7", "--fs", "200"])
-    assert "'e7' does not exist" in msg and "e1" in msg
+    assert "'e7' does not exist" in msg
+    assert "e1" in msg
     assert "--fs" in err(train_cmd, ["--out", str(tmp_path / "x.pt"), "--csv", str(tmp_path / "a.csv"),
                                      "--imu-cols", *IMU, "--emg-cols", "e1"])
     lines = (tmp_path / "a.csv").read_text().splitlines()
@@ -122,4 +131,5 @@ def test_bench_model_json(teacher_ckpt: Path, tmp_path: Path) -> None:
     for n in nets:
         assert set(n) >= {"name", "layers", "channels", "kernel", "receptive_field", "stream_us_p50",
                           "stream_us_p99", "window_us_p50", "speedup"}
-        assert 0 < n["stream_us_p50"] <= n["stream_us_p99"] and n["speedup"] > 1
+        assert 0 < n["stream_us_p50"] <= n["stream_us_p99"]
+        assert n["speedup"] > 1

@@ -48,7 +48,9 @@ def _write_csv(path: Path, fs: float, seconds: float, seed: int = 0, delim: str 
 def test_csv_by_names_and_units(tmp_path: Path) -> None:
     _write_csv(tmp_path / "a.csv", 200.0, 4.0)
     rec = load_csv(tmp_path / "a.csv", IMU_NAMES, ["emg1", "emg2"], 200.0, acc_unit="g", gyro_unit="deg/s")
-    assert rec.imu.shape == (800, 6) and rec.emg.shape == (800, 2) and rec.emg_names == ("emg1", "emg2")
+    assert rec.imu.shape == (800, 6)
+    assert rec.emg.shape == (800, 2)
+    assert rec.emg_names == ("emg1", "emg2")
     assert rec.imu[0, 2] == pytest.approx(9.80665)  # 1 g
     assert rec.imu[0, 5] == pytest.approx(math.radians(90.0), rel=1e-5)
     np.testing.assert_allclose(np.diff(rec.t_imu), 1 / 200.0)
@@ -58,7 +60,8 @@ def test_csv_by_names_and_units(tmp_path: Path) -> None:
 def test_csv_by_indices_semicolons_no_header(tmp_path: Path) -> None:
     _write_csv(tmp_path / "b.csv", 100.0, 3.0, delim=";", header=False)
     rec = load_csv(tmp_path / "b.csv", [str(i) for i in range(1, 7)], ["7"], 100.0)
-    assert rec.imu.shape == (300, 6) and rec.emg.shape == (300, 1)
+    assert rec.imu.shape == (300, 6)
+    assert rec.emg.shape == (300, 1)
     assert rec.imu[0, 2] == pytest.approx(1.0)  # m/s2 by default: unchanged
 
 
@@ -143,8 +146,11 @@ def _xdf_session(path: Path, seconds: float = 6.0, seed: int = 0) -> np.ndarray:
 def test_xdf_two_rates_aligned_by_time(tmp_path: Path) -> None:
     _xdf_session(tmp_path / "s.xdf")
     rec = load_xdf(tmp_path / "s.xdf", "MyIMU", "MyEMG", imu_cols=IMU_NAMES, acc_unit="g", gyro_unit="deg/s")
-    assert rec.imu.shape == (300, 6) and rec.emg.shape == (1200, 2)
-    assert rec.emg_names == ("emg1", "emg2") and rec.emg_fs == 200.0 and rec.imu_fs == 50.0
+    assert rec.imu.shape == (300, 6)
+    assert rec.emg.shape == (1200, 2)
+    assert rec.emg_names == ("emg1", "emg2")
+    assert rec.emg_fs == 200.0
+    assert rec.imu_fs == 50.0
     assert rec.imu[0, 2] == pytest.approx(9.80665, rel=1e-6)
     assert rec.t_emg[0] - rec.t_imu[0] == pytest.approx(0.25, abs=1e-6)
     ds = recordings_dataset([rec], 100.0, 25.0, receptive_field=20, val_fraction=0.25)
@@ -189,12 +195,17 @@ def test_recordings_split_whole_files_and_scale(tmp_path: Path) -> None:
         _write_csv(tmp_path / f"r{i}.csv", 200.0, 5.0, seed=i)
         recs.append(load_csv(tmp_path / f"r{i}.csv", IMU_NAMES, ["emg1", "emg2"], 200.0))
     ds = recordings_dataset(recs, 100.0, 25.0, receptive_field=30, val_fraction=0.25, seed=1)
-    assert len(ds.train) == 3 and len(ds.val) == 1  # one recording per sequence, never stitched
+    assert len(ds.train) == 3
+    assert len(ds.val) == 1
     assert {s.group for s in ds.train}.isdisjoint({s.group for s in ds.val})
     assert all(len(s) == len(s.y) and s.angles is None for s in ds.train + ds.val)
-    assert ds.target == "emg-envelope" and len(ds.target_scale) == 2 and ds.outputs == ("emg1", "emg2")
+    assert ds.target == "emg-envelope"
+    assert len(ds.target_scale) == 2
+    assert ds.outputs == ("emg1", "emg2")
     y = np.concatenate([s.y for s in ds.train])
-    assert y.min() >= 0 and y.max() <= 1 and np.mean(y >= 1) < 0.02
+    assert y.min() >= 0
+    assert y.max() <= 1
+    assert np.mean(y >= 1) < 0.02
     again = recordings_dataset(recs, 100.0, 25.0, 30, 0.25, seed=1, target_scale=ds.target_scale)
     np.testing.assert_array_equal(again.val[0].y, ds.val[0].y)
 

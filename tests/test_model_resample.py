@@ -87,7 +87,8 @@ def test_bad_samples_are_dropped_and_counted() -> None:
     # Grid times 0.03 and 0.06 are interpolated across the dropped samples.
     np.testing.assert_allclose(out[:9], _ramp(np.arange(9) * 0.01), atol=1e-5)
     rs.reset()
-    assert rs.n_dropped == 0 and not rs.started
+    assert rs.n_dropped == 0
+    assert not rs.started
 
 
 def test_upsampling_from_50_hz_emits_as_soon_as_bracketed() -> None:

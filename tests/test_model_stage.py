@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 import torch
 
 from realtime.anatomy import JOINTS, MUSCLES
@@ -57,7 +56,8 @@ def test_stage_equals_resampler_plus_network(sizes: list[int]) -> None:
     np.testing.assert_allclose(angles, ref_g, atol=1e-5)
     np.testing.assert_allclose(stamps, t[0] + np.arange(len(stamps)) / 100.0, rtol=0, atol=1e-9)
     seqs = [o.seq for o in outs if o.n_samples]
-    assert seqs[0] == 0 and all(o.fs == 100.0 and o.channels == ck.outputs for o in outs)
+    assert seqs[0] == 0
+    assert all(o.fs == 100.0 and o.channels == ck.outputs for o in outs)
     assert np.all((data >= 0) & (data <= 1))
     assert len(data) == int(np.floor((t[-1] - t[0]) * 100.0)) + 1
 
@@ -69,19 +69,24 @@ def test_reset_restarts_the_grid() -> None:
     a = stage.process(Block(x, t, 100.0, 0, IMU_CHANNELS))
     stage.reset()
     b = stage.process(Block(x[10:], t[10:] + 5.0, 100.0, 0, IMU_CHANNELS))
-    assert b.seq == 0 and b.timestamps[0] == t[10] + 5.0
-    assert a.data.shape[1] == b.data.shape[1] == 8 and b.aux["angles"].shape == (b.n_samples, 3)
+    assert b.seq == 0
+    assert b.timestamps[0] == t[10] + 5.0
+    assert a.data.shape[1] == b.data.shape[1] == 8
+    assert b.aux["angles"].shape == (b.n_samples, 3)
 
 
 def test_empty_blocks_and_nan_samples() -> None:
     stage = ModelActivationStage(make_checkpoint())
     stage.reset()
     empty = stage.process(Block(np.zeros((0, 6), np.float32), np.zeros(0), 100.0, 0, IMU_CHANNELS))
-    assert empty.n_samples == 0 and empty.aux["angles"].shape == (0, 3) and empty.channels == stage.channels
+    assert empty.n_samples == 0
+    assert empty.aux["angles"].shape == (0, 3)
+    assert empty.channels == stage.channels
     t, x = _imu(100.0, 1.0)
     x[20] = np.nan
     out = stage.process(Block(x, t, 100.0, 0, IMU_CHANNELS))
-    assert np.all(np.isfinite(out.data)) and out.n_samples > 90
+    assert np.all(np.isfinite(out.data))
+    assert out.n_samples > 90
 
 
 def test_source_that_does_not_fit() -> None:

@@ -148,7 +148,8 @@ def test_empty_block_and_bad_shapes() -> None:
     config = CONFIGS[0]
     s = StreamingNet(config, _net(config).numpy_state())
     a, g = s.process(np.zeros((0, 6), np.float32))
-    assert a.shape == (0, config.n_outputs) and g.shape == (0, config.n_posture)
+    assert a.shape == (0, config.n_outputs)
+    assert g.shape == (0, config.n_posture)
     with pytest.raises(ValueError, match=r"shape \(n_samples, 6\)"):
         s.process(np.zeros((4, 5), np.float32))
     with pytest.raises(ValueError, match="should have shape"):

@@ -22,12 +22,17 @@ def tiny() -> Dataset:
 
 
 def test_teacher_dataset_split(tiny: Dataset) -> None:
-    assert len(tiny.train) == 4 and len(tiny.val) == 2
+    assert len(tiny.train) == 4
+    assert len(tiny.val) == 2
     assert {s.group for s in tiny.train}.isdisjoint({s.group for s in tiny.val})
     for s in tiny.train + tiny.val:
-        assert s.x.shape == (len(s), 6) and s.y.shape == (len(s), 8) and s.angles.shape == (len(s), 3)
-        assert abs(len(s) - 800) <= 1 and s.x.dtype == np.float32
-    assert tiny.outputs[0] == "biceps" and tiny.posture[0] == "elbow_flexion"
+        assert s.x.shape == (len(s), 6)
+        assert s.y.shape == (len(s), 8)
+        assert s.angles.shape == (len(s), 3)
+        assert abs(len(s) - 800) <= 1
+        assert s.x.dtype == np.float32
+    assert tiny.outputs[0] == "biceps"
+    assert tiny.posture[0] == "elbow_flexion"
     assert tiny.input_fs_range == (100.0, 200.0)
     # Same seed, same data; the held-out subjects differ from the training ones.
     again = teacher_dataset(SPEC, 100.0, 25.0, CONFIG.receptive_field)
@@ -38,9 +43,12 @@ def test_teacher_dataset_split(tiny: Dataset) -> None:
 def test_training_lowers_validation_loss_and_is_deterministic(tiny: Dataset) -> None:
     a = train_network(tiny, CONFIG, 100.0, 25.0, SETTINGS, progress=False)
     m = a.metrics
-    assert m["epochs_run"] == 4 and len(m["history"]) == 4
+    assert m["epochs_run"] == 4
+    assert len(m["history"]) == 4
     assert m["best_val_loss"] < 0.8 * m["initial_val_loss"]
-    assert a.outputs == tiny.outputs and a.posture == tiny.posture and a.input_fs_range == (100.0, 200.0)
+    assert a.outputs == tiny.outputs
+    assert a.posture == tiny.posture
+    assert a.input_fs_range == (100.0, 200.0)
     mean, std = a.normaliser
     x = np.concatenate([s.x for s in tiny.train])
     np.testing.assert_allclose(mean, x.mean(axis=0), rtol=1e-4, atol=1e-4)
@@ -57,7 +65,8 @@ def test_fine_tune_with_new_outputs(tiny: Dataset) -> None:
     ds = Dataset(seqs[:4], seqs[4:], ("emg1", "emg2"), (), "emg-envelope", (1.0, 1.0), (100.0, 200.0))
     cfg = NetConfig(n_outputs=2, channels=8, layers=3)
     tuned = train_network(ds, cfg, 100.0, 25.0, SETTINGS, init=base, progress=False)
-    assert tuned.outputs == ("emg1", "emg2") and tuned.posture == base.posture
+    assert tuned.outputs == ("emg1", "emg2")
+    assert tuned.posture == base.posture
     assert tuned.metrics["best_val_loss"] < tuned.metrics["initial_val_loss"]
     # The normaliser and the posture head come from the initial checkpoint.
     np.testing.assert_array_equal(tuned.state["norm_mean"], base.state["norm_mean"])
@@ -69,9 +78,12 @@ def test_evaluate_on_tiny_set(tiny: Dataset) -> None:
     res = evaluate_checkpoint(ck, tiny)
     assert set(res["network"]) == set(res["baseline"]) == set(ck.outputs)
     for scores in (res["network"]["biceps"], res["baseline"]["biceps"]):
-        assert -1 <= scores["r"] <= 1 and scores["rmse"] >= 0 and abs(scores["lag_ms"]) <= 500
+        assert -1 <= scores["r"] <= 1
+        assert scores["rmse"] >= 0
+        assert abs(scores["lag_ms"]) <= 500
     assert set(res["angles"]) == {"elbow_flexion", "forearm_pronation", "wrist_flexion"}
-    assert res["data"]["n_val_sequences"] == 2 and "median_r" in res["summary"]
+    assert res["data"]["n_val_sequences"] == 2
+    assert "median_r" in res["summary"]
 
 
 def test_metric_helpers() -> None:

@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Callable, Sequence as SequenceT
+from collections.abc import Callable
+from collections.abc import Sequence as SequenceT
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from realtime.block import IMU_CHANNELS
 from realtime.model.resample import resample_imu
 
 G = 9.80665

@@ -17,8 +17,8 @@ import click
 from realtime.model.data import (
     ACC_UNITS,
     GYRO_UNITS,
-    Dataset,
     DataError,
+    Dataset,
     TeacherDataSpec,
     load_csv,
     load_xdf,

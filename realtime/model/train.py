@@ -22,13 +22,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from realtime.block import IMU_CHANNELS
 from realtime.logs import logger
 from realtime.model.checkpoint import Checkpoint
 from realtime.model.config import NetConfig
-from realtime.model.data import Dataset, DataError, Sequence
+from realtime.model.data import DataError, Dataset, Sequence
 from realtime.model.network import ActivationNet
 
 
