@@ -22,6 +22,7 @@ import contextlib
 import errno
 import math
 import os
+import select
 import threading
 import time
 import tty
@@ -40,8 +41,10 @@ from realtime.logs import logger
 if TYPE_CHECKING:
     from realtime.stages import Source
 
-MAX_BACKLOG = 1024
-"""Bytes kept when the pty is full (nobody reads it); older output is dropped, as a UART without flow control does."""
+MAX_BACKLOG = 1 << 18
+"""Bytes kept when a reader has the pty open but does not keep up (a stalled process); beyond this
+the oldest output is dropped. While no reader has the pty open, output is dropped at once (as a
+UART sends into the void), so a reader that connects later never receives stale samples."""
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,7 @@ class FakeImu:
     junk_bytes : int
         Bytes of junk inserted between frames.
     bytes_dropped : int
-        Bytes dropped because nobody read the pty.
+        Bytes dropped because no reader had the pty open (or a stalled one fell far behind).
     corrupted : list of int
         Indices of the samples whose frame was made invalid (only when ``record``).
     record : bool
@@ -168,9 +171,8 @@ class FakeImu:
         self.bytes_dropped = 0
         self.corrupted: list[int] = []
         self.sent: list[np.ndarray] = []
-        self._rng = np.random.default_rng(settings.seed)
         self._master: int | None = None
-        self._slave: int | None = None
+        self._poll: select.poll | None = None
         self._serial = None
         self._port_path = ""
         self._backlog = bytearray()
@@ -202,11 +204,14 @@ class FakeImu:
             self._serial = open_port(s.port, s.baud, 0.1)
             self._port_path = s.port
         else:
-            self._master, self._slave = os.openpty()
-            tty.setraw(self._slave)
+            self._master, slave = os.openpty()
+            tty.setraw(slave)
             tty.setraw(self._master)
             os.set_blocking(self._master, False)
-            self._port_path = os.ttyname(self._slave)
+            self._port_path = os.ttyname(slave)
+            os.close(slave)  # only readers hold the slave open: POLLHUP on the master means "nobody listens"
+            self._poll = select.poll()
+            self._poll.register(self._master, select.POLLOUT)
             if s.link:
                 self._make_link(s.link, self._port_path)
         self._stop_event.clear()
@@ -253,11 +258,14 @@ class FakeImu:
         if self._serial is not None:
             self._serial.close()
             self._serial = None
-        for fd in (self._master, self._slave):
-            if fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        self._master = self._slave = None
+        if self._master is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._master)
+        self._master = None
+        if self.settings.link and Path(self.settings.link).is_symlink():
+            with contextlib.suppress(OSError):
+                if os.readlink(self.settings.link) == self._port_path:
+                    Path(self.settings.link).unlink()
 
     # ------------------------------------------------------------------ streaming
     def _thread_main(self) -> None:
@@ -313,12 +321,14 @@ class FakeImu:
         self.samples_sent += n
         if s.garbage <= 0.0:
             return b"".join(frames)
-        faults = self._rng.random(n) < s.garbage
+        faults = _uniform(s.seed, index) < s.garbage
         if not faults.any():
             return b"".join(frames)
         out = []
         for i, frame in enumerate(frames):
             if faults[i]:
+                # The fault of sample k depends only on (seed, k), not on how samples were grouped in writes.
+                self._rng = np.random.default_rng([s.seed, int(index[i])])
                 if self._rng.random() < 0.5:
                     junk = self._junk()
                     self.junk_bytes += len(junk)
@@ -363,6 +373,11 @@ class FakeImu:
             return
         with self._lock:
             self._backlog += data
+            events = self._poll.poll(0)
+            if events and events[0][1] & select.POLLHUP:  # no reader has the pty open
+                self.bytes_dropped += len(self._backlog)
+                self._backlog.clear()
+                return
             if len(self._backlog) > MAX_BACKLOG:
                 drop = len(self._backlog) - MAX_BACKLOG
                 del self._backlog[:drop]
@@ -373,7 +388,18 @@ class FakeImu:
                 except BlockingIOError:
                     return
                 except OSError as err:
-                    if err.errno == errno.EIO:  # no reader has the pty open yet
+                    if err.errno == errno.EIO:  # the reader closed the pty meanwhile
                         return
                     raise
                 del self._backlog[:written]
+
+
+def _uniform(seed: int, index: np.ndarray) -> np.ndarray:
+    """A uniform number in [0, 1) for each sample index, a pure function of (seed, index) (SplitMix64)."""
+    with np.errstate(over="ignore"):
+        z = index.astype(np.uint64) + np.uint64(seed & 0xFFFFFFFF) * np.uint64(0x9E3779B97F4A7C15)
+        z = z + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) / float(1 << 53)

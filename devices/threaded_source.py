@@ -112,7 +112,8 @@ class ThreadedSource:
         self._fs = float(fs)
         self._clock = clock
         self._lock = threading.Lock()
-        self._runs: deque[tuple[int, np.ndarray, np.ndarray]] = deque()
+        # Queued samples as runs of consecutive indices: [first index, end index, data chunks, timestamp chunks].
+        self._runs: deque[list] = deque()
         self._events: deque[str] = deque()
         self._stop_event = threading.Event()
         self._thread: threading.Thread | None = None
@@ -194,17 +195,15 @@ class ThreadedSource:
         with self._lock:
             if not self._runs:
                 return empty_block(IMU_CHANNELS, self._fs, self._next_seq)
-            seq0, data, ts = self._runs.popleft()
-            parts_d, parts_t = [data], [ts]
-            end = seq0 + data.shape[0]
-            while self._runs and (self._runs[0][0] == end or len(self._runs) > MAX_PENDING_RUNS):
-                s, d, t = self._runs.popleft()
-                parts_d.append(d)
-                parts_t.append(t)
-                end = s + d.shape[0]
+            seq0, end, parts_d, parts_t = self._runs.popleft()
+            if len(self._runs) >= MAX_PENDING_RUNS:  # safety valve (see MAX_PENDING_RUNS)
+                while self._runs:
+                    _, end, more_d, more_t = self._runs.popleft()
+                    parts_d += more_d
+                    parts_t += more_t
             self._next_seq = end
         if len(parts_d) == 1:
-            return Block(data, ts, self._fs, seq0, IMU_CHANNELS)
+            return Block(parts_d[0], parts_t[0], self._fs, seq0, IMU_CHANNELS)
         return Block(np.concatenate(parts_d), np.concatenate(parts_t), self._fs, seq0, IMU_CHANNELS)
 
     def __enter__(self) -> ThreadedSource:
@@ -275,7 +274,14 @@ class ThreadedSource:
         bounds = [0, *breaks.tolist(), n]
         with self._lock:
             for a, b in zip(bounds[:-1], bounds[1:]):
-                self._runs.append((int(index[a]), data[a:b], timestamps[a:b]))
+                first = int(index[a])
+                if self._runs and self._runs[-1][1] == first:
+                    run = self._runs[-1]
+                    run[1] = first + (b - a)
+                    run[2].append(data[a:b])
+                    run[3].append(timestamps[a:b])
+                else:
+                    self._runs.append([first, first + (b - a), [data[a:b]], [timestamps[a:b]]])
             self._samples += n
         now = float(timestamps[-1])
         marks = self._rate_marks

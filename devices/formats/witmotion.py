@@ -10,7 +10,11 @@ w = raw / 32768 * 2000 °/s); other types in 0x50..0x5F (time, angle,
 magnetometer, quaternion ...) are valid but unused. ``sum`` is the low byte of
 the sum of the first 10 bytes. The device sends 0x51 then 0x52 (then others)
 once per output period; one IMU sample is an accelerometer frame followed by a
-gyroscope frame. The format has no sample counter and no device time.
+gyroscope frame. The format has no sample counter and no device time, so a sample is
+only formed from an accelerometer frame *immediately* followed by a gyroscope
+frame in the byte stream: when the gyroscope frame of one sample and the
+accelerometer frame of the next are both lost, the remaining halves are not
+mistaken for a sample.
 """
 
 from __future__ import annotations
@@ -119,10 +123,13 @@ class WitMotionDecoder:
         self.counters = DecoderCounters()
         self._buffer = bytearray()
         self._pending_acc: np.ndarray | None = None
+        self._pending_end = -1
+        self._offset = 0  # stream position of the first buffered byte
         self._count = 0
 
     def reset(self) -> None:
         """Drop buffered bytes and a pending accelerometer frame; counters are kept."""
+        self._offset += len(self._buffer)
         self._buffer.clear()
         self._pending_acc = None
 
@@ -136,26 +143,31 @@ class WitMotionDecoder:
         """
         self._buffer += data
         if len(self._buffer) <= SMALL_BUFFER:
-            types_l, values_l = self._frames_small()
+            types_l, values_l, starts_l = self._frames_small()
             types, values = np.asarray(types_l, np.uint8), np.asarray(values_l, np.int16).reshape(-1, 3)
+            starts = starts_l
         else:
-            types, values = self._frames_vectorised()
+            types, values, starts_a = self._frames_vectorised()
+            starts = starts_a.tolist()
         c = self.counters
         c.frames_ok += types.shape[0]
         out_rows: list[int] = []  # index of the gyro frame of each sample
         out_acc: list[np.ndarray] = []
         counts: list[int] = []
         pending = self._pending_acc
+        pending_end = self._pending_end
         count = self._count
         for i, t in enumerate(types.tolist()):
+            if pending is not None and starts[i] != pending_end:
+                c.malformed += 1  # accelerometer frame not directly followed by its gyroscope frame
+                count += 1
+                pending = None
             if t == TYPE_ACC:
-                if pending is not None:
-                    c.malformed += 1  # accelerometer frame without its gyroscope frame
-                    count += 1
                 pending = values[i]
+                pending_end = starts[i] + FRAME_SIZE
             elif t == TYPE_GYRO:
                 if pending is None:
-                    c.malformed += 1  # gyroscope frame without an accelerometer frame before it
+                    c.malformed += 1  # gyroscope frame without an accelerometer frame just before it
                     count += 1
                     continue
                 out_rows.append(i)
@@ -166,6 +178,7 @@ class WitMotionDecoder:
             else:
                 c.other_frames += 1
         self._pending_acc = None if pending is None else pending.copy()
+        self._pending_end = pending_end
         self._count = count
         k = len(out_rows)
         samples = np.empty((k, 6), np.float32)
@@ -177,8 +190,8 @@ class WitMotionDecoder:
         c.samples += k
         return FrameBatch(samples, np.asarray(counts, np.int64), 0, False, None, 0.0)
 
-    def _frames_vectorised(self) -> tuple[np.ndarray, np.ndarray]:
-        """Find every valid frame of the buffer with numpy; return their types and first three int16 fields."""
+    def _frames_vectorised(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Find every valid frame of the buffer with numpy: their types, first three int16 fields and stream positions."""
         buf = np.frombuffer(bytes(self._buffer), np.uint8)
         n = buf.shape[0]
         starts = np.flatnonzero((buf[:-1] == HEADER) & ((buf[1:] & 0xF0) == 0x50)).astype(np.int64)
@@ -194,16 +207,20 @@ class WitMotionDecoder:
         c.crc_errors += sel.rejected.shape[0]
         c.bytes_skipped += sel.consumed - FRAME_SIZE * sel.accepted.shape[0]
         del self._buffer[: sel.consumed]
+        base = self._offset
+        self._offset += sel.consumed
         rows = gather_rows(buf, starts[sel.accepted], FRAME_SIZE)
-        return rows[:, 1], rows[:, 2:10].copy().view("<i2")[:, :3]
+        return rows[:, 1], rows[:, 2:10].copy().view("<i2")[:, :3], starts[sel.accepted] + base
 
-    def _frames_small(self) -> tuple[list[int], list[int]]:
+    def _frames_small(self) -> tuple[list[int], list[int], list[int]]:
         """Find every valid frame of a short buffer with a plain loop (same rules as the vectorised path)."""
         buf = bytes(self._buffer)
         n = len(buf)
         c = self.counters
         types: list[int] = []
         values: list[int] = []
+        positions: list[int] = []
+        base = self._offset
         pos = 0
         consumed = -1
         while True:
@@ -222,9 +239,11 @@ class WitMotionDecoder:
                 continue
             types.append(buf[i + 1])
             values.extend(_XYZ.unpack_from(buf, i + 2))
+            positions.append(base + i)
             pos = i + FRAME_SIZE
         if consumed < 0:
             consumed = max(pos, n - 1)
         c.bytes_skipped += consumed - FRAME_SIZE * len(types)
         del self._buffer[:consumed]
-        return types, values
+        self._offset += consumed
+        return types, values, positions
