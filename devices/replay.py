@@ -157,6 +157,9 @@ def _load_csv(settings: ReplaySettings) -> Recording:
     if t_col is not None:
         t = table[:, t_col] - table[0, t_col] if table.shape[0] else np.zeros(0)
         dt = np.diff(t)
+        if np.any(dt < 0):
+            bad = int(np.flatnonzero(dt < 0)[0]) + 1
+            raise ValueError(f"The file {path!r} has time going backward at sample {bad}; it cannot be replayed.")
         fs = 1.0 / float(np.median(dt)) if dt.size and np.median(dt) > 0 else 0.0
         if not fs:
             raise ValueError(f"The CSV file {path!r} has too few distinct times to tell its rate.")

@@ -1,0 +1,160 @@
+"""Building sources from command-line options: every source, and errors that name the option."""
+
+from __future__ import annotations
+
+import os
+import re
+import tty
+from pathlib import Path
+
+import click
+import pylsl
+import pytest
+from click.testing import CliRunner
+
+from devices.factory import (
+    SOURCE_DEFAULTS,
+    build_source,
+    source_events,
+    source_options,
+    source_status_line,
+)
+from devices.lsl_imu import LslImu
+from devices.replay import ReplaySource
+from devices.serial_imu import SerialImu
+from devices.synthetic import SyntheticArm
+
+
+@pytest.fixture
+def pty_path():
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    yield os.ttyname(slave)
+    os.close(master)
+    os.close(slave)
+
+
+def test_defaults_build_the_synthetic_arm(fake_clock) -> None:
+    src = build_source({}, clock=fake_clock)
+    assert isinstance(src, SyntheticArm)
+    assert src.fs == 100.0
+    assert src.settings.motion == "random-reaches"
+    with src:
+        fake_clock.advance(0.1)
+        assert src.read().n_samples == 11
+    assert source_events(src) == []
+    assert source_status_line(src) is None
+
+
+def test_synthetic_options(fake_clock) -> None:
+    src = build_source({"motion": "elbow-curls", "imu_rate": 200.0, "seed": 4, "speed": 2.0, "amplitude": 0.5,
+                        "layout": "not a source option"}, clock=fake_clock)
+    s = src.settings
+    assert (s.motion, s.fs, s.seed, s.speed, s.amplitude) == ("elbow-curls", 200.0, 4, 2.0, 0.5)
+
+
+@pytest.mark.parametrize(
+    ("options", "pattern"),
+    [
+        ({"motion": "juggling"}, r"'--motion'.*must be one of .*random-reaches.*'juggling' is invalid"),
+        ({"imu_rate": 5000.0}, r"'--imu-rate'.*within \[50, 1000\] Hz"),
+        ({"imu_rate": -1.0}, r"'--imu-rate'.*positive"),
+        ({"speed": 0.0}, r"'--speed'.*\(0, 10\]"),
+        ({"amplitude": 3.0}, r"'--amplitude'.*\[0, 1.5\]"),
+        ({"seed": -2}, r"'--seed'.*non-negative"),
+        ({"source": "bluetooth"}, r"'--source'.*synthetic, serial, lsl, replay"),
+    ],
+)
+def test_bad_values_name_the_option(options: dict, pattern: str) -> None:
+    with pytest.raises(click.BadParameter) as err:
+        build_source(options)
+    message = err.value.format_message()
+    assert re.search(pattern, message), message
+
+
+def test_serial_options(pty_path: str) -> None:
+    src = build_source({"source": "serial", "port": pty_path, "baud": 921600, "serial_format": "csv",
+                        "csv_columns": "t,ax,ay,az,gx,gy,gz", "csv_acc_scale": "g", "csv_gyro_scale": "deg/s",
+                        "csv_time_scale": "us", "imu_rate": 250.0, "no_frame_timeout": 2.0})
+    assert isinstance(src, SerialImu)
+    s = src.settings
+    assert (s.port, s.baud, s.format, s.fs, s.no_frame_timeout_s) == (pty_path, 921600, "csv", 250.0, 2.0)
+    assert s.csv.columns == ("t", "ax", "ay", "az", "gx", "gy", "gz")
+    assert s.csv.acc_scale == pytest.approx(9.80665)
+    assert s.csv.time_scale == 1e-6
+    with src:
+        assert "serial" in source_status_line(src)
+        assert source_events(src) == []
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "pattern"),
+    [
+        ({"source": "serial"}, click.UsageError, r"--source serial needs --port .*list-ports"),
+        ({"source": "serial", "port": "/dev/x", "baud": 0}, click.BadParameter, r"'--baud'.*positive integer"),
+        ({"source": "serial", "port": "/dev/x", "csv_columns": "ax,ay"}, click.BadParameter, r"'--csv-columns'"),
+        ({"source": "serial", "port": "/dev/x", "csv_delimiter": "|"}, click.BadParameter, r"'--csv-delimiter'"),
+        ({"source": "serial", "port": "/dev/x", "csv_acc_scale": "lots"}, click.BadParameter,
+         r"'--csv-acc-scale'.*m/s2, si, g, mg"),
+        ({"port": "/dev/ttyUSB0"}, click.UsageError, r"--port is only used with --source serial.*Add --source serial"),
+        ({"stream_name": "x"}, click.UsageError, r"--stream-name is only used with --source lsl"),
+        ({"file": "x.csv"}, click.UsageError, r"--file is only used with --source replay"),
+        ({"source": "lsl"}, click.UsageError, r"needs --stream-name NAME and/or --stream-type TYPE"),
+        ({"source": "replay"}, click.UsageError, r"--source replay needs --file"),
+        ({"source": "replay", "file": "/nonexistent.csv"}, click.UsageError, r"'path' must be an existing file"),
+    ],
+)
+def test_missing_and_contradictory_options(options: dict, error: type, pattern: str) -> None:
+    with pytest.raises(error) as err:
+        build_source(options)
+    assert re.search(pattern, err.value.format_message()), err.value.format_message()
+
+
+def test_lsl_source_is_resolved_at_build_time(lsl_prefix: str) -> None:
+    name = f"{lsl_prefix}_imu"
+    info = pylsl.StreamInfo(name, "IMU", 6, 250.0, pylsl.cf_float32, f"{name}_src")
+    outlet = pylsl.StreamOutlet(info)
+    src = build_source({"source": "lsl", "stream_name": name, "resolve_timeout": 5.0})
+    assert isinstance(src, LslImu)
+    assert src.fs == 250.0
+    del outlet
+    with pytest.raises(click.UsageError, match="No LSL stream with name .* found within 0.2 s"):
+        build_source({"source": "lsl", "stream_name": f"{lsl_prefix}_absent", "resolve_timeout": 0.2})
+
+
+def test_replay_source(tmp_path: Path, fake_clock) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text("acc_x,acc_y,acc_z,gyr_x,gyr_y,gyr_z\n" + "0,0,9.8,0,0,0\n" * 20)
+    src = build_source({"source": "replay", "file": str(path), "imu_rate": 50.0, "replay_speed": 2.0, "loop": True},
+                       clock=fake_clock)
+    assert isinstance(src, ReplaySource)
+    assert src.fs == 100.0
+    assert src.settings.loop
+
+
+def test_source_options_on_a_click_command(tmp_path: Path) -> None:
+    seen = {}
+
+    @click.command()
+    @source_options
+    @click.option("--fs", type=float, default=2000.0)
+    def cmd(fs: float, **kwargs) -> None:
+        seen.update(kwargs)
+        build_source(kwargs)
+
+    runner = CliRunner()
+    result = runner.invoke(cmd, ["--motion", "pronation", "--imu-rate", "120", "--fs", "1000"])
+    assert result.exit_code == 0, result.output
+    assert set(seen) == set(SOURCE_DEFAULTS)
+    assert seen["motion"] == "pronation"
+    assert seen["imu_rate"] == 120.0
+    result = runner.invoke(cmd, ["--source", "serial"])
+    assert result.exit_code == 2
+    assert "--source serial needs --port" in result.output
+    result = runner.invoke(cmd, ["--format", "nmea"])
+    assert result.exit_code == 2
+    assert "'nmea' is not one of 'csv', 'binary', 'witmotion'" in result.output
+    help_text = runner.invoke(cmd, ["--help"]).output
+    for flag in ("--source", "--port", "--baud", "--format", "--csv-columns", "--stream-name", "--imu-channels",
+                 "--file", "--replay-speed", "--loop / --no-loop"):
+        assert flag in help_text
