@@ -24,7 +24,7 @@ from realtime.logs import logger
 from realtime.musculoskeletal import MuscleTeacher
 from realtime.musculoskeletal.checks import check_number
 
-LOOKAHEAD_S = 0.1
+LOOKAHEAD_S = 0.25
 """The live source computes its deterministic script in chunks of this many seconds ahead
 of the clock (samples are still released only when due): one chunk costs about as much as
 one sample, because the cost is per numpy call."""
@@ -212,13 +212,14 @@ class SyntheticArm:
 
     def read(self) -> Block:
         """Every due sample not yet returned: IMU data (n, 6) float32 with aux ground truth."""
-        if not self._running or self._gen is None:
+        gen = self._gen
+        if not self._running or gen is None:
             raise RuntimeError("SyntheticArm is not running. Use SyntheticArm.start() before read().")
         seq = self._next
         n = self._due(float(self._clock())) - seq
         if n <= 0:
             return empty_block(IMU_CHANNELS, self.fs, seq, AUX_SHAPES)
-        out = self._take(n)
+        out = self._take(gen, n)
         self._next = seq + n
         aux = {key: np.ascontiguousarray(out[key], np.float32) for key in AUX_SHAPES}
         return Block(
@@ -227,10 +228,8 @@ class SyntheticArm:
             self.fs, seq, IMU_CHANNELS, aux,
         )
 
-    def _take(self, n: int) -> dict[str, np.ndarray]:
+    def _take(self, gen: _Generator, n: int) -> dict[str, np.ndarray]:
         """The next ``n`` samples, computing ahead in chunks of ``LOOKAHEAD_S``."""
-        gen = self._gen
-        assert gen is not None  # read() checked
         have = gen.next_index - self._next
         if have < n:
             chunk = gen.next(max(n - have, int(np.ceil(LOOKAHEAD_S * self.fs))))
