@@ -7,12 +7,16 @@ Two measurements per channel count (8 = ``armband8``, 64 = ``grid64``), 4 s wind
   window (1600 x 900, offscreen) runs its presenter tick as fast as it can once
   the 4 s window is full, redrawing the traces on every tick (pull, decimate,
   draw), and the frames actually painted by the EMG plot's viewport are counted
-  (a Qt event filter), over ``seconds``. Side panels refresh at their normal 15 Hz.
+  (a Qt event filter), over ``seconds``. Side panels refresh at their normal 10 Hz.
 - **late_ticks_delta**: the simulator (``launch.py run --layout L --name P
   --duration D``) is run twice, alone and with the viewer process
-  (``launch.py view --prefix P``, its normal 30 Hz) reading it; the final
-  ``late_ticks`` of its ``<prefix>-status`` stream are compared
-  (``with - without``). ``None`` when ``launch.py run`` is not available.
+  (``launch.py view --prefix P``, its normal 30 Hz) started when the first
+  status sample arrives; in each run the increase of ``late_ticks`` (from its
+  ``<prefix>-status`` stream) from the first sample after a 4 s warm-up to the
+  last one is taken, and the delta is ``with - without``. The viewer process'
+  CPU use over that window is stored as well. ``None`` when ``launch.py run`` is not
+  available. On a shared machine the late ticks are noisy: compare the two
+  runs' figures, which are stored too.
 """
 
 from __future__ import annotations
@@ -162,52 +166,95 @@ def simulator_available() -> tuple[bool, str]:
     return False, tail[-1] if tail else f"exit code {proc.returncode}"
 
 
-def run_simulator_late_ticks(channels: int, duration: float, with_viewer: bool) -> float:
-    """Run the simulator for ``duration`` s (optionally watched by the viewer) and return its final late_ticks."""
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of process ``pid`` (Linux ``/proc``; ``None`` elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_simulator_late_ticks(
+    channels: int, duration: float, with_viewer: bool, warmup: float = 4.0
+) -> dict[str, float | None]:
+    """Run the simulator for ``duration`` s, optionally watched by a viewer process, and read its late ticks.
+
+    The viewer starts with the first status sample; late ticks are counted from
+    the first status sample ``warmup`` seconds later (both processes running
+    steadily) to the last one, in both conditions alike.
+
+    Returns
+    -------
+    dict
+        ``first`` and ``final`` late_ticks of the counted window, ``increase``
+        (final - first), ``seconds`` (length of the window) and, with the viewer,
+        ``viewer_cpu_percent`` (the viewer process' CPU use over the window).
+    """
     import pylsl
 
     from gui.commands import start_viewer_process
 
     prefix = f"benchsim_{uuid4().hex[:8]}"
-    argv = [
-        sys.executable,
-        str(_LAUNCH),
-        "run",
-        "--layout",
-        LAYOUT_FOR_CHANNELS[channels],
-        "--name",
-        prefix,
-        "--duration",
-        str(duration),
-    ]
+    argv = [sys.executable, str(_LAUNCH), "run", "--layout", LAYOUT_FOR_CHANNELS[channels]]
+    argv += ["--name", prefix, "--duration", str(duration)]
     help_text = simulator_available()[1]
     if "--fs" in help_text:
         argv += ["--fs", str(int(FS))]
-    sim = subprocess.Popen(argv, cwd=_ROOT)  # noqa: S603
+    if "--quiet" in help_text:
+        argv.append("--quiet")
+    sim = subprocess.Popen(argv, cwd=_ROOT)  # noqa: S603 - our own interpreter and script
     viewer = None
     try:
         found = pylsl.resolve_byprop("name", f"{prefix}-status", timeout=60.0)
         if not found:
-            raise RuntimeError(f"The simulator did not publish {prefix}-status within 60 s.")
+            raise RuntimeError(
+                f"The simulator did not publish {prefix}-status within 60 s: {' '.join(argv)}"
+            )
         inlet = pylsl.StreamInlet(found[0])
         inlet.open_stream(timeout=5.0)
-        index = 2
-        labels = inlet.info(timeout=5.0).get_channel_labels()
-        if labels and "late_ticks" in labels:
-            index = labels.index("late_ticks")
+        labels = inlet.info(timeout=5.0).get_channel_labels() or []
+        index = labels.index("late_ticks") if "late_ticks" in labels else 2  # docs/streams.md order
+        samples: list[tuple[float, float]] = []  # (local time received, late_ticks)
+
+        def read(timeout: float) -> None:
+            chunk, _ = inlet.pull_chunk(timeout=timeout)
+            samples.extend((time.monotonic(), float(s[index])) for s in chunk)
+
+        while not samples and sim.poll() is None:
+            read(0.5)
         if with_viewer:
             viewer = start_viewer_process(prefix, timeout=30)
-        late = 0.0
+        window_start = time.monotonic() + warmup
+        cpu0 = None
         while sim.poll() is None:
-            samples, _ = inlet.pull_chunk(timeout=0.5)
-            for s in samples:
-                late = float(s[index])
-        samples, _ = inlet.pull_chunk(timeout=0.5)
-        for s in samples:
-            late = float(s[index])
-        if sim.returncode not in (0, None):
+            read(0.5)
+            if viewer is not None and cpu0 is None and time.monotonic() >= window_start:
+                cpu0, t_cpu0 = _cpu_seconds(viewer.pid), time.monotonic()
+        cpu1 = _cpu_seconds(viewer.pid) if viewer is not None and viewer.poll() is None else None
+        t_cpu1 = time.monotonic()
+        read(0.5)
+        if sim.returncode != 0:
             raise RuntimeError(f"The simulator exited with code {sim.returncode}: {' '.join(argv)}")
-        return late
+        if viewer is not None and viewer.poll() not in (None, 0):
+            raise RuntimeError(
+                f"The viewer process exited with code {viewer.returncode} during the run."
+            )
+        counted = [(t, v) for t, v in samples if t >= window_start]
+        if len(counted) < 2:
+            raise RuntimeError(
+                f"Fewer than 2 status samples after the {warmup:g} s warm-up; use a longer --sim-seconds."
+            )
+        result: dict[str, float | None] = {
+            "first": counted[0][1],
+            "final": counted[-1][1],
+            "increase": counted[-1][1] - counted[0][1],
+            "seconds": counted[-1][0] - counted[0][0],
+        }
+        if viewer is not None:
+            ok = cpu0 is not None and cpu1 is not None and t_cpu1 > t_cpu0
+            result["viewer_cpu_percent"] = 100.0 * (cpu1 - cpu0) / (t_cpu1 - t_cpu0) if ok else None
+        return result
     finally:
         if viewer is not None:
             _stop(viewer)
@@ -218,7 +265,7 @@ def run_benchmark(
     json_path: str | os.PathLike,
     channels: tuple[int, ...] = (8, 64),
     seconds: float = 5.0,
-    sim_seconds: float = 10.0,
+    sim_seconds: float = 15.0,
     screenshot_dir: str | None = None,
 ) -> dict[str, Any]:
     """Measure every configuration and write ``{"runs": [...]}`` to ``json_path``.
@@ -250,9 +297,9 @@ def run_benchmark(
             without = run_simulator_late_ticks(c, sim_seconds, with_viewer=False)
             with_v = run_simulator_late_ticks(c, sim_seconds, with_viewer=True)
             run.update(
+                late_ticks_delta=int(round(with_v["increase"] - without["increase"])),
                 late_ticks_without_viewer=without,
                 late_ticks_with_viewer=with_v,
-                late_ticks_delta=int(round(with_v - without)),
                 sim_seconds=sim_seconds,
             )
         else:

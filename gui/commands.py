@@ -170,9 +170,9 @@ def view(
 )
 @click.option(
     "--sim-seconds",
-    default=10.0,
+    default=15.0,
     show_default=True,
-    type=click.FloatRange(min=3.0),
+    type=click.FloatRange(min=8.0),
     help="Simulator run per late-tick measurement.",
 )
 @click.option(
@@ -210,7 +210,10 @@ def bench_viewer(
     for r in result["runs"]:
         late = r["late_ticks_delta"]
         late_txt = "n/a" if late is None else f"{late:+d}"
+        cpu = (r.get("late_ticks_with_viewer") or {}).get("viewer_cpu_percent")
+        cpu_txt = "" if cpu is None else f", viewer CPU {cpu:.0f} %"
         click.echo(
-            f"{r['channels']:3d} ch  {r['window_s']:g} s  {r['fs']:g} Hz: {r['fps']:.1f} fps, late ticks delta {late_txt}"
+            f"{r['channels']:3d} ch  {r['window_s']:g} s  {r['fs']:g} Hz: {r['fps']:.1f} fps, "
+            f"late ticks delta {late_txt}{cpu_txt}"
         )
     click.echo(f"wrote {json_path}")

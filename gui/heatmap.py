@@ -18,6 +18,7 @@ with the largest RMS.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -179,6 +180,8 @@ class _RmsPanel:
         self.rms = np.zeros(meta.n_channels)
         self.max_index = -1
         self.level = 0.0
+        self._titled_index = -2
+        self._title_due = 0.0
 
     @property
     def max_channel(self) -> str | None:
@@ -187,6 +190,15 @@ class _RmsPanel:
 
     def _update_level(self, peak: float) -> None:
         self.level = max(peak, 0.97 * self.level) if self.level > 0 else peak
+
+    def _set_title(self) -> None:
+        """Retitle at most every 0.5 s (text layout is costly), at once when the top channel changes."""
+        now = time.monotonic()
+        if self.max_index == self._titled_index and now < self._title_due:
+            return
+        self._titled_index = self.max_index
+        self._title_due = now + 0.5
+        self.plot.setTitle(self._title(), size=f"{theme.TITLE_FONT_PT}pt", color=theme.FOREGROUND)
 
     def _title(self) -> str:
         if self.max_index < 0:
@@ -287,7 +299,7 @@ class RmsHeatmap(_RmsPanel):
             self.cell_h,
         )
         self.marker.setVisible(True)
-        self.plot.setTitle(self._title(), size=f"{theme.TITLE_FONT_PT}pt", color=theme.FOREGROUND)
+        self._set_title()
 
 
 class RmsBars(_RmsPanel):
@@ -338,7 +350,7 @@ class RmsBars(_RmsPanel):
         self.top_bar.setOpts(x=[float(self.max_index)], height=[float(self.rms[self.max_index])])
         self.top_bar.setVisible(True)
         self.plot.setYRange(0.0, self.level * 1.1 if self.level > 0 else 1.0, padding=0.0)
-        self.plot.setTitle(self._title(), size=f"{theme.TITLE_FONT_PT}pt", color=theme.FOREGROUND)
+        self._set_title()
 
 
 def make_rms_panel(meta: StreamMeta) -> RmsHeatmap | RmsBars:

@@ -116,6 +116,7 @@ class ImuTraces:
             )
         self.meta = meta
         self._x = np.zeros(capacity, dtype=np.float64)
+        self._yrange = [(0.0, 0.0), (0.0, 0.0)]
         self.widgets: list[pg.PlotWidget] = []
         self.curves: list[tuple[pg.PlotDataItem, int]] = []
         for title, unit, cols in (
@@ -132,7 +133,9 @@ class ImuTraces:
             )
             theme.style_plot(p, left=unit, title=f"{title} &nbsp;{legend}")
             p.showGrid(x=True, y=True, alpha=theme.GRID_ALPHA)
-            p.enableAutoRange(axis="y")
+            p.disableAutoRange(
+                axis="y"
+            )  # sticky range (see _fit_y): axes redraw only when it changes
             for i, col in enumerate(cols):
                 curve = p.plot(pen=pg.mkPen(theme.IMU_AXES[i], width=2))
                 curve.setDownsampling(auto=True, method="peak")
@@ -163,3 +166,18 @@ class ImuTraces:
         np.subtract(ts, t_ref, out=x)
         for curve, col in self.curves:
             curve.setData(x=x, y=data[:, col])
+        for k, widget in enumerate(self.widgets):
+            if n:
+                block = data[:, 3 * k : 3 * k + 3]
+                self._fit_y(k, widget.getPlotItem(), float(block.min()), float(block.max()))
+
+    def _fit_y(self, k: int, plot: pg.PlotItem, lo: float, hi: float) -> None:
+        """Widen the y range at once when data leaves it; shrink only when data uses < 40 % of it."""
+        cur_lo, cur_hi = self._yrange[k]
+        span = max(hi - lo, 1e-3)
+        inside = cur_lo <= lo and hi <= cur_hi
+        if inside and span >= 0.4 * (cur_hi - cur_lo):
+            return
+        pad = 0.15 * span
+        self._yrange[k] = (lo - pad, hi + pad)
+        plot.setYRange(lo - pad, hi + pad, padding=0.0)

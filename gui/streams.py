@@ -349,6 +349,8 @@ def discover(
 
 
 # ---------------------------------------------------------------------------- one stream
+RATE_WINDOW_S = 2.0  # the effective rate is samples received over this much wall-clock time
+
 LIVE = "live"
 WAITING = "waiting"
 LOST = "lost"
@@ -549,7 +551,7 @@ class StreamSlot:
                 self.reason = f"no data for {silent:.1f} s"
             if self.state == LOST:
                 self._try_return(now)
-        if now - self._rate_t0 >= 1.0:
+        if now - self._rate_t0 >= RATE_WINDOW_S:
             self.rate_hz = (self._received - self._rate_n0) / (now - self._rate_t0)
             self._rate_t0, self._rate_n0 = now, self._received
         return n

@@ -57,7 +57,7 @@ class ViewerOptions:
     fps: float = 30.0
     lost_after_s: float = 1.0
     rms_window_s: float = 0.25
-    side_fps: float = 15.0
+    side_fps: float = 10.0
     size: tuple[int, int] = (1600, 900)
     screenshot_dir: str = "."
 
@@ -201,6 +201,7 @@ class Viewer(QtWidgets.QMainWindow):
         self._dirty = True
         self._status_cache: dict[str, str] = {}
         self._side_due = 0.0
+        self._status_due = 0.0
         self._drawn_at: dict[str, int] = {}
         if start:
             self.timer.start(int(round(1000.0 / opts.fps)))
@@ -360,6 +361,7 @@ class Viewer(QtWidgets.QMainWindow):
         if self.pause_action.isChecked() != self.paused:
             self.pause_action.setChecked(self.paused)
         self._dirty = True
+        self._status_due = 0.0
 
     def screenshot(self, path: str | Path | None = None) -> Path:
         """Save the window as a PNG and return its path.
@@ -399,7 +401,10 @@ class Viewer(QtWidgets.QMainWindow):
             if now >= self._side_due:
                 self._side_due = now + 1.0 / self.options.side_fps
                 self._redraw_side()
-        self._update_status()
+        now = time.monotonic()
+        if now >= self._status_due:  # rich-text labels: 5 Hz is plenty and saves layout work
+            self._status_due = now + 0.2
+            self._update_status()
 
     def _redraw_traces(self) -> None:
         ring = self.emg.ring
