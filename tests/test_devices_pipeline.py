@@ -63,6 +63,10 @@ def test_pipeline_keeps_publishing_emg_while_the_serial_imu_is_unplugged(tmp_pat
         before = _pull_for(emg, 1.0)
         imu_before = _pull_for(imu, 0.2)
         fake.stop()  # unplug
+        deadline = time.monotonic() + 5.0
+        while source.status.connected and time.monotonic() < deadline:
+            time.sleep(0.01)
+        _pull_for(imu, 0.1)  # IMU samples published before the unplug
         during = _pull_for(emg, 1.0)
         imu_during = _pull_for(imu, 0.3)
         events = _markers(markers)
