@@ -202,6 +202,7 @@ class Viewer(QtWidgets.QMainWindow):
         self._status_cache: dict[str, str] = {}
         self._side_due = 0.0
         self._status_due = 0.0
+        self._status_state = ""
         self._drawn_at: dict[str, int] = {}
         if start:
             self.timer.start(int(round(1000.0 / opts.fps)))
@@ -402,6 +403,9 @@ class Viewer(QtWidgets.QMainWindow):
                 self._side_due = now + 1.0 / self.options.side_fps
                 self._redraw_side()
         now = time.monotonic()
+        if self.emg.state != self._status_state:  # a state change shows at once
+            self._status_state = self.emg.state
+            self._status_due = 0.0
         if now >= self._status_due:  # rich-text labels: 5 Hz is plenty and saves layout work
             self._status_due = now + 0.2
             self._update_status()
