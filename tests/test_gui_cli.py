@@ -89,3 +89,55 @@ def test_viewer_command_and_process_helper_arguments() -> None:
         viewer_command("P1", colour="red")
     with pytest.raises(ValueError, match="'prefix' must be a non-empty string"):
         start_viewer_process("")
+
+
+def test_launch_view_without_stream_exits_nonzero() -> None:
+    import subprocess
+
+    from gui.commands import _LAUNCH
+
+    missing = _unique("missing_cli")
+    proc = subprocess.run(
+        [sys.executable, str(_LAUNCH), "view", "--stream", missing, "--timeout", "0.5"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1
+    assert f"no stream named '{missing}' found within 0.5 s (found: " in errors[0]
+
+
+def test_start_viewer_process_shows_the_simulator_streams(tmp_path: Path) -> None:
+    import threading
+
+    prefix = _unique("proc")
+    fs = 1000.0
+    outlet = pylsl.StreamOutlet(emg_info(f"{prefix}-EMG", "grid64", fs, source_id=f"{prefix}-e"))
+    stop = threading.Event()
+
+    def push() -> None:
+        rng = np.random.default_rng(3)
+        t0, n = pylsl.local_clock(), 0
+        while not stop.is_set():
+            outlet.push_chunk(
+                rng.standard_normal((10, 64)).astype(np.float32) * 40, timestamp=t0 + (n + 9) / fs
+            )
+            n += 10
+            stop.wait(max(0.0, t0 + n / fs - pylsl.local_clock()))
+
+    thread = threading.Thread(target=push, daemon=True)
+    thread.start()
+    path = tmp_path / "proc.png"
+    proc = start_viewer_process(prefix, timeout=10, screenshot=str(path), screenshot_after=1.5)
+    try:
+        assert proc.wait(timeout=60) == 0
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    assert path.stat().st_size > 20_000
