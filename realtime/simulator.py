@@ -65,7 +65,7 @@ class SimulatorConfig:
     block_size: int = 4
     duration: float | None = None
     seed: int = 0
-    activation: str = "teacher"
+    activation: str = "model"
     units_per_muscle: int = 100
 
     def __post_init__(self) -> None:

@@ -12,7 +12,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 # Keep LSL traffic on this machine and liblsl quiet; must run before any other LSL call.
 pylsl.set_config_content(
-    "[ports]\nIPv6 = disable\n[multicast]\nResolveScope = machine\n[log]\nlevel = -2\n"
+    "[ports]\nIPv6 = disable\n[multicast]\nResolveScope = machine\n[log]\nlevel = -3\n"
 )
 
 

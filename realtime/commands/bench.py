@@ -15,6 +15,7 @@ _BENCHMARKS: tuple[tuple[str, str], ...] = (
     ("realtime.commands.bench_engine", "engine"),
     ("realtime.commands.bench_model", "model"),
     ("gui.commands", "bench_viewer"),
+    ("devices.bench_formats", "serial_formats"),
 )
 
 

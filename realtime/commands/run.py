@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from devices.factory import build_source, source_options
+from devices.factory import build_source, source_options, source_status_line
 
 FS_CHOICES = ("1000", "2000")
 
@@ -55,8 +55,9 @@ def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
               help="Seconds to run; omit to run until Ctrl-C.")
 @click.option("--name", "prefix", default="myostream", show_default=True,
               help="Prefix of the LSL stream names (<prefix>-EMG, <prefix>-IMU, ...).")
-@click.option("--activation", type=click.Choice(["model", "teacher"]), default="teacher", show_default=True,
-              help="What drives the engine: the activation network or the synthetic arm's ground truth.")
+@click.option("--activation", type=click.Choice(["model", "teacher"]), default="model", show_default=True,
+              help="What drives the engine: the activation network (any source) or the synthetic arm's "
+                   "physics ground truth (synthetic source only).")
 @click.option("--units", "units_per_muscle", type=click.IntRange(1, 1000), default=100, show_default=True,
               help="Motor units per muscle.")
 @click.option("--wait-for-consumer", type=click.FloatRange(min=0), default=0.0, show_default=True,
@@ -75,9 +76,16 @@ def run(layout: str, fs: float, block_size: int, duration: float | None, prefix:
         raise click.UsageError(str(err)) from err
     source = build_source(dict(source_kwargs))
 
+    if activation == "teacher" and source_kwargs.get("source", "synthetic") != "synthetic":
+        raise click.UsageError(
+            "--activation teacher needs the synthetic source's ground truth; "
+            f"with --source {source_kwargs.get('source')} use --activation model (the default)."
+        )
+
     def print_status(report: object) -> None:
         if not quiet:
-            click.echo(status_line(report))
+            device = source_status_line(source)
+            click.echo(status_line(report) + (f"  | {device}" if device else ""))
 
     sim = Simulator(config, source, on_status=print_status)
     click.echo(
