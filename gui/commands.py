@@ -6,6 +6,7 @@ imported inside the command functions only.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,22 @@ from typing import Any
 
 import click
 
+from realtime.logs import logger
+
 _LAUNCH = Path(__file__).resolve().parent.parent / "launch.py"
+
+
+def lower_priority(amount: int) -> None:
+    """Make this process ``amount`` nicer (POSIX ``nice``), so a producer on the same CPUs wins.
+
+    The viewer is a consumer: when CPUs are scarce, the simulator's 2 ms ticks
+    matter more than a frame. Does nothing where ``os.nice`` does not exist.
+    """
+    if amount > 0 and hasattr(os, "nice"):
+        try:
+            os.nice(amount)
+        except OSError as err:  # e.g. a restricted container
+            logger.warning("viewer: cannot lower the CPU priority (%s)", err)
 
 
 def viewer_command(prefix: str | None = None, **opts: Any) -> list[str]:
@@ -25,9 +41,10 @@ def viewer_command(prefix: str | None = None, **opts: Any) -> list[str]:
         Stream-name prefix (``--prefix``).
     **opts
         Other options of ``view`` by their Python name (``stream``, ``timeout``,
-        ``window``, ``screenshot``, ``screenshot_after``, ``fps``). ``None`` values are skipped.
+        ``window``, ``screenshot``, ``screenshot_after``, ``fps``, ``nice``). ``None`` values
+        are skipped.
     """
-    allowed = {"stream", "timeout", "window", "screenshot", "screenshot_after", "fps"}
+    allowed = {"stream", "timeout", "window", "screenshot", "screenshot_after", "fps", "nice"}
     unknown = set(opts) - allowed
     if unknown:
         raise TypeError(
@@ -110,6 +127,13 @@ def start_viewer_process(prefix: str, **opts: Any) -> subprocess.Popen:
     type=click.FloatRange(min=0.0),
     help="Seconds to run before --screenshot.",
 )
+@click.option(
+    "--nice",
+    default=10,
+    show_default=True,
+    type=click.IntRange(0, 19),
+    help="Lower the viewer's CPU priority by this much so the producer keeps its timing (0: unchanged).",
+)
 def view(
     stream: str | None,
     prefix: str | None,
@@ -118,6 +142,7 @@ def view(
     fps: float,
     screenshot: str | None,
     screenshot_after: float,
+    nice: int,
 ) -> None:
     """Live viewer: EMG traces, RMS map, activations, IMU and stream health from LSL."""
     if screenshot is not None and not screenshot.lower().endswith(".png"):
@@ -130,6 +155,7 @@ def view(
         found = discover(prefix=prefix, stream=stream, timeout=timeout)
     except NoStreamError as err:
         raise click.ClickException(str(err)) from None
+    lower_priority(nice)
 
     from pyqtgraph.Qt import QtCore
 

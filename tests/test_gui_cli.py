@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import time
 from typing import TYPE_CHECKING
 from uuid import uuid4
 
@@ -70,7 +72,8 @@ def test_view_screenshot_mode_writes_png_and_exits(tmp_path: Path, qapp) -> None
     path = tmp_path / "cli.png"
     try:
         result = CliRunner().invoke(
-            view, ["--stream", name, "--screenshot", str(path), "--screenshot-after", "1"]
+            view,
+            ["--stream", name, "--screenshot", str(path), "--screenshot-after", "1", "--nice", "0"],
         )
     finally:
         timer.stop()
@@ -130,8 +133,16 @@ def test_start_viewer_process_shows_the_simulator_streams(tmp_path: Path) -> Non
     thread = threading.Thread(target=push, daemon=True)
     thread.start()
     path = tmp_path / "proc.png"
+    base = os.getpriority(os.PRIO_PROCESS, 0)
     proc = start_viewer_process(prefix, timeout=10, screenshot=str(path), screenshot_after=1.5)
     try:
+        niceness = base
+        deadline = time.monotonic() + 30.0
+        while proc.poll() is None and niceness == base and time.monotonic() < deadline:
+            with contextlib.suppress(ProcessLookupError):
+                niceness = os.getpriority(os.PRIO_PROCESS, proc.pid)
+            time.sleep(0.01)
+        assert niceness == min(base + 10, 19)  # the consumer yields the CPU to the producer
         assert proc.wait(timeout=60) == 0
     finally:
         stop.set()
