@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from realtime.anatomy import JOINTS
 from realtime.block import Block
 from realtime.logs import logger
 from realtime.resample import CausalResampler
@@ -190,7 +191,9 @@ class TeacherActivation:
                 f"The source carries {act.shape[1]} activations, the engine expects {len(self.muscles)} muscles."
             )
         data = np.ascontiguousarray(act, np.float32)
-        return Block(data, block.timestamps, block.fs, block.seq, self.muscles)
+        angles = block.aux.get("angles")
+        aux = {} if angles is None else {"angles": np.ascontiguousarray(angles, np.float32)}
+        return Block(data, block.timestamps, block.fs, block.seq, self.muscles, aux)
 
 
 class Pipeline:
@@ -204,7 +207,8 @@ class Pipeline:
         Maps IMU blocks to activation blocks (its own rate and timestamps).
     engine : Stage
         Maps activation blocks on the engine grid to EMG blocks. It must have a
-        ``reset(max_block)`` method; it receives blocks of ``settings.block_size`` samples.
+        ``reset(max_block)`` method; it receives blocks of ``settings.block_size``
+        samples whose aux ``"angles"`` holds the joint angles (``JOINTS``) on the same grid.
     muscles : tuple of str
         Channel labels of the activation blocks.
     outputs : PipelineOutputs
@@ -245,6 +249,9 @@ class Pipeline:
         self._sleep = sleep
         self._status_callbacks = list(status_callbacks)
         self.resampler = CausalResampler(self.muscles, self.settings.fs)
+        # Joint angles (from the synthetic arm or the network's posture head) follow the
+        # activations onto the engine grid; they hold their last value when the input stops.
+        self.posture_resampler = CausalResampler(JOINTS, self.settings.fs, stale_after=np.inf)
         self.stats = RunnerStats()
         self._stop_event = threading.Event()
         self._thread: threading.Thread | None = None
@@ -336,6 +343,7 @@ class Pipeline:
             self.engine.reset(s.block_size)
             t0 = clock()
             self.resampler.reset(t0)
+            self.posture_resampler.reset(t0)
             stats = self.stats = RunnerStats(t0=t0)
             self._emit_marker("myostream: start", t0)
             next_status = t0 + s.status_interval
@@ -384,6 +392,11 @@ class Pipeline:
         t_c = time.perf_counter_ns()
         self.resampler.push(act)
         grid = self.resampler.pull(n)
+        angles = act.aux.get("angles")
+        if angles is not None and act.n_samples:
+            self.posture_resampler.push(Block(angles, act.timestamps, act.fs, act.seq, JOINTS))
+        posture = self.posture_resampler.pull(n)
+        grid = Block(grid.data, grid.timestamps, grid.fs, grid.seq, grid.channels, {"angles": posture.data})
         t_d = time.perf_counter_ns()
         emg = self.engine.process(grid)
         t_e = time.perf_counter_ns()

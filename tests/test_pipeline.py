@@ -35,7 +35,9 @@ class RampSource:
         n_due = int(np.floor((self.clock() - self._t0) * self.fs + 1e-9)) + 1 - self._k
         t = regular_timestamps(self._t0, self.fs, self._k, max(n_due, 0))
         act = np.stack([(t - self._t0) % 1.0, np.full_like(t, 0.5)], axis=1).astype(np.float32)
-        blk = Block(np.zeros((t.size, 6), np.float32), t, self.fs, self._k, IMU_CHANNELS, {"activation": act})
+        angles = np.repeat(((t - self._t0) * 0.1)[:, None], 3, axis=1).astype(np.float32)
+        aux = {"activation": act, "angles": angles}
+        blk = Block(np.zeros((t.size, 6), np.float32), t, self.fs, self._k, IMU_CHANNELS, aux)
         self._k += t.size
         return blk
 
@@ -45,6 +47,7 @@ class CopyEngine:
 
     def __init__(self, clock=None, slow_calls: frozenset[int] = frozenset(), cost: float = 0.0) -> None:
         self.clock, self.slow_calls, self.cost, self.calls = clock, slow_calls, cost, 0
+        self.angles: list[np.ndarray] = []
 
     def reset(self, max_block: int) -> None:
         self.calls = 0
@@ -53,6 +56,7 @@ class CopyEngine:
         if self.calls in self.slow_calls:
             self.clock.advance(self.cost)
         self.calls += 1
+        self.angles.append(block.aux["angles"].copy())
         return Block(block.data.copy(), block.timestamps, block.fs, block.seq, block.channels)
 
 
@@ -90,6 +94,18 @@ def test_exact_timestamps_and_sample_count(fake_clock, block_size: int) -> None:
     t_truth, _ = truth.cat()
     assert_allclose(np.diff(t_truth), 0.01, atol=1e-9)
     assert np.all(x[:, 0] <= (t - stats.t0) % 1.0 + 1e-6)
+
+
+def test_posture_reaches_the_engine_on_its_grid(fake_clock) -> None:
+    engine = CopyEngine()
+    stats = _pipeline(fake_clock, engine, PipelineSettings(fs=1000.0, block_size=5, duration=1.0),
+                      PipelineOutputs()).run()
+    angles = np.concatenate(engine.angles)
+    assert angles.shape == (1000, 3)
+    t = stats.t0 + np.arange(1000) / 1000.0
+    # The source's angles are 0.1 rad/s ramps sampled at 100 Hz: interpolated or held, never ahead.
+    assert np.all(angles[:, 0] <= (t - stats.t0) * 0.1 + 1e-6)
+    assert np.all(angles[:, 0] >= (t - stats.t0) * 0.1 - 0.1 * 0.01 - 1e-6)
 
 
 def test_slow_stage_counts_late_ticks_and_still_computes_every_sample(fake_clock) -> None:
