@@ -14,7 +14,9 @@ Two measurements per channel count (8 = ``armband8``, 64 = ``grid64``), 4 s wind
   status sample arrives; in each run the increase of ``late_ticks`` (from its
   ``<prefix>-status`` stream) from the first sample after a 4 s warm-up to the
   last one is taken, and the delta is ``with - without``. The viewer process'
-  CPU use over that window is stored as well. ``None`` when ``launch.py run`` is not
+  CPU use over that window is stored as well, and a third run with a bare LSL
+  inlet pulling the EMG at 30 Hz (what any consumer costs the producer) gives
+  ``late_ticks_delta_vs_bare_inlet``. ``None`` when ``launch.py run`` is not
   available. On a shared machine the late ticks are noisy: compare the two
   runs' figures, which are stored too.
 """
@@ -175,14 +177,19 @@ def _cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_simulator_late_ticks(
-    channels: int, duration: float, with_viewer: bool, warmup: float = 4.0
-) -> dict[str, float | None]:
-    """Run the simulator for ``duration`` s, optionally watched by a viewer process, and read its late ticks.
+CONSUMERS = ("none", "inlet", "viewer")
 
-    The viewer starts with the first status sample; late ticks are counted from
-    the first status sample ``warmup`` seconds later (both processes running
-    steadily) to the last one, in both conditions alike.
+
+def run_simulator_late_ticks(
+    channels: int, duration: float, consumer: str, warmup: float = 4.0
+) -> dict[str, float | None]:
+    """Run the simulator for ``duration`` s with a consumer of its EMG stream and read its late ticks.
+
+    ``consumer`` is ``none`` (nobody reads the EMG), ``inlet`` (this process pulls
+    it at 30 Hz into a preallocated buffer: what any LSL client costs the
+    producer) or ``viewer`` (a ``launch.py view`` process). The consumer starts
+    with the first status sample; late ticks are counted from the first status
+    sample ``warmup`` seconds later to the last one, in every condition alike.
 
     Returns
     -------
@@ -191,10 +198,15 @@ def run_simulator_late_ticks(
         (final - first), ``seconds`` (length of the window) and, with the viewer,
         ``viewer_cpu_percent`` (the viewer process' CPU use over the window).
     """
+    import numpy as np
     import pylsl
 
     from gui.commands import start_viewer_process
 
+    if consumer not in CONSUMERS:
+        raise ValueError(
+            f"The argument 'consumer' must be one of {CONSUMERS}. {consumer!r} is invalid."
+        )
     prefix = f"benchsim_{uuid4().hex[:8]}"
     argv = [sys.executable, str(_LAUNCH), "run", "--layout", LAYOUT_FOR_CHANNELS[channels]]
     argv += ["--name", prefix, "--duration", str(duration)]
@@ -217,18 +229,31 @@ def run_simulator_late_ticks(
         index = labels.index("late_ticks") if "late_ticks" in labels else 2  # docs/streams.md order
         samples: list[tuple[float, float]] = []  # (local time received, late_ticks)
 
+        emg_inlet = None
+        emg_buf = np.empty(0, dtype=np.float32)
+
         def read(timeout: float) -> None:
             chunk, _ = inlet.pull_chunk(timeout=timeout)
             samples.extend((time.monotonic(), float(s[index])) for s in chunk)
+            if emg_inlet is not None:
+                emg_inlet.pull_chunk(timeout=0.0, max_samples=4096, dest_obj=emg_buf)
 
         while not samples and sim.poll() is None:
             read(0.5)
-        if with_viewer:
+        if consumer == "viewer":
             viewer = start_viewer_process(prefix, timeout=30)
+        elif consumer == "inlet":
+            emg_info = pylsl.resolve_byprop("name", f"{prefix}-EMG", timeout=10.0)
+            if not emg_info:
+                raise RuntimeError(f"The simulator did not publish {prefix}-EMG.")
+            emg_buf = np.empty((4096, emg_info[0].channel_count()), dtype=np.float32)
+            emg_inlet = pylsl.StreamInlet(emg_info[0], max_buflen=15)
+            emg_inlet.open_stream(timeout=5.0)
+        poll_s = 1.0 / 30.0 if emg_inlet is not None else 0.5
         window_start = time.monotonic() + warmup
         cpu0 = None
         while sim.poll() is None:
-            read(0.5)
+            read(poll_s)
             if viewer is not None and cpu0 is None and time.monotonic() >= window_start:
                 cpu0, t_cpu0 = _cpu_seconds(viewer.pid), time.monotonic()
         cpu1 = _cpu_seconds(viewer.pid) if viewer is not None and viewer.poll() is None else None
@@ -294,11 +319,14 @@ def run_benchmark(
         run = measure_fps(c, seconds, screenshot_dir)
         run["late_ticks_delta"] = None
         if available:
-            without = run_simulator_late_ticks(c, sim_seconds, with_viewer=False)
-            with_v = run_simulator_late_ticks(c, sim_seconds, with_viewer=True)
+            without = run_simulator_late_ticks(c, sim_seconds, consumer="none")
+            bare = run_simulator_late_ticks(c, sim_seconds, consumer="inlet")
+            with_v = run_simulator_late_ticks(c, sim_seconds, consumer="viewer")
             run.update(
                 late_ticks_delta=int(round(with_v["increase"] - without["increase"])),
+                late_ticks_delta_vs_bare_inlet=int(round(with_v["increase"] - bare["increase"])),
                 late_ticks_without_viewer=without,
+                late_ticks_with_bare_inlet=bare,
                 late_ticks_with_viewer=with_v,
                 sim_seconds=sim_seconds,
             )

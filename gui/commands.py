@@ -236,6 +236,9 @@ def bench_viewer(
     for r in result["runs"]:
         late = r["late_ticks_delta"]
         late_txt = "n/a" if late is None else f"{late:+d}"
+        bare = r.get("late_ticks_delta_vs_bare_inlet")
+        if bare is not None:
+            late_txt += f" ({bare:+d} vs a bare inlet)"
         cpu = (r.get("late_ticks_with_viewer") or {}).get("viewer_cpu_percent")
         cpu_txt = "" if cpu is None else f", viewer CPU {cpu:.0f} %"
         click.echo(
