@@ -2,8 +2,9 @@
 
 ::
 
-    source.read() ─▶ activation.process() ─▶ resampler ─▶ engine.process() ─▶ outputs
-      IMU block        activation block       engine grid     EMG block         LSL outlets
+    source.read() ─▶ activation.process() ─▶ resampler ─▶ engine.process() ─▶ post stages ─▶ outputs
+      IMU block        activation block       engine grid     EMG block         artefacts,     LSL outlets
+                                                                                faults
 
 Each tick the runner waits until the last sample of the next EMG block is due
 (``t0 + (n + block_size - 1) / fs`` on the injected clock), then reads what the
@@ -25,14 +26,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from realtime.anatomy import JOINTS
-from realtime.block import Block
+from realtime.block import IMU_CHANNELS, Block
 from realtime.logs import logger
 from realtime.resample import CausalResampler
 
 if TYPE_CHECKING:
     from realtime.stages import Sink, Source, Stage
 
-STAGE_NAMES: tuple[str, ...] = ("source", "activation", "resample", "engine", "output")
+STAGE_NAMES: tuple[str, ...] = ("source", "activation", "resample", "engine", "post", "output")
 """Names of the per-stage timing counters in :class:`RunnerStats`."""
 
 
@@ -92,7 +93,12 @@ class PipelineOutputs:
     activation_model : Sink | None
         Receives the activation stage's own output (when a model drives the engine).
     markers : Callable[[str, float], None] | None
-        Called with (text, timestamp) for every event (source lost/back, start, stop).
+        Called with (text, timestamp) for every event (source lost/back, start, stop,
+        and the markers of post stages such as fault onsets).
+    spikes : Callable[[ndarray, ndarray], None] | None
+        Called for each block in which the engine reports discharges (``engine.discharges``)
+        with rows ``(n, 3)`` float64 ``(muscle, unit, sample)`` and their timestamps
+        ``t0 + sample / fs`` (the EMG grid's).
     """
 
     emg: Sink | None = None
@@ -100,6 +106,7 @@ class PipelineOutputs:
     activation_truth: Sink | None = None
     activation_model: Sink | None = None
     markers: Callable[[str, float], None] | None = None
+    spikes: Callable[[np.ndarray, np.ndarray], None] | None = None
 
 
 @dataclass
@@ -221,6 +228,13 @@ class Pipeline:
         Sleeps for the given number of seconds.
     status_callbacks : Sequence[Callable[[StatusReport], None]]
         Called from the runner thread once per ``settings.status_interval``.
+    post_stages : Sequence[Stage]
+        Applied in order to each EMG block after the engine (artefacts, faults).
+        Each may have ``reset(max_block)``; ``pop_markers() -> [(text, timestamp)]``
+        (sent to ``outputs.markers``); and ``needs_imu``: then the block carries
+        aux ``"imu"``, the source's IMU resampled causally onto the EMG grid
+        (NaN rows before the first IMU sample, the last value held when it stops).
+        A stage may drop rows (lost samples); the remaining rows keep their timestamps.
     """
 
     def __init__(
@@ -234,6 +248,7 @@ class Pipeline:
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         status_callbacks: Sequence[Callable[[StatusReport], None]] = (),
+        post_stages: Sequence[Stage] = (),
     ) -> None:
         if clock is None:
             import pylsl
@@ -252,6 +267,11 @@ class Pipeline:
         # Joint angles (from the synthetic arm or the network's posture head) follow the
         # activations onto the engine grid; they hold their last value when the input stops.
         self.posture_resampler = CausalResampler(JOINTS, self.settings.fs, stale_after=np.inf)
+        self.post_stages = tuple(post_stages)
+        self._post_needs_imu = any(getattr(stage, "needs_imu", False) for stage in self.post_stages)
+        self.imu_resampler = CausalResampler(
+            IMU_CHANNELS, self.settings.fs, initial=np.full(len(IMU_CHANNELS), np.nan), stale_after=np.inf
+        )
         self.stats = RunnerStats()
         self._stop_event = threading.Event()
         self._thread: threading.Thread | None = None
@@ -341,7 +361,11 @@ class Pipeline:
             if hasattr(self.activation, "reset"):
                 self.activation.reset()
             self.engine.reset(s.block_size)
+            for stage in self.post_stages:
+                if hasattr(stage, "reset"):
+                    stage.reset(s.block_size)
             t0 = clock()
+            self.imu_resampler.reset(t0)
             self.resampler.reset(t0)
             self.posture_resampler.reset(t0)
             stats = self.stats = RunnerStats(t0=t0)
@@ -400,6 +424,11 @@ class Pipeline:
         t_d = time.perf_counter_ns()
         emg = self.engine.process(grid)
         t_e = time.perf_counter_ns()
+        if out.spikes is not None:
+            self._write_spikes()
+        if self.post_stages:
+            emg = self._post_process(emg, imu, n)
+        t_p = time.perf_counter_ns()
         if out.emg is not None:
             out.emg.write(emg)
         if imu.n_samples:
@@ -417,12 +446,36 @@ class Pipeline:
         ns["activation"] += t_c - t_b
         ns["resample"] += t_d - t_c
         ns["engine"] += t_e - t_d
-        ns["output"] += t_f - t_e
+        ns["post"] += t_p - t_e
+        ns["output"] += t_f - t_p
         stats.busy_ns += t_f - t_a
         stats.samples_sent += n
         stats.ticks += 1
         stats.newest_imu_time = self.resampler.newest_input_time
         stats.newest_imu_seq = self.resampler.newest_input_seq
+
+    def _write_spikes(self) -> None:
+        d = getattr(self.engine, "discharges", None)
+        if d is None or len(d) == 0:
+            return
+        rows = np.empty((len(d), 3))
+        rows[:, 0], rows[:, 1], rows[:, 2] = d.muscle, d.unit, d.sample
+        # The same expression as the EMG grid (regular_timestamps): bit-identical times.
+        self.outputs.spikes(rows, self.stats.t0 + (d.sample.astype(np.float64) / self.settings.fs))
+
+    def _post_process(self, emg: Block, imu: Block, n: int) -> Block:
+        if self._post_needs_imu:
+            if imu.n_samples:
+                self.imu_resampler.push(imu)
+            grid_imu = self.imu_resampler.pull(n)
+            emg = Block(emg.data, emg.timestamps, emg.fs, emg.seq, emg.channels, {"imu": grid_imu.data})
+        for stage in self.post_stages:
+            emg = stage.process(emg)
+            pop_markers = getattr(stage, "pop_markers", None)
+            if pop_markers is not None:
+                for text, timestamp in pop_markers():
+                    self._emit_marker(text, timestamp)
+        return emg
 
     def _emit_marker(self, text: str, timestamp: float) -> None:
         logger.info("%s: %s", type(self).__name__, text)
