@@ -12,6 +12,7 @@ import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pylsl
 
 from realtime.block import Block
@@ -118,9 +119,12 @@ class LslOutlet:
 
     Regular streams (``fs > 0``) are pushed with the timestamp of the block's
     last sample, and LSL derives the others from the nominal rate, so sample
-    ``n`` keeps the timestamp ``t0 + n / fs`` the block carries. Irregular
-    streams, or regular ones whose blocks carry their own jittery timestamps
-    (an IMU), are pushed with one timestamp per sample.
+    ``n`` keeps the timestamp ``t0 + n / fs`` the block carries. A block that
+    is not a gap-free run at ``fs`` (samples removed by a sample-loss fault)
+    is pushed with one timestamp per sample, so the survivors keep their true
+    times and consumers see the gap. Irregular streams, or regular ones whose
+    blocks carry their own jittery timestamps (an IMU), are always pushed
+    with one timestamp per sample.
 
     Parameters
     ----------
@@ -189,10 +193,34 @@ class LslOutlet:
                 f"Stream {self.spec.name!r} has {len(self.spec.channels)} channels; "
                 f"a block with {block.n_channels} channels cannot be pushed."
             )
-        if self.per_sample_timestamps:
-            outlet.push_chunk(block.data, block.timestamps.tolist())
+        t = block.timestamps
+        if self.per_sample_timestamps or (n > 1 and abs((t[-1] - t[0]) * self.spec.fs - (n - 1)) > 0.5):
+            outlet.push_chunk(block.data, t.tolist())
         else:
-            outlet.push_chunk(block.data, float(block.timestamps[-1]))
+            outlet.push_chunk(block.data, float(t[-1]))
+        self.samples_pushed += n
+
+    def push_rows(self, rows: np.ndarray, timestamps: np.ndarray) -> None:
+        """Push rows of numbers with one timestamp each (e.g. the float64 spikes stream).
+
+        Parameters
+        ----------
+        rows : ndarray, shape (n_samples, n_channels)
+            Values, converted to the stream's channel format.
+        timestamps : ndarray, shape (n_samples,)
+            LSL time of each row.
+        """
+        if self._outlet is None:
+            raise RuntimeError(f"The outlet {self.spec.name!r} is not started. Use LslOutlet.start() first.")
+        n = rows.shape[0]
+        if n == 0:
+            return
+        if rows.ndim != 2 or rows.shape[1] != len(self.spec.channels) or np.shape(timestamps) != (n,):
+            raise ValueError(
+                f"Stream {self.spec.name!r} takes rows of shape (n, {len(self.spec.channels)}) and n timestamps; "
+                f"{rows.shape} rows with {np.shape(timestamps)} timestamps is invalid."
+            )
+        self._outlet.push_chunk(rows, np.asarray(timestamps, np.float64).tolist())
         self.samples_pushed += n
 
     def push_sample(self, values: Sequence[float], timestamp: float) -> None:
