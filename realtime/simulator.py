@@ -23,7 +23,9 @@ from devices.lsl_outlet import (
     stable_source_id,
 )
 from realtime.anatomy import MUSCLES
+from realtime.artefacts import ArtefactSettings, ArtefactStage
 from realtime.block import IMU_CHANNELS
+from realtime.faults import Fault, FaultStage
 from realtime.logs import logger
 from realtime.pipeline import Pipeline, PipelineOutputs, PipelineSettings, StatusReport, TeacherActivation
 
@@ -57,6 +59,11 @@ class SimulatorConfig:
         ``"model"`` or ``"teacher"`` (see ``ACTIVATIONS``).
     units_per_muscle : int
         Motor units in each muscle's pool.
+    artefacts : ArtefactSettings
+        Noise and artefacts added after the engine (default: 1 µV RMS white noise only).
+    faults : tuple of Fault
+        Scripted faults (ids 1, 2, ... in this order), e.g. from
+        :func:`realtime.faults.load_faults`.
     """
 
     prefix: str = "myostream"
@@ -67,8 +74,19 @@ class SimulatorConfig:
     seed: int = 0
     activation: str = "model"
     units_per_muscle: int = 100
+    artefacts: ArtefactSettings = ArtefactSettings()
+    faults: tuple[Fault, ...] = ()
 
     def __post_init__(self) -> None:
+        if not isinstance(self.artefacts, ArtefactSettings):
+            raise TypeError(
+                f"The argument 'artefacts' must be an ArtefactSettings, {type(self.artefacts).__name__} is invalid."
+            )
+        if not (isinstance(self.faults, tuple) and all(isinstance(f, Fault) for f in self.faults)):
+            raise TypeError(
+                "The argument 'faults' must be a tuple of realtime.faults.Fault (see load_faults). "
+                f"{self.faults!r} is invalid."
+            )
         if not self.prefix or any(c.isspace() for c in self.prefix):
             raise ValueError(f"The argument 'prefix' must be a non-empty name without spaces. {self.prefix!r} is invalid.")
         if self.activation not in ACTIVATIONS:
@@ -135,6 +153,30 @@ def activation_stream_spec(prefix: str, suffix: str, muscles: tuple[str, ...], f
         fs,
         stable_source_id(prefix, suffix),
         desc=desc,
+    )
+
+
+SPIKE_CHANNELS: tuple[str, ...] = ("muscle", "unit", "sample")
+"""Channels of the ``<prefix>-spikes`` stream (one LSL sample per motor-unit discharge)."""
+
+
+def spikes_stream_spec(prefix: str, muscles: tuple[str, ...], fs: float) -> StreamSpec:
+    """The ``<prefix>-spikes`` stream: irregular, float64, one sample per discharge.
+
+    Channels ``muscle`` (index into ``muscles``, listed in ``desc/spikes/muscles``),
+    ``unit`` (rank in the muscle's pool, 0 = first recruited) and ``sample``
+    (index of the EMG sample where the MUAP starts); the LSL timestamp is that
+    EMG sample's timestamp.
+    """
+    channels = (
+        ChannelInfo("muscle", "index", "MuscleIndex"),
+        ChannelInfo("unit", "index", "MotorUnit"),
+        ChannelInfo("sample", "samples", "SampleIndex"),
+    )
+    desc = {"spikes": {"muscles": ",".join(muscles), "emg_fs": f"{fs:g}", "emg_stream": f"{prefix}-EMG"}}
+    return StreamSpec(
+        f"{prefix}-spikes", "Spikes", channels, 0.0, stable_source_id(prefix, "spikes"),
+        channel_format="double64", desc=desc,
     )
 
 
@@ -210,6 +252,9 @@ class Simulator:
         )
         self.status_outlet = LslOutlet(status_stream_spec(prefix), per_sample_timestamps=True)
         self.marker_outlet = MarkerOutlet(f"{prefix}-markers", stable_source_id(prefix, "markers"))
+        self.spike_outlet = LslOutlet(spikes_stream_spec(prefix, self.engine.settings.muscles, config.fs))
+        self.artefact_stage = ArtefactStage(config.artefacts, config.fs, self.engine.channels)
+        self.fault_stage = FaultStage(config.faults, config.fs, self.engine.channels, seed=config.seed)
         self._on_status = on_status
         outputs = PipelineOutputs(
             emg=self.emg_outlet,
@@ -217,6 +262,7 @@ class Simulator:
             activation_truth=self.truth_outlet,
             activation_model=self.model_outlet,
             markers=self.marker_outlet,
+            spikes=self.spike_outlet.push_rows,
         )
         kwargs = {} if sleep is None else {"sleep": sleep}
         self.pipeline = Pipeline(
@@ -228,6 +274,7 @@ class Simulator:
             PipelineSettings(fs=config.fs, block_size=config.block_size, duration=config.duration),
             clock=clock,
             status_callbacks=[self._publish_status],
+            post_stages=(self.artefact_stage, self.fault_stage),
             **kwargs,
         )
 
@@ -241,7 +288,8 @@ class Simulator:
     @property
     def outlets(self) -> list[LslOutlet | MarkerOutlet]:
         """Every outlet the simulator publishes."""
-        outs = [self.emg_outlet, self.imu_outlet, self.truth_outlet, self.status_outlet, self.marker_outlet]
+        outs = [self.emg_outlet, self.imu_outlet, self.truth_outlet, self.status_outlet, self.marker_outlet,
+                self.spike_outlet]
         return outs + ([self.model_outlet] if self.model_outlet is not None else [])
 
     def _publish_status(self, report: StatusReport) -> None:
@@ -255,6 +303,40 @@ class Simulator:
         self.status_outlet.push_sample(values, stats.t0 + report.elapsed)
         if self._on_status is not None:
             self._on_status(report)
+
+    def inject_fault(
+        self,
+        kind: str,
+        channels: str | tuple[str, ...] | list[str] | None = "all",
+        duration: float | None = None,
+        onset: float | None = None,
+        **params: object,
+    ) -> int:
+        """Inject a fault while running (thread-safe); it starts at the next EMG block.
+
+        Parameters
+        ----------
+        kind : str
+            ``dropout``, ``liftoff``, ``clipping``, ``sample_loss``, ``gain`` or ``crosstalk``.
+        channels : str | sequence of str | None
+            EMG channel labels, or ``"all"``.
+        duration : float | None
+            Seconds; ``None`` until :meth:`end_fault` or the end of the run.
+        onset : float | None
+            Seconds after the run start; ``None`` = now.
+        **params
+            Parameters of the kind (see ``docs/faults.md``), e.g. ``factor=2.0``.
+
+        Returns
+        -------
+        int
+            The fault id, as announced on ``<prefix>-markers``.
+        """
+        return self.fault_stage.inject(kind, channels, duration, onset, **params)
+
+    def end_fault(self, fault_id: int) -> None:
+        """End a running fault at the next EMG block (or cancel one that has not started)."""
+        self.fault_stage.end(fault_id)
 
     def start(self, wait_for_consumer: float = 0.0) -> None:
         """Create the outlets and start the runner thread.
