@@ -28,6 +28,7 @@ import numpy as np
 from realtime.anatomy import JOINTS
 from realtime.block import IMU_CHANNELS, Block
 from realtime.logs import logger
+from realtime.provenance import IMU_SEQ, IMU_TIME, ProvenanceTracker
 from realtime.resample import CausalResampler
 
 if TYPE_CHECKING:
@@ -99,6 +100,10 @@ class PipelineOutputs:
         Called for each block in which the engine reports discharges (``engine.discharges``)
         with rows ``(n, 3)`` float64 ``(muscle, unit, sample)`` and their timestamps
         ``t0 + sample / fs`` (the EMG grid's).
+    provenance : Callable[[ndarray, float], None] | None
+        Called after each EMG block with its provenance row (float64, columns
+        ``realtime.provenance.PROVENANCE_CHANNELS``; the array is reused) and the
+        block's last-sample timestamp.
     """
 
     emg: Sink | None = None
@@ -107,6 +112,7 @@ class PipelineOutputs:
     activation_model: Sink | None = None
     markers: Callable[[str, float], None] | None = None
     spikes: Callable[[np.ndarray, np.ndarray], None] | None = None
+    provenance: Callable[[np.ndarray, float], None] | None = None
 
 
 @dataclass
@@ -128,7 +134,9 @@ class RunnerStats:
     busy_ns : int
         Cumulative time spent working (all stages).
     newest_imu_time, newest_imu_seq : float | None, int | None
-        Timestamp and sequence number of the newest IMU sample that reached the engine.
+        Timestamp and source sample index (the IMU blocks' ``seq`` numbering) of the
+        newest IMU sample that contributed to the latest EMG block, through the
+        activation stage and the resampler (``realtime.provenance``); ``None`` before any.
     """
 
     samples_sent: int = 0
@@ -272,6 +280,7 @@ class Pipeline:
         self.imu_resampler = CausalResampler(
             IMU_CHANNELS, self.settings.fs, initial=np.full(len(IMU_CHANNELS), np.nan), stale_after=np.inf
         )
+        self.provenance = ProvenanceTracker()
         self.stats = RunnerStats()
         self._stop_event = threading.Event()
         self._thread: threading.Thread | None = None
@@ -368,6 +377,7 @@ class Pipeline:
             self.imu_resampler.reset(t0)
             self.resampler.reset(t0)
             self.posture_resampler.reset(t0)
+            self.provenance.reset()
             stats = self.stats = RunnerStats(t0=t0)
             self._emit_marker("myostream: start", t0)
             next_status = t0 + s.status_interval
@@ -407,6 +417,7 @@ class Pipeline:
         ns = stats.stage_ns
         t_a = time.perf_counter_ns()
         imu = self.source.read()
+        t_read = self._clock()
         pop_events = getattr(self.source, "pop_events", None)
         if pop_events is not None:
             for text in pop_events():
@@ -414,6 +425,7 @@ class Pipeline:
         t_b = time.perf_counter_ns()
         act = self.activation.process(imu)
         t_c = time.perf_counter_ns()
+        self.provenance.activation(imu, act, t_read)
         self.resampler.push(act)
         grid = self.resampler.pull(n)
         angles = act.aux.get("angles")
@@ -429,8 +441,13 @@ class Pipeline:
         if self.post_stages:
             emg = self._post_process(emg, imu, n)
         t_p = time.perf_counter_ns()
+        t_push = self._clock()
         if out.emg is not None:
             out.emg.write(emg)
+        t_grid = grid.timestamps
+        prov = self.provenance.emg(stats.samples_sent, n, float(t_grid[-1]), t_push)
+        if out.provenance is not None:
+            out.provenance(prov, float(t_grid[-1]))
         if imu.n_samples:
             if out.imu is not None:
                 out.imu.write(imu)
@@ -451,8 +468,9 @@ class Pipeline:
         stats.busy_ns += t_f - t_a
         stats.samples_sent += n
         stats.ticks += 1
-        stats.newest_imu_time = self.resampler.newest_input_time
-        stats.newest_imu_seq = self.resampler.newest_input_seq
+        if prov[IMU_SEQ] >= 0:
+            stats.newest_imu_time = float(prov[IMU_TIME])
+            stats.newest_imu_seq = int(prov[IMU_SEQ])
 
     def _write_spikes(self) -> None:
         d = getattr(self.engine, "discharges", None)

@@ -1,0 +1,190 @@
+"""Provenance: which IMU sample each EMG block is the newest consequence of (realtime.provenance)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from realtime.block import IMU_CHANNELS, Block, regular_timestamps
+from realtime.pipeline import Pipeline, PipelineOutputs, PipelineSettings, TeacherActivation
+from realtime.provenance import (
+    EMG_INDEX,
+    EMG_PUSH_TIME,
+    EMG_SAMPLES,
+    IMU_READ_TIME,
+    IMU_SEQ,
+    IMU_TIME,
+    PROVENANCE_CHANNELS,
+    ProvenanceTracker,
+    provenance_stream_spec,
+)
+
+MUSCLES = ("m1", "m2")
+
+
+def _imu(t: np.ndarray, seq: int, data: np.ndarray | None = None) -> Block:
+    if data is None:
+        data = np.zeros((t.size, 6), np.float32)
+    return Block(np.ascontiguousarray(data, np.float32), np.asarray(t, float), 1000.0, seq, IMU_CHANNELS)
+
+
+def _act(t: np.ndarray) -> Block:
+    return Block(np.zeros((t.size, 2), np.float32), np.asarray(t, float), 100.0, 0, MUSCLES)
+
+
+def test_rows_are_attributed_to_the_first_sample_at_or_after_them_and_the_grid_uses_neighbours() -> None:
+    tr = ProvenanceTracker(capacity=2)  # tiny: forces the buffers to grow and compact
+    # IMU samples 10..14 at 1.000, 1.004, ..., activation rows at 1.000, 1.005, 1.010, 1.015
+    imu = _imu(1.0 + 0.004 * np.arange(5), seq=10)
+    tr.activation(imu, _act(np.array([1.000, 1.005, 1.010, 1.015])), read_time=2.0)
+    # row 1.000 <- sample 10 (same time), 1.005 <- 12 (1.008), 1.010 <- 13 (1.012), 1.015 <- 14 (1.016)
+    row = tr.emg(0, 2, t_last=0.5, push_time=2.1)  # before every row: no provenance
+    assert row[IMU_SEQ] == -1
+    assert np.isnan(row[IMU_TIME])
+    assert np.isnan(row[IMU_READ_TIME])
+    assert (row[EMG_INDEX], row[EMG_SAMPLES], row[EMG_PUSH_TIME]) == (0, 2, 2.1)
+    assert tr.emg(2, 2, t_last=1.005, push_time=2.2)[IMU_SEQ] == 12  # exactly on a row: that row only
+    row = tr.emg(4, 2, t_last=1.007, push_time=2.3)  # between rows: the next row has a non-zero weight
+    assert row[IMU_SEQ] == 13
+    assert row[IMU_TIME] == pytest.approx(1.012)
+    assert row[IMU_READ_TIME] == 2.0
+    assert tr.emg(6, 2, t_last=1.5, push_time=2.4)[IMU_SEQ] == 14  # after every row: the newest is held
+    # A later read: rows not newer than the newest held are dropped (as the resampler drops them).
+    tr.activation(_imu(np.array([1.020, 1.024]), seq=15), _act(np.array([1.015, 1.020])), read_time=3.0)
+    row = tr.emg(8, 2, t_last=1.6, push_time=3.1)
+    assert row[IMU_SEQ] == 15
+    assert row[IMU_READ_TIME] == 3.0
+    assert tr.n_pending == 1
+
+
+def test_non_finite_imu_samples_cannot_complete_a_row() -> None:
+    tr = ProvenanceTracker()
+    data = np.zeros((3, 6), np.float32)
+    data[1, 2] = np.nan
+    tr.activation(_imu(np.array([1.0, 1.01, 1.02]), 0, data), _act(np.array([1.0, 1.01])), read_time=1.5)
+    assert tr.emg(0, 1, t_last=1.01, push_time=1.6)[IMU_SEQ] == 2  # sample 1 is NaN: sample 2 completed 1.01
+
+
+def test_model_stage_rows_map_to_the_sample_whose_arrival_completed_them() -> None:
+    """Feeding the network stage one sample at a time shows which sample emits each row; any
+    chunking must give the tracker the same attribution."""
+    from realtime.model.stage import ModelActivationStage
+
+    rng = np.random.default_rng(0)
+    n = 600
+    t = 50.0 + np.cumsum(rng.uniform(0.6e-3, 1.4e-3, n))  # ~1 kHz with jitter
+    x = rng.normal(0, 1, (n, 6)).astype(np.float32)
+    stage = ModelActivationStage(None)
+    stage.reset()
+    truth = {}
+    for i in range(n):
+        out = stage.process(_imu(t[i:i + 1], i, x[i:i + 1]))
+        for g in out.timestamps:
+            truth[float(g)] = i
+    assert len(truth) > 50
+
+    stage.reset()
+    tr = ProvenanceTracker()
+    cuts = np.sort(rng.choice(np.arange(1, n), 120, replace=False))
+    attributed = {}
+    for a, b in zip([0, *cuts], [*cuts, n]):
+        act = stage.process(_imu(t[a:b], a, x[a:b]))
+        tr.activation(_imu(t[a:b], a, x[a:b]), act, read_time=float(t[b - 1]))
+        for g in act.timestamps:  # ask for each row exactly at its own time: that row is used
+            attributed[float(g)] = int(tr.emg(0, 1, float(g), 0.0)[IMU_SEQ])
+    assert attributed == truth
+
+
+class RampSource:
+    """IMU at 100 Hz whose 'activation' aux is the sample index (so the EMG shows which sample it used)."""
+
+    def __init__(self, clock, fs: float = 100.0) -> None:
+        self.clock, self.fs, self.running, self._k, self._t0 = clock, fs, False, 0, 0.0
+
+    def start(self) -> None:
+        self.running, self._t0 = True, self.clock()
+
+    def stop(self) -> None:
+        self.running = False
+
+    def read(self) -> Block:
+        n_due = int(np.floor((self.clock() - self._t0) * self.fs + 1e-9)) + 1 - self._k
+        t = regular_timestamps(self._t0, self.fs, self._k, max(n_due, 0))
+        k = np.arange(self._k, self._k + t.size, dtype=np.float32)
+        aux = {"activation": np.stack([k, k], axis=1)}
+        blk = Block(np.zeros((t.size, 6), np.float32), t, self.fs, self._k, IMU_CHANNELS, aux)
+        self._k += t.size
+        return blk
+
+
+class CopyEngine:
+    """Returns the activations as 'EMG'; burns fake time on chosen calls (the runner falls behind)."""
+
+    def __init__(self, clock, slow_calls: frozenset[int] = frozenset(), cost: float = 0.0) -> None:
+        self.clock, self.slow_calls, self.cost, self.calls = clock, slow_calls, cost, 0
+
+    def reset(self, max_block: int) -> None:
+        self.calls = 0
+
+    def process(self, block: Block) -> Block:
+        if self.calls in self.slow_calls:
+            self.clock.advance(self.cost)
+        self.calls += 1
+        return Block(block.data.copy(), block.timestamps, block.fs, block.seq, block.channels)
+
+
+class Collect:
+    def __init__(self) -> None:
+        self.rows: list[np.ndarray] = []
+        self.stamps: list[float] = []
+        self.blocks: list[Block] = []
+
+    def provenance(self, row: np.ndarray, timestamp: float) -> None:
+        self.rows.append(row.copy())
+        self.stamps.append(timestamp)
+
+    def write(self, block: Block) -> None:
+        self.blocks.append(block)
+
+
+@pytest.mark.parametrize("slow", [False, True])
+def test_pipeline_publishes_one_row_per_block_naming_the_sample_the_emg_shows(fake_clock, slow: bool) -> None:
+    sink = Collect()
+    engine = CopyEngine(fake_clock, frozenset({50, 51, 52}) if slow else frozenset(), cost=0.037)
+    pipe = Pipeline(RampSource(fake_clock), TeacherActivation(MUSCLES), engine, MUSCLES,
+                    PipelineOutputs(emg=sink, provenance=sink.provenance),
+                    PipelineSettings(fs=1000.0, block_size=4, duration=0.5), clock=fake_clock,
+                    sleep=fake_clock.sleep)
+    pipe.run()
+    rows = np.array(sink.rows)
+    assert rows.shape == (125, len(PROVENANCE_CHANNELS))
+    assert np.array_equal(rows[:, EMG_INDEX], np.arange(0, 500, 4))
+    assert np.all(rows[:, EMG_SAMPLES] == 4)
+    assert np.array_equal(sink.stamps, [b.timestamps[-1] for b in sink.blocks])
+    seq = rows[:, IMU_SEQ]
+    assert np.all(seq >= 0)
+    assert np.all(np.diff(seq) >= 0)
+    assert np.all(rows[:, IMU_READ_TIME] <= rows[:, EMG_PUSH_TIME])
+    assert np.all(rows[:, IMU_TIME] == pipe.stats.t0 + seq / 100.0)
+    last = np.array([b.data[-1, 0] for b in sink.blocks])  # EMG = activation = IMU sample index
+    held = last == seq  # the provenance sample is the one held ...
+    between = (last > seq - 1) & (last < seq)  # ... or the right neighbour of an interpolation
+    assert np.all(held | between)
+    if slow:  # falling behind, the runner computes past blocks with newer samples already read
+        assert pipe.stats.late_ticks > 0
+        assert between.any()
+    else:
+        assert held.all()
+    assert pipe.stats.newest_imu_seq == int(seq[-1])
+    assert pipe.stats.newest_imu_time == rows[-1, IMU_TIME]
+
+
+def test_provenance_stream_spec_is_a_regular_double_stream_at_the_block_rate() -> None:
+    spec = provenance_stream_spec("p", 2000.0, 4)
+    assert spec.name == "p-provenance"
+    assert spec.type == "Provenance"
+    assert spec.fs == 500.0
+    assert spec.channel_format == "double64"
+    assert [c.label for c in spec.channels] == list(PROVENANCE_CHANNELS)
+    with pytest.raises(ValueError, match="capacity"):
+        ProvenanceTracker(capacity=0)
