@@ -218,10 +218,18 @@ def run_simulator_late_ticks(
     sim = subprocess.Popen(argv, cwd=_ROOT)  # noqa: S603 - our own interpreter and script
     viewer = None
     try:
-        found = pylsl.resolve_byprop("name", f"{prefix}-status", timeout=60.0)
+        found: list = []
+        deadline = time.monotonic() + 60.0
+        while not found and sim.poll() is None and time.monotonic() < deadline:
+            found = pylsl.resolve_byprop("name", f"{prefix}-status", timeout=1.0)
         if not found:
+            why = (
+                f"exited with code {sim.returncode}"
+                if sim.poll() is not None
+                else "timed out (60 s)"
+            )
             raise RuntimeError(
-                f"The simulator did not publish {prefix}-status within 60 s: {' '.join(argv)}"
+                f"The simulator published no {prefix}-status ({why}): {' '.join(argv)}"
             )
         inlet = pylsl.StreamInlet(found[0])
         inlet.open_stream(timeout=5.0)
