@@ -37,6 +37,17 @@ def _check_fs(ctx: click.Context, param: click.Parameter, value: float) -> float
     return value
 
 
+def _load_faults(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple:
+    if value is None:
+        return ()
+    from realtime.faults import load_faults
+
+    try:
+        return load_faults(value)
+    except (OSError, ValueError) as err:
+        raise click.BadParameter(str(err)) from err
+
+
 def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
     if value < 1:
         raise click.BadParameter(f"must be a positive number of samples; {value} is invalid.")
@@ -62,16 +73,43 @@ def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
               help="Motor units per muscle.")
 @click.option("--wait-for-consumer", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Seconds to wait for a consumer of the EMG stream (e.g. a recorder) before starting the clock.")
+@click.option("--noise-uv", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="White amplifier/electrode noise, µV RMS per channel (0 = off).")
+@click.option("--pink-uv", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="1/f noise, µV RMS per channel (0 = off).")
+@click.option("--powerline", "powerline_hz", type=click.Choice(["0", "50", "60"]), default="0", show_default=True,
+              help="Power-line interference at 50 or 60 Hz with harmonics (0 = off).")
+@click.option("--powerline-uv", type=click.FloatRange(min=0), default=20.0, show_default=True,
+              help="Peak amplitude of the power-line fundamental, µV.")
+@click.option("--wander", "wander_uv", type=click.FloatRange(min=0), is_flag=False, flag_value=20.0, default=0.0,
+              show_default=True, help="Baseline wander, µV RMS (alone: 20).")
+@click.option("--motion-artefacts", "motion_uv", type=click.FloatRange(min=0), is_flag=False, flag_value=20.0,
+              default=0.0, show_default=True,
+              help="IMU-driven motion artefacts, µV per m/s² of 1-20 Hz acceleration (alone: 20).")
+@click.option("--ecg", "ecg_uv", type=click.FloatRange(min=0), is_flag=False, flag_value=20.0, default=0.0,
+              show_default=True, help="ECG crosstalk, R-wave µV (alone: 20).")
+@click.option("--ecg-bpm", type=click.FloatRange(30, 200), default=70.0, show_default=True,
+              help="Heart rate of the ECG crosstalk.")
+@click.option("--faults", "faults", type=click.Path(dir_okay=False), default=None, callback=_load_faults,
+              help="Fault script, JSON or TOML (docs/faults.md): dropout, liftoff, clipping, sample_loss, gain, "
+                   "crosstalk at set times; announced on <prefix>-markers.")
 @click.option("--quiet", is_flag=True, help="Do not print the once-per-second status line.")
 def run(layout: str, fs: float, block_size: int, duration: float | None, prefix: str, activation: str,
-        units_per_muscle: int, wait_for_consumer: float, quiet: bool, **source_kwargs: object) -> None:
+        units_per_muscle: int, wait_for_consumer: float, noise_uv: float, pink_uv: float, powerline_hz: str,
+        powerline_uv: float, wander_uv: float, motion_uv: float, ecg_uv: float, ecg_bpm: float, faults: tuple,
+        quiet: bool, **source_kwargs: object) -> None:
     """Run the simulator: IMU motion in, multichannel sEMG out on LSL."""
+    from realtime.artefacts import ArtefactSettings
     from realtime.simulator import Simulator, SimulatorConfig, status_line
 
     seed = int(source_kwargs.get("seed") or 0)
     try:
+        artefacts = ArtefactSettings(noise_uv=noise_uv, pink_uv=pink_uv, powerline_hz=int(powerline_hz),
+                                     powerline_uv=powerline_uv, wander_uv=wander_uv, motion_uv=motion_uv,
+                                     ecg_uv=ecg_uv, ecg_bpm=ecg_bpm, seed=seed)
         config = SimulatorConfig(prefix=prefix, layout=layout, fs=fs, block_size=block_size, duration=duration,
-                                 seed=seed, activation=activation, units_per_muscle=units_per_muscle)
+                                 seed=seed, activation=activation, units_per_muscle=units_per_muscle,
+                                 artefacts=artefacts, faults=faults)
     except ValueError as err:
         raise click.UsageError(str(err)) from err
     source = build_source(dict(source_kwargs))
@@ -87,7 +125,10 @@ def run(layout: str, fs: float, block_size: int, duration: float | None, prefix:
             device = source_status_line(source)
             click.echo(status_line(report) + (f"  | {device}" if device else ""))
 
-    sim = Simulator(config, source, on_status=print_status)
+    try:
+        sim = Simulator(config, source, on_status=print_status)
+    except ValueError as err:  # e.g. a fault naming a channel the layout does not have
+        raise click.UsageError(str(err)) from err
     click.echo(
         f"myostream: publishing {prefix}-EMG ({len(sim.layout.channels)} ch, {layout}, {fs:g} Hz) "
         f"from the {source_kwargs.get('source', 'synthetic')} source; Ctrl-C to stop."
