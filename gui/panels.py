@@ -78,7 +78,7 @@ class ActivationBars:
         self.plot.getAxis("left").setTicks(
             [[(float(y[i]), lab.replace("_", " ")) for i, lab in enumerate(labels)], []]
         )
-        self.plot.setXRange(0.0, 1.0, padding=0.02)
+        self.plot.setXRange(0.0, 1.06, padding=0.0)  # room for the "1" tick label
         self.plot.setYRange(-0.6, n - 0.4, padding=0.0)
         self.plot.disableAutoRange()
 
