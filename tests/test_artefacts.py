@@ -1,0 +1,219 @@
+"""Noise and artefacts: amplitudes and spectra as configured, seeded, streaming == offline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from scipy import signal
+
+from realtime.artefacts import COMPONENTS, ArtefactSettings, ArtefactStage, add_artefacts
+from realtime.block import Block
+
+FS = 2000.0
+LABELS = tuple(f"EMG{k}" for k in range(1, 9))
+
+
+def _stream(settings: ArtefactSettings, emg: np.ndarray, block: int, imu: np.ndarray | None = None) -> np.ndarray:
+    """Run the stage over ``emg`` in blocks of ``block`` samples (the last one shorter)."""
+    stage = ArtefactStage(settings, FS, LABELS[: emg.shape[1]])
+    stage.reset(4)
+    out, seq = [], 0
+    while seq < emg.shape[0]:
+        n = min(block, emg.shape[0] - seq)
+        aux = {} if imu is None else {"imu": imu[seq : seq + n]}
+        blk = Block(emg[seq : seq + n].copy(), np.arange(seq, seq + n) / FS, FS, seq, stage.channels, aux)
+        out.append(stage.process(blk).data)
+        seq += n
+    return np.concatenate(out)
+
+
+def _shaking_imu(n: int, f_hz: float = 5.0, amp: float = 2.0, start: int = 0) -> np.ndarray:
+    imu = np.zeros((n, 6), np.float32)
+    imu[:, 2] = 9.81
+    t = np.arange(n) / FS
+    imu[start:, 0] = amp * np.sin(2 * np.pi * f_hz * t[start:])
+    return imu
+
+
+ALL_ON = ArtefactSettings(noise_uv=3.0, pink_uv=2.0, powerline_hz=60, wander_uv=10.0, motion_uv=15.0, ecg_uv=25.0,
+                          seed=7)
+
+
+@pytest.mark.parametrize("block", [1, 7, 40, 3001])
+def test_streaming_equals_offline_for_any_block_size(block: int) -> None:
+    n = 6000
+    emg = np.random.default_rng(0).normal(0, 30, (n, 8)).astype(np.float32)
+    imu = _shaking_imu(n, start=1000)
+    imu[:300] = np.nan  # no IMU sample on the grid yet
+    offline = add_artefacts(emg, ALL_ON, FS, imu)
+    assert_allclose(_stream(ALL_ON, emg, block, imu), offline, rtol=0, atol=1e-4)
+    assert np.all(np.isfinite(offline))
+    # The same seed gives the same artefacts; another seed does not.
+    assert np.array_equal(add_artefacts(emg, ALL_ON, FS, imu), offline)
+    other = add_artefacts(emg, ArtefactSettings(**{**ALL_ON.__dict__, "seed": 8}), FS, imu)
+    assert not np.allclose(other, offline)
+
+
+def test_defaults_add_one_microvolt_of_white_noise_and_nothing_else() -> None:
+    s = ArtefactSettings()
+    assert s.enabled == ("noise",)
+    noise = add_artefacts(np.zeros((40_000, 8), np.float32), s, FS)
+    rms = np.sqrt(np.mean(noise.astype(np.float64) ** 2, axis=0))
+    assert_allclose(rms, 1.0, rtol=0.03)
+    # White: the power in 10-100 Hz and in 500-900 Hz per Hz agree within 15 %.
+    f, p = signal.welch(noise, FS, nperseg=1024, axis=0)
+    low, high = p[(f >= 10) & (f <= 100)].mean(), p[(f >= 500) & (f <= 900)].mean()
+    assert 0.85 < low / high < 1.15
+    # Channels are independent.
+    corr = np.corrcoef(noise.T)
+    assert np.max(np.abs(corr - np.eye(8))) < 0.05
+
+
+def test_every_component_off_is_the_identity() -> None:
+    s = ArtefactSettings(noise_uv=0.0)
+    assert s.enabled == ()
+    emg = np.random.default_rng(1).normal(0, 30, (500, 8)).astype(np.float32)
+    assert np.array_equal(add_artefacts(emg, s, FS), emg)
+
+
+def test_white_noise_rms_follows_the_setting() -> None:
+    noise = add_artefacts(np.zeros((40_000, 4), np.float32), ArtefactSettings(noise_uv=5.0), FS)
+    assert_allclose(np.sqrt(np.mean(noise.astype(np.float64) ** 2, axis=0)), 5.0, rtol=0.03)
+
+
+def test_pink_noise_has_a_one_over_f_spectrum_and_the_set_rms() -> None:
+    s = ArtefactSettings(noise_uv=0.0, pink_uv=4.0, pink_min_hz=0.5)
+    x = add_artefacts(np.zeros((120_000, 4), np.float32), s, FS).astype(np.float64)
+    assert_allclose(np.sqrt(np.mean(x**2, axis=0)), 4.0, rtol=0.15)
+    f, p = signal.welch(x, FS, nperseg=8192, axis=0)
+    band = (f >= 2) & (f <= 500)
+    slope = np.polyfit(np.log10(f[band]), np.log10(p[band].mean(axis=1)), 1)[0]
+    assert -1.15 < slope < -0.85  # power ∝ 1/f
+
+
+@pytest.mark.parametrize("mains", [50, 60])
+def test_powerline_peaks_at_the_mains_frequency_and_its_harmonics(mains: int) -> None:
+    s = ArtefactSettings(noise_uv=0.0, powerline_hz=mains, powerline_uv=20.0, powerline_harmonics=(1.0, 0.0, 0.3))
+    n = int(4 * FS)  # 4 s: an integer number of cycles, so the FFT bins are exact
+    x = add_artefacts(np.zeros((n, 8), np.float32), s, FS).astype(np.float64)
+    spec = np.abs(np.fft.rfft(x, axis=0)) * 2 / n  # peak amplitude per bin
+    f = np.fft.rfftfreq(n, 1 / FS)
+    peak = f[np.argmax(spec, axis=0)]
+    assert np.all(peak == mains)
+    fundamental = spec[f == mains][0]
+    assert np.all(fundamental <= 20.0 + 1e-3)
+    assert np.all(fundamental >= 10.0 - 1e-3)
+    assert_allclose(spec[f == 3 * mains][0] / fundamental, 0.3, rtol=1e-3)
+    assert np.all(spec[f == 2 * mains][0] < 1e-3 * fundamental)  # the even harmonic is off
+    others = np.ones(f.size, bool)
+    others[[np.flatnonzero(f == mains)[0], np.flatnonzero(f == 3 * mains)[0]]] = False
+    assert spec[others].max() < 1e-3 * fundamental.min()
+
+
+def test_powerline_phase_continues_from_the_sample_index() -> None:
+    s = ArtefactSettings(noise_uv=0.0, powerline_hz=50, powerline_harmonics=(1.0,))
+    stage = ArtefactStage(s, FS, LABELS)
+    stage.reset(4)
+    # A block far into the run equals the same samples computed from a run that starts at 0.
+    far = 7_200_000  # one hour at 2 kHz
+    blk = Block(np.zeros((40, 8), np.float32), np.arange(far, far + 40) / FS, FS, far, LABELS)
+    late = stage.process(blk).data
+    ref = add_artefacts(np.zeros((40, 8), np.float32), s, FS)  # samples 0..39: the same phase (50 Hz × 1 h)
+    assert_allclose(late, ref, atol=1e-4)
+
+
+def test_baseline_wander_is_slow_and_at_the_set_rms() -> None:
+    s = ArtefactSettings(noise_uv=0.0, wander_uv=30.0, wander_hz=0.5)
+    x = add_artefacts(np.zeros((200_000, 4), np.float32), s, FS).astype(np.float64)
+    assert_allclose(np.sqrt(np.mean(x**2)), 30.0, rtol=0.15)  # 100 s of a 0.5 Hz process: ±10 % per channel
+    f, p = signal.welch(x, FS, nperseg=16384, axis=0)
+    total = p.sum()
+    assert p[f <= 2.0].sum() > 0.98 * total  # the power lies below 2 Hz
+
+
+def test_motion_artefact_follows_the_acceleration_and_gravity_is_not_an_artefact() -> None:
+    gain = 10.0
+    s = ArtefactSettings(noise_uv=0.0, motion_uv=gain)
+    n = 20_000
+    still = _shaking_imu(n, amp=0.0)
+    assert np.max(np.abs(add_artefacts(np.zeros((n, 8), np.float32), s, FS, still))) < 1e-6
+    shake = _shaking_imu(n, f_hz=5.0, amp=2.0, start=10_000)
+    x = add_artefacts(np.zeros((n, 8), np.float32), s, FS, shake).astype(np.float64)
+    assert np.max(np.abs(x[:10_000])) < 1e-6  # nothing before the movement
+    stage = ArtefactStage(s, FS, LABELS)
+    weights = stage.components["motion"].weights  # (3, C) µV per m/s²
+    h = np.abs(signal.sosfreqz(stage.components["motion"].sos, worN=[5.0], fs=FS)[1][0])
+    expected = 2.0 / np.sqrt(2) * np.abs(weights[0]) * h  # RMS of a 2 m/s² sine on x
+    assert_allclose(np.sqrt(np.mean(x[14_000:] ** 2, axis=0)), expected, rtol=0.02)
+    assert np.all(np.abs(weights) <= 1.5 * gain)
+
+
+def test_motion_artefacts_need_the_imu() -> None:
+    with pytest.raises(ValueError, match="aux 'imu'"):
+        add_artefacts(np.zeros((10, 8), np.float32), ArtefactSettings(motion_uv=5.0), FS)
+    assert ArtefactStage(ArtefactSettings(motion_uv=5.0), FS, LABELS).needs_imu
+    assert not ArtefactStage(ArtefactSettings(), FS, LABELS).needs_imu
+
+
+def test_ecg_beats_at_the_set_rate_with_the_set_r_wave() -> None:
+    s = ArtefactSettings(noise_uv=0.0, ecg_uv=40.0, ecg_bpm=72.0, ecg_hrv=0.05)
+    n = int(60 * FS)
+    x = add_artefacts(np.zeros((n, 8), np.float32), s, FS).astype(np.float64)
+    stage = ArtefactStage(s, FS, LABELS)
+    stage.reset()
+    stage.process(Block(np.zeros((n, 8), np.float32), np.arange(n) / FS, FS, 0, LABELS))
+    r = np.array([k for k in stage.components["ecg"].r_samples if 0 <= k < n])
+    assert 66 <= r.size <= 78  # 72 bpm over 60 s
+    assert_allclose(np.mean(np.diff(r)) / FS, 60.0 / 72.0, rtol=0.05)
+    weights = stage.components["ecg"].weights
+    ch = int(np.argmax(weights))
+    assert_allclose(x[r, ch], weights[ch], rtol=1e-3)  # the R wave peaks at the R sample
+    peaks, _ = signal.find_peaks(x[:, ch], height=0.5 * weights[ch])
+    assert np.array_equal(peaks, r[(r > 0) & (r < n - 1)])
+    assert np.all((weights >= 0.3 * 40.0) & (weights <= 40.0))
+
+
+def test_components_do_not_disturb_each_other() -> None:
+    n = 4000
+    zero = np.zeros((n, 8), np.float32)
+    imu = _shaking_imu(n)
+    parts = {}
+    for name, kw in {"noise": {"noise_uv": 3.0}, "pink": {"pink_uv": 2.0}, "powerline": {"powerline_hz": 60},
+                     "wander": {"wander_uv": 10.0}, "motion": {"motion_uv": 15.0}, "ecg": {"ecg_uv": 25.0}}.items():
+        only = {"noise_uv": 0.0, **kw, "seed": 7}
+        parts[name] = add_artefacts(zero, ArtefactSettings(**only), FS, imu).astype(np.float64)
+    assert set(parts) == set(COMPONENTS)
+    together = add_artefacts(zero, ALL_ON, FS, imu).astype(np.float64)
+    assert_allclose(together, sum(parts.values()), atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"noise_uv": -1.0}, "noise_uv"),
+        ({"powerline_hz": 55}, "powerline_hz"),
+        ({"powerline_harmonics": (1.0, -0.2)}, "powerline_harmonics"),
+        ({"wander_hz": 50.0}, "wander_hz"),
+        ({"motion_band_hz": (20.0, 1.0)}, "motion_band_hz"),
+        ({"ecg_bpm": 400.0}, "ecg_bpm"),
+        ({"seed": -3}, "seed"),
+        ({"pink_uv": float("nan")}, "pink_uv"),
+    ],
+)
+def test_settings_reject_bad_values_naming_the_argument(kwargs: dict, name: str) -> None:
+    with pytest.raises(ValueError, match=f"'{name}'"):
+        ArtefactSettings(**kwargs)
+
+
+def test_stage_checks_its_input() -> None:
+    stage = ArtefactStage(ArtefactSettings(), FS, LABELS)
+    stage.reset(4)
+    ok = Block(np.zeros((4, 8), np.float32), np.arange(4) / FS, FS, 0, LABELS)
+    stage.process(ok)
+    with pytest.raises(ValueError, match="without gaps"):
+        stage.process(Block(np.zeros((4, 8), np.float32), np.arange(8, 12) / FS, FS, 8, LABELS))
+    with pytest.raises(ValueError, match="channels"):
+        stage.process(Block(np.zeros((4, 2), np.float32), np.arange(4) / FS, FS, 4, ("a", "b")))
+    with pytest.raises(TypeError, match="'settings'"):
+        ArtefactStage({"noise_uv": 1.0}, FS, LABELS)  # type: ignore[arg-type]
