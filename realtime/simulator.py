@@ -28,6 +28,7 @@ from realtime.block import IMU_CHANNELS
 from realtime.faults import Fault, FaultStage
 from realtime.logs import logger
 from realtime.pipeline import Pipeline, PipelineOutputs, PipelineSettings, StatusReport, TeacherActivation
+from realtime.provenance import provenance_stream_spec
 
 if TYPE_CHECKING:
     from realtime.engine import Layout
@@ -253,6 +254,9 @@ class Simulator:
         self.status_outlet = LslOutlet(status_stream_spec(prefix), per_sample_timestamps=True)
         self.marker_outlet = MarkerOutlet(f"{prefix}-markers", stable_source_id(prefix, "markers"))
         self.spike_outlet = LslOutlet(spikes_stream_spec(prefix, self.engine.settings.muscles, config.fs))
+        self.provenance_outlet = LslOutlet(
+            provenance_stream_spec(prefix, config.fs, config.block_size), per_sample_timestamps=True
+        )
         self.artefact_stage = ArtefactStage(config.artefacts, config.fs, self.engine.channels)
         self.fault_stage = FaultStage(config.faults, config.fs, self.engine.channels, seed=config.seed)
         self._on_status = on_status
@@ -263,6 +267,7 @@ class Simulator:
             activation_model=self.model_outlet,
             markers=self.marker_outlet,
             spikes=self.spike_outlet.push_rows,
+            provenance=self.provenance_outlet.push_sample,
         )
         kwargs = {} if sleep is None else {"sleep": sleep}
         self.pipeline = Pipeline(
@@ -289,7 +294,7 @@ class Simulator:
     def outlets(self) -> list[LslOutlet | MarkerOutlet]:
         """Every outlet the simulator publishes."""
         outs = [self.emg_outlet, self.imu_outlet, self.truth_outlet, self.status_outlet, self.marker_outlet,
-                self.spike_outlet]
+                self.spike_outlet, self.provenance_outlet]
         return outs + ([self.model_outlet] if self.model_outlet is not None else [])
 
     def _publish_status(self, report: StatusReport) -> None:
