@@ -62,11 +62,13 @@ def test_each_kind_shows_exactly_where_the_script_says() -> None:
     ref = apply_faults(emg, SCRIPT, FS, LABELS, seed=3)
     # Survivors: every sample outside the sample-loss window [3000, 4000), about half inside it, in bursts.
     lost = np.setdiff1d(np.arange(6000), ref.samples)
-    assert lost.min() >= 3000 and lost.max() < 4000
+    assert lost.min() >= 3000
+    assert lost.max() < 4000
     assert lost[0] == 3000  # a loss burst starts at the onset sample
     assert 0.35 < lost.size / 1000 < 0.65
     runs = np.split(lost, np.flatnonzero(np.diff(lost) > 1) + 1)
-    assert 5 <= len(runs) <= 40 and np.mean([r.size for r in runs]) > 10  # bursts of ~30 ms, not single samples
+    assert 5 <= len(runs) <= 40
+    assert np.mean([r.size for r in runs]) > 10
     full = np.full_like(emg, np.nan)
     full[ref.samples] = ref.data
     col = {label: i for i, label in enumerate(LABELS)}
@@ -78,7 +80,8 @@ def test_each_kind_shows_exactly_where_the_script_says() -> None:
     untouched[200:300, 0] = False
     # dropout on EMG2 [1000, 1500): the flat value 7 µV
     assert np.all(full[1000:1500, col["EMG2"]] == 7.0)
-    assert full[999, col["EMG2"]] == emg[999, col["EMG2"]] and full[1500, col["EMG2"]] == emg[1500, col["EMG2"]]
+    assert full[999, col["EMG2"]] == emg[999, col["EMG2"]]
+    assert full[1500, col["EMG2"]] == emg[1500, col["EMG2"]]
     untouched[1000:1500, col["EMG2"]] = False
     # lift-off on EMG3, EMG4 [500, 2500): swings for 1 s, then the rail, exactly from sample 1500
     for c in (col["EMG3"], col["EMG4"]):
@@ -86,9 +89,11 @@ def test_each_kind_shows_exactly_where_the_script_says() -> None:
         assert np.max(np.abs(swing[500:])) > 500.0  # large swings in the second half of the swing phase
         assert np.max(np.abs(swing[:5])) < 50.0  # they grow from zero at the onset
         rail = np.r_[full[1500:2000, c], full[2300:2500, c]]  # the clipping fault [2000, 2300) clips the rail
-        assert np.all(np.abs(rail) == 5000.0) and np.unique(rail).size == 1
+        assert np.all(np.abs(rail) == 5000.0)
+        assert np.unique(rail).size == 1
         assert np.all(full[2000:2300, c] == np.sign(rail[0]) * 20.0)
-        assert full[499, c] == emg[499, c] and full[2500, c] == emg[2500, c]
+        assert full[499, c] == emg[499, c]
+        assert full[2500, c] == emg[2500, c]
         untouched[500:2500, c] = False
     # clipping at ±20 µV on every channel [2000, 2300) (the lift-off rail too)
     assert np.max(np.abs(full[2000:2300])) == 20.0
@@ -100,7 +105,8 @@ def test_each_kind_shows_exactly_where_the_script_says() -> None:
     assert_allclose(full[4200:4700, 0], expected, rtol=1e-5, atol=1e-4)
     untouched[4200:4700, 0] = False
     # dropout of EMG8 from sample 5000 to the end (no duration)
-    assert np.all(full[5000:, 7] == 0.0) and full[4999, 7] == emg[4999, 7]
+    assert np.all(full[5000:, 7] == 0.0)
+    assert full[4999, 7] == emg[4999, 7]
     untouched[5000:, 7] = False
     # Everything else is unchanged.
     untouched[lost] = False
@@ -128,7 +134,9 @@ def test_onset_and_duration_are_rounded_to_the_sample_grid() -> None:
     # onset 0.10024 s -> sample 200.48 -> 200; 0.1 s = 200 samples.
     ref = apply_faults(np.ones((1000, 1), np.float32), [Fault("dropout", 0.10024, 0.1)], fs, ("EMG1",))
     flat = np.flatnonzero(ref.data[:, 0] == 0.0)
-    assert flat[0] == 200 and flat[-1] == 399 and flat.size == 200
+    assert flat[0] == 200
+    assert flat[-1] == 399
+    assert flat.size == 200
     assert ref.markers == [("fault start: dropout ch=all id=1", 200), ("fault end: dropout ch=all id=1", 400)]
 
 
@@ -158,7 +166,9 @@ def test_inject_and_end_at_run_time_act_at_the_next_block() -> None:
     worker.start()
     worker.join()
     out = stage.process(block(10))
-    assert ids == [1] and np.all(out.data[:, 3] == 2.0) and np.all(np.delete(out.data, 3, axis=1) == 1.0)
+    assert ids == [1]
+    assert np.all(out.data[:, 3] == 2.0)
+    assert np.all(np.delete(out.data, 3, axis=1) == 1.0)
     assert stage.pop_markers() == [("fault start: gain ch=EMG4 id=1", 10.0)]
     assert np.all(stage.process(block(20)).data[:, 3] == 2.0)  # no duration: it lasts
     stage.end(1)
@@ -167,7 +177,8 @@ def test_inject_and_end_at_run_time_act_at_the_next_block() -> None:
     # A timed injection with an onset in the future starts exactly there.
     fid = stage.inject("dropout", "all", duration=0.005, onset=0.045)
     out = stage.process(block(40))
-    assert np.all(out.data[:5] == 1.0) and np.all(out.data[5:] == 0.0)
+    assert np.all(out.data[:5] == 1.0)
+    assert np.all(out.data[5:] == 0.0)
     out = stage.process(block(50))
     assert np.all(out.data == 1.0)  # 5 samples long: [45, 50)
     assert stage.pop_markers() == [(f"fault start: dropout ch=all id={fid}", 45.0),
@@ -175,7 +186,8 @@ def test_inject_and_end_at_run_time_act_at_the_next_block() -> None:
     # Cancelling a fault that has not started: no effect, no marker.
     fid = stage.inject("dropout", onset=10.0)
     stage.end(fid)
-    assert np.all(stage.process(block(60)).data == 1.0) and stage.pop_markers() == []
+    assert np.all(stage.process(block(60)).data == 1.0)
+    assert stage.pop_markers() == []
     assert [sf.id for sf in stage.schedule] == [1, 2]
     assert stage.schedule[0].offset == 30
     with pytest.raises(ValueError, match="'fault_id'"):
@@ -198,7 +210,9 @@ def test_toml_and_json_files_give_the_same_faults(tmp_path: Path) -> None:
     a, b = load_faults(toml), load_faults(js)
     assert a == b
     assert a[0] == Fault("dropout", 1.5, 0.5, ("EMG3",), {"value": 0.0})
-    assert a[1].param("range_uv") == 50.0 and a[1].channels is None and a[1].duration is None
+    assert a[1].param("range_uv") == 50.0
+    assert a[1].channels is None
+    assert a[1].duration is None
     assert parse_faults([{"onset": 0, "kind": "gain"}])[0].param("factor") == 0.5  # a bare JSON list works
 
 
