@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 
 from realtime.engine.bench import run_engine_bench
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _muap_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """MUAP tables of this module go to a temporary cache, never to the user's."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MYOSTREAM_CACHE", str(tmp_path_factory.mktemp("muap-cache")))
+        yield
 
 
 def test_bench_result_shape_and_sanity() -> None:

@@ -67,7 +67,7 @@ def test_grid64_geometry() -> None:
 
 
 def test_unknown_layout_lists_known_ones() -> None:
-    with pytest.raises(ValueError, match="armband8, grid64") as info:
+    with pytest.raises(ValueError, match="armband8, armband16") as info:
         get_layout("armband16x")
     assert "'armband16x'" in str(info.value)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
 
@@ -14,6 +16,14 @@ from realtime.engine.volume_conductor import (
     muap,
     rosenfalck,
 )
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _muap_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """MUAP tables of this module go to a temporary cache, never to the user's."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MYOSTREAM_CACHE", str(tmp_path_factory.mktemp("muap-cache")))
+        yield
 
 
 def test_rosenfalck_shape() -> None:

@@ -16,7 +16,8 @@ def _run(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Discharges (sample, unit) of the pools for a drive (T, n_muscles), optionally in blocks."""
     pool = build_pools(settings)
-    state, n_active, rng = initial_state(pool, settings.seed)
+    remaining, n_active, rng = initial_state(pool, settings.seed)
+    ktab = pool.kernel_table(settings.fs)
     drive = np.ascontiguousarray(drive, dtype=np.float32)
     n = drive.shape[0]
     step = block or n
@@ -29,12 +30,11 @@ def _run(
             chunk,
             np.arange(settings.n_muscles),
             pool.starts,
-            pool.table,
-            state,
+            ktab,
+            remaining,
             n_active,
             rng,
             pool.isi_cv,
-            1.0 / settings.fs,
             ss,
             su,
         )

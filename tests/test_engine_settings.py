@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -10,6 +11,14 @@ import pytest
 from realtime.anatomy import MUSCLES
 from realtime.block import Block
 from realtime.engine import EmgEngine, EngineSettings, simulate_emg
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _muap_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """MUAP tables of this module go to a temporary cache, never to the user's."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MYOSTREAM_CACHE", str(tmp_path_factory.mktemp("muap-cache")))
+        yield
 
 
 def test_defaults() -> None:
@@ -40,7 +49,9 @@ def test_scalar_and_list_arguments_are_normalised() -> None:
         ({"fs": 400.0}, ValueError, "'fs'.*400"),
         ({"fs": 20000}, ValueError, "'fs'"),
         ({"fs": float("nan")}, ValueError, "'fs'"),
-        ({"layout": "armband16"}, ValueError, "'layout'.*armband8, grid64"),
+        ({"layout": "armband99"}, ValueError, "'layout'.*armband8, armband16"),
+        ({"layout": "missing_file.toml"}, ValueError, "does not exist"),
+        ({"layout": 3}, TypeError, "'layout'"),
         ({"muscles": ("biceps", "deltoid")}, ValueError, "'muscles'.*deltoid"),
         ({"muscles": ("biceps", "biceps")}, ValueError, "repeat"),
         ({"muscles": ()}, ValueError, "'muscles'"),
@@ -57,7 +68,12 @@ def test_scalar_and_list_arguments_are_normalised() -> None:
         ({"conduction_velocity": (5.0, 3.0)}, ValueError, "low <= high"),
         ({"conduction_velocity": (1.0, 3.0)}, ValueError, "'conduction_velocity'"),
         ({"muap_duration": 0.2}, ValueError, "'muap_duration'"),
-        ({"muaps": "dynamic"}, ValueError, "'muaps'.*static"),
+        ({"muaps": "wobbly"}, ValueError, "'muaps'.*static, dynamic"),
+        ({"posture_points": (5, 5)}, ValueError, "'posture_points'"),
+        ({"posture_points": (5, 0, 3)}, ValueError, "'posture_points'"),
+        ({"posture_points": (5, 10, 3)}, ValueError, "'posture_points'"),
+        ({"muap_floor": 0.2}, ValueError, "'muap_floor'"),
+        ({"cache": "yes"}, TypeError, "'cache'"),
     ],
 )
 def test_bad_settings_raise_named_errors(kwargs: dict, exc: type, pattern: str) -> None:

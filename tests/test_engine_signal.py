@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
 from scipy.signal import welch
 
 from realtime.block import Block
 from realtime.engine import EmgEngine, EngineSettings
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _muap_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """MUAP tables of this module go to a temporary cache, never to the user's."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MYOSTREAM_CACHE", str(tmp_path_factory.mktemp("muap-cache")))
+        yield
+
 
 FS = 2000.0
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
 
@@ -9,7 +11,17 @@ from realtime.anatomy import MUSCLES
 from realtime.block import Block, empty_block
 from realtime.engine import EmgEngine, EngineSettings, simulate_emg
 from realtime.engine.overlap_add import add_discharges, read_block
+from realtime.engine.posture import build_grid
 from realtime.engine.reference import reference_emg, spike_trains
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _muap_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """MUAP tables of this module go to a temporary cache, never to the user's."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MYOSTREAM_CACHE", str(tmp_path_factory.mktemp("muap-cache")))
+        yield
+
 
 FS = 2000.0
 SETTINGS = EngineSettings(units_per_muscle=8, fs=FS, seed=3)
@@ -118,27 +130,39 @@ def test_engine_matches_convolution_reference(offline: tuple, engine: EmgEngine)
     np.testing.assert_allclose(emg, ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
 
 
-def test_overlap_add_keeps_overlapping_discharges_and_wraps() -> None:
+def test_overlap_add_keeps_overlapping_discharges_and_tails() -> None:
     rng = np.random.default_rng(0)
-    n_units, n_l, n_c = 3, 12, 5
-    muaps = rng.normal(size=(n_units, n_l, n_c)).astype(np.float32)
+    n_l, n_c = 12, 5
+    rows = np.array([12, 7, 10])  # truncated tables of different lengths
+    scale = rng.uniform(0.5, 2.0, 3).astype(np.float32)
+    tabs = [rng.integers(-30000, 30000, (r, n_c)).astype(np.int16) for r in rows]
+    data = np.concatenate([t.ravel() for t in tabs])
+    offset = np.concatenate([[0], np.cumsum([t.size for t in tabs])[:-1]]).astype(np.int64)
+    unit_info = np.column_stack([rows, np.arange(3), np.arange(3)]).astype(np.int64)
+    grid = build_grid(("biceps", "triceps", "supinator"), (1, 1, 1), dynamic=False)
+    muaps = np.zeros((3, n_l, n_c))
+    for u in range(3):
+        muaps[u, : rows[u]] = tabs[u] * np.float64(scale[u])
     n = 50
     # Unit 0 fires three times within one MUAP length; discharges near the end leave tails.
     spk_sample = np.array([0, 0, 3, 5, 20, 20, 44, 49], np.int32)
     spk_unit = np.array([0, 2, 0, 0, 1, 1, 2, 0], np.int32)
-    trains = spike_trains(spk_sample, spk_unit, n_units, n + n_l)
-    ref = reference_emg(trains, muaps.astype(np.float64))
-    # A ring of the minimum size, starting mid-way, so MUAPs wrap around its end.
-    ring = np.zeros((n + n_l - 1, n_c), np.float32)
-    pos = 30
-    add_discharges(ring, pos, spk_sample, spk_unit, spk_sample.size, muaps.reshape(n_units, -1))
+    trains = spike_trains(spk_sample, spk_unit, 3, n + n_l)
+    ref = reference_emg(trains, muaps)
+    acc = np.zeros((n + n_l - 1, n_c), np.float32)
+    add_discharges(
+        acc, spk_sample, spk_unit, spk_sample.size, np.zeros((n, 3), np.float32), unit_info,
+        np.stack([grid.joint, grid.size, grid.stride]), np.stack([grid.low, grid.step]),
+        np.zeros(3), data, scale, offset, np.zeros((3, 6), np.int64), np.zeros((3, 4), np.float32),
+    )  # fmt: skip
     out = np.empty((n, n_c), np.float32)
-    pos = read_block(ring, pos, out)
-    np.testing.assert_allclose(out, ref[:n], rtol=1e-6, atol=1e-6)
-    tail = np.empty((n_l - 1, n_c), np.float32)
-    read_block(ring, pos, tail)
-    np.testing.assert_allclose(tail, ref[n : n + n_l - 1], rtol=1e-6, atol=1e-6)
-    assert not ring.any()  # everything read out and cleared
+    read_block(acc, out, n_l - 1)
+    np.testing.assert_allclose(out, ref[:n], rtol=1e-6, atol=1e-6 * np.abs(ref).max())
+    # The tails moved to the front of the accumulator; everything after them is zero.
+    np.testing.assert_allclose(
+        acc[: n_l - 1], ref[n : n + n_l - 1], rtol=1e-6, atol=1e-6 * np.abs(ref).max()
+    )
+    assert not acc[n_l - 1 :].any()
 
 
 def test_causality(engine: EmgEngine) -> None:

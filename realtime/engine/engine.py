@@ -1,11 +1,11 @@
-"""The EMG engine stage: muscle activations in, multichannel surface EMG out.
+"""The EMG engine stage: muscle activations (and posture) in, multichannel surface EMG out.
 
 Per block, one numba call advances every motor unit sample by sample
-(:func:`~realtime.engine.pool.advance_pool`), adds the MUAP of each discharge
-into a ring buffer (:func:`~realtime.engine.overlap_add.add_discharges`) and
-moves the finished samples out (:func:`~realtime.engine.overlap_add.read_block`).
-The per-unit state and the ring carry everything across blocks, so any
-split of the input into blocks gives bit-identical output.
+(:func:`~realtime.engine.pool.advance_pool`), adds the posture-blended MUAP of
+each discharge into an accumulator (:func:`~realtime.engine.overlap_add.add_discharges`)
+and moves the finished samples out (:func:`~realtime.engine.overlap_add.read_block`).
+The per-unit state and the accumulator carry everything across blocks, so
+any split of the input into blocks gives bit-identical output.
 """
 
 from __future__ import annotations
@@ -13,17 +13,23 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 from numba import njit
 
+from realtime.anatomy import JOINTS
 from realtime.block import Block
 from realtime.engine.layouts import Layout, get_layout
-from realtime.engine.muaps import UnitGeometry, build_muap_tables, sample_geometry
+from realtime.engine.muaps import UnitGeometry, sample_geometry
 from realtime.engine.overlap_add import add_discharges, read_block
 from realtime.engine.pool import PoolParameters, advance_pool, build_pools, initial_state
+from realtime.engine.posture import NEUTRAL_POSTURE
 from realtime.engine.settings import EngineSettings
+from realtime.engine.tables import MuapTables, load_or_build_tables
 from realtime.logs import logger
+
+_NO_AUX = MappingProxyType({})
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,25 +60,36 @@ def _engine_block(
     act,
     cols,
     starts,
-    table,
-    state,
+    ktab,
+    remaining,
     n_active,
     rng,
     cv,
-    inv_fs,
     spk_sample,
     spk_unit,
-    ring,
-    pos,
-    muaps_flat,
+    angles,
+    unit_info,
+    grid_int,
+    grid_float,
+    neutral,
+    data,
+    scale,
+    offset,
+    w_index,
+    w_value,
+    acc,
     out,
+    n_tail,
 ):  # pragma: no cover - numba
     n_spk = advance_pool(
-        act, cols, starts, table, state, n_active, rng, cv, inv_fs, spk_sample, spk_unit
+        act, cols, starts, ktab, remaining, n_active, rng, cv, spk_sample, spk_unit
     )
-    add_discharges(ring, pos, spk_sample, spk_unit, n_spk, muaps_flat)
-    new_pos = read_block(ring, pos, out)
-    return n_spk, new_pos
+    add_discharges(
+        acc, spk_sample, spk_unit, n_spk, angles, unit_info, grid_int, grid_float, neutral,
+        data, scale, offset, w_index, w_value,
+    )  # fmt: skip
+    read_block(acc, out, n_tail)
+    return n_spk
 
 
 class EmgEngine:
@@ -89,12 +106,15 @@ class EmgEngine:
     ``settings.fs`` whose channel labels include every name in
     ``settings.muscles`` (extra columns are ignored) and returns an EMG block
     ``(n, n_channels)`` float32 in microvolts with the same timestamps and
-    ``seq`` and the layout's channel labels. After each call,
-    :attr:`discharges` lists the discharges of that block.
+    ``seq`` and the layout's channel labels. With ``muaps="dynamic"`` the
+    block's ``aux["angles"]`` (``(n, 3)`` rad, :data:`realtime.anatomy.JOINTS`
+    order) sets the posture of each sample; without it, or for NaN angles,
+    the posture is :data:`~realtime.engine.posture.NEUTRAL_POSTURE`. After each
+    call, :attr:`discharges` lists the discharges of that block.
 
     Examples
     --------
-    >>> engine = EmgEngine(EngineSettings(layout="armband8", fs=2000.0))
+    >>> engine = EmgEngine(EngineSettings(layout="armband8", fs=2000.0, muaps="dynamic"))
     >>> engine.reset(max_block=40)
     >>> emg = engine.process(activation_block)  # doctest: +SKIP
     """
@@ -110,17 +130,25 @@ class EmgEngine:
         self.layout: Layout = get_layout(settings.layout)
         self.pool: PoolParameters = build_pools(settings)
         self.geometry: UnitGeometry = sample_geometry(self.pool, settings, self.layout.radius)
+        self.timings: dict[str, float] = {}
+        self.tables_source = ""
+        self._tables: MuapTables | None = None
         self._muaps: np.ndarray | None = None
         self._max_block = 0
-        self.timings: dict[str, float] = {}
+        self._n_spk = 0
+        self._spk_seq = 0
+        self._dynamic = settings.muaps == "dynamic"
+        self._fs = float(settings.fs)
+        self._ktab = self.pool.kernel_table(settings.fs)
         self._cols_key: tuple[str, ...] | None = None
         self._cols = np.arange(settings.n_muscles, dtype=np.int64)
+        self._neutral = np.asarray(NEUTRAL_POSTURE, np.float64)
 
     # ------------------------------------------------------------------ properties
     @property
     def fs(self) -> float:
         """Sampling rate of input and output (Hz)."""
-        return float(self.settings.fs)
+        return self._fs
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -133,31 +161,62 @@ class EmgEngine:
         return self.layout.n_channels
 
     @property
-    def muaps(self) -> np.ndarray:
-        """MUAP tables ``(n_units, L, n_channels)`` float32 µV (computed on first use)."""
-        if self._muaps is None:
+    def tables(self) -> MuapTables:
+        """The quantised MUAP tables (loaded from the disk cache or built on first use)."""
+        if self._tables is None:
             t0 = time.perf_counter()
-            self._muaps = build_muap_tables(
-                self.geometry, self.layout, self.fs, self.settings.muap_samples
+            self._tables, self.tables_source = load_or_build_tables(
+                self.settings, self.layout, self.pool, self.geometry, use_cache=self.settings.cache
             )
-            self._muaps.setflags(write=False)
             self.timings["muap_tables_s"] = time.perf_counter() - t0
             logger.info(
-                "%s: built %s MUAP tables %s in %.2f s",
+                "%s: %s MUAP tables (%s units, %s MB) %s in %.2f s",
                 type(self).__name__,
+                self._tables.n_tables,
                 self.pool.n_units,
-                self._muaps.shape[1:],
+                round(self._tables.nbytes / 2**20, 1),
+                self.tables_source,
                 self.timings["muap_tables_s"],
             )
+        return self._tables
+
+    @property
+    def table_mb(self) -> float:
+        """Memory of the MUAP tables (MiB)."""
+        return self.tables.nbytes / 2**20
+
+    @property
+    def muaps(self) -> np.ndarray:
+        """Each unit's MUAP at the neutral posture, ``(n_units, L, n_channels)`` float32 µV, read-only.
+
+        Exactly what a discharge adds in ``"static"`` mode (and in ``"dynamic"``
+        mode at the neutral posture).
+        """
+        if self._muaps is None:
+            self._muaps = self.tables.at(NEUTRAL_POSTURE)
+            self._muaps.setflags(write=False)
         return self._muaps
+
+    def muaps_at(self, posture: np.ndarray | tuple[float, float, float]) -> np.ndarray:
+        """Each unit's MUAP at ``posture`` (rad, ``JOINTS`` order) as the engine blends it, ``(n_units, L, C)``.
+
+        In ``"static"`` mode this is :attr:`muaps` for any posture.
+        """
+        q = np.asarray(posture, np.float64)
+        if q.shape != (len(JOINTS),):
+            raise ValueError(
+                f"The argument 'posture' should have shape ({len(JOINTS)},) (angles of {JOINTS}), "
+                f"{q.shape} is invalid."
+            )
+        return self.tables.at(q) if self._dynamic else self.muaps
 
     @property
     def discharges(self) -> Discharges:
         """Discharges of the last processed block (empty before the first block)."""
-        if self._max_block == 0:
+        n = self._n_spk
+        if self._max_block == 0 or n == 0:
             empty = np.zeros(0, np.int32)
             return Discharges(np.zeros(0, np.int64), empty, empty)
-        n = self._n_spk
         units = self._spk_unit[:n]
         return Discharges(
             sample=self._spk_seq + self._spk_sample[:n].astype(np.int64),
@@ -169,11 +228,11 @@ class EmgEngine:
     def reset(self, max_block: int = 64) -> None:
         """Allocate buffers for blocks of up to ``max_block`` samples and restart from rest.
 
-        Builds the MUAP tables on the first call, and compiles (or loads from
-        the numba cache) the kernel, so the first ``process`` call is fast.
-        Afterwards every unit is de-recruited, the random streams are back at
-        the seed and the overlap-add buffer is empty. Larger blocks are still
-        accepted later (buffers grow, with an INFO log).
+        Loads or builds the MUAP tables on the first call, and compiles (or
+        loads from the numba cache) the kernel, so the first ``process`` call
+        is fast. Afterwards every unit is de-recruited, the random streams are
+        back at the seed and the overlap-add buffer is empty. Larger blocks are
+        still accepted later (buffers grow, with an INFO log).
 
         Parameters
         ----------
@@ -188,21 +247,23 @@ class EmgEngine:
             raise ValueError(
                 f"The argument 'max_block' must be a strictly positive integer. {max_block!r} is invalid."
             )
-        muaps = self.muaps
-        n_u, n_l, n_c = muaps.shape
-        self._muaps_flat = muaps.reshape(n_u, n_l * n_c)
-        self._state, self._n_active, self._rng = initial_state(self.pool, self.settings.seed)
-        self._table = self.pool.table
-        self._starts = self.pool.starts
+        tables = self.tables
+        g = tables.grid
+        self._unit_info = tables.unit_info
+        self._grid_int = np.ascontiguousarray(np.stack([g.joint, g.size, g.stride]))
+        self._grid_float = np.ascontiguousarray(np.stack([g.low, g.step]))
+        self._w_index = np.zeros((self.settings.n_muscles, 6), np.int64)
+        self._w_value = np.zeros((self.settings.n_muscles, 4), np.float32)
+        self._remaining, self._n_active, self._rng = initial_state(self.pool, self.settings.seed)
         self._allocate(int(max_block))
-        self._ring[:] = 0.0
-        self._pos = 0
+        self._acc[:] = 0.0
         self._n_spk = 0
         self._spk_seq = 0
         t0 = time.perf_counter()
         self._run(
             np.zeros((0, max(int(self._cols.max()) + 1, 1)), np.float32),
-            np.zeros((0, n_c), np.float32),
+            self._neutral_angles,
+            np.zeros((0, self.n_channels), np.float32),
         )
         self.timings["jit_s"] = time.perf_counter() - t0
 
@@ -212,14 +273,14 @@ class EmgEngine:
             raise RuntimeError(
                 "EmgEngine.process() was called before reset(). Use EmgEngine.reset(max_block) first."
             )
-        if not math.isclose(block.fs, self.settings.fs, rel_tol=1e-9):
+        if block.fs != self._fs and not math.isclose(block.fs, self._fs, rel_tol=1e-9):
             raise ValueError(
                 f"The activation block's fs must equal the engine's fs ({self.settings.fs} Hz), "
                 f"{block.fs} is invalid. Resample the activations or set EngineSettings(fs=...)."
             )
-        if block.channels != self._cols_key:
+        if block.channels is not self._cols_key and block.channels != self._cols_key:
             self._map_columns(block.channels)
-        n = block.n_samples
+        n = block.data.shape[0]
         if n > self._max_block:
             logger.info(
                 "%s: block of %s samples > max_block %s; growing buffers",
@@ -228,31 +289,55 @@ class EmgEngine:
                 self._max_block,
             )
             self._grow(n)
-        out = np.empty((n, self.n_channels), np.float32)
+        angles = self._neutral_angles
+        if self._dynamic:
+            given = block.aux.get("angles")
+            if given is not None:
+                angles = self._checked_angles(given, n)
+        out = np.empty((n, self.layout.n_channels), np.float32)
         self._spk_seq = block.seq
-        self._run(block.data, out)
-        return Block(out, block.timestamps, block.fs, block.seq, self.channels)
+        self._run(block.data, angles, out)
+        return _emg_block(out, block.timestamps, block.fs, block.seq, self.layout.channels)
 
     # ------------------------------------------------------------------ internals
-    def _run(self, act: np.ndarray, out: np.ndarray) -> None:
-        n_spk, self._pos = _engine_block(
+    def _run(self, act: np.ndarray, angles: np.ndarray, out: np.ndarray) -> None:
+        t = self._tables
+        self._n_spk = _engine_block(
             act,
             self._cols,
-            self._starts,
-            self._table,
-            self._state,
+            self.pool.starts,
+            self._ktab,
+            self._remaining,
             self._n_active,
             self._rng,
             self.pool.isi_cv,
-            1.0 / self.settings.fs,
             self._spk_sample,
             self._spk_unit,
-            self._ring,
-            self._pos,
-            self._muaps_flat,
+            angles,
+            self._unit_info,
+            self._grid_int,
+            self._grid_float,
+            self._neutral,
+            t.data,
+            t.scale,
+            t.offset,
+            self._w_index,
+            self._w_value,
+            self._acc,
             out,
+            self._n_tail,
         )
-        self._n_spk = int(n_spk)
+
+    @staticmethod
+    def _checked_angles(angles: np.ndarray, n: int) -> np.ndarray:
+        if angles.shape != (n, len(JOINTS)):
+            raise ValueError(
+                f"The block's aux 'angles' should be (n_samples, {len(JOINTS)}) = ({n}, {len(JOINTS)}) "
+                f"(joint angles of {JOINTS} in rad), {angles.shape} is invalid."
+            )
+        if angles.dtype != np.float32 or not angles.flags.c_contiguous:
+            angles = np.ascontiguousarray(angles, np.float32)
+        return angles
 
     def _map_columns(self, channels: tuple[str, ...]) -> None:
         missing = [m for m in self.settings.muscles if m not in channels]
@@ -262,30 +347,50 @@ class EmgEngine:
                 f"{channels}. Label the activation columns with realtime.anatomy.MUSCLES names."
             )
         self._cols = np.array([channels.index(m) for m in self.settings.muscles], dtype=np.int64)
-        self._cols_key = tuple(channels)
+        self._cols_key = channels
 
     def _allocate(self, max_block: int) -> None:
         n_l, n_c = self.settings.muap_samples, self.n_channels
-        self._ring = np.zeros((max_block + n_l - 1, n_c), np.float32)
+        self._n_tail = n_l - 1
+        self._acc = np.zeros((max_block + n_l - 1, n_c), np.float32)
         cap = self.pool.max_spikes(max_block, self.settings.fs)
         self._spk_sample = np.zeros(cap, np.int32)
         self._spk_unit = np.zeros(cap, np.int32)
+        self._neutral_angles = np.tile(self._neutral.astype(np.float32), (max_block, 1))
         self._max_block = max_block
 
     def _grow(self, n: int) -> None:
-        n_l = self.settings.muap_samples
-        old, pos = self._ring, self._pos
-        rows = (pos + np.arange(n_l - 1)) % old.shape[0]
-        tail = old[rows].copy()
+        tail = self._acc[: self._n_tail].copy()
         self._allocate(n)
-        self._ring[: n_l - 1] = tail
-        self._pos = 0
+        self._acc[: self._n_tail] = tail
+
+
+def _emg_block(
+    data: np.ndarray, timestamps: np.ndarray, fs: float, seq: int, channels: tuple[str, ...]
+) -> Block:
+    """A :class:`Block` of engine output without re-validating it.
+
+    Every field is already valid by construction (``data`` is a fresh
+    C-contiguous float32 array with one column per label, the timestamps and
+    ``seq`` come from a validated input block), and ``Block.__init__``'s checks
+    cost ~2.5 µs, a sizeable share of a 4-sample tick; so the frozen fields are
+    set directly, as the dataclass's own ``__init__`` does.
+    """
+    blk = object.__new__(Block)
+    object.__setattr__(blk, "data", data)
+    object.__setattr__(blk, "timestamps", timestamps)
+    object.__setattr__(blk, "fs", fs)
+    object.__setattr__(blk, "seq", seq)
+    object.__setattr__(blk, "channels", channels)
+    object.__setattr__(blk, "aux", _NO_AUX)
+    return blk
 
 
 def simulate_emg(
     activation: np.ndarray,
     settings: EngineSettings | None = None,
     *,
+    angles: np.ndarray | None = None,
     return_discharges: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, Discharges]:
     """Run the engine offline over a whole activation record in one pass.
@@ -296,6 +401,9 @@ def simulate_emg(
         Drive of each muscle of ``settings.muscles`` (columns in that order), 0-1, at ``settings.fs``.
     settings : EngineSettings | None
         Engine configuration (defaults if ``None``).
+    angles : ndarray, shape (T, 3) | None
+        Joint angles (rad, :data:`realtime.anatomy.JOINTS` order) for dynamic
+        MUAPs; ``None`` keeps the neutral posture.
     return_discharges : bool
         Also return every discharge.
 
@@ -315,10 +423,19 @@ def simulate_emg(
         )
     act = np.ascontiguousarray(act, dtype=np.float32)
     n = act.shape[0]
+    aux = {}
+    if angles is not None:
+        ang = np.ascontiguousarray(angles, dtype=np.float32)
+        if ang.shape != (n, len(JOINTS)):
+            raise ValueError(
+                f"The argument 'angles' should be (n_samples, {len(JOINTS)}) = ({n}, {len(JOINTS)}), "
+                f"{ang.shape} is invalid."
+            )
+        aux["angles"] = ang
     engine = EmgEngine(settings)
     engine.reset(max(n, 1))
     block = Block(
-        act, np.arange(n, dtype=np.float64) / settings.fs, settings.fs, 0, settings.muscles
+        act, np.arange(n, dtype=np.float64) / settings.fs, settings.fs, 0, settings.muscles, aux
     )
     emg = engine.process(block).data
     if return_discharges:

@@ -64,6 +64,9 @@ class UnitGeometry:
         Conduction velocity (m/s).
     x_iz, x_proximal, x_distal : ndarray, shape (U, N_SUB_BUNDLES)
         IZ and fibre ends of each sub-bundle (m from the elbow).
+    current_scale : ndarray | None
+        Multiplier of each unit's fibre membrane currents (``1 / fibre length``
+        away from the neutral posture, see :mod:`realtime.engine.posture`); ``None`` means 1.
     """
 
     centre_yz: np.ndarray
@@ -74,15 +77,17 @@ class UnitGeometry:
     x_iz: np.ndarray
     x_proximal: np.ndarray
     x_distal: np.ndarray
+    current_scale: np.ndarray | None = None
 
     def bundle(self, u: int) -> FibreBundle:
         """The fibres of unit ``u`` for :func:`~realtime.engine.volume_conductor.muap`."""
         r = self.territory_radius[u] * _RING
         ang = np.arange(6) * (math.pi / 3.0)
         yz = np.vstack([[0.0, 0.0], np.column_stack([r * np.cos(ang), r * np.sin(ang)])])
+        scale = 1.0 if self.current_scale is None else float(self.current_scale[u])
         return FibreBundle(
             fibre_yz=np.ascontiguousarray(yz + self.centre_yz[u]),
-            fibre_w=np.full(7, self.n_fibres[u] / 7.0),
+            fibre_w=np.full(7, scale * self.n_fibres[u] / 7.0),
             x_iz=self.x_iz[u],
             x_proximal=self.x_proximal[u],
             x_distal=self.x_distal[u],

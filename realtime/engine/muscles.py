@@ -13,6 +13,12 @@ arm, forearm supinated) and chosen so that fibre half-lengths stay under
 ~9 cm (propagation within the 30 ms MUAP window). Upper-arm muscles
 (biceps, brachialis, triceps) end near the elbow, so a forearm armband sees
 only their far field, as a real one would.
+
+The geometry holds at the neutral posture
+(:data:`~realtime.engine.posture.NEUTRAL_POSTURE`: elbow at 90°, forearm
+neutral, wrist straight). How it changes with the joint angles (fibre length,
+rotation under the skin) is set per muscle by ``length_gain`` and
+``rotation_gain`` and applied in :mod:`realtime.engine.posture`.
 """
 
 from __future__ import annotations
@@ -41,6 +47,13 @@ class MuscleGeometry:
         Mean fibre ends (tendon junctions) along the limb (m).
     last_recruitment : float
         Default drive (0-1) at which the last motor unit is recruited.
+    length_gain : tuple of float
+        Change of the normalised fibre length per radian of each joint of
+        :data:`realtime.anatomy.JOINTS` away from the neutral posture (1/rad):
+        negative when the joint's motion shortens the muscle.
+    rotation_gain : float
+        Rotation of the muscle around the limb axis, relative to the skin and
+        the electrodes, per radian of forearm pronation (rad/rad).
     """
 
     angle_deg: float
@@ -50,6 +63,8 @@ class MuscleGeometry:
     x_proximal: float
     x_distal: float
     last_recruitment: float
+    length_gain: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    rotation_gain: float = 0.0
 
     @property
     def angle(self) -> float:
@@ -58,14 +73,27 @@ class MuscleGeometry:
 
 
 MUSCLE_GEOMETRY: dict[str, MuscleGeometry] = {
-    "biceps": MuscleGeometry(0.0, 0.020, 0.013, -0.140, -0.220, -0.050, 0.85),
-    "brachialis": MuscleGeometry(10.0, 0.030, 0.011, -0.075, -0.140, -0.010, 0.80),
-    "brachioradialis": MuscleGeometry(80.0, 0.011, 0.008, 0.045, -0.040, 0.130, 0.70),
-    "triceps": MuscleGeometry(180.0, 0.018, 0.014, -0.140, -0.230, -0.045, 0.80),
-    "pronator_teres": MuscleGeometry(35.0, 0.016, 0.008, 0.045, -0.010, 0.110, 0.70),
-    "supinator": MuscleGeometry(125.0, 0.024, 0.008, 0.035, 0.000, 0.070, 0.70),
-    "wrist_flexors": MuscleGeometry(-40.0, 0.011, 0.015, 0.060, 0.000, 0.150, 0.70),
-    "wrist_extensors": MuscleGeometry(180.0, 0.011, 0.015, 0.055, 0.000, 0.150, 0.70),
+    # angle, depth, radius, x_iz, x_proximal, x_distal, last_recruitment, length_gain, rotation_gain
+    "biceps": MuscleGeometry(0.0, 0.020, 0.013, -0.140, -0.220, -0.050, 0.85, (-0.12, 0.0, 0.0)),
+    "brachialis": MuscleGeometry(
+        10.0, 0.030, 0.011, -0.075, -0.140, -0.010, 0.80, (-0.12, 0.0, 0.0)
+    ),
+    "brachioradialis": MuscleGeometry(
+        80.0, 0.011, 0.008, 0.045, -0.040, 0.130, 0.70, (-0.10, 0.0, 0.0), -0.25
+    ),
+    "triceps": MuscleGeometry(180.0, 0.018, 0.014, -0.140, -0.230, -0.045, 0.80, (0.08, 0.0, 0.0)),
+    "pronator_teres": MuscleGeometry(
+        35.0, 0.016, 0.008, 0.045, -0.010, 0.110, 0.70, (-0.05, -0.08, 0.0), -0.25
+    ),
+    "supinator": MuscleGeometry(
+        125.0, 0.024, 0.008, 0.035, 0.000, 0.070, 0.70, (0.0, 0.08, 0.0), -0.25
+    ),
+    "wrist_flexors": MuscleGeometry(
+        -40.0, 0.011, 0.015, 0.060, 0.000, 0.150, 0.70, (0.0, 0.0, -0.10), -0.25
+    ),
+    "wrist_extensors": MuscleGeometry(
+        180.0, 0.011, 0.015, 0.055, 0.000, 0.150, 0.70, (0.0, 0.0, 0.08), -0.25
+    ),
 }
 """Geometry of every muscle in :data:`realtime.anatomy.MUSCLES` (documented in docs/engine.md)."""
 

@@ -17,9 +17,10 @@ The model follows Fuglevand, Winter & Patla (1993, J Neurophysiol 70:2470):
   under a changing drive the rate acts at once. A newly recruited unit
   starts at a random phase, so units recruited together do not synchronise.
 
-State per unit (phase, target, recruited flag and a SplitMix64 stream) is
-advanced sample by sample in numba; because draws come from the unit's own
-stream, the output is identical for any block size.
+State per unit (the phase still to go before the next discharge, float32,
+and a SplitMix64 stream) is advanced sample by sample in numba, one
+vectorised pass per muscle and sample; because draws come from the unit's
+own stream, the output is identical for any block size.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ if TYPE_CHECKING:
 
 # Rows of the per-unit parameter table (structure of arrays, so numba loops vectorise).
 P_THRESHOLD, P_GAIN, P_BASE, P_PEAK_RATE = 0, 1, 2, 3
-# Rows of the per-unit state table.
-S_PHASE, S_TARGET = 0, 1
+# Rows of the float32 kernel table (per-sample increments, see PoolParameters.kernel_table).
+K_THRESHOLD, K_GAIN, K_BASE, K_PEAK = 0, 1, 2, 3
 
 Z_CLIP = 3.0
 """ISI jitter is clipped at +-3 standard deviations (targets stay >= 1 - 3 * 0.3 = 0.1)."""
@@ -109,6 +110,19 @@ class PoolParameters:
         r = np.minimum(p[P_BASE] + p[P_GAIN] * e, p[P_PEAK_RATE])
         return np.where(e >= p[P_THRESHOLD], r, 0.0)
 
+    def kernel_table(self, fs: float) -> np.ndarray:
+        """Parameters of :func:`advance_pool`: float32 ``(4, n_units)``, rates per sample.
+
+        Rows: threshold, gain / fs, rate offset / fs, peak rate / fs, so one
+        sample advances a unit's phase by ``min(base + gain * e, peak)``.
+        """
+        out = np.empty((4, self.n_units), np.float32)
+        out[K_THRESHOLD] = self.table[P_THRESHOLD]
+        out[K_GAIN] = self.table[P_GAIN] / fs
+        out[K_BASE] = self.table[P_BASE] / fs
+        out[K_PEAK] = self.table[P_PEAK_RATE] / fs
+        return out
+
     def max_spikes(self, n_samples: int, fs: float) -> int:
         """Upper bound on the number of discharges of all units in ``n_samples`` samples."""
         per_unit = int(
@@ -155,8 +169,8 @@ def initial_state(pool: PoolParameters, seed: int) -> tuple[np.ndarray, np.ndarr
 
     Returns
     -------
-    state : ndarray, shape (2, n_units), float64
-        Phase and target of each unit.
+    remaining : ndarray, shape (n_units,), float32
+        Phase still to go before each unit's next discharge (set at recruitment).
     n_active : ndarray, shape (n_muscles,), int64
         Number of recruited units of each muscle (0: at rest). Recruited
         units are always a prefix of the muscle's units.
@@ -166,7 +180,7 @@ def initial_state(pool: PoolParameters, seed: int) -> tuple[np.ndarray, np.ndarr
     muscle_ids = np.array([MUSCLES.index(m) for m in pool.muscles], dtype=np.int64)
     keys = muscle_ids[pool.muscle_index] * 100_000 + pool.unit_index
     return (
-        np.zeros((2, pool.n_units)),
+        np.zeros(pool.n_units, np.float32),
         np.zeros(len(pool.muscles), np.int64),
         seed_states(seed, keys),
     )
@@ -187,12 +201,11 @@ def advance_pool(
     act: np.ndarray,
     cols: np.ndarray,
     starts: np.ndarray,
-    table: np.ndarray,
-    state: np.ndarray,
+    ktab: np.ndarray,
+    remaining: np.ndarray,
     n_active: np.ndarray,
     rng: np.ndarray,
     cv: float,
-    inv_fs: float,
     spk_sample: np.ndarray,
     spk_unit: np.ndarray,
 ) -> int:
@@ -205,14 +218,14 @@ def advance_pool(
         clamped to [0, 1]; NaN counts as 0.
     cols : ndarray of int64, shape (n_muscles,)
         Column of ``act`` for each muscle.
-    starts, table
+    starts : ndarray of int64
         See :class:`PoolParameters`.
-    state, n_active, rng
+    ktab : ndarray, shape (4, n_units), float32
+        :meth:`PoolParameters.kernel_table`.
+    remaining, n_active, rng
         See :func:`initial_state`; updated in place.
     cv : float
         ISI coefficient of variation.
-    inv_fs : float
-        Sampling period (s).
     spk_sample, spk_unit : ndarray of int32
         Filled with the sample index (within ``act``) and unit of each
         discharge, in time order (ties by unit index).
@@ -224,20 +237,19 @@ def advance_pool(
     """
     n = act.shape[0]
     n_m = starts.shape[0] - 1
-    thr = table[0]
-    gain = table[1]
-    base = table[2]
-    peak = table[3]
-    phase = state[0]
-    target = state[1]
+    thr = ktab[0]
+    gain = ktab[1]
+    base = ktab[2]
+    peak = ktab[3]
+    zero = np.float32(0.0)
     k = 0
     for t in range(n):
         for m in range(n_m):
             e = act[t, cols[m]]
-            if not e > 0.0:  # also catches NaN
-                e = 0.0
-            elif e > 1.0:
-                e = 1.0
+            if not e > zero:  # also catches NaN
+                e = zero
+            elif e > np.float32(1.0):
+                e = np.float32(1.0)
             s0 = starts[m]
             s1 = starts[m + 1]
             na = n_active[m]
@@ -246,25 +258,31 @@ def advance_pool(
                 na -= 1
             while s0 + na < s1 and thr[s0 + na] <= e:
                 u = s0 + na
-                tg = _draw_target(rng, u, cv)
-                target[u] = tg
-                phase[u] = (1.0 - uniform(rng, u)) * tg  # a random point of a fresh interval
+                # A random point of a fresh interval: no synchrony at recruitment.
+                remaining[u] = np.float32(uniform(rng, u) * _draw_target(rng, u, cv))
                 na += 1
             n_active[m] = na
             if na == 0:
                 continue
             lo = np.uint64(s0)
             hi = np.uint64(s0 + na)
-            for u in range(lo, hi):  # vectorised: rate coding and integration
+            due = 0
+            for u in range(lo, hi):  # vectorised: rate coding, integration, count of discharges
                 r = base[u] + gain[u] * e
                 if r > peak[u]:
                     r = peak[u]
-                phase[u] += r * inv_fs
-            for u in range(lo, hi):  # rare branch: discharges
-                if phase[u] >= target[u]:
+                x = remaining[u] - r
+                remaining[u] = x
+                due += x <= zero
+            if due == 0:
+                continue
+            for u in range(lo, hi):  # the discharges, in unit order
+                if remaining[u] <= zero:
                     spk_sample[k] = t
                     spk_unit[k] = u
                     k += 1
-                    phase[u] -= target[u]
-                    target[u] = _draw_target(rng, u, cv)
+                    remaining[u] += np.float32(_draw_target(rng, u, cv))
+                    due -= 1
+                    if due == 0:
+                        break
     return k

@@ -5,13 +5,19 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
+from pathlib import Path
 
-from realtime.anatomy import MUSCLES
-from realtime.engine.layouts import LAYOUTS
+from realtime.anatomy import JOINTS, MUSCLES
+from realtime.engine.layouts import get_layout
 from realtime.engine.muscles import MUSCLE_GEOMETRY
 
-MUAP_MODES: tuple[str, ...] = ("static",)
-"""Supported MUAP modes: ``"static"`` tables (posture-independent)."""
+MUAP_MODES: tuple[str, ...] = ("static", "dynamic")
+"""MUAP modes: ``"static"`` (one table per unit, at the neutral posture) or
+``"dynamic"`` (tables over a posture grid, blended at each discharge with the
+joint angles of the input block's ``aux["angles"]``)."""
+
+DEFAULT_POSTURE_POINTS: tuple[int, int, int] = (5, 5, 3)
+"""Posture-grid nodes per joint (elbow flexion, forearm pronation, wrist flexion) of dynamic MUAPs."""
 
 MAX_RATE_HZ = 50.0
 """No motor unit may be configured to discharge faster than this on average."""
@@ -24,7 +30,8 @@ class EngineSettings:
     Parameters
     ----------
     layout : str
-        Built-in electrode layout, one of :data:`~realtime.engine.layouts.LAYOUTS`.
+        Electrode layout: a built-in name (:data:`~realtime.engine.layouts.LAYOUTS`)
+        or the path of a TOML/JSON layout file (``docs/layouts.md``).
     fs : float
         Sampling rate of activations in and EMG out (Hz), 500-10000.
     muscles : tuple of str
@@ -57,6 +64,15 @@ class EngineSettings:
         Length of each MUAP table (s), 0.01-0.1.
     muaps : str
         MUAP mode, one of :data:`MUAP_MODES`.
+    posture_points : tuple of int
+        Nodes of the posture grid per joint of :data:`realtime.anatomy.JOINTS`
+        (``"dynamic"`` only), 1-9 each; 1 ignores that joint (neutral).
+    muap_floor : float
+        Each unit's tables end after the last sample above this fraction of
+        its peak (0-0.05; 0 keeps the whole window).
+    cache : bool
+        Load MUAP tables from, and store them in, the disk cache
+        (``$MYOSTREAM_CACHE/muaps``, default ``~/.cache/myostream/muaps``).
     """
 
     layout: str = "armband8"
@@ -74,12 +90,18 @@ class EngineSettings:
     conduction_velocity: tuple[float, float] = (3.5, 4.5)
     muap_duration: float = 0.03
     muaps: str = "static"
+    posture_points: tuple[int, int, int] = DEFAULT_POSTURE_POINTS
+    muap_floor: float = 0.01
+    cache: bool = True
 
     def __post_init__(self) -> None:
-        if self.layout not in LAYOUTS:
-            raise ValueError(
-                f"The argument 'layout' must be one of {', '.join(LAYOUTS)}. {self.layout!r} is invalid."
+        if isinstance(self.layout, Path):
+            object.__setattr__(self, "layout", str(self.layout))
+        if not isinstance(self.layout, str):
+            raise TypeError(
+                f"The argument 'layout' must be a layout name or file path, {self.layout!r} is invalid."
             )
+        get_layout(self.layout)  # raises ValueError naming the known layouts or the file problem
         _number("fs", self.fs, 500.0, 10000.0, "Use 1000 or 2000 Hz.")
         muscles = tuple(self.muscles) if not isinstance(self.muscles, str) else (self.muscles,)
         if not muscles:
@@ -153,6 +175,20 @@ class EngineSettings:
         if self.muaps not in MUAP_MODES:
             raise ValueError(
                 f"The argument 'muaps' must be one of {', '.join(MUAP_MODES)}. {self.muaps!r} is invalid."
+            )
+        pts = tuple(self.posture_points) if not isinstance(self.posture_points, str) else ()
+        if len(pts) != len(JOINTS) or not all(
+            isinstance(p, numbers.Integral) and not isinstance(p, bool) and 1 <= p <= 9 for p in pts
+        ):
+            raise ValueError(
+                f"The argument 'posture_points' must be {len(JOINTS)} integers within [1, 9] (nodes per joint "
+                f"of {JOINTS}), {self.posture_points!r} is invalid. The default is {DEFAULT_POSTURE_POINTS}."
+            )
+        object.__setattr__(self, "posture_points", tuple(int(p) for p in pts))
+        _number("muap_floor", self.muap_floor, 0.0, 0.05, "0.01 drops tails below 1 % of the peak.")
+        if not isinstance(self.cache, bool):
+            raise TypeError(
+                f"The argument 'cache' must be True or False, {self.cache!r} is invalid."
             )
 
     @property

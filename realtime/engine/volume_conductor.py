@@ -29,11 +29,14 @@ Electrodes
 
 MUAPs are computed at an internal rate of at least 8 kHz, tapered to zero over
 the last 3 ms of the window, and decimated to the engine rate with an
-anti-aliasing filter (``scipy.signal.resample_poly``).
+anti-aliasing filter (``scipy.signal.resample_poly``). All three steps are
+linear and are applied to the membrane currents (:func:`decimation_matrix`),
+so one unit's currents serve every rotation of its fibres around the limb.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -157,23 +160,6 @@ def fibre_currents_dense(
     return out
 
 
-@njit(cache=True)
-def project(currents: np.ndarray, w_kc: np.ndarray) -> np.ndarray:
-    """``currents @ w_kc`` skipping the zero currents (most nodes are at rest at any instant)."""
-    n_t, k_n = currents.shape
-    n_c = w_kc.shape[1]
-    phi = np.zeros((n_t, n_c))
-    for j in range(n_t):
-        row = phi[j]
-        for k in range(k_n):
-            c = currents[j, k]
-            if c != 0.0:
-                w = w_kc[k]
-                for ch in range(np.uint64(n_c)):
-                    row[ch] += c * w[ch]
-    return phi
-
-
 @njit(cache=True, fastmath=True)
 def transfer_matrix(
     fibre_yz: np.ndarray,
@@ -280,6 +266,106 @@ class FibreBundle:
     velocity: float
 
 
+@functools.lru_cache(maxsize=16)
+def decimation_matrix(fs: float, n_samples: int) -> tuple[np.ndarray, int]:
+    """Linear map from the internal-rate signal to the table: taper, anti-alias filter, decimation.
+
+    The signal is computed at ``os_factor * fs`` (at least :data:`MIN_INTERNAL_RATE`),
+    tapered to zero over the last 3 ms before the last output sample, then
+    decimated with ``scipy.signal.resample_poly`` (its anti-aliasing FIR).
+    All three are linear, so they form one ``(n_samples, n_samples * os_factor)``
+    matrix, applied once per unit to the membrane currents.
+
+    Returns
+    -------
+    matrix : ndarray, shape (n_samples, n_t), float64, read-only
+    os_factor : int
+    """
+    os_factor = max(1, int(math.ceil(MIN_INTERNAL_RATE / fs)))
+    n_t = n_samples * os_factor
+    dt = 1.0 / (fs * os_factor)
+    taper = np.ones(n_t)
+    end = (n_samples - 1) * os_factor
+    n_taper = min(end, int(round(0.003 / dt)))
+    if n_taper > 1:
+        taper[end - n_taper + 1 : end + 1] = 0.5 + 0.5 * np.cos(np.linspace(0.0, np.pi, n_taper))
+        taper[end + 1 :] = 0.0
+    mat = np.diag(taper)
+    if os_factor > 1:
+        mat = resample_poly(mat, 1, os_factor, axis=0)[:n_samples]
+    mat = np.ascontiguousarray(mat)
+    mat.setflags(write=False)
+    return mat, os_factor
+
+
+def decimated_currents(
+    bundle: FibreBundle, fs: float, n_samples: int, tissue: Tissue | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Membrane currents of a unit's fibres at the table rate (per representative-fibre weight 1).
+
+    Returns
+    -------
+    currents : ndarray, shape (n_samples, K)
+        Current (A) of each source node, tapered and decimated like the table.
+    x_nodes : ndarray, shape (K,)
+        Axial position of the nodes (m).
+    """
+    tissue = tissue or Tissue()
+    mat, os_factor = decimation_matrix(float(fs), int(n_samples))
+    n_t = mat.shape[1]
+    dt = 1.0 / (fs * os_factor)
+    dz = NODE_SPACING
+    x0 = float(np.min(bundle.x_proximal))
+    k_n = int(round((float(np.max(bundle.x_distal)) - x0) / dz)) + 1
+    x_nodes = x0 + dz * np.arange(k_n)
+    n_b = bundle.x_iz.size
+    scale = tissue.sigma_intra * math.pi * tissue.fibre_radius**2 / dz / n_b
+    currents = np.zeros((n_t, k_n))
+    for b in range(n_b):
+        k0 = int(round((bundle.x_proximal[b] - x0) / dz))
+        k1 = int(round((bundle.x_distal[b] - x0) / dz)) + 1
+        add_fibre_currents(
+            currents,
+            x0,
+            dz,
+            k0,
+            min(k1, k_n),
+            float(bundle.x_iz[b]),
+            float(bundle.velocity),
+            dt,
+            scale,
+        )
+    return mat @ currents, x_nodes
+
+
+def surface_potentials(
+    currents: np.ndarray,
+    x_nodes: np.ndarray,
+    fibre_yz: np.ndarray,
+    fibre_w: np.ndarray,
+    points: np.ndarray,
+    point_elec: np.ndarray,
+    point_w: np.ndarray,
+    montage: np.ndarray,
+    tissue: Tissue | None = None,
+) -> np.ndarray:
+    """Channel potentials (µV, ``(n_samples, C)``) of currents on fibres at ``fibre_yz``."""
+    tissue = tissue or Tissue()
+    w = transfer_matrix(
+        np.ascontiguousarray(fibre_yz, np.float64),
+        np.ascontiguousarray(fibre_w, np.float64),
+        x_nodes,
+        points,
+        point_elec,
+        point_w,
+        montage.shape[1],
+        tissue.sigma_long,
+        tissue.sigma_trans,
+    )
+    w_ch = w if _is_identity(montage) else montage @ w  # (C, K)
+    return (currents @ w_ch.T) * 1e6
+
+
 def muap(
     bundle: FibreBundle,
     points: np.ndarray,
@@ -312,56 +398,18 @@ def muap(
     ndarray, shape (L, C), float64
         The MUAP in microvolts, time-major.
     """
-    tissue = tissue or Tissue()
-    os_factor = max(1, int(math.ceil(MIN_INTERNAL_RATE / fs)))
-    n_t = n_samples * os_factor
-    dt = 1.0 / (fs * os_factor)
-    dz = NODE_SPACING
-    x0 = float(np.min(bundle.x_proximal))
-    k_n = int(round((float(np.max(bundle.x_distal)) - x0) / dz)) + 1
-    x_nodes = x0 + dz * np.arange(k_n)
-    n_b = bundle.x_iz.size
-    scale = tissue.sigma_intra * math.pi * tissue.fibre_radius**2 / dz / n_b
-    currents = np.zeros((n_t, k_n))
-    for b in range(n_b):
-        k0 = int(round((bundle.x_proximal[b] - x0) / dz))
-        k1 = int(round((bundle.x_distal[b] - x0) / dz)) + 1
-        add_fibre_currents(
-            currents,
-            x0,
-            dz,
-            k0,
-            min(k1, k_n),
-            float(bundle.x_iz[b]),
-            float(bundle.velocity),
-            dt,
-            scale,
-        )
-    n_e = montage.shape[1]
-    w = transfer_matrix(
+    currents, x_nodes = decimated_currents(bundle, fs, n_samples, tissue)
+    return surface_potentials(
+        currents,
+        x_nodes,
         bundle.fibre_yz,
         bundle.fibre_w,
-        x_nodes,
         points,
         point_elec,
         point_w,
-        n_e,
-        tissue.sigma_long,
-        tissue.sigma_trans,
+        montage,
+        tissue,
     )
-    w_ch = w if _is_identity(montage) else montage @ w  # (C, K)
-    phi = project(currents, np.ascontiguousarray(w_ch.T))  # (n_t, C) volts
-    # Taper to zero at the last output sample (internal index end), over 3 ms.
-    end = (n_samples - 1) * os_factor
-    n_taper = min(end, int(round(0.003 / dt)))
-    if n_taper > 1:
-        phi[end - n_taper + 1 : end + 1] *= (0.5 + 0.5 * np.cos(np.linspace(0.0, np.pi, n_taper)))[
-            :, None
-        ]
-        phi[end + 1 :] = 0.0
-    if os_factor > 1:
-        phi = resample_poly(phi, 1, os_factor, axis=0)[:n_samples]
-    return phi * 1e6
 
 
 def _is_identity(m: np.ndarray) -> bool:

@@ -1,0 +1,279 @@
+"""How the joint angles change each muscle's geometry, and the posture grid of the MUAP tables.
+
+Posture is the joint angles of :data:`realtime.anatomy.JOINTS` (rad). At the
+:data:`NEUTRAL_POSTURE` every muscle has the geometry of
+:data:`~realtime.engine.muscles.MUSCLE_GEOMETRY`. Away from it (BioMime's
+idea: the volume-conductor parameters follow the posture):
+
+- **Fibre length** ``lam = 1 + sum_j length_gain[j] * (q_j - neutral_j)``,
+  clipped to [:data:`MIN_LENGTH`, :data:`MAX_LENGTH`]. Fibres scale about the
+  muscle's proximal end, so the innervation zone and the fibre ends shift
+  along the limb under the electrodes (``x' = x_prox + lam (x - x_prox)``).
+- **Fibre diameter** at constant volume ``∝ lam^-1/2``: the conduction
+  velocity (∝ diameter) and the territory radius scale by ``lam^-1/2``, the
+  membrane current of a fibre (∝ cross-section) by ``1 / lam``; the muscle
+  thickens inward (its superficial edge stays under the fat), so its units
+  get deeper when it shortens.
+- **Rotation**: forearm pronation turns the muscle around the limb axis,
+  relative to the skin and the electrodes, by ``rotation_gain * (q_pron - neutral)``.
+
+Tables are computed on a regular grid over :data:`POSTURE_RANGE` for the
+joints a muscle depends on (``posture_points`` nodes per joint) and blended
+at each discharge by simplex (Kuhn) interpolation: ``d + 1`` tables for a
+muscle that depends on ``d`` joints, weights continuous in the posture, so
+crossing a cell boundary never makes a jump.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numba import njit
+
+from realtime.anatomy import JOINTS
+from realtime.engine.muscles import MUSCLE_GEOMETRY, SKIN_FAT_THICKNESS
+from realtime.musculoskeletal.arm import JOINT_LIMITS
+
+if TYPE_CHECKING:
+    from realtime.engine.muaps import UnitGeometry
+
+NEUTRAL_POSTURE: tuple[float, float, float] = (math.pi / 2.0, 0.0, 0.0)
+"""Elbow at 90°, forearm neutral (thumb up), wrist straight (rad, ``JOINTS`` order)."""
+
+POSTURE_RANGE: tuple[tuple[float, float], ...] = tuple(JOINT_LIMITS)
+"""Range of each joint covered by the posture grid (rad): the arm's range of motion."""
+
+PRONATION = JOINTS.index("forearm_pronation")
+MIN_LENGTH, MAX_LENGTH = 0.7, 1.3
+"""Normalised fibre length is kept within these bounds."""
+
+MAX_AXES = len(JOINTS)
+
+
+@dataclass(frozen=True)
+class MusclePose:
+    """One muscle's geometry change at a posture.
+
+    Attributes
+    ----------
+    length : float
+        Normalised fibre length (1 at the neutral posture).
+    rotation : float
+        Rotation around the limb axis relative to the electrodes (rad, positive radial).
+    """
+
+    length: float = 1.0
+    rotation: float = 0.0
+
+
+def muscle_pose(muscle: str, posture: np.ndarray | tuple[float, ...]) -> MusclePose:
+    """Fibre length and rotation of ``muscle`` at ``posture`` (rad, ``JOINTS`` order)."""
+    g = MUSCLE_GEOMETRY[muscle]
+    dq = np.asarray(posture, np.float64) - np.asarray(NEUTRAL_POSTURE)
+    lam = 1.0 + float(np.dot(g.length_gain, dq))
+    return MusclePose(min(max(lam, MIN_LENGTH), MAX_LENGTH), g.rotation_gain * float(dq[PRONATION]))
+
+
+def muscle_joints(muscle: str) -> tuple[int, ...]:
+    """Indices of the joints whose angle changes ``muscle``'s MUAPs."""
+    g = MUSCLE_GEOMETRY[muscle]
+    return tuple(
+        j
+        for j in range(len(JOINTS))
+        if g.length_gain[j] != 0.0 or (j == PRONATION and g.rotation_gain != 0.0)
+    )
+
+
+def pose_units(
+    geometry: UnitGeometry, sl: slice, muscle: str, pose: MusclePose, limb_radius: float
+) -> UnitGeometry:
+    """The geometry of the units ``sl`` (all of ``muscle``) at ``pose`` (see the module doc)."""
+    g = MUSCLE_GEOMETRY[muscle]
+    lam, s = pose.length, pose.length**-0.5
+    c_r = limb_radius - g.depth
+    centre_m = np.array([c_r * math.cos(g.angle), c_r * math.sin(g.angle)])
+    # Thicker when shorter, superficial edge fixed: the centre moves by the change of radius.
+    c_r2 = c_r - g.radius * (s - 1.0)
+    centre_m2 = centre_m * (c_r2 / c_r)
+    yz = centre_m2 + s * (geometry.centre_yz[sl] - centre_m)
+    cos_r, sin_r = math.cos(pose.rotation), math.sin(pose.rotation)
+    yz = yz @ np.array([[cos_r, sin_r], [-sin_r, cos_r]])
+    terr = geometry.territory_radius[sl] * s
+    dist = np.hypot(yz[:, 0], yz[:, 1])
+    limit = limb_radius - SKIN_FAT_THICKNESS - terr
+    f = np.where(dist > limit, limit / dist, 1.0)
+    yz = yz * f[:, None]
+    x0 = g.x_proximal
+    return replace(
+        geometry,
+        centre_yz=yz,
+        depth=limb_radius - dist * f,
+        territory_radius=terr,
+        n_fibres=geometry.n_fibres[sl],
+        velocity=geometry.velocity[sl] * s,
+        x_iz=x0 + lam * (geometry.x_iz[sl] - x0),
+        x_proximal=x0 + lam * (geometry.x_proximal[sl] - x0),
+        x_distal=x0 + lam * (geometry.x_distal[sl] - x0),
+        current_scale=np.full(sl.stop - sl.start, 1.0 / lam),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class PostureGrid:
+    """The posture nodes of every muscle's MUAP tables and how to blend them.
+
+    Attributes
+    ----------
+    joint : ndarray of int64, shape (n_muscles, 3)
+        Joint of each grid axis of a muscle (``-1``: unused axis).
+    low, step : ndarray of float64, shape (n_muscles, 3)
+        First node and spacing of each axis (rad).
+    size : ndarray of int64, shape (n_muscles, 3)
+        Nodes per axis (1 for unused axes).
+    stride : ndarray of int64, shape (n_muscles, 3)
+        Step of the flat node index per axis (last axis fastest).
+    n_nodes : ndarray of int64, shape (n_muscles,)
+        Nodes of each muscle's grid (1 for a posture-independent muscle).
+    """
+
+    joint: np.ndarray
+    low: np.ndarray
+    step: np.ndarray
+    size: np.ndarray
+    stride: np.ndarray
+    n_nodes: np.ndarray
+
+    def nodes(self, m: int) -> np.ndarray:
+        """Postures ``(n_nodes[m], 3)`` of muscle ``m``'s nodes, flat-index order; other joints neutral."""
+        out = np.tile(np.asarray(NEUTRAL_POSTURE), (int(self.n_nodes[m]), 1))
+        flat = np.arange(int(self.n_nodes[m]))
+        for a in range(MAX_AXES):
+            j = int(self.joint[m, a])
+            if j < 0:
+                continue
+            idx = (flat // self.stride[m, a]) % self.size[m, a]
+            out[:, j] = self.low[m, a] + self.step[m, a] * idx
+        return out
+
+    def weights(self, m: int, posture: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Node indices and blend weights of muscle ``m`` at ``posture`` (the kernel's rule, in Python)."""
+        vert = np.zeros(MAX_AXES + 1, np.int64)
+        w = np.zeros(MAX_AXES + 1, np.float32)
+        n = simplex_weights(
+            np.asarray(posture, np.float32),
+            self.joint[m],
+            self.low[m],
+            self.step[m],
+            self.size[m],
+            self.stride[m],
+            np.asarray(NEUTRAL_POSTURE),
+            vert,
+            w,
+        )
+        return vert[:n].copy(), w[:n].copy()
+
+
+def build_grid(
+    muscles: tuple[str, ...], points: tuple[int, int, int], dynamic: bool
+) -> PostureGrid:
+    """The posture grid of ``muscles`` with ``points`` nodes per joint (a single node if not ``dynamic``)."""
+    n_m = len(muscles)
+    joint = np.full((n_m, MAX_AXES), -1, np.int64)
+    low = np.zeros((n_m, MAX_AXES))
+    step = np.ones((n_m, MAX_AXES))
+    size = np.ones((n_m, MAX_AXES), np.int64)
+    stride = np.ones((n_m, MAX_AXES), np.int64)
+    n_nodes = np.ones(n_m, np.int64)
+    for m, name in enumerate(muscles):
+        if not dynamic:
+            continue
+        axes = [j for j in muscle_joints(name) if points[j] > 1]
+        for a, j in enumerate(axes):
+            lo, hi = POSTURE_RANGE[j]
+            joint[m, a], low[m, a], size[m, a] = j, lo, points[j]
+            step[m, a] = (hi - lo) / (points[j] - 1)
+        total = 1
+        for a in reversed(range(len(axes))):
+            stride[m, a] = total
+            total *= int(size[m, a])
+        n_nodes[m] = total
+    return PostureGrid(joint, low, step, size, stride, n_nodes)
+
+
+@njit(cache=True)
+def simplex_weights(
+    q, joint, low, step, size, stride, neutral, vert, w
+):  # pragma: no cover - numba
+    """Kuhn-simplex interpolation on one muscle's grid: ``d + 1`` nodes and weights.
+
+    Parameters
+    ----------
+    q : ndarray, shape (3,), float32
+        Posture (rad); NaN joints count as neutral, angles outside the grid are clamped.
+    joint, low, step, size, stride : ndarray, shape (3,)
+        The muscle's row of :class:`PostureGrid`.
+    neutral : ndarray, shape (3,)
+        The neutral posture.
+    vert : ndarray of int64, shape (4,)
+        Out: flat node indices.
+    w : ndarray of float32, shape (4,)
+        Out: weights (non-negative, sum 1).
+
+    Returns
+    -------
+    int
+        Number of nodes used (``1 + number of axes``, at most 4).
+    """
+    # Up to three axes, kept in scalars (no allocation in the per-discharge path).
+    f0 = f1 = f2 = 0.0
+    base = 0
+    d = 0
+    for a in range(joint.shape[0]):
+        j = joint[a]
+        if j < 0:
+            break
+        x = q[j]
+        if not (x == x):  # NaN: neutral
+            x = neutral[j]
+        g = (x - low[a]) / step[a]
+        top = size[a] - 1
+        if g <= 0.0:
+            g = 0.0
+        elif g >= top:
+            g = float(top)
+        i = int(math.floor(g))
+        if i > top - 1:
+            i = top - 1
+        if d == 0:
+            f0 = g - i
+        elif d == 1:
+            f1 = g - i
+        else:
+            f2 = g - i
+        base += i * stride[a]
+        d += 1
+    # Axes in order of decreasing fraction (ties: lower axis first).
+    a0, a1, a2 = 0, 1, 2
+    fa, fb, fc = f0, f1, f2
+    if d >= 2 and fb > fa:
+        a0, a1, fa, fb = a1, a0, fb, fa
+    if d == 3:
+        if fc > fb:
+            a1, a2, fb, fc = a2, a1, fc, fb
+        if fb > fa:
+            a0, a1, fa, fb = a1, a0, fb, fa
+    vert[0] = base
+    w[0] = 1.0 - fa if d >= 1 else 1.0
+    if d >= 1:
+        vert[1] = base + stride[a0]
+        w[1] = fa - fb if d >= 2 else fa
+    if d >= 2:
+        vert[2] = vert[1] + stride[a1]
+        w[2] = fb - fc if d == 3 else fb
+    if d == 3:
+        vert[3] = vert[2] + stride[a2]
+        w[3] = fc
+    return d + 1
