@@ -92,7 +92,7 @@ class ProvenanceTracker:
         self._read_t = np.empty(cap)
         self._lo = 0
         self._hi = 0
-        self._last_imu: tuple[float, int, float] | None = None
+        self._last_block: tuple[Block, float] | None = None
         self.row[:] = np.nan
         self.row[IMU_SEQ] = -1.0
 
@@ -113,31 +113,25 @@ class ProvenanceTracker:
         read_time : float
             When ``imu`` was read (LSL clock).
         """
-        n = imu.n_samples
-        if n:
-            t_imu, seq0 = imu.timestamps, imu.seq
-            finite = np.isfinite(imu.data).all(axis=1) & np.isfinite(t_imu)
-            if finite.all():
-                pos = np.arange(n)
-            else:  # the stage drops non-finite samples: they cannot complete a row
-                pos = np.flatnonzero(finite)
-            if pos.size:
-                last = int(pos[-1])
-                self._last_imu = (float(t_imu[last]), seq0 + last, float(read_time))
-        m = act.n_samples
-        if m == 0:
+        n, m = imu.n_samples, act.n_samples
+        if m == 0:  # most ticks: remember the block, look inside only if a later row needs it
+            if n:
+                self._last_block = (imu, float(read_time))
             return
         t_act = act.timestamps
-        if n and pos.size:
-            t_ok = t_imu[pos]
-            j = pos[np.minimum(np.searchsorted(t_ok, t_act, side="left"), pos.size - 1)]
+        pos = self._finite_positions(imu) if n else None
+        if pos is not None and pos.size:
+            t_imu, seq0 = imu.timestamps, imu.seq
+            j = pos[np.minimum(np.searchsorted(t_imu[pos], t_act, side="left"), pos.size - 1)]
             imu_t, imu_seq = t_imu[j], seq0 + j
             read_t = np.full(m, float(read_time))
-        elif self._last_imu is not None:  # rows without new input: the newest sample seen so far
-            t_last, s_last, r_last = self._last_imu
+            self._last_block = (imu, float(read_time))
+        else:  # rows without new input: the newest sample seen so far
+            newest = self._newest_sample()
+            if newest is None:
+                return
+            t_last, s_last, r_last = newest
             imu_t, imu_seq, read_t = np.full(m, t_last), np.full(m, s_last, np.int64), np.full(m, r_last)
-        else:
-            return
         if self._hi > self._lo:  # the resampler drops rows that are not newer than what it holds
             keep = t_act > self._act_t[self._hi - 1]
             if not keep.all():
@@ -181,6 +175,23 @@ class ProvenanceTracker:
         row[IMU_READ_TIME] = self._read_t[c]
         self._lo = k  # row k stays: it is the left neighbour of every later sample
         return row
+
+    @staticmethod
+    def _finite_positions(imu: Block) -> np.ndarray:
+        """Positions of the samples the activation stage can use (finite values and time)."""
+        finite = np.isfinite(imu.data).all(axis=1) & np.isfinite(imu.timestamps)
+        return np.arange(imu.n_samples) if finite.all() else np.flatnonzero(finite)
+
+    def _newest_sample(self) -> tuple[float, int, float] | None:
+        """(time, seq, read time) of the newest usable IMU sample read so far, or ``None``."""
+        if self._last_block is None:
+            return None
+        block, read_time = self._last_block
+        pos = self._finite_positions(block)
+        if pos.size == 0:
+            return None
+        last = int(pos[-1])
+        return float(block.timestamps[last]), block.seq + last, read_time
 
     def _append(self, t_act: np.ndarray, imu_t: np.ndarray, imu_seq: np.ndarray, read_t: np.ndarray) -> None:
         m = t_act.size
