@@ -28,6 +28,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -215,7 +216,15 @@ def run_simulator_late_ticks(
         argv += ["--fs", str(int(FS))]
     if "--quiet" in help_text:
         argv.append("--quiet")
-    sim = subprocess.Popen(argv, cwd=_ROOT)  # noqa: S603 - our own interpreter and script
+    err_log = tempfile.TemporaryFile(mode="w+")  # the simulator's stderr, quoted when it fails
+    sim = subprocess.Popen(argv, cwd=_ROOT, stderr=err_log)  # noqa: S603 - our own interpreter and script
+
+    def failed(what: str) -> RuntimeError:
+        err_log.seek(0)
+        lines = [ln for ln in err_log.read().splitlines() if ln.strip() and "INFO|" not in ln]
+        tail = " | ".join(lines[-3:])
+        return RuntimeError(f"{what}: {' '.join(argv)}" + (f" (stderr: {tail})" if tail else ""))
+
     viewer = None
     try:
         found: list = []
@@ -228,9 +237,7 @@ def run_simulator_late_ticks(
                 if sim.poll() is not None
                 else "timed out (60 s)"
             )
-            raise RuntimeError(
-                f"The simulator published no {prefix}-status ({why}): {' '.join(argv)}"
-            )
+            raise failed(f"The simulator published no {prefix}-status ({why})")
         inlet = pylsl.StreamInlet(found[0])
         inlet.open_stream(timeout=5.0)
         labels = inlet.info(timeout=5.0).get_channel_labels() or []
@@ -253,7 +260,7 @@ def run_simulator_late_ticks(
         elif consumer == "inlet":
             emg_info = pylsl.resolve_byprop("name", f"{prefix}-EMG", timeout=10.0)
             if not emg_info:
-                raise RuntimeError(f"The simulator did not publish {prefix}-EMG.")
+                raise failed(f"The simulator did not publish {prefix}-EMG")
             emg_buf = np.empty((4096, emg_info[0].channel_count()), dtype=np.float32)
             emg_inlet = pylsl.StreamInlet(emg_info[0], max_buflen=15)
             emg_inlet.open_stream(timeout=5.0)
@@ -268,7 +275,7 @@ def run_simulator_late_ticks(
         t_cpu1 = time.monotonic()
         read(0.5)
         if sim.returncode != 0:
-            raise RuntimeError(f"The simulator exited with code {sim.returncode}: {' '.join(argv)}")
+            raise failed(f"The simulator exited with code {sim.returncode}")
         if viewer is not None and viewer.poll() not in (None, 0):
             raise RuntimeError(
                 f"The viewer process exited with code {viewer.returncode} during the run."
@@ -292,6 +299,7 @@ def run_simulator_late_ticks(
         if viewer is not None:
             _stop(viewer)
         _stop(sim)
+        err_log.close()
 
 
 def run_benchmark(
@@ -327,17 +335,24 @@ def run_benchmark(
         run = measure_fps(c, seconds, screenshot_dir)
         run["late_ticks_delta"] = None
         if available:
-            without = run_simulator_late_ticks(c, sim_seconds, consumer="none")
-            bare = run_simulator_late_ticks(c, sim_seconds, consumer="inlet")
-            with_v = run_simulator_late_ticks(c, sim_seconds, consumer="viewer")
-            run.update(
-                late_ticks_delta=int(round(with_v["increase"] - without["increase"])),
-                late_ticks_delta_vs_bare_inlet=int(round(with_v["increase"] - bare["increase"])),
-                late_ticks_without_viewer=without,
-                late_ticks_with_bare_inlet=bare,
-                late_ticks_with_viewer=with_v,
-                sim_seconds=sim_seconds,
-            )
+            try:
+                without = run_simulator_late_ticks(c, sim_seconds, consumer="none")
+                bare = run_simulator_late_ticks(c, sim_seconds, consumer="inlet")
+                with_v = run_simulator_late_ticks(c, sim_seconds, consumer="viewer")
+            except RuntimeError as err:  # keep the fps figures when the simulator fails
+                logger.error("bench viewer: late-tick runs failed: %s", err)
+                run["late_ticks_error"] = str(err)
+            else:
+                run.update(
+                    late_ticks_delta=int(round(with_v["increase"] - without["increase"])),
+                    late_ticks_delta_vs_bare_inlet=int(
+                        round(with_v["increase"] - bare["increase"])
+                    ),
+                    late_ticks_without_viewer=without,
+                    late_ticks_with_bare_inlet=bare,
+                    late_ticks_with_viewer=with_v,
+                    sim_seconds=sim_seconds,
+                )
         else:
             run["late_ticks_note"] = f"simulator not available (launch.py run --help failed: {why})"
         runs.append(run)
