@@ -16,6 +16,8 @@ _BENCHMARKS: tuple[tuple[str, str], ...] = (
     ("realtime.commands.bench_model", "model"),
     ("gui.commands", "bench_viewer"),
     ("devices.bench_formats", "serial_formats"),
+    ("realtime.commands.bench_latency", "latency"),
+    ("realtime.commands.bench_latency", "soak"),
 )
 
 
