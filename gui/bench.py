@@ -17,8 +17,9 @@ Two measurements per channel count (8 = ``armband8``, 64 = ``grid64``), 4 s wind
   CPU use over that window is stored as well, and a third run with a bare LSL
   inlet pulling the EMG at 30 Hz (what any consumer costs the producer) gives
   ``late_ticks_delta_vs_bare_inlet``. ``None`` when ``launch.py run`` is not
-  available. On a shared machine the late ticks are noisy: compare the two
-  runs' figures, which are stored too.
+  available. The three conditions are interleaved ``--repeats`` times and the
+  medians compared; every run's figures are stored too (late ticks on a shared
+  machine are noisy).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ import time
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
+
+import numpy as np
 
 from realtime.logs import logger
 
@@ -199,7 +202,6 @@ def run_simulator_late_ticks(
         (final - first), ``seconds`` (length of the window) and, with the viewer,
         ``viewer_cpu_percent`` (the viewer process' CPU use over the window).
     """
-    import numpy as np
     import pylsl
 
     from gui.commands import start_viewer_process
@@ -302,12 +304,42 @@ def run_simulator_late_ticks(
         err_log.close()
 
 
+def measure_late_ticks(channels: int, sim_seconds: float, repeats: int) -> dict[str, Any]:
+    """Late ticks of the simulator alone, with a bare inlet and with the viewer.
+
+    The three conditions are interleaved ``repeats`` times (ambient load on a
+    shared machine drifts; interleaving spreads it over all conditions) and the
+    median increase of each condition gives the deltas.
+    """
+    raw: dict[str, list[dict[str, float | None]]] = {c: [] for c in CONSUMERS}
+    for _ in range(repeats):
+        for consumer in CONSUMERS:
+            raw[consumer].append(run_simulator_late_ticks(channels, sim_seconds, consumer))
+    median = {c: float(np.median([r["increase"] for r in runs])) for c, runs in raw.items()}
+    cpu = [
+        r["viewer_cpu_percent"] for r in raw["viewer"] if r.get("viewer_cpu_percent") is not None
+    ]
+    return {
+        "late_ticks_delta": int(round(median["viewer"] - median["none"])),
+        "late_ticks_delta_vs_bare_inlet": int(round(median["viewer"] - median["inlet"])),
+        "late_ticks_median": median,
+        "late_ticks_runs": raw,
+        "late_ticks_window_s": float(
+            np.median([r["seconds"] for runs in raw.values() for r in runs])
+        ),
+        "viewer_cpu_percent": float(np.median(cpu)) if cpu else None,
+        "sim_seconds": sim_seconds,
+        "repeats": repeats,
+    }
+
+
 def run_benchmark(
     json_path: str | os.PathLike,
     channels: tuple[int, ...] = (8, 64),
     seconds: float = 5.0,
-    sim_seconds: float = 15.0,
+    sim_seconds: float = 12.0,
     screenshot_dir: str | None = None,
+    repeats: int = 2,
 ) -> dict[str, Any]:
     """Measure every configuration and write ``{"runs": [...]}`` to ``json_path``.
 
@@ -320,10 +352,14 @@ def run_benchmark(
     seconds : float
         Rendering time per fps measurement.
     sim_seconds : float
-        Simulator duration per late-tick run (two runs per channel count).
+        Simulator duration per late-tick run (3 x ``repeats`` runs per channel count).
     screenshot_dir : str | None
         Also save a PNG per configuration there.
+    repeats : int
+        Rounds of the three late-tick conditions (interleaved, medians reported).
     """
+    if repeats < 1:
+        raise ValueError(f"The argument 'repeats' must be at least 1. {repeats!r} is invalid.")
     for c in channels:
         if c not in LAYOUT_FOR_CHANNELS:
             raise ValueError(
@@ -336,23 +372,10 @@ def run_benchmark(
         run["late_ticks_delta"] = None
         if available:
             try:
-                without = run_simulator_late_ticks(c, sim_seconds, consumer="none")
-                bare = run_simulator_late_ticks(c, sim_seconds, consumer="inlet")
-                with_v = run_simulator_late_ticks(c, sim_seconds, consumer="viewer")
+                run.update(measure_late_ticks(c, sim_seconds, repeats))
             except RuntimeError as err:  # keep the fps figures when the simulator fails
                 logger.error("bench viewer: late-tick runs failed: %s", err)
                 run["late_ticks_error"] = str(err)
-            else:
-                run.update(
-                    late_ticks_delta=int(round(with_v["increase"] - without["increase"])),
-                    late_ticks_delta_vs_bare_inlet=int(
-                        round(with_v["increase"] - bare["increase"])
-                    ),
-                    late_ticks_without_viewer=without,
-                    late_ticks_with_bare_inlet=bare,
-                    late_ticks_with_viewer=with_v,
-                    sim_seconds=sim_seconds,
-                )
         else:
             run["late_ticks_note"] = f"simulator not available (launch.py run --help failed: {why})"
         runs.append(run)

@@ -196,7 +196,7 @@ def view(
 )
 @click.option(
     "--sim-seconds",
-    default=15.0,
+    default=12.0,
     show_default=True,
     type=click.FloatRange(min=8.0),
     help="Simulator run per late-tick measurement.",
@@ -216,12 +216,20 @@ def view(
     type=click.Path(file_okay=False),
     help="Also save one PNG per configuration here.",
 )
+@click.option(
+    "--repeats",
+    default=2,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Rounds of the late-tick conditions (alone, bare inlet, viewer), interleaved.",
+)
 def bench_viewer(
     json_path: str,
     seconds: float,
     sim_seconds: float,
     channels: tuple[int, ...],
     screenshot_dir: str | None,
+    repeats: int,
 ) -> None:
     """Viewer frame rate (offscreen, 4 s window, 2 kHz) and its effect on the simulator's late ticks."""
     from gui.bench import run_benchmark
@@ -232,6 +240,7 @@ def bench_viewer(
         seconds=seconds,
         sim_seconds=sim_seconds,
         screenshot_dir=screenshot_dir,
+        repeats=repeats,
     )
     for r in result["runs"]:
         late = r["late_ticks_delta"]
@@ -239,7 +248,7 @@ def bench_viewer(
         bare = r.get("late_ticks_delta_vs_bare_inlet")
         if bare is not None:
             late_txt += f" ({bare:+d} vs a bare inlet)"
-        cpu = (r.get("late_ticks_with_viewer") or {}).get("viewer_cpu_percent")
+        cpu = r.get("viewer_cpu_percent")
         cpu_txt = "" if cpu is None else f", viewer CPU {cpu:.0f} %"
         click.echo(
             f"{r['channels']:3d} ch  {r['window_s']:g} s  {r['fs']:g} Hz: {r['fps']:.1f} fps, "
