@@ -156,7 +156,8 @@ class _Worker:
             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, text=True, bufsize=1,
         )
         self.lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._pump, name=f"bench-{name}-out", daemon=True).start()
+        self._pump_thread = threading.Thread(target=self._pump, name=f"bench-{name}-out", daemon=True)
+        self._pump_thread.start()
 
     def _pump(self) -> None:
         for line in self.proc.stdout:
@@ -224,12 +225,14 @@ class _Worker:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10.0)
+        self._pump_thread.join(5.0)
         self._stderr.close()
-        if self.proc.stdin and not self.proc.stdin.closed:
-            try:
-                self.proc.stdin.close()
-            except OSError:
-                pass
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None and not stream.closed:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
 
 
 def run_session(
