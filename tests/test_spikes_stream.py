@@ -1,0 +1,120 @@
+"""The ``<prefix>-spikes`` stream: an LSL consumer receives exactly the engine's discharges."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pylsl
+from numpy.testing import assert_allclose
+
+from realtime.anatomy import MUSCLES
+from realtime.block import IMU_CHANNELS, Block, regular_timestamps
+from realtime.simulator import SPIKE_CHANNELS, Simulator, SimulatorConfig
+
+
+class DriveSource:
+    """A 100 Hz IMU on the fake clock whose aux 'activation' ramps every muscle from 0.1 to 0.5."""
+
+    def __init__(self, clock, fs: float = 100.0) -> None:
+        self.clock, self.fs, self.running, self._k, self._t0 = clock, fs, False, 0, 0.0
+
+    def start(self) -> None:
+        self.running, self._t0 = True, self.clock()
+
+    def stop(self) -> None:
+        self.running = False
+
+    def read(self) -> Block:
+        n = max(int(np.floor((self.clock() - self._t0) * self.fs + 1e-9)) + 1 - self._k, 0)
+        t = regular_timestamps(self._t0, self.fs, self._k, n)
+        level = 0.1 + 0.4 * np.clip((t - self._t0) / 2.0, 0.0, 1.0)
+        act = np.repeat(level[:, None], len(MUSCLES), axis=1).astype(np.float32)
+        imu = np.zeros((n, 6), np.float32)
+        imu[:, 2] = 9.81
+        blk = Block(imu, t, self.fs, self._k, IMU_CHANNELS, {"activation": act})
+        self._k += n
+        return blk
+
+
+class RecordingEngine:
+    """Wraps the simulator's engine and keeps the discharges of every block."""
+
+    def __init__(self, engine) -> None:
+        self.engine, self.log = engine, []
+
+    def reset(self, max_block: int) -> None:
+        self.engine.reset(max_block)
+
+    def process(self, block: Block) -> Block:
+        out = self.engine.process(block)
+        self.log.append(self.engine.discharges)
+        return out
+
+    @property
+    def discharges(self):
+        return self.engine.discharges
+
+
+def _inlet(name: str, timeout: float = 60.0) -> pylsl.StreamInlet:
+    deadline = time.monotonic() + timeout
+    infos = []
+    while not infos and time.monotonic() < deadline:
+        infos = pylsl.resolve_byprop("name", name, 1, 1.0)
+    assert infos, f"stream {name} not found within {timeout} s"
+    inlet = pylsl.StreamInlet(infos[0], max_buflen=60)
+    inlet.open_stream(timeout)
+    return inlet
+
+
+def test_lsl_consumer_receives_exactly_the_engine_discharges(lsl_prefix: str, fake_clock) -> None:
+    fs, duration = 2000.0, 2.5
+    config = SimulatorConfig(prefix=lsl_prefix, fs=fs, block_size=4, duration=duration, activation="teacher",
+                             units_per_muscle=12)
+    sim = Simulator(config, DriveSource(fake_clock), clock=fake_clock, sleep=fake_clock.sleep)
+    recorder = RecordingEngine(sim.engine)
+    sim.pipeline.engine = recorder
+    for outlet in sim.outlets:
+        outlet.start()
+    try:
+        inlet = _inlet(f"{lsl_prefix}-spikes")
+        info = inlet.info(10.0)
+        sim.pipeline.start()
+        assert sim.wait(timeout=60.0)
+        expected_n = sum(len(d) for d in recorder.log)
+        rows, stamps = [], []
+        deadline = time.monotonic() + 30.0
+        while len(stamps) < expected_n and time.monotonic() < deadline:
+            chunk, ts = inlet.pull_chunk(timeout=0.2, max_samples=4096)
+            rows += chunk
+            stamps += ts
+    finally:
+        sim.stop()
+
+    # The stream's description.
+    assert info.type() == "Spikes"
+    assert info.channel_format() == pylsl.cf_double64
+    assert info.nominal_srate() == pylsl.IRREGULAR_RATE
+    labels, ch = [], info.desc().child("channels").child("channel")
+    while not ch.empty():
+        labels.append(ch.child_value("label"))
+        ch = ch.next_sibling()
+    assert tuple(labels) == SPIKE_CHANNELS == ("muscle", "unit", "sample")
+    assert info.desc().child("spikes").child_value("muscles") == ",".join(MUSCLES)
+
+    # Exactly the engine's discharges, in order, none lost, none twice.
+    sample = np.concatenate([d.sample for d in recorder.log])
+    muscle = np.concatenate([d.muscle for d in recorder.log])
+    unit = np.concatenate([d.unit for d in recorder.log])
+    assert sample.size > 300  # 8 muscles × a few units at 10-25 Hz for 2.5 s
+    got = np.asarray(rows)
+    assert got.shape == (sample.size, 3)
+    assert np.array_equal(got[:, 0], muscle)
+    assert np.array_equal(got[:, 1], unit)
+    assert np.array_equal(got[:, 2], sample)
+    assert set(np.unique(muscle)) == set(range(len(MUSCLES)))
+    assert sample.min() >= 0
+    assert sample.max() < duration * fs
+    # The LSL time of each discharge is the timestamp of its EMG sample: t0 + sample / fs.
+    t0 = sim.pipeline.stats.t0
+    assert_allclose(np.asarray(stamps), t0 + sample / fs, rtol=0, atol=1e-9)
