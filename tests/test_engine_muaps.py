@@ -11,6 +11,8 @@ from realtime.engine import EmgEngine, EngineSettings, get_layout
 from realtime.engine.volume_conductor import (
     FibreBundle,
     add_fibre_currents,
+    banded_product,
+    decimation_matrix,
     electrode_points,
     fibre_currents_dense,
     muap,
@@ -50,6 +52,12 @@ def test_sparse_currents_equal_dense_and_sum_to_zero(
     np.testing.assert_allclose(out.sum(axis=1), 0.0, atol=1e-12)  # sealed fibre: no net current
     assert not out[:, :k0].any()
     assert not out[:, k1:].any()
+    # The table's taper + decimation as a banded matrix product.
+    mat, band, os_factor = decimation_matrix(8000.0 / 4, 60)
+    assert os_factor == 4
+    np.testing.assert_allclose(
+        banded_product(mat, band, out), mat @ out, atol=1e-12 * np.abs(out).max()
+    )
 
 
 def _single_unit(
@@ -68,10 +76,10 @@ def _single_unit(
     bundle = FibreBundle(
         yz, np.array([n_fibres]), np.array([0.04]), np.array([0.0]), np.array([0.16]), velocity
     )
-    pts, pe, pw = electrode_points(
+    pts, pw = electrode_points(
         lay.electrode_x, lay.electrode_angle, lay.electrode_radius, lay.radius
     )
-    return muap(bundle, pts, pe, pw, lay.montage, fs, n)
+    return muap(bundle, pts, pw, lay.montage, lay.electrode_radius, fs, n)
 
 
 def test_depth_lowers_amplitude_and_frequency() -> None:

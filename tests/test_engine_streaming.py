@@ -136,9 +136,10 @@ def test_overlap_add_keeps_overlapping_discharges_and_tails() -> None:
     rows = np.array([12, 7, 10])  # truncated tables of different lengths
     scale = rng.uniform(0.5, 2.0, 3).astype(np.float32)
     tabs = [rng.integers(-30000, 30000, (r, n_c)).astype(np.int16) for r in rows]
-    data = np.concatenate([t.ravel() for t in tabs])
-    offset = np.concatenate([[0], np.cumsum([t.size for t in tabs])[:-1]]).astype(np.int64)
-    unit_info = np.column_stack([rows, np.arange(3), np.arange(3)]).astype(np.int64)
+    seg = -(-rows * n_c // 16) * 16  # zero-padded to whole vectors, as MuapTables stores them
+    data = np.concatenate([np.pad(t.ravel(), (0, g - t.size)) for t, g in zip(tabs, seg)])
+    offset = np.concatenate([[0], np.cumsum(seg)[:-1]]).astype(np.int64)
+    unit_info = np.column_stack([rows, offset, np.arange(3), seg]).astype(np.int64)
     grid = build_grid(("biceps", "triceps", "supinator"), (1, 1, 1), dynamic=False)
     muaps = np.zeros((3, n_l, n_c))
     for u in range(3):
@@ -149,20 +150,21 @@ def test_overlap_add_keeps_overlapping_discharges_and_tails() -> None:
     spk_unit = np.array([0, 2, 0, 0, 1, 1, 2, 0], np.int32)
     trains = spike_trains(spk_sample, spk_unit, 3, n + n_l)
     ref = reference_emg(trains, muaps)
-    acc = np.zeros((n + n_l - 1, n_c), np.float32)
+    acc = np.zeros((n + n_l - 1) * n_c + 16, np.float32)
     add_discharges(
-        acc, spk_sample, spk_unit, spk_sample.size, np.zeros((n, 3), np.float32), unit_info,
-        np.stack([grid.joint, grid.size, grid.stride]), np.stack([grid.low, grid.step]),
-        np.zeros(3), data, scale, offset, np.zeros((3, 6), np.int64), np.zeros((3, 4), np.float32),
+        acc, n_c, spk_sample, spk_unit, spk_sample.size, np.zeros((n, 3), np.float32), unit_info,
+        *grid.kernel_arrays(),
+        np.zeros(3), data, scale, np.zeros((3, 6), np.int64), np.zeros((3, 4), np.float32),
     )  # fmt: skip
     out = np.empty((n, n_c), np.float32)
     read_block(acc, out, n_l - 1)
     np.testing.assert_allclose(out, ref[:n], rtol=1e-6, atol=1e-6 * np.abs(ref).max())
     # The tails moved to the front of the accumulator; everything after them is zero.
+    tails = acc[: (n_l - 1) * n_c].reshape(n_l - 1, n_c)
     np.testing.assert_allclose(
-        acc[: n_l - 1], ref[n : n + n_l - 1], rtol=1e-6, atol=1e-6 * np.abs(ref).max()
+        tails, ref[n : n + n_l - 1], rtol=1e-6, atol=1e-6 * np.abs(ref).max()
     )
-    assert not acc[n_l - 1 :].any()
+    assert not acc[(n_l - 1) * n_c :].any()
 
 
 def test_causality(engine: EmgEngine) -> None:

@@ -24,9 +24,9 @@ from realtime.engine.layouts import Layout, get_layout
 from realtime.engine.muaps import UnitGeometry, sample_geometry
 from realtime.engine.overlap_add import add_discharges, read_block
 from realtime.engine.pool import PoolParameters, advance_pool, build_pools, initial_state
-from realtime.engine.posture import NEUTRAL_POSTURE
+from realtime.engine.posture import NEUTRAL_ANGLES, NEUTRAL_POSTURE
 from realtime.engine.settings import EngineSettings
-from realtime.engine.tables import MuapTables, load_or_build_tables
+from realtime.engine.tables import PAD, MuapTables, load_or_build_tables
 from realtime.logs import logger
 
 _NO_AUX = MappingProxyType({})
@@ -58,6 +58,8 @@ class Discharges:
 @njit(cache=True)
 def _engine_block(
     act,
+    angles,
+    out,
     cols,
     starts,
     ktab,
@@ -67,26 +69,23 @@ def _engine_block(
     cv,
     spk_sample,
     spk_unit,
-    angles,
     unit_info,
     grid_int,
     grid_float,
     neutral,
     data,
     scale,
-    offset,
     w_index,
     w_value,
     acc,
-    out,
     n_tail,
 ):  # pragma: no cover - numba
     n_spk = advance_pool(
         act, cols, starts, ktab, remaining, n_active, rng, cv, spk_sample, spk_unit
     )
     add_discharges(
-        acc, spk_sample, spk_unit, n_spk, angles, unit_info, grid_int, grid_float, neutral,
-        data, scale, offset, w_index, w_value,
+        acc, out.shape[1], spk_sample, spk_unit, n_spk, angles, unit_info, grid_int, grid_float,
+        neutral, data, scale, w_index, w_value,
     )  # fmt: skip
     read_block(acc, out, n_tail)
     return n_spk
@@ -142,7 +141,7 @@ class EmgEngine:
         self._ktab = self.pool.kernel_table(settings.fs)
         self._cols_key: tuple[str, ...] | None = None
         self._cols = np.arange(settings.n_muscles, dtype=np.int64)
-        self._neutral = np.asarray(NEUTRAL_POSTURE, np.float64)
+        self._neutral = NEUTRAL_ANGLES
 
     # ------------------------------------------------------------------ properties
     @property
@@ -250,8 +249,7 @@ class EmgEngine:
         tables = self.tables
         g = tables.grid
         self._unit_info = tables.unit_info
-        self._grid_int = np.ascontiguousarray(np.stack([g.joint, g.size, g.stride]))
-        self._grid_float = np.ascontiguousarray(np.stack([g.low, g.step]))
+        self._grid_int, self._grid_float = g.kernel_arrays()
         self._w_index = np.zeros((self.settings.n_muscles, 6), np.int64)
         self._w_value = np.zeros((self.settings.n_muscles, 4), np.float32)
         self._remaining, self._n_active, self._rng = initial_state(self.pool, self.settings.seed)
@@ -259,6 +257,7 @@ class EmgEngine:
         self._acc[:] = 0.0
         self._n_spk = 0
         self._spk_seq = 0
+        self._pack_args()
         t0 = time.perf_counter()
         self._run(
             np.zeros((0, max(int(self._cols.max()) + 1, 1)), np.float32),
@@ -301,9 +300,12 @@ class EmgEngine:
 
     # ------------------------------------------------------------------ internals
     def _run(self, act: np.ndarray, angles: np.ndarray, out: np.ndarray) -> None:
+        self._n_spk = _engine_block(act, angles, out, *self._args)
+
+    def _pack_args(self) -> None:
+        """The kernel's state arguments, packed once (they change only in reset/grow/column mapping)."""
         t = self._tables
-        self._n_spk = _engine_block(
-            act,
+        self._args = (
             self._cols,
             self.pool.starts,
             self._ktab,
@@ -313,18 +315,15 @@ class EmgEngine:
             self.pool.isi_cv,
             self._spk_sample,
             self._spk_unit,
-            angles,
             self._unit_info,
             self._grid_int,
             self._grid_float,
             self._neutral,
             t.data,
             t.scale,
-            t.offset,
             self._w_index,
             self._w_value,
             self._acc,
-            out,
             self._n_tail,
         )
 
@@ -348,11 +347,13 @@ class EmgEngine:
             )
         self._cols = np.array([channels.index(m) for m in self.settings.muscles], dtype=np.int64)
         self._cols_key = channels
+        if self._max_block:
+            self._pack_args()
 
     def _allocate(self, max_block: int) -> None:
         n_l, n_c = self.settings.muap_samples, self.n_channels
         self._n_tail = n_l - 1
-        self._acc = np.zeros((max_block + n_l - 1, n_c), np.float32)
+        self._acc = np.zeros((max_block + n_l - 1) * n_c + PAD, np.float32)
         cap = self.pool.max_spikes(max_block, self.settings.fs)
         self._spk_sample = np.zeros(cap, np.int32)
         self._spk_unit = np.zeros(cap, np.int32)
@@ -360,9 +361,11 @@ class EmgEngine:
         self._max_block = max_block
 
     def _grow(self, n: int) -> None:
-        tail = self._acc[: self._n_tail].copy()
+        size = self._n_tail * self.n_channels
+        tail = self._acc[:size].copy()
         self._allocate(n)
-        self._acc[: self._n_tail] = tail
+        self._acc[:size] = tail
+        self._pack_args()
 
 
 def _emg_block(

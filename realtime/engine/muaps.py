@@ -1,4 +1,4 @@
-"""Motor-unit geometry and the static MUAP tables of every unit.
+"""Motor-unit geometry: where each unit's fibres are, how many, how fast they conduct.
 
 Each unit gets, from a generator keyed by ``(seed, muscle)``:
 
@@ -28,9 +28,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from realtime.anatomy import MUSCLES
-from realtime.engine.layouts import Layout
 from realtime.engine.muscles import MUSCLE_GEOMETRY, SKIN_FAT_THICKNESS
-from realtime.engine.volume_conductor import FibreBundle, Tissue, electrode_points, muap
+from realtime.engine.volume_conductor import FibreBundle
 
 if TYPE_CHECKING:
     from realtime.engine.pool import PoolParameters
@@ -149,25 +148,3 @@ def sample_geometry(pool: PoolParameters, settings: EngineSettings, radius: floa
     # Keep every IZ at least 1 cm inside its fibre.
     x_iz = np.clip(x_iz, x_p + 0.01, x_d - 0.01)
     return UnitGeometry(centre, depth, terr, nfib, vel, x_iz, x_p, x_d)
-
-
-def build_muap_tables(
-    geometry: UnitGeometry, layout: Layout, fs: float, n_samples: int, tissue: Tissue | None = None
-) -> np.ndarray:
-    """MUAP of every unit at every channel of ``layout``.
-
-    Returns
-    -------
-    ndarray, shape (n_units, n_samples, n_channels), float32, C-contiguous
-        Microvolts; ``[u, l, c]`` is channel ``c``, ``l`` samples after a discharge of unit ``u``.
-    """
-    points, p_elec, p_w = electrode_points(
-        layout.electrode_x, layout.electrode_angle, layout.electrode_radius, layout.radius
-    )
-    n_u = geometry.velocity.size
-    out = np.empty((n_u, n_samples, layout.n_channels), dtype=np.float32)
-    for u in range(n_u):
-        out[u] = muap(
-            geometry.bundle(u), points, p_elec, p_w, layout.montage, fs, n_samples, tissue
-        )
-    return out

@@ -43,6 +43,10 @@ if TYPE_CHECKING:
 NEUTRAL_POSTURE: tuple[float, float, float] = (math.pi / 2.0, 0.0, 0.0)
 """Elbow at 90°, forearm neutral (thumb up), wrist straight (rad, ``JOINTS`` order)."""
 
+NEUTRAL_ANGLES = np.asarray(NEUTRAL_POSTURE, np.float32).astype(np.float64)
+"""The neutral posture as the kernels use it (rounded to float32 like the angles of a block), so a
+missing posture, a NaN angle and explicit neutral angles blend exactly the same tables."""
+
 POSTURE_RANGE: tuple[tuple[float, float], ...] = tuple(JOINT_LIMITS)
 """Range of each joint covered by the posture grid (rad): the arm's range of motion."""
 
@@ -158,22 +162,30 @@ class PostureGrid:
             out[:, j] = self.low[m, a] + self.step[m, a] * idx
         return out
 
-    def weights(self, m: int, posture: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Node indices and blend weights of muscle ``m`` at ``posture`` (the kernel's rule, in Python)."""
-        vert = np.zeros(MAX_AXES + 1, np.int64)
-        w = np.zeros(MAX_AXES + 1, np.float32)
-        n = simplex_weights(
-            np.asarray(posture, np.float32),
-            self.joint[m],
-            self.low[m],
-            self.step[m],
-            self.size[m],
-            self.stride[m],
-            np.asarray(NEUTRAL_POSTURE),
-            vert,
-            w,
+    def kernel_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The grid as the numba kernels read it.
+
+        Returns
+        -------
+        grid_int : ndarray of int64, shape (3, n_muscles, 3)
+            Joint, size and stride of each axis.
+        grid_float : ndarray of float64, shape (2, n_muscles, 3)
+            First node and inverse spacing of each axis.
+        """
+        return (
+            np.ascontiguousarray(np.stack([self.joint, self.size, self.stride])),
+            np.ascontiguousarray(np.stack([self.low, 1.0 / self.step])),
         )
-        return vert[:n].copy(), w[:n].copy()
+
+    def weights(self, m: int, posture: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Node indices and blend weights of muscle ``m`` at ``posture`` (the kernel's rule)."""
+        grid_int, grid_float = self.kernel_arrays()
+        n_m = self.joint.shape[0]
+        w_index = np.zeros((n_m, MAX_AXES + 3), np.int64)
+        w_value = np.zeros((n_m, MAX_AXES + 1), np.float32)
+        angles = np.asarray(posture, np.float32).reshape(1, -1)
+        n = simplex_weights(angles, 0, grid_int, grid_float, m, NEUTRAL_ANGLES, w_index, w_value)
+        return w_index[m, 2 : 2 + n].copy(), w_value[m, :n].copy()
 
 
 def build_grid(
@@ -205,41 +217,46 @@ def build_grid(
 
 @njit(cache=True)
 def simplex_weights(
-    q, joint, low, step, size, stride, neutral, vert, w
+    angles, t, grid_int, grid_float, m, neutral, w_index, w_value
 ):  # pragma: no cover - numba
-    """Kuhn-simplex interpolation on one muscle's grid: ``d + 1`` nodes and weights.
+    """Kuhn-simplex interpolation on muscle ``m``'s grid at sample ``t``: ``d + 1`` nodes and weights.
 
     Parameters
     ----------
-    q : ndarray, shape (3,), float32
-        Posture (rad); NaN joints count as neutral, angles outside the grid are clamped.
-    joint, low, step, size, stride : ndarray, shape (3,)
-        The muscle's row of :class:`PostureGrid`.
+    angles : ndarray, shape (n, 3), float32
+        Posture of each sample (rad); NaN joints count as neutral, angles
+        outside the grid are clamped to it.
+    t : int
+        The sample.
+    grid_int, grid_float : ndarray
+        :meth:`PostureGrid.kernel_arrays`.
+    m : int
+        The muscle.
     neutral : ndarray, shape (3,)
         The neutral posture.
-    vert : ndarray of int64, shape (4,)
-        Out: flat node indices.
-    w : ndarray of float32, shape (4,)
-        Out: weights (non-negative, sum 1).
+    w_index : ndarray of int64, shape (n_muscles, 6)
+        Out: ``w_index[m, 2:2 + n]`` the flat node indices.
+    w_value : ndarray of float32, shape (n_muscles, 4)
+        Out: ``w_value[m, :n]`` the weights (non-negative, sum 1).
 
     Returns
     -------
     int
-        Number of nodes used (``1 + number of axes``, at most 4).
+        ``n``, the number of nodes used (``1 + number of axes``, at most 4).
     """
     # Up to three axes, kept in scalars (no allocation in the per-discharge path).
     f0 = f1 = f2 = 0.0
     base = 0
     d = 0
-    for a in range(joint.shape[0]):
-        j = joint[a]
+    for a in range(3):
+        j = grid_int[0, m, a]
         if j < 0:
             break
-        x = q[j]
+        x = angles[t, j]
         if not (x == x):  # NaN: neutral
             x = neutral[j]
-        g = (x - low[a]) / step[a]
-        top = size[a] - 1
+        g = (x - grid_float[0, m, a]) * grid_float[1, m, a]
+        top = grid_int[1, m, a] - 1
         if g <= 0.0:
             g = 0.0
         elif g >= top:
@@ -253,7 +270,7 @@ def simplex_weights(
             f1 = g - i
         else:
             f2 = g - i
-        base += i * stride[a]
+        base += i * grid_int[2, m, a]
         d += 1
     # Axes in order of decreasing fraction (ties: lower axis first).
     a0, a1, a2 = 0, 1, 2
@@ -265,15 +282,15 @@ def simplex_weights(
             a1, a2, fb, fc = a2, a1, fc, fb
         if fb > fa:
             a0, a1, fa, fb = a1, a0, fb, fa
-    vert[0] = base
-    w[0] = 1.0 - fa if d >= 1 else 1.0
+    w_index[m, 2] = base
+    w_value[m, 0] = 1.0 - fa if d >= 1 else 1.0
     if d >= 1:
-        vert[1] = base + stride[a0]
-        w[1] = fa - fb if d >= 2 else fa
+        w_index[m, 3] = base + grid_int[2, m, a0]
+        w_value[m, 1] = fa - fb if d >= 2 else fa
     if d >= 2:
-        vert[2] = vert[1] + stride[a1]
-        w[2] = fb - fc if d == 3 else fb
+        w_index[m, 4] = w_index[m, 3] + grid_int[2, m, a1]
+        w_value[m, 2] = fb - fc if d == 3 else fb
     if d == 3:
-        vert[3] = vert[2] + stride[a2]
-        w[3] = fc
+        w_index[m, 5] = w_index[m, 4] + grid_int[2, m, a2]
+        w_value[m, 3] = fc
     return d + 1

@@ -7,8 +7,8 @@ mode), the volume conductor gives a ``(L, C)`` MUAP. A unit's tables are then
 - **truncated** after the last sample at which any channel of any of its
   postures exceeds ``muap_floor`` of the unit's peak (the rest of the window
   is only the decaying tail), so ``rows[u] <= L``;
-- **quantised** to int16 with one float32 scale per table (µV per step;
-  the error is below 1/65534 of that table's peak), which halves the memory
+- **quantised** to int16 with one float32 scale per unit (µV per step; the
+  error is below 1/65534 of the unit's peak), which halves the memory
   traffic of the overlap-add, the engine's bottleneck.
 
 The membrane currents of a unit depend on its fibre length but not on its
@@ -41,6 +41,7 @@ from realtime.engine.volume_conductor import (
     MIN_INTERNAL_RATE,
     NODE_SPACING,
     Tissue,
+    axial_distances,
     decimated_currents,
     electrode_points,
     surface_potentials,
@@ -53,10 +54,18 @@ if TYPE_CHECKING:
     from realtime.engine.pool import PoolParameters
     from realtime.engine.settings import EngineSettings
 
-TABLES_VERSION = "muap-tables-1"
+TABLES_VERSION = "muap-tables-3"
 """Bump when the volume conductor or the table format changes: old cache files are then ignored."""
 
 Q_MAX = 32767.0
+
+PAD = 16
+"""Each table's flat length is padded with zeros to a multiple of this (one AVX-512 vector of
+float32), so the overlap-add loop has no scalar remainder."""
+
+
+U_ROWS, U_OFFSET, U_MUSCLE, U_SEG = 0, 1, 2, 3
+"""Columns of :attr:`MuapTables.unit_info`."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,15 +75,15 @@ class MuapTables:
     Attributes
     ----------
     data : ndarray of int16, 1-D
-        All tables back to back; table ``t`` is ``data[offset[t] : offset[t] + rows[u] * C]``,
-        time-major ``(rows[u], C)``.
-    scale : ndarray of float32, shape (n_tables,)
-        Microvolts per int16 step of each table.
-    offset : ndarray of int64, shape (n_tables,)
-        Start of each table in ``data``.
-    unit_info : ndarray of int64, shape (n_units, 3)
-        Per unit: rows kept, index of its first table, muscle index. Unit
-        ``u``'s table at node ``k`` of its muscle's grid is ``unit_info[u, 1] + k``.
+        All tables back to back. Unit ``u``'s table at node ``k`` of its
+        muscle's grid starts at ``offset[u] + k * seg[u]``: ``rows[u] * C``
+        values, time-major ``(rows[u], C)``, then zeros up to ``seg[u]``.
+    scale : ndarray of float32, shape (n_units,)
+        Microvolts per int16 step of each unit's tables.
+    unit_info : ndarray of int64, shape (n_units, 4)
+        Per unit (columns :data:`U_ROWS`, :data:`U_OFFSET`, :data:`U_MUSCLE`,
+        :data:`U_SEG`): rows kept, start of its first table in ``data``,
+        muscle index, padded length of each of its tables (a multiple of :data:`PAD`).
     grid : PostureGrid
         The posture nodes of each muscle.
     n_samples : int
@@ -85,7 +94,6 @@ class MuapTables:
 
     data: np.ndarray
     scale: np.ndarray
-    offset: np.ndarray
     unit_info: np.ndarray
     grid: PostureGrid
     n_samples: int
@@ -99,37 +107,35 @@ class MuapTables:
     @property
     def n_tables(self) -> int:
         """Number of (unit, posture node) tables."""
-        return int(self.scale.size)
+        return int(self.grid.n_nodes[self.unit_info[:, U_MUSCLE]].sum())
 
     @property
     def rows(self) -> np.ndarray:
         """Samples kept per unit (after truncation)."""
-        return self.unit_info[:, 0]
+        return self.unit_info[:, U_ROWS]
 
     @property
     def nbytes(self) -> int:
         """Memory held by the tables (bytes)."""
-        return int(
-            self.data.nbytes + self.scale.nbytes + self.offset.nbytes + self.unit_info.nbytes
-        )
+        return int(self.data.nbytes + self.scale.nbytes + self.unit_info.nbytes)
 
     def table(self, u: int, node: int) -> np.ndarray:
         """Unit ``u``'s MUAP at node ``node`` of its grid, ``(L, C)`` float64 µV (zero-padded)."""
-        rows, first, m = (int(v) for v in self.unit_info[u])
+        rows, off, m, seg = (int(v) for v in self.unit_info[u])
         if not 0 <= node < int(self.grid.n_nodes[m]):
             raise ValueError(
                 f"The argument 'node' must be within [0, {int(self.grid.n_nodes[m]) - 1}] for unit {u}, "
                 f"{node} is invalid."
             )
-        t = first + node
+        start = off + node * seg
         out = np.zeros((self.n_samples, self.n_channels))
-        seg = self.data[self.offset[t] : self.offset[t] + rows * self.n_channels]
-        out[:rows] = seg.reshape(rows, self.n_channels) * float(self.scale[t])
+        values = self.data[start : start + rows * self.n_channels]
+        out[:rows] = values.reshape(rows, self.n_channels) * float(self.scale[u])
         return out
 
     def blended(self, u: int, posture: np.ndarray | tuple[float, ...]) -> np.ndarray:
         """Unit ``u``'s MUAP at ``posture`` as the engine blends it, ``(L, C)`` float64 µV."""
-        m = int(self.unit_info[u, 2])
+        m = int(self.unit_info[u, U_MUSCLE])
         vert, w = self.grid.weights(m, np.asarray(posture, np.float32))
         out = np.zeros((self.n_samples, self.n_channels))
         for k, wk in zip(vert, w):
@@ -147,7 +153,6 @@ class MuapTables:
         return {
             "data": self.data,
             "scale": self.scale,
-            "offset": self.offset,
             "unit_info": self.unit_info,
             "grid_int": np.stack([g.joint, g.size, g.stride]),
             "grid_float": np.stack([g.low, g.step]),
@@ -161,13 +166,7 @@ class MuapTables:
         gi, gf = a["grid_int"], a["grid_float"]
         grid = PostureGrid(gi[0], gf[0], gf[1], gi[1], gi[2], a["grid_nodes"])
         return cls(
-            a["data"],
-            a["scale"],
-            a["offset"],
-            a["unit_info"],
-            grid,
-            int(a["shape"][0]),
-            int(a["shape"][1]),
+            a["data"], a["scale"], a["unit_info"], grid, int(a["shape"][0]), int(a["shape"][1])
         )
 
 
@@ -256,16 +255,14 @@ def build_tables(
     tissue = tissue or Tissue()
     t_start = time.perf_counter()
     fs, n_l, n_c = settings.fs, settings.muap_samples, layout.n_channels
-    points, p_elec, p_w = electrode_points(
+    points, p_w = electrode_points(
         layout.electrode_x, layout.electrode_angle, layout.electrode_radius, layout.radius
     )
-    montage = layout.montage
+    montage, e_radius = layout.montage, layout.electrode_radius
     n_u = pool.n_units
-    unit_info = np.zeros((n_u, 3), np.int64)
+    unit_info = np.zeros((n_u, 4), np.int64)
+    scale = np.zeros(n_u, np.float32)
     chunks: list[np.ndarray] = []
-    scales: list[np.ndarray] = []
-    offsets: list[np.ndarray] = []
-    n_tables = 0
     n_data = 0
     for m, name in enumerate(settings.muscles):
         s0, s1 = int(pool.starts[m]), int(pool.starts[m + 1])
@@ -284,36 +281,38 @@ def build_tables(
             f = np.empty((len(posed), n_l, n_c))
             for idx in groups.values():
                 cur, x_nodes = decimated_currents(posed[idx[0]].bundle(i), fs, n_l, tissue)
+                dx2 = axial_distances(x_nodes, points, tissue.sigma_trans)
                 for k in idx:
                     b = posed[k].bundle(i)
                     f[k] = surface_potentials(
-                        cur, x_nodes, b.fibre_yz, b.fibre_w, points, p_elec, p_w, montage, tissue
+                        cur,
+                        x_nodes,
+                        b.fibre_yz,
+                        b.fibre_w,
+                        points,
+                        p_w,
+                        montage,
+                        e_radius,
+                        tissue,
+                        dx2,
                     )
-            rows, q, sc = quantise(f, settings.muap_floor)
-            unit_info[s0 + i] = (rows, n_tables, m)
-            chunks.append(q.reshape(-1))
-            scales.append(sc)
-            offsets.append(n_data + rows * n_c * np.arange(len(posed), dtype=np.int64))
-            n_tables += len(posed)
-            n_data += q.size
+            rows, q, scale[s0 + i] = quantise(f, settings.muap_floor)
+            seg = -(-rows * n_c // PAD) * PAD
+            padded = np.zeros((len(posed), seg), np.int16)
+            padded[:, : rows * n_c] = q.reshape(len(posed), -1)
+            unit_info[s0 + i] = (rows, n_data, m, seg)
+            chunks.append(padded.reshape(-1))
+            n_data += padded.size
         logger.info(
             "MUAP tables: %s x %s posture nodes done (%.1f s)",
             name,
             len(posed),
             time.perf_counter() - t_start,
         )
-    return MuapTables(
-        np.concatenate(chunks),
-        np.concatenate(scales).astype(np.float32),
-        np.concatenate(offsets),
-        unit_info,
-        grid,
-        n_l,
-        n_c,
-    )
+    return MuapTables(np.concatenate(chunks), scale, unit_info, grid, n_l, n_c)
 
 
-def quantise(f: np.ndarray, floor: float) -> tuple[int, np.ndarray, np.ndarray]:
+def quantise(f: np.ndarray, floor: float) -> tuple[int, np.ndarray, float]:
     """Truncate a unit's tables ``(n_nodes, L, C)`` below ``floor`` of its peak and quantise to int16.
 
     Returns
@@ -321,19 +320,15 @@ def quantise(f: np.ndarray, floor: float) -> tuple[int, np.ndarray, np.ndarray]:
     rows : int
         Samples kept (at least 1).
     q : ndarray of int16, shape (n_nodes, rows, C)
-    scale : ndarray of float32, shape (n_nodes,)
-        Microvolts per step of each node's table.
+    scale : float
+        Microvolts per step (the unit's peak / 32767; 1 for an all-zero unit).
     """
     mag = np.abs(f).max(axis=(0, 2))  # per sample, over nodes and channels
     peak = float(mag.max()) if mag.size else 0.0
     above = np.flatnonzero(mag > floor * peak) if peak > 0.0 else np.zeros(0, np.int64)
     rows = int(above[-1]) + 1 if above.size else 1
-    f = f[:, :rows]
-    tmax = np.abs(f).max(axis=(1, 2))
-    scale = np.where(tmax > 0.0, tmax / Q_MAX, 1.0).astype(np.float32)
-    q = np.clip(np.rint(f / scale.astype(np.float64)[:, None, None]), -Q_MAX, Q_MAX).astype(
-        np.int16
-    )
+    scale = float(np.float32(peak / Q_MAX)) if peak > 0.0 else 1.0
+    q = np.clip(np.rint(f[:, :rows] / scale), -Q_MAX, Q_MAX).astype(np.int16)
     return rows, q, scale
 
 
