@@ -217,8 +217,8 @@ def analyse(
     pos = np.searchsorted(unique_index, last)
     pos_c = np.minimum(pos, unique_index.size - 1)
     got = unique_index[pos_c] == last
-    block_arrival = np.where(got, arrival_u[pos_c], np.inf)
-    block_arrival = np.minimum.accumulate(block_arrival[::-1])[::-1]
+    own_arrival = np.where(got, arrival_u[pos_c], np.nan)
+    block_arrival = np.minimum.accumulate(np.where(got, own_arrival, np.inf)[::-1])[::-1]
 
     seq = prov_rows[:, IMU_SEQ].astype(np.int64)
     have = seq >= 0
@@ -227,38 +227,32 @@ def analyse(
     if np.any(np.diff(seq[have]) < 0):
         raise AnalysisError("The provenance sequence numbers go backwards; the records are inconsistent.")
     rows = prov_rows[have]
-    seq, block_arrival = seq[have], block_arrival[have]
-    offset = 0  # the device's sample k is the simulator's sample k (see imu_timestamp_residual)
+    seq, block_arrival, own_arrival = seq[have], block_arrival[have], own_arrival[have]
+    # The device's sample k is the simulator's sample k (the device is armed once the simulator's source is
+    # open; see imu_timestamp_residual, reported as a check).
     residual = imu_timestamp_residual(rows[:, IMU_TIME], seq, imu_created)
+    seq = np.minimum(seq, imu_created.size - 1)  # (a sample the device log does not have cannot be named)
     created = imu_created
-    t_first = float(np.nanmin(created))
-    t_start = t_first + warmup
+    t_start = float(np.nanmin(created)) + warmup
 
     # Per IMU sample: the first block whose provenance includes it.
     k = np.arange(created.size)
-    sim_k = k - offset
-    r = np.searchsorted(seq, sim_k, side="left")
-    window = (created >= t_start) & (r < seq.size) & np.isfinite(created) & (sim_k >= seq[0])
-    r_w = r[window]
-    arr = block_arrival[r_w]
-    window_idx = np.flatnonzero(window)[np.isfinite(arr)]
-    r_w = r_w[np.isfinite(arr)]
-    arr = arr[np.isfinite(arr)]
-    latency = arr - created[window_idx]
-    completing = seq[r_w] + offset
-    grid_wait = created[completing] - created[window_idx]
+    r = np.searchsorted(seq, k, side="left")
+    window = (created >= t_start) & (r < seq.size) & (k >= seq[0])
+    window[window] &= np.isfinite(block_arrival[r[window]])
+    k_w, r_w = k[window], r[window]
+    latency = block_arrival[r_w] - created[k_w]
+    grid_wait = created[seq[r_w]] - created[k_w]
 
-    # Per completing sample (first block naming it).
+    # Per completing sample (the first block naming it).
     first_row = np.concatenate([[True], np.diff(seq) > 0])
-    fr = first_row & (created[np.clip(seq + offset, 0, created.size - 1)] >= t_start) & np.isfinite(block_arrival)
-    fr &= (seq + offset >= 0) & (seq + offset < created.size)
-    c_created = created[seq[fr] + offset]
+    fr = first_row & (created[seq] >= t_start) & np.isfinite(block_arrival)
+    c_created = created[seq[fr]]
     row_latency = block_arrival[fr] - c_created
     imu_hop = rows[fr, IMU_READ_TIME] - c_created
     processing = rows[fr, EMG_PUSH_TIME] - rows[fr, IMU_READ_TIME]
-    in_window = rows[:, EMG_PUSH_TIME] >= t_start
-    transport = block_arrival[in_window & np.isfinite(block_arrival)] - rows[in_window & np.isfinite(block_arrival),
-                                                                              EMG_PUSH_TIME]
+    arrived = (rows[:, EMG_PUSH_TIME] >= t_start) & np.isfinite(own_arrival)
+    transport = own_arrival[arrived] - rows[arrived, EMG_PUSH_TIME]
 
     # Rate over the measurement window, from the arrivals.
     w = arrival_u >= t_start

@@ -333,7 +333,8 @@ def consumer(prefix: str, out: Path, resolve_timeout: float) -> None:
         inlet.open_stream(timeout=30.0)
         inlets[suffix] = inlet
     emg_in, prov_in, status_in = inlets["EMG"], inlets["provenance"], inlets["status"]
-    n_ch = emg_in.info().channel_count()
+    emg_info = emg_in.info(timeout=30.0)
+    n_ch, fs = emg_info.channel_count(), emg_info.nominal_srate()
     say("ready")
 
     emg_ts, emg_arrival = GrowBuffer(capacity=1 << 16), GrowBuffer(capacity=1 << 16)
@@ -380,7 +381,7 @@ def consumer(prefix: str, out: Path, resolve_timeout: float) -> None:
     drain_side()
     np.savez(out, emg_ts=emg_ts.array, emg_arrival=emg_arrival.array, prov_rows=prov_rows.array,
              prov_ts=prov_ts.array, status_rows=status_rows.array, status_ts=status_ts.array,
-             fs=emg_in.info().nominal_srate())
+             fs=fs)
     say(f"done {emg_ts.n}")
 
 
