@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pylsl
 from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
 
 from gui import theme
 from gui.heatmap import make_rms_panel
 from gui.panels import ActivationBars, ImuTraces
-from gui.streams import LIVE, LOST, WAITING, StreamSlot
+from gui.streams import LIVE, LOST, ROLE_SUFFIXES, WAITING, StreamSlot
 from gui.traces import MAX_WINDOW_S, MIN_WINDOW_S, EmgTraces, format_amount
 from realtime.logs import logger
 
@@ -187,6 +188,15 @@ class Viewer(QtWidgets.QMainWindow):
                 )
             except Exception:  # a broken companion must not prevent the EMG view
                 logger.exception("Viewer: cannot open %s", info.name())
+        self._drawn_at: dict[str, int] = {}
+        self._prefix = discovery.prefix
+        self._companion_due = 0.0
+        self._companion_resolver = None
+        if discovery.prefix is not None:
+            quoted = discovery.prefix.replace("'", "")
+            self._companion_resolver = pylsl.ContinuousResolver(
+                pred=f"starts-with(name,'{quoted}-')", forget_after=5.0
+            )
         self._build_panels()
         self._build_toolbar()
         self._build_status_bar()
@@ -203,7 +213,6 @@ class Viewer(QtWidgets.QMainWindow):
         self._side_due = 0.0
         self._status_due = 0.0
         self._status_state = ""
-        self._drawn_at: dict[str, int] = {}
         if start:
             self.timer.start(int(round(1000.0 / opts.fps)))
 
@@ -220,6 +229,16 @@ class Viewer(QtWidgets.QMainWindow):
             color=theme.FOREGROUND,
         )
         self.rms = make_rms_panel(meta) if meta.n_channels >= 2 else None
+        self.activations: ActivationBars | None = None
+        self.imu: ImuTraces | None = None
+        self._main = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+        self._main.addWidget(self.traces.widget)
+        self._side: QtWidgets.QSplitter | None = None
+        self._build_side()
+        self.setCentralWidget(self._main)
+
+    def _build_side(self) -> None:
+        """(Re)build the side column from the companion streams present now."""
         truth = self.companions.get("activation")
         model = self.companions.get("activation_model")
         self.activations = None
@@ -233,24 +252,57 @@ class Viewer(QtWidgets.QMainWindow):
             self.imu = ImuTraces(imu.meta, imu.ring.capacity)
             self.imu.link_x(self.traces.plot)
         # (widget, relative height) of the side panels that exist
-        side_panels: list[tuple[QtWidgets.QWidget, int]] = []
+        panels: list[tuple[QtWidgets.QWidget, int]] = []
         if self.rms is not None:
-            side_panels.append((self.rms.widget, 5))
+            panels.append((self.rms.widget, 5))
         if self.activations is not None:
-            side_panels.append((self.activations.widget, 4))
+            panels.append((self.activations.widget, 4))
         if self.imu is not None:
-            side_panels.extend((w, 3) for w in self.imu.widgets)
-        main = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
-        main.addWidget(self.traces.widget)
-        if side_panels:
-            side = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
-            for widget, _ in side_panels:
-                side.addWidget(widget)
-            side.setSizes([100 * weight for _, weight in side_panels])
-            main.addWidget(side)
+            panels.extend((w, 3) for w in self.imu.widgets)
+        if not panels:
+            return
+        side = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        for widget, _ in panels:
+            side.addWidget(widget)  # reparents the RMS panel out of an old column
+        side.setSizes([100 * weight for _, weight in panels])
+        if self._side is None:
+            self._main.addWidget(side)
             width = self.options.size[0]
-            main.setSizes([int(width * 0.62), int(width * 0.38)])
-        self.setCentralWidget(main)
+            self._main.setSizes([int(width * 0.62), int(width * 0.38)])
+        else:
+            sizes = self._main.sizes()
+            old = self._main.replaceWidget(1, side)
+            old.deleteLater()  # with the old activation/IMU plots
+            self._main.setSizes(sizes)
+        self._side = side
+        for key in ("activation", "activation_model", "imu"):
+            self._drawn_at.pop(key, None)
+
+    def _watch_companions(self) -> None:
+        """Open companion streams that appear after start-up (e.g. ``run --view``)."""
+        if self._companion_resolver is None:
+            return
+        now = time.monotonic()
+        if now < self._companion_due:
+            return
+        self._companion_due = now + 1.0
+        rebuild = False
+        names = {f"{self._prefix}-{suffix}": role for role, suffix in ROLE_SUFFIXES.items()}
+        for info in self._companion_resolver.results():
+            role = names.get(info.name())
+            if role is None or role == "emg" or role in self.companions:
+                continue
+            try:
+                self.companions[role] = StreamSlot(
+                    info, buffer_s=MAX_WINDOW_S + 1.0, lost_after_s=self.options.lost_after_s
+                )
+            except Exception:  # a broken companion must not stop the viewer
+                logger.exception("Viewer: cannot open %s", info.name())
+                continue
+            logger.info("Viewer: %s appeared; showing it", info.name())
+            rebuild = rebuild or role in ("activation", "activation_model", "imu")
+        if rebuild:
+            self._build_side()
 
     def _build_toolbar(self) -> None:
         bar = QtWidgets.QToolBar("View")
@@ -390,6 +442,7 @@ class Viewer(QtWidgets.QMainWindow):
     def tick(self) -> None:
         """Pull every stream, redraw what changed, update the status bar."""
         self.ticks += 1
+        self._watch_companions()
         new = self.emg.poll()
         for slot in self.companions.values():
             slot.poll()
@@ -545,6 +598,7 @@ class Viewer(QtWidgets.QMainWindow):
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt API name
         """Stop the timer and close every inlet."""
         self.timer.stop()
+        self._companion_resolver = None
         self.channel_dialog.close()
         self.emg.close()
         for slot in self.companions.values():

@@ -238,6 +238,26 @@ def test_companion_panels_and_simulator_status(open_viewer, qtbot) -> None:
         assert "latency 4.5 ms" in win.status_text()
         qtbot.waitUntil(lambda: win.activations.values["truth"][1] > 0.8, timeout=5000)
         np.testing.assert_allclose(win.activations.values["truth"], [0.2, 0.9], rtol=1e-6)
+        # streams that appear after start-up (run --view starts both at once) get their panels
+        assert win.imu is None
+        imu = pylsl.StreamOutlet(
+            pylsl.StreamInfo(f"{prefix}-IMU", "IMU", 6, 50.0, "float32", f"{prefix}-i")
+        )
+        model_info = pylsl.StreamInfo(
+            f"{prefix}-activation-model", "Activation", 2, 50.0, "float32", f"{prefix}-am"
+        )
+        chans = model_info.desc().append_child("channels")
+        for label in ("biceps", "triceps"):
+            chans.append_child("channel").append_child_value("label", label)
+        model = pylsl.StreamOutlet(model_info)
+        qtbot.waitUntil(
+            lambda: win.imu is not None and "activation_model" in win.companions, timeout=8000
+        )
+        model.push_chunk(np.array([[0.6, 0.1]], np.float32))
+        imu.push_chunk(np.ones((5, 6), np.float32))
+        qtbot.waitUntil(lambda: win.activations.values["model"][0] > 0.5, timeout=5000)
+        np.testing.assert_allclose(win.activations.values["truth"], [0.2, 0.9], rtol=1e-6)
+        assert set(win.activations.bars) == {"truth", "model"}
     finally:
         win.close()
 
