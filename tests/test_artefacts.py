@@ -217,3 +217,19 @@ def test_stage_checks_its_input() -> None:
         stage.process(Block(np.zeros((4, 2), np.float32), np.arange(4) / FS, FS, 4, ("a", "b")))
     with pytest.raises(TypeError, match="'settings'"):
         ArtefactStage({"noise_uv": 1.0}, FS, LABELS)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [(["--powerline", "55"], "--powerline"), (["--noise-uv", "-1"], "--noise-uv"), (["--ecg-bpm", "500"], "--ecg-bpm")],
+)
+def test_run_rejects_bad_artefact_options(args: list[str], option: str) -> None:
+    from click.testing import CliRunner
+
+    from launch import cli
+
+    result = CliRunner().invoke(cli, ["run", *args])
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1
+    assert option in errors[0]

@@ -263,3 +263,24 @@ def test_file_errors_name_the_file(tmp_path: Path) -> None:
         FaultStage([Fault("dropout", 0.0, 1.0, ["EMG12"])], FS, LABELS)
     with pytest.raises(ValueError, match="at least one sample"):
         FaultStage([Fault("dropout", 0.0, 1e-5)], FS, LABELS)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[[fault]]\nonset = 1\nkind = "drop"\n', "'kind' must be one of"),
+        ('[[fault]]\nonset = 1\nkind = "dropout"\nchannels = ["EMG12"]\n', "layout does not have"),
+    ],
+)
+def test_run_rejects_a_bad_fault_file_with_one_line(tmp_path: Path, text: str, message: str) -> None:
+    from click.testing import CliRunner
+
+    from launch import cli
+
+    path = tmp_path / "faults.toml"
+    path.write_text(text)
+    result = CliRunner().invoke(cli, ["run", "--faults", str(path), "--units", "2", "--duration", "0"])
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1
+    assert message in errors[0]
