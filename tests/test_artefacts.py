@@ -233,3 +233,83 @@ def test_run_rejects_bad_artefact_options(args: list[str], option: str) -> None:
     errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1
     assert option in errors[0]
+
+
+def test_runner_hands_the_imu_on_the_emg_grid_to_a_post_stage(fake_clock) -> None:
+    from realtime.block import IMU_CHANNELS, regular_timestamps
+    from realtime.pipeline import Pipeline, PipelineOutputs, PipelineSettings, TeacherActivation
+
+    muscles = ("m1",)
+
+    class LinearImu:
+        """100 Hz IMU whose acc_x is the time since start (linear interpolation is then exact)."""
+
+        def __init__(self, clock) -> None:
+            self.clock, self.fs, self.running, self._k, self._t0 = clock, 100.0, False, 0, 0.0
+
+        def start(self) -> None:
+            self.running, self._t0 = True, self.clock()
+
+        def stop(self) -> None:
+            self.running = False
+
+        def read(self) -> Block:
+            n = max(int(np.floor((self.clock() - self._t0) * self.fs + 1e-9)) + 1 - self._k, 0)
+            t = regular_timestamps(self._t0, self.fs, self._k, n)
+            imu = np.zeros((n, 6), np.float32)
+            imu[:, 0] = t - self._t0
+            imu[:, 2] = 9.81
+            blk = Block(imu, t, self.fs, self._k, IMU_CHANNELS, {"activation": np.zeros((n, 1), np.float32)})
+            self._k += n
+            return blk
+
+    class ZeroEngine:
+        def reset(self, max_block: int) -> None:
+            pass
+
+        def process(self, block: Block) -> Block:
+            return Block(np.zeros((block.n_samples, 8), np.float32), block.timestamps, block.fs, block.seq, LABELS)
+
+    class Spy:
+        needs_imu = True
+
+        def __init__(self) -> None:
+            self.imu, self.times = [], []
+
+        def reset(self, max_block: int) -> None:
+            self.imu, self.times = [], []
+
+        def process(self, block: Block) -> Block:
+            self.imu.append(block.aux["imu"])
+            self.times.append(block.timestamps)
+            return block
+
+    class Sink:
+        def __init__(self) -> None:
+            self.blocks = []
+
+        def write(self, block: Block) -> None:
+            self.blocks.append(block)
+
+    spy, sink = Spy(), Sink()
+    motion = ArtefactStage(ArtefactSettings(noise_uv=0.0, motion_uv=10.0), FS, LABELS)
+    pipe = Pipeline(LinearImu(fake_clock), TeacherActivation(muscles), ZeroEngine(), muscles,
+                    PipelineOutputs(emg=sink), PipelineSettings(fs=FS, block_size=4, duration=1.0),
+                    clock=fake_clock, sleep=fake_clock.sleep, post_stages=(spy, motion))
+    stats = pipe.run()
+    imu = np.concatenate(spy.imu)
+    t = np.concatenate(spy.times)
+    assert imu.shape == (2000, 6)
+    # Causal: a grid sample is interpolated only if the next IMU sample had arrived when its block was
+    # computed, else it holds the newest one; on the IMU's own sample times it is exact.
+    since = t - stats.t0
+    held = np.floor(since * 100.0 + 1e-6) / 100.0
+    assert np.all(imu[:, 0] >= held - 1e-5)
+    assert np.all(imu[:, 0] <= since + 1e-5)
+    assert_allclose(imu[::20, 0], since[::20], atol=1e-5)
+    assert np.all(imu[:, 2] == np.float32(9.81))
+    emg = np.concatenate([b.data for b in sink.blocks])
+    # A ramp in acc_x is a step in its derivative: the 1-20 Hz band-pass gives a transient artefact.
+    assert np.max(np.abs(emg)) > 0.0
+    assert np.array_equal(emg, add_artefacts(np.zeros((2000, 8), np.float32), motion.settings, FS, imu))
+    assert stats.stage_ns["post"] > 0
