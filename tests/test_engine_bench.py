@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from realtime.engine.bench import run_engine_bench
+from realtime.engine import EngineSettings
+from realtime.engine.bench import format_rows, measure_startup, posture_sweep, run_engine_bench
+from realtime.engine.posture import POSTURE_RANGE
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -30,20 +33,97 @@ def test_bench_result_shape_and_sanity() -> None:
     )
     json.dumps(result)  # JSON-ready
     rows = result["configs"]
-    assert [r["layout"] for r in rows] == ["armband8", "grid64"]
+    assert [(r["layout"], r["muaps"]) for r in rows] == [
+        ("armband8", "static"),
+        ("armband8", "dynamic"),
+        ("grid64", "static"),
+        ("grid64", "dynamic"),
+    ]
     assert result["numba_threads"] == 1
     for row in rows:
         assert row["n_motor_units"] == 10
-        assert row["muaps"] == "static"
         assert row["realtime_factor"] > 0
         assert row["numpy_realtime_factor"] > 0
+        assert row["speedup_vs_numpy"] == pytest.approx(
+            row["realtime_factor"] / row["numpy_realtime_factor"], rel=0.02
+        )
         assert row["discharges_per_s"] > 0
-        # The baseline reproduces the engine's output from the same discharges and tables.
+        assert row["table_mb"] > 0
+        # The baseline reproduces the engine's output from the same discharges and (neutral) tables.
         assert row["baseline_max_rel_diff"] < 1e-5
-    assert rows[1]["n_channels"] == 64
+    assert rows[2]["n_channels"] == 64
     assert rows[0]["n_channels"] == 8
+    # Dynamic tables hold one table per posture node: more memory than static ones.
+    assert rows[1]["n_tables"] > rows[0]["n_tables"] == 10
+    assert rows[3]["table_mb"] > rows[2]["table_mb"]
+    # The baseline is measured once per layout, in the same run.
+    assert rows[1]["numpy_cpu_s_median"] == rows[0]["numpy_cpu_s_median"]
+    targets = result["targets"]
+    assert set(targets) >= {
+        "grid64_dynamic_realtime_factor",
+        "armband8_static_realtime_factor",
+        "grid64_dynamic_table_mb",
+    }
+    for t in targets.values():
+        assert t["met"] == (
+            t["value"] >= t["target"] if t["kind"] == "min" else t["value"] <= t["target"]
+        )
+    assert any("target" in line for line in format_rows(result))
+
+
+def test_startup_probe_cold_then_warm() -> None:
+    settings = EngineSettings(
+        muscles=("wrist_flexors",), units_per_muscle=3, muaps="dynamic", posture_points=(2, 2, 2)
+    )
+    times = measure_startup(
+        settings
+    )  # this checkout's numba cache: the kernels are compiled already
+    assert set(times) == {"cold", "warm"}
+    assert [times[k]["tables_source"] for k in ("cold", "warm")] == ["built", "cache"]
+    assert times["warm"]["muap_tables_s"] < times["cold"]["muap_tables_s"]
+    assert times["warm"]["process_wall_s"] > 0
+
+
+def test_startup_first_run_needs_an_empty_numba_cache(tmp_path: Path) -> None:
+    (tmp_path / "stale.nbi").write_text("")
+    with pytest.raises(ValueError, match="empty 'numba_cache'"):
+        measure_startup(EngineSettings(units_per_muscle=1), tmp_path, first_run=True)
+    with pytest.raises(ValueError, match="empty 'numba_cache'"):
+        measure_startup(EngineSettings(units_per_muscle=1), None, first_run=True)
+
+
+def test_bench_command_writes_json(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from realtime.commands.bench_engine import engine
+
+    out = tmp_path / "bench.json"
+    args = ["--json", str(out), "--duration", "0.1", "--baseline-duration", "0.1", "--repeats", "1"]
+    args += [
+        "--units-per-muscle",
+        "2",
+        "--layout",
+        "armband8",
+        "--muaps",
+        "dynamic",
+        "--no-startup",
+    ]
+    res = CliRunner().invoke(engine, args)
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.read_text())
+    assert [(r["layout"], r["muaps"]) for r in data["configs"]] == [("armband8", "dynamic")]
+    assert "armband8 dynamic" in res.output
 
 
 def test_bench_rejects_bad_arguments() -> None:
     with pytest.raises(ValueError, match="block >= 1"):
         run_engine_bench(block=0, startup=False)
+    with pytest.raises(ValueError, match="'muaps'"):
+        run_engine_bench(muaps=("wobbly",), startup=False)
+
+
+def test_posture_sweep_covers_the_range() -> None:
+    q = posture_sweep(20000, 2000.0)
+    for j, (lo, hi) in enumerate(POSTURE_RANGE):
+        assert q[:, j].min() == pytest.approx(lo, abs=0.02)
+        assert q[:, j].max() == pytest.approx(hi, abs=0.02)

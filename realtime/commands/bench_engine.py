@@ -1,4 +1,4 @@
-"""``launch.py bench engine``: engine speed against the per-unit ``np.convolve`` method."""
+"""``launch.py bench engine``: engine speed (static and dynamic MUAPs) against the per-unit ``np.convolve`` method."""
 
 from __future__ import annotations
 
@@ -19,21 +19,21 @@ import click
               help="Timed runs of each method (medians are reported).")
 @click.option("--units-per-muscle", type=click.IntRange(min=1), default=200, show_default=True,
               help="Motor units in each of the 6 muscles.")
-@click.option("--no-startup", is_flag=True, help="Skip the cold/warm numba start-up measurement.")
+@click.option("--layout", "layouts", multiple=True, default=("armband8", "grid64"), show_default=True,
+              help="Layout to measure (repeat the option for several).")
+@click.option("--muaps", "muaps", multiple=True, type=click.Choice(["static", "dynamic"]),
+              default=("static", "dynamic"), show_default=True, help="MUAP mode to measure (repeatable).")
+@click.option("--no-startup", is_flag=True, help="Skip the cold/warm start-up measurement (fresh processes).")
 def engine(json_path: Path, duration: float, baseline_duration: float, repeats: int, units_per_muscle: int,
-           no_startup: bool) -> None:
-    """Engine speed: seconds of signal per CPU second, one thread, armband8 and grid64."""
-    from realtime.engine.bench import run_engine_bench
+           layouts: tuple[str, ...], muaps: tuple[str, ...], no_startup: bool) -> None:
+    """Engine speed: seconds of signal per CPU second, one thread; tables, start-up; issue targets."""
+    from realtime.engine.bench import format_rows, run_engine_bench
 
-    result = run_engine_bench(duration=duration, baseline_duration=baseline_duration, repeats=repeats,
-                              baseline_repeats=repeats, units_per_muscle=units_per_muscle,
+    result = run_engine_bench(layouts=layouts, muaps=muaps, duration=duration, baseline_duration=baseline_duration,
+                              repeats=repeats, baseline_repeats=repeats, units_per_muscle=units_per_muscle,
                               startup=not no_startup)
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(result, indent=2))
-    for row in result["configs"]:
-        click.echo(
-            f"{row['layout']:>9}: {row['n_motor_units']} units, {row['muaps']} MUAPs: "
-            f"{row['realtime_factor']:.0f}x real time; np.convolve {row['numpy_realtime_factor']:.2f}x "
-            f"(speed-up {row['speedup_vs_numpy']:.0f}x)"
-        )
+    for line in format_rows(result):
+        click.echo(line)
     click.echo(f"wrote {json_path}")
