@@ -121,6 +121,10 @@ def test_arm_params_reject_bad_values_naming_the_field() -> None:
         ArmParams(joint_damping=(0.1, 0.1))
     with pytest.raises(ValueError, match=r"'tau_act'"):
         MuscleParams(tau_act=0.0)
+    with pytest.raises(ValueError, match=r"'dynamic_cocontraction'.*0.7"):
+        MuscleParams(dynamic_cocontraction=0.7)
+    with pytest.raises(ValueError, match=r"'cocontraction_acc'.*rad/s\^2.*0.5"):
+        MuscleParams(cocontraction_acc=0.5)
 
 
 def test_randomised_subjects_stay_within_the_documented_spread() -> None:
@@ -278,6 +282,35 @@ def test_cocontraction_floor_and_rest_tone() -> None:
     triceps = [muscle_excitation(q, qd, qdd, TeacherSettings(muscles=m), load_kg=5.0)[1][0, TRICEPS] for m in quiet]
     assert triceps[0] < 1e-6
     assert 0.03 < triceps[1] < 0.06
+
+
+def test_dynamic_cocontraction_follows_joint_acceleration_and_saturates() -> None:
+    params = MuscleParams(base_activation=0.0, cocontraction=0.0, dynamic_cocontraction=0.1, cocontraction_acc=20.0)
+    settings = TeacherSettings(muscles=params)
+    q = np.tile([[1.0, 0.0, 0.0]], (5, 1))
+    qdd = np.zeros((5, 3))
+    qdd[:, 0] = [0.0, 5.0, -10.0, 20.0, 80.0]            # elbow accelerations, rad/s²
+    _, exc = muscle_excitation(q, np.zeros_like(q), qdd, settings)
+    # The antagonist of an accelerating elbow: at least 0.1 · min(|qdd| / 20, 1), whatever the direction
+    # (a little more where the moment balance needs it against the co-contracting pronator teres).
+    floor = np.array([0.0, 0.025, 0.05, 0.1, 0.1])
+    assert np.all(exc[:, TRICEPS] >= floor - 1e-9)
+    assert np.all(exc[:, TRICEPS] <= floor + 0.015)
+    assert exc[0, TRICEPS] < 1e-9
+    # The wrist groups do not span the elbow and stay at zero; the elbow muscles are at least at the floor.
+    supinator = MUSCLES.index("supinator")
+    assert_allclose(exc[:, [WRIST_FLEX, WRIST_EXT]], 0.0, atol=1e-9)
+    assert np.all(exc[:, FLEXORS] >= floor[:, None] - 1e-9)
+    # A pronation acceleration co-contracts the forearm rotators (the supinator is no longer idle).
+    qdd_p = np.zeros((1, 3))
+    qdd_p[0, 1] = 10.0
+    _, exc = muscle_excitation(q[:1], np.zeros((1, 3)), qdd_p, settings)
+    assert exc[0, supinator] >= 0.05 - 1e-9
+    # Without accelerations the floor is the static one.
+    tau = np.array([[3.0, 0.0, 0.0]])
+    strength = moment_arms(q[:1]) * MAX_FORCE_N
+    assert_allclose(cocontraction_floor(tau, strength, 0.0, params, np.zeros((1, 3))),
+                    cocontraction_floor(tau, strength, 0.0, params))
 
 
 # --- activation dynamics and streaming ---------------------------------------------------------------

@@ -167,6 +167,25 @@ def test_loaded_programs_carry_their_load() -> None:
     assert_allclose(extra.load_kg, 0.5)
 
 
+def test_programs_hold_task_specific_postures() -> None:
+    pron, wrist = 1, 2
+    curls = simulate(SyntheticSettings(motion="elbow-curls", **QUIET), 20.0).angles
+    loaded = simulate(SyntheticSettings(motion="elbow-curls-loaded", **QUIET), 20.0).angles
+    # Free flexion in the resting (thumb-forward) rotation; the dumbbell curl supinated, wrist extended by the grip.
+    assert np.abs(curls[:, pron]).max() < 0.25
+    assert loaded[:, pron].max() < -1.0
+    assert np.all((loaded[:, wrist] < -0.1) & (loaded[:, wrist] > -0.45))
+    # While it holds the object, the grasp keeps the wrist extended.
+    lift = simulate(SyntheticSettings(motion="grasp-lift", **QUIET), 30.0)
+    held = lift.load_kg > 0.99
+    assert held.sum() > 100
+    assert lift.angles[held, wrist].max() < -0.15
+    # Random reaches keep the wrist within its functional range (about ±40°).
+    reaches = simulate(SyntheticSettings(motion="random-reaches", amplitude=1.0, **QUIET), 120.0).angles
+    assert np.abs(reaches[:, wrist]).max() <= 0.7 + 1e-9
+    assert np.ptp(reaches[:, wrist]) > 0.8
+
+
 # --- IMU physics --------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("shoulder", [0.0, 0.8])

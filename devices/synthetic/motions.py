@@ -32,8 +32,8 @@ _HIGH = np.array([lim[1] for lim in JOINT_LIMITS])
 
 HOME: dict[str, tuple[float, float, float]] = {
     "rest": (0.3, 0.0, 0.0),
-    "elbow-curls": (0.15, -1.2, 0.0),
-    "elbow-curls-loaded": (0.15, -1.2, 0.0),
+    "elbow-curls": (0.15, 0.0, 0.0),
+    "elbow-curls-loaded": (0.15, -1.2, -0.25),
     "wrist-flexion": (1.57, 1.2, 0.0),
     "pronation": (1.57, 0.0, 0.0),
     "grasp-lift": (0.3, 0.0, 0.0),
@@ -83,8 +83,15 @@ def _rest(p: _Program) -> Iterator[Segment]:
 
 
 def _curls(p: _Program, load: float) -> Iterator[Segment]:
+    """Elbow flexion-extension cycles in the home forearm rotation and wrist posture.
+
+    Free (unloaded) flexion is done in the forearm's resting, thumb-forward
+    rotation; a dumbbell curl is done supinated with the wrist slightly
+    extended by the grip (see ``docs/teacher.md``).
+    """
     p.load = load
-    low, high = p.home, np.array([2.1, -1.2, 0.0])
+    low = p.home
+    high = np.array([2.1, p.home[1], p.home[2]])
     while True:
         yield p.move(high, 1.0)
         yield p.hold(0.3)
@@ -118,16 +125,17 @@ def _grasp_lift(p: _Program) -> Iterator[Segment]:
     while True:
         yield p.move((0.9, 0.3, -0.4), 1.0)              # reach toward the object, wrist extended
         yield p.hold(0.4, load=LIFT_LOAD_KG)             # grasp: take up its weight
-        yield p.move((1.9, 0.2, 0.2), 1.2)               # lift, wrist flexing
+        yield p.move((1.9, 0.2, -0.35), 1.2)             # lift, the grip keeps the wrist extended
         yield p.hold(1.0)
-        yield p.move((0.9, 0.3, -0.3), 1.2)              # put it down
+        yield p.move((0.9, 0.3, -0.35), 1.2)             # put it down
         yield p.hold(0.4, load=0.0)                      # release
         yield p.move(p.home, 1.0)                        # back to rest
         yield p.hold(1.0)
 
 
 def _random_reaches(p: _Program) -> Iterator[Segment]:
-    low, high = np.array([0.2, -1.2, -0.9]), np.array([2.2, 1.2, 1.0])
+    # Wrist targets within its functional range, 40° extension to 40° flexion (Ryu et al. 1991).
+    low, high = np.array([0.2, -1.2, -0.7]), np.array([2.2, 1.2, 0.7])
     while True:
         target = p.rng.uniform(low, high)
         keep = p.rng.random(3) < 0.25                   # some reaches leave a joint where it is

@@ -92,6 +92,12 @@ class MuscleParams:
     grip_per_kg : float
         Extra floor of both wrist groups per kg held (gripping co-contracts
         forearm flexors and extensors), per kg (0-0.1).
+    dynamic_cocontraction : float
+        Extra floor of every muscle spanning a joint while that joint
+        accelerates: the stiffness demand of starting and stopping a movement
+        (0-0.5). It is reached at ``cocontraction_acc`` and grows linearly below.
+    cocontraction_acc : float
+        Joint acceleration (rad/s²) at which the dynamic co-contraction saturates (1-1000).
     """
 
     tau_act: float = 0.015
@@ -99,6 +105,8 @@ class MuscleParams:
     base_activation: float = 0.03
     cocontraction: float = 0.15
     grip_per_kg: float = 0.03
+    dynamic_cocontraction: float = 0.1
+    cocontraction_acc: float = 20.0
 
     def __post_init__(self) -> None:
         check_number("tau_act", self.tau_act, 0.001, 0.2, "s")
@@ -106,6 +114,8 @@ class MuscleParams:
         check_number("base_activation", self.base_activation, 0.0, 0.2)
         check_number("cocontraction", self.cocontraction, 0.0, 0.5)
         check_number("grip_per_kg", self.grip_per_kg, 0.0, 0.1, "1/kg")
+        check_number("dynamic_cocontraction", self.dynamic_cocontraction, 0.0, 0.5)
+        check_number("cocontraction_acc", self.cocontraction_acc, 1.0, 1000.0, "rad/s^2")
 
 
 MAX_FLOOR = 0.5
@@ -113,13 +123,14 @@ MAX_FLOOR = 0.5
 
 
 def cocontraction_floor(tau: np.ndarray, strength: np.ndarray, load_kg: np.ndarray | float,
-                        params: MuscleParams) -> np.ndarray:
+                        params: MuscleParams, qdd: np.ndarray | None = None) -> np.ndarray:
     """Lower bound of each muscle's activation in the load sharing: co-contraction and grip.
 
-    ``floor_i = cocontraction · max_j(CROSSES[j, i] · effort_j) + grip_per_kg · load``
-    (grip for the wrist groups only), capped at ``MAX_FLOOR``, where
-    ``effort_j = min(|tau_j| / capacity_j, 1)`` and ``capacity_j`` is the sum of
-    ``strength`` of the muscles that can act in the direction of ``tau_j``.
+    ``floor_i = max_j(CROSSES[j, i] · (cocontraction · effort_j + dynamic_cocontraction · accel_j))
+    + grip_per_kg · load`` (grip for the wrist groups only), capped at ``MAX_FLOOR``, where
+    ``effort_j = min(|tau_j| / capacity_j, 1)``, ``capacity_j`` is the sum of
+    ``strength`` of the muscles that can act in the direction of ``tau_j``, and
+    ``accel_j = min(|qdd_j| / cocontraction_acc, 1)`` (0 without ``qdd``).
 
     Parameters
     ----------
@@ -131,6 +142,8 @@ def cocontraction_floor(tau: np.ndarray, strength: np.ndarray, load_kg: np.ndarr
         Mass held in the hand, kg.
     params : MuscleParams
         Gains.
+    qdd : ndarray, shape (n, 3) | None
+        Joint accelerations, rad/s² (the dynamic co-contraction; ``None``: none).
 
     Returns
     -------
@@ -139,8 +152,11 @@ def cocontraction_floor(tau: np.ndarray, strength: np.ndarray, load_kg: np.ndarr
     direction = np.sign(tau)[:, :, None]
     capacity = np.sum(np.maximum(strength * direction, 0.0), axis=2)
     effort = np.minimum(np.abs(tau) / np.maximum(capacity, 1e-9), 1.0)
-    spread = np.max(CROSSES[None, :, :] * effort[:, :, None], axis=1)
-    floor = params.cocontraction * spread
+    demand = params.cocontraction * effort
+    if qdd is not None:
+        accel = np.minimum(np.abs(np.asarray(qdd, np.float64)) / params.cocontraction_acc, 1.0)
+        demand = demand + params.dynamic_cocontraction * accel
+    floor = np.max(CROSSES[None, :, :] * demand[:, :, None], axis=1)
     grip = params.grip_per_kg * np.broadcast_to(np.asarray(load_kg, np.float64), (tau.shape[0],))
     floor[:, 6:8] += grip[:, None]
     return np.minimum(floor, MAX_FLOOR)

@@ -69,11 +69,11 @@ def muscle_excitation(q: np.ndarray, qd: np.ndarray, qdd: np.ndarray, settings: 
         at least the resting tone, in [0, 1].
     """
     settings = settings or TeacherSettings()
-    q = as_joint_array("q", q)
+    q, qdd = as_joint_array("q", q), as_joint_array("qdd", qdd)
     load = settings.arm.load_kg if load_kg is None else load_kg
     tau = inverse_dynamics(q, qd, qdd, settings.arm, load)
     strength = moment_arms(q) * MAX_FORCE_N
-    floor = cocontraction_floor(tau, strength, load, settings.muscles)
+    floor = cocontraction_floor(tau, strength, load, settings.muscles, qdd)
     excitation = static_optimisation(strength, tau, floor)
     return tau, np.maximum(excitation, settings.muscles.base_activation)
 
