@@ -15,7 +15,7 @@ from realtime.commands.train import train as train_cmd
 from realtime.model.checkpoint import load_checkpoint
 
 TINY_NET = ["--layers", "3", "--channels", "8", "--epochs", "2", "--window", "64", "--batch-size", "8", "--quiet"]
-TINY_TEACHER = ["--subjects", "2", "--val-subjects", "1", "--duration", "6", "--motions", "elbow-curls", "pronation",
+TINY_TEACHER = ["--subjects", "2", "--val-subjects", "1", "--test-subjects", "1", "--duration", "6", "--motions", "elbow-curls", "pronation",
                 "--imu-fs", "100", "200"]
 IMU = ["ax", "ay", "az", "gx", "gy", "gz"]
 
@@ -65,7 +65,8 @@ def test_evaluate_teacher_json(teacher_ckpt: Path, tmp_path: Path) -> None:
     data = json.loads(out.read_text())
     assert set(data["network"]["biceps"]) >= {"r", "r_within", "rmse", "lag_ms"}
     assert set(data["baseline"]) == set(data["network"])
-    # The checkpoint's own held-out subjects: 1 subject x 2 programs.
+    # The checkpoint's own test subjects (unseen in training and in early stopping): 1 subject x 2 programs.
+    assert data["data"]["held_out"] == "test"
     assert data["data"]["n_val_sequences"] == 2
     assert "median r" in res.output
 

@@ -11,8 +11,8 @@ from realtime.model.evaluate import RidgeBaseline, evaluate_checkpoint, pearson,
 from realtime.model.train import TrainSettings, train_network
 
 CONFIG = NetConfig(channels=8, layers=3)
-SPEC = TeacherDataSpec(subjects=2, val_subjects=1, duration_s=8.0, motions=("elbow-curls", "pronation"),
-                       imu_rates=(100.0, 200.0), seed=4)
+SPEC = TeacherDataSpec(subjects=2, val_subjects=1, test_subjects=1, duration_s=8.0,
+                       motions=("elbow-curls", "pronation"), imu_rates=(100.0, 200.0), seed=4)
 SETTINGS = TrainSettings(epochs=4, batch_size=8, window=64, lr=5e-3, seed=1, patience=10)
 
 
@@ -24,8 +24,14 @@ def tiny() -> Dataset:
 def test_teacher_dataset_split(tiny: Dataset) -> None:
     assert len(tiny.train) == 4
     assert len(tiny.val) == 2
-    assert {s.group for s in tiny.train}.isdisjoint({s.group for s in tiny.val})
-    for s in tiny.train + tiny.val:
+    assert len(tiny.test) == 2
+    assert tiny.held_out is tiny.test
+    groups = [{s.group for s in part} for part in (tiny.train, tiny.val, tiny.test)]
+    assert groups[0].isdisjoint(groups[1]) and groups[0].isdisjoint(groups[2]) and groups[1].isdisjoint(groups[2])
+    # No two recordings share IMU data: every subject and program is drawn afresh.
+    firsts = [s.x[:50].tobytes() for s in tiny.train + tiny.val + tiny.test]
+    assert len(set(firsts)) == len(firsts)
+    for s in tiny.train + tiny.val + tiny.test:
         assert s.x.shape == (len(s), 6)
         assert s.y.shape == (len(s), 8)
         assert s.angles.shape == (len(s), 3)

@@ -75,8 +75,9 @@ def train(out: str, force: bool, init_path: str | None, model_fs: float, layers:
                            channels=base.channels, layers=base.layers, kernel=base.kernel,
                            dilation_base=base.dilation_base)
         click.echo(
-            f"train: {len(dataset.train)} training / {len(dataset.val)} validation recordings "
-            f"({sum(len(s) for s in dataset.train) / fs:.0f} s / {sum(len(s) for s in dataset.val) / fs:.0f} s at "
+            f"train: {len(dataset.train)} training / {len(dataset.val)} validation / {len(dataset.test)} test recordings "
+            f"({sum(len(s) for s in dataset.train) / fs:.0f} s / {sum(len(s) for s in dataset.val) / fs:.0f} s / "
+            f"{sum(len(s) for s in dataset.test) / fs:.0f} s at "
             f"{fs:g} Hz), receptive field {config.receptive_field} samples ({config.receptive_field / fs:.2f} s), "
             f"data ready in {time.perf_counter() - t0:.1f} s",
             err=True,
@@ -89,7 +90,7 @@ def train(out: str, force: bool, init_path: str | None, model_fs: float, layers:
                              progress=not quiet)
         from realtime.model.evaluate import evaluate_checkpoint
 
-        if dataset.val:
+        if dataset.held_out:
             res = evaluate_checkpoint(ckpt, dataset)
             metrics = dict(ckpt.metrics)
             metrics["validation"] = {k: res[k] for k in ("summary", "network", "baseline", "angles") if k in res}
@@ -97,7 +98,7 @@ def train(out: str, force: bool, init_path: str | None, model_fs: float, layers:
 
             ckpt = replace(ckpt, metrics=metrics)
             s = res["summary"]
-            click.echo(f"train: validation median r {s['median_r']:.3f} (ridge {s['baseline_median_r']:.3f}), "
+            click.echo(f"train: {res['data']['held_out']} median r {s['median_r']:.3f} (ridge {s['baseline_median_r']:.3f}), "
                        f"within recordings {s['median_r_within']:.3f} (ridge {s['baseline_median_r_within']:.3f})",
                        err=True)
         save_checkpoint(ckpt, out_path, overwrite=force)

@@ -116,6 +116,7 @@ class Dataset:
     ----------
     train, val : list of Sequence
         Disjoint recordings (or disjoint parts of recordings, never stitched).
+        ``val`` selects the best epoch (early stopping).
     outputs : tuple of str
         Target names (muscles or EMG channels).
     posture : tuple of str
@@ -128,6 +129,10 @@ class Dataset:
         Lowest and highest IMU rate in the data.
     description : dict
         How the data was made (for the checkpoint's ``training`` record).
+    test : list of Sequence
+        Recordings held out from training *and* from model selection (teacher
+        data: their own subjects and programs); evaluation scores these when
+        there are any, else ``val``.
     """
 
     train: list[Sequence]
@@ -138,6 +143,12 @@ class Dataset:
     target_scale: tuple[float, ...] = ()
     input_fs_range: tuple[float, float] = (100.0, 100.0)
     description: dict = field(default_factory=dict)
+    test: list[Sequence] = field(default_factory=list)
+
+    @property
+    def held_out(self) -> list[Sequence]:
+        """The sequences evaluation scores: ``test`` when there is one, else ``val``."""
+        return self.test or self.val
 
 
 # --------------------------------------------------------------------------- helpers
@@ -542,16 +553,20 @@ class TeacherDataSpec:
 
     Every subject is a randomised arm (segment lengths and masses, sensor
     placement, noise and bias, hand loads) that performs every motion program
-    with its own random speed, amplitude and seed. Validation subjects and
-    their programs are drawn from a separate random stream, so they are
-    unseen in training.
+    with its own random speed, amplitude and seed. Training, validation and
+    test subjects, and their programs, are drawn from three separate random
+    streams, and no subject or program seed is used twice: the validation
+    subjects (early stopping) and the test subjects (evaluation only) are
+    unseen in training, and the test subjects are unseen in model selection too.
 
     Parameters
     ----------
     subjects : int
         Training subjects.
     val_subjects : int
-        Held-out subjects.
+        Held-out subjects for early stopping (model selection).
+    test_subjects : int
+        Held-out subjects for evaluation only (0 = evaluate on the validation subjects).
     duration_s : float
         Seconds per recording.
     motions : tuple of str
@@ -564,13 +579,14 @@ class TeacherDataSpec:
 
     subjects: int = 24
     val_subjects: int = 6
+    test_subjects: int = 12
     duration_s: float = 30.0
     motions: tuple[str, ...] = ()
     imu_rates: tuple[float, ...] = (50.0, 100.0, 200.0, 500.0)
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name, lo in (("subjects", 1), ("val_subjects", 0)):
+        for name, lo in (("subjects", 1), ("val_subjects", 0), ("test_subjects", 0)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < lo:
                 raise DataError(f"The option '--{name.replace('_', '-')}' must be an integer >= {lo}. {v!r} is invalid.")
@@ -661,24 +677,35 @@ def teacher_dataset(
             f"({receptive_field / model_fs:.2f} s). Use a longer duration."
         )
     jobs = []
-    for split, n_subj, stream in (("train", spec.subjects, 1), ("val", spec.val_subjects, 2)):
+    used: set[int] = set()
+
+    def fresh(rng: np.random.Generator) -> int:
+        # A seed never serves two subjects or two programs, across all three splits.
+        while True:
+            v = int(rng.integers(0, 2**31 - 1))
+            if v not in used:
+                used.add(v)
+                return v
+
+    splits = (("train", spec.subjects, 1), ("val", spec.val_subjects, 2), ("test", spec.test_subjects, 3))
+    for split, n_subj, stream in splits:
         rng = np.random.default_rng([spec.seed, stream])
         for s in range(n_subj):
-            arm_seed = int(rng.integers(0, 2**31 - 1))
+            arm_seed = fresh(rng)
             for m in motions:
-                prog_seed = int(rng.integers(0, 2**31 - 1))
+                prog_seed = fresh(rng)
                 imu_fs = float(rng.choice(spec.imu_rates))
                 jobs.append((split, f"{split}-s{s:02d}", m, prog_seed, imu_fs, arm_seed))
-    train, val = [], []
+    out: dict[str, list[Sequence]] = {"train": [], "val": [], "test": []}
     for i, (split, subject, motion, prog_seed, imu_fs, arm_seed) in enumerate(jobs):
         rec = teacher_recording(motion, arm_seed, prog_seed, imu_fs, spec.duration_s)
-        seq = teacher_sequence(rec, f"{subject}-{motion}", subject, imu_fs, model_fs, cutoff_hz)
-        (train if split == "train" else val).append(seq)
+        out[split].append(teacher_sequence(rec, f"{subject}-{motion}", subject, imu_fs, model_fs, cutoff_hz))
         if progress is not None:
             progress(i + 1, len(jobs))
     return Dataset(
-        train=train,
-        val=val,
+        train=out["train"],
+        val=out["val"],
+        test=out["test"],
         outputs=tuple(MUSCLES),
         posture=tuple(JOINTS),
         target="teacher",
@@ -687,6 +714,7 @@ def teacher_dataset(
             "kind": "teacher",
             "subjects": spec.subjects,
             "val_subjects": spec.val_subjects,
+            "test_subjects": spec.test_subjects,
             "duration_s": spec.duration_s,
             "motions": list(motions),
             "imu_rates": list(spec.imu_rates),

@@ -158,14 +158,14 @@ def _scores(names, preds, targets, fs) -> dict[str, dict[str, float]]:  # noqa: 
 
 
 def evaluate_checkpoint(ckpt: Checkpoint, dataset: Dataset, ridge_alpha: float = 1.0) -> dict[str, Any]:
-    """Score the network and the ridge baseline on ``dataset.val``.
+    """Score the network and the ridge baseline on ``dataset.held_out`` (``test``, else ``val``).
 
     Parameters
     ----------
     ckpt : Checkpoint
         The model.
     dataset : Dataset
-        ``train`` fits the baseline; ``val`` is scored (must not be empty).
+        ``train`` fits the baseline; ``test`` (or, without one, ``val``) is scored (must not be empty).
     ridge_alpha : float
         Baseline penalty.
 
@@ -175,7 +175,8 @@ def evaluate_checkpoint(ckpt: Checkpoint, dataset: Dataset, ridge_alpha: float =
         ``{"network": {name: {"r", "rmse", "lag_ms"}}, "baseline": {...},
         "angles": {joint: {...}} (when known), "summary": {...}, "data": {...}}``.
     """
-    if not dataset.val:
+    held = dataset.held_out
+    if not held:
         raise ValueError("There is no held-out data to evaluate on. Give more recordings or a --val-fraction > 0.")
     if tuple(dataset.outputs) != tuple(ckpt.outputs):
         if len(dataset.outputs) != len(ckpt.outputs):
@@ -184,14 +185,14 @@ def evaluate_checkpoint(ckpt: Checkpoint, dataset: Dataset, ridge_alpha: float =
                 f"{len(dataset.outputs)} targets {list(dataset.outputs)}. Select matching --emg-cols."
             )
     fs = ckpt.fs
-    preds = predict_streaming(ckpt, dataset.val)
-    targets = [s.y for s in dataset.val]
+    preds = predict_streaming(ckpt, held)
+    targets = [s.y for s in held]
     net_scores = _scores(ckpt.outputs, [p[0] for p in preds], targets, fs)
     base = RidgeBaseline(fs, ridge_alpha).fit(dataset.train or dataset.val)
-    base_scores = _scores(ckpt.outputs, [base.predict(s.x) for s in dataset.val], targets, fs)
+    base_scores = _scores(ckpt.outputs, [base.predict(s.x) for s in held], targets, fs)
     result: dict[str, Any] = {"network": net_scores, "baseline": base_scores}
-    if ckpt.posture and all(s.angles is not None for s in dataset.val):
-        ang = _scores(ckpt.posture, [p[1] for p in preds], [s.angles for s in dataset.val], fs)
+    if ckpt.posture and all(s.angles is not None for s in held):
+        ang = _scores(ckpt.posture, [p[1] for p in preds], [s.angles for s in held], fs)
         for v in ang.values():
             v["rmse_deg"] = math.degrees(v["rmse"])
         result["angles"] = ang
@@ -211,8 +212,9 @@ def evaluate_checkpoint(ckpt: Checkpoint, dataset: Dataset, ridge_alpha: float =
     summary["constant_outputs"] = constant
     result["summary"] = summary
     result["data"] = {
-        "n_val_sequences": len(dataset.val),
-        "val_seconds": float(sum(len(s) for s in dataset.val) / fs),
+        "held_out": "test" if dataset.test else "val",
+        "n_val_sequences": len(held),
+        "val_seconds": float(sum(len(s) for s in held) / fs),
         "n_train_sequences": len(dataset.train),
         "model_fs": fs,
         "description": dataset.description,

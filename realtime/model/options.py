@@ -82,7 +82,10 @@ def data_options(f: Callable) -> Callable:
         click.option("--subjects", type=int, default=None,
                      help="Teacher data: training subjects (randomised arms) [train default: 24]."),
         click.option("--val-subjects", type=int, default=None,
-                     help="Teacher data: held-out subjects with unseen programs [default: 6]."),
+                     help="Teacher data: held-out subjects with unseen programs, for early stopping [default: 6]."),
+        click.option("--test-subjects", type=int, default=None,
+                     help="Teacher data: held-out subjects with unseen programs, for evaluation only "
+                          "(never used in training or model selection) [default: 12]."),
         click.option("--duration", "duration_s", type=float, default=None,
                      help="Teacher data: seconds per recording [default: 30]."),
         click.option("--motions", cls=GreedyOption, help="Teacher data: motion programs [default: all]."),
@@ -124,6 +127,7 @@ def teacher_spec(kw: dict[str, Any], seed: int, base: dict[str, Any] | None = No
     return TeacherDataSpec(
         subjects=int(pick("subjects", "subjects", d.subjects)),
         val_subjects=int(pick("val_subjects", "val_subjects", d.val_subjects)),
+        test_subjects=int(pick("test_subjects", "test_subjects", d.test_subjects)),
         duration_s=float(pick("duration_s", "duration_s", d.duration_s)),
         motions=tuple(motions),
         imu_rates=tuple(rates),
