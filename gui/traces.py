@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
+from pyqtgraph.Qt import QtCore
 
 from gui import theme
 from gui.decimate import StackedDecimator
@@ -32,6 +33,7 @@ _MIN_LABEL_PX = 20.0  # vertical pixels per channel label (11 pt font + margin)
 # auto-scale: spacing = AUTOSCALE_FRACTION x this percentile of the channels' peak-to-peak,
 # rounded up to 1-2-5; it grows when the target exceeds it and shrinks when the target falls
 # below 0.4 x spacing (hysteresis keeps the label stable)
+MAX_MARKERS = 6  # event lines shown at once
 AUTOSCALE_PERCENTILE = 90.0
 AUTOSCALE_FRACTION = 0.5
 
@@ -97,6 +99,28 @@ class EmgTraces:
         self.lost_text.setZValue(10)
         self.lost_text.setVisible(False)
         self.plot.addItem(self.lost_text)
+        self._marker_lines: list[pg.InfiniteLine] = []
+        for k in range(MAX_MARKERS):  # a fixed pool: markers move, nothing is created per tick
+            line = pg.InfiniteLine(
+                angle=90,
+                movable=False,
+                pen=pg.mkPen(theme.WARN, width=1, style=QtCore.Qt.PenStyle.DashLine),
+                label="",
+                labelOpts={
+                    "position": 0.97 - 0.06 * (k % 3),
+                    "color": theme.WARN,
+                    "fill": pg.mkBrush(15, 19, 24, 200),
+                    "anchors": [(1, 0), (1, 0)],
+                },
+            )
+            label_font = line.label.textItem.font()
+            label_font.setPointSize(theme.TICK_FONT_PT)
+            line.label.setFont(label_font)
+            line.setZValue(5)
+            line.setVisible(False)
+            self.plot.addItem(line)
+            self._marker_lines.append(line)
+        self._marker_key: tuple = ()
         self._decimator = StackedDecimator(meta.n_channels, 800, dtype=dtype)
         self.window_s = MIN_WINDOW_S
         self.autoscale = True
@@ -150,6 +174,29 @@ class EmgTraces:
     def set_autoscale(self, on: bool) -> None:
         """Choose the spacing from the data (a fraction of a high percentile of the channels' peak-to-peak)."""
         self.autoscale = bool(on)
+
+    def set_markers(self, markers: list[tuple[float, str]]) -> None:
+        """Show events as dashed vertical lines: ``(x in s relative to the newest sample, text)``.
+
+        At most :data:`MAX_MARKERS` (the newest) are shown; others are hidden.
+        """
+        shown = [(x, text) for x, text in markers if -self.window_s <= x <= 0.0][-MAX_MARKERS:]
+        key = tuple(shown)
+        if key == self._marker_key:
+            return
+        self._marker_key = key
+        for k, line in enumerate(self._marker_lines):
+            if k < len(shown):
+                x, text = shown[k]
+                short = text if len(text) <= 40 else text[:39] + "…"
+                template = short.replace("{", "{{").replace("}", "}}")  # a str.format template
+                line.setVisible(True)  # first: a hidden label ignores text updates
+                line.label.setVisible(True)
+                line.label.setFormat(template)
+                line.setPos(x)
+                line.label.valueChanged()  # re-render the text even when the position is unchanged
+            else:
+                line.setVisible(False)
 
     def set_lost_message(self, text: str) -> None:
         """Show (or clear with ``""``) a large warning over the traces."""

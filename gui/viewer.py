@@ -148,6 +148,7 @@ def _status_label() -> QtWidgets.QLabel:
     font.setPointSize(theme.STATUS_FONT_PT)
     label.setFont(font)
     label.setTextFormat(QtCore.Qt.TextFormat.RichText)
+    label.setContentsMargins(8, 0, 8, 0)  # keep neighbouring status texts apart
     return label
 
 
@@ -471,6 +472,9 @@ class Viewer(QtWidgets.QMainWindow):
         self._dirty = False
         self.redraws += 1
         self.traces.update(ring, t_ref)
+        markers = self.companions.get("markers")
+        if markers is not None:
+            self.traces.set_markers([(t - t_ref, text) for t, text in markers.markers])
         if self.traces.autoscale and self.spacing_spin.value() != self.traces.spacing:
             self.spacing_spin.blockSignals(True)
             self.spacing_spin.setValue(self.traces.spacing)

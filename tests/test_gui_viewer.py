@@ -258,6 +258,16 @@ def test_companion_panels_and_simulator_status(open_viewer, qtbot) -> None:
         qtbot.waitUntil(lambda: win.activations.values["model"][0] > 0.5, timeout=5000)
         np.testing.assert_allclose(win.activations.values["truth"], [0.2, 0.9], rtol=1e-6)
         assert set(win.activations.bars) == {"truth", "model"}
+        # an event inside the window is drawn as a labelled line at its time
+        t_event = pylsl.local_clock()
+        markers.push_sample(["fault start: dropout ch=EMG3 id=2"], timestamp=t_event)
+        qtbot.waitUntil(lambda: len(win.companions["markers"].markers) == 2, timeout=5000)
+        emg.push_chunk(np.zeros((100, 8), np.float32), timestamp=t_event + 0.1)
+        lines = win.traces._marker_lines
+        qtbot.waitUntil(lambda: lines[0].isVisible(), timeout=5000)
+        assert lines[0].value() == pytest.approx(-0.1, abs=1e-3)
+        assert lines[0].label.toPlainText() == "fault start: dropout ch=EMG3 id=2"
+        assert not lines[1].isVisible()  # the first event lies after the newest EMG sample
     finally:
         win.close()
 
