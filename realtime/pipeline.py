@@ -11,8 +11,9 @@ Each tick the runner waits until the last sample of the next EMG block is due
 source has, passes it forward and hands the resulting blocks to the outputs.
 Output sample ``n`` has timestamp ``t0 + n / fs`` exactly. When the runner falls
 behind it keeps computing blocks back to back until it has caught up: no sample
-is ever dropped, and each tick that started more than one block period late is
-counted in ``stats.late_ticks``.
+is ever dropped (only a ``sample_loss`` fault removes samples, on purpose; the
+others keep their timestamps), and each tick that started more than one block
+period late is counted in ``stats.late_ticks``.
 """
 
 from __future__ import annotations
