@@ -23,6 +23,19 @@ from realtime.commands import register_commands  # noqa: E402
 @click.version_option(__version__, prog_name="myostream")
 def cli() -> None:
     """myostream: a real-time surface-EMG simulator on LabStreamingLayer."""
+    _quiet_liblsl()
+
+
+def _quiet_liblsl() -> None:
+    """Silence liblsl's INFO lines on stderr unless the user has an LSL configuration of their own."""
+    import os
+
+    candidates = [Path("lsl_api.cfg"), Path.home() / "lsl_api" / "lsl_api.cfg", Path("/etc/lsl_api/lsl_api.cfg")]
+    if os.environ.get("LSLAPICFG") or any(p.exists() for p in candidates):
+        return
+    import pylsl
+
+    pylsl.set_config_content("[log]\nlevel = -2\n")
 
 
 register_commands(cli)

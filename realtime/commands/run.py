@@ -93,11 +93,12 @@ def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
 @click.option("--faults", "faults", type=click.Path(dir_okay=False), default=None, callback=_load_faults,
               help="Fault script, JSON or TOML (docs/faults.md): dropout, liftoff, clipping, sample_loss, gain, "
                    "crosstalk at set times; announced on <prefix>-markers.")
+@click.option("--view", is_flag=True, help="Also open the live viewer (a separate process; closed when run stops).")
 @click.option("--quiet", is_flag=True, help="Do not print the once-per-second status line.")
 def run(layout: str, fs: float, block_size: int, duration: float | None, prefix: str, activation: str,
         units_per_muscle: int, wait_for_consumer: float, noise_uv: float, pink_uv: float, powerline_hz: str,
         powerline_uv: float, wander_uv: float, motion_uv: float, ecg_uv: float, ecg_bpm: float, faults: tuple,
-        quiet: bool, **source_kwargs: object) -> None:
+        view: bool, quiet: bool, **source_kwargs: object) -> None:
     """Run the simulator: IMU motion in, multichannel sEMG out on LSL."""
     from realtime.artefacts import ArtefactSettings
     from realtime.simulator import Simulator, SimulatorConfig, status_line
@@ -141,8 +142,13 @@ def run(layout: str, fs: float, block_size: int, duration: float | None, prefix:
         sim.pipeline.request_stop()
 
     previous = signal.signal(signal.SIGINT, on_sigint)
+    viewer = None
     try:
         sim.start(wait_for_consumer)
+        if view:
+            from gui.commands import start_viewer_process
+
+            viewer = start_viewer_process(prefix, timeout=30)
         while not sim.wait(timeout=0.2):
             pass
     except Exception as err:  # the runner's exception: one line and a non-zero exit
@@ -150,6 +156,9 @@ def run(layout: str, fs: float, block_size: int, duration: float | None, prefix:
         sys.exit(1)
     finally:
         signal.signal(signal.SIGINT, previous)
+        if viewer is not None and viewer.poll() is None:  # close the viewer before its streams vanish
+            viewer.terminate()
+            viewer.wait(timeout=10)
         sim.stop()
     stats = sim.pipeline.stats
     click.echo(
