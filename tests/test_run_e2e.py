@@ -109,3 +109,29 @@ def test_ctrl_c_stops_cleanly_and_a_runner_error_sets_the_exit_code(lsl_prefix: 
     assert proc.returncode == 1
     assert "myostream: error: Serial port '/dev/ttyNOPE' does not exist" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def _viewer_pids(prefix: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"view" in cmd and prefix.encode() in cmd:
+                pids.append(int(entry.name))
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc").exists(), reason="needs /proc to see the viewer process")
+def test_run_view_starts_the_viewer_process_and_closes_it(lsl_prefix: str) -> None:
+    with subprocess.Popen([sys.executable, "launch.py", "run", "--duration", "8", "--view", "--name", lsl_prefix,
+                           "--quiet"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        deadline = time.monotonic() + 60.0
+        while not _viewer_pids(lsl_prefix) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        assert _viewer_pids(lsl_prefix), "the viewer process did not start"
+        _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err
+    assert not _viewer_pids(lsl_prefix)
