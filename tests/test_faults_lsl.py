@@ -14,7 +14,7 @@ from numpy.testing import assert_allclose
 from realtime.anatomy import MUSCLES
 from realtime.artefacts import ArtefactSettings
 from realtime.block import IMU_CHANNELS, Block, regular_timestamps
-from realtime.faults import load_faults
+from realtime.faults import apply_faults, load_faults
 from realtime.simulator import Simulator, SimulatorConfig
 
 FS = 2000.0
@@ -41,6 +41,22 @@ class DriveSource:
         blk = Block(imu, t, self.fs, self._k, IMU_CHANNELS, {"activation": act})
         self._k += n
         return blk
+
+
+class Recorder:
+    """A post stage that passes blocks through and keeps their data."""
+
+    def __init__(self, stage) -> None:
+        self.stage, self.data = stage, []
+
+    def reset(self, max_block: int) -> None:
+        self.stage.reset(max_block)
+        self.data = []
+
+    def process(self, block: Block) -> Block:
+        out = self.stage.process(block)
+        self.data.append(out.data.copy())
+        return out
 
 
 def _inlet(name: str, timeout: float = 60.0) -> pylsl.StreamInlet:
@@ -78,9 +94,16 @@ def test_scripted_faults_reach_lsl_at_their_samples(lsl_prefix: str, fake_clock,
         '[[fault]]\nonset = 0.5\nduration = 0.25\nchannels = ["EMG2", "EMG3"]\nkind = "dropout"\n'
         'params = { value = 0.0 }\n\n'
         '[[fault]]\nonset = 1.0\nduration = 0.1\nkind = "sample_loss"\nparams = { loss = 1.0 }\n\n'
-        '[[fault]]\nonset = 1.5\nduration = 0.2\nchannels = "all"\nkind = "clipping"\nparams = { range_uv = 5.0 }\n'
+        '[[fault]]\nonset = 1.5\nduration = 0.2\nchannels = "all"\nkind = "clipping"\nparams = { range_uv = 5.0 }\n\n'
+        '[[fault]]\nonset = 0.2\nduration = 0.6\nchannels = ["EMG6"]\nkind = "liftoff"\nparams = { swing_s = 0.3 }\n\n'
+        '[[fault]]\nonset = 1.2\nduration = 0.2\nchannels = ["EMG1"]\nkind = "gain"\nparams = { factor = 4.0 }\n\n'
+        '[[fault]]\nonset = 1.8\nduration = 0.1\nchannels = ["EMG8"]\nkind = "crosstalk"\nparams = { amount = 1.0 }\n'
     )
-    sim = _simulator(lsl_prefix, fake_clock, duration=2.0, faults=load_faults(script))
+    faults = load_faults(script)
+    sim = _simulator(lsl_prefix, fake_clock, duration=2.0, faults=faults)
+    # Record what enters the fault stage, to compare the LSL output with the offline fault script.
+    recorder = Recorder(sim.artefact_stage)
+    sim.pipeline.post_stages = (recorder, sim.fault_stage)
     for outlet in sim.outlets:
         outlet.start()
     try:
@@ -104,12 +127,18 @@ def test_scripted_faults_reach_lsl_at_their_samples(lsl_prefix: str, fake_clock,
     stamps = dict(zip(texts, markers.stamps))
     assert texts == [
         "myostream: start",
+        "fault start: liftoff ch=EMG6 id=4",
         "fault start: dropout ch=EMG2,EMG3 id=1",
         "fault end: dropout ch=EMG2,EMG3 id=1",
+        "fault end: liftoff ch=EMG6 id=4",
         "fault start: sample_loss ch=all id=2",
         "fault end: sample_loss ch=all id=2",
+        "fault start: gain ch=EMG1 id=5",
+        "fault end: gain ch=EMG1 id=5",
         "fault start: clipping ch=all id=3",
         "fault end: clipping ch=all id=3",
+        "fault start: crosstalk ch=EMG8 id=6",
+        "fault end: crosstalk ch=EMG8 id=6",
         "myostream: stop",
     ]
     # Each marker carries the timestamp of its sample: onset = round(onset * fs).
@@ -131,7 +160,12 @@ def test_scripted_faults_reach_lsl_at_their_samples(lsl_prefix: str, fake_clock,
     clipped = np.flatnonzero(np.max(np.abs(x), axis=1) <= 5.0)
     assert set(range(3000, 3400)) <= set(k[clipped])
     assert np.max(np.abs(x[(k >= 3000) & (k < 3400)])) == 5.0
-    assert np.mean(np.max(np.abs(x[(k >= 2200) & (k < 3000)]), axis=1) > 5.0) > 0.9
+    # Every kind, every sample: what LSL delivered is the offline fault script applied to the stage's input.
+    ref = apply_faults(np.concatenate(recorder.data), faults, FS, sim.engine.channels, seed=sim.config.seed)
+    assert np.array_equal(k, ref.samples)
+    assert np.array_equal(x, ref.data)
+    assert [(m, t0 + n / FS) for m, n in ref.markers] == list(zip(texts[1:-1], markers.stamps[1:-1]))
+    assert np.all(np.abs(x[(k >= 1000) & (k < 1600), 5]) == 5000.0)  # lift-off at 0.2 s: EMG6 at the rail from 0.5 s
 
 
 def test_inject_fault_while_running_is_announced_at_its_first_sample(lsl_prefix: str, fake_clock) -> None:
