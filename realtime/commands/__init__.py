@@ -13,6 +13,7 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("realtime.commands.bench", "bench"),
     ("realtime.commands.train", "train"),
     ("realtime.commands.evaluate", "evaluate"),
+    ("realtime.commands.validate", "validate"),
     ("gui.commands", "view"),
     ("devices.commands", "fake_imu"),
     ("devices.commands", "list_ports"),

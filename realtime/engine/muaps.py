@@ -10,10 +10,13 @@ Each unit gets, from a generator keyed by ``(seed, muscle)``:
   (``FIBRES_FIRST * thr / thr_first``; Fuglevand et al. 1993 scale MUAP size with threshold);
 - a conduction velocity rising with threshold across ``settings.conduction_velocity``
   (plus 0.15 m/s of scatter);
-- an IZ 4 mm (SD) around the muscle's and fibre ends 5 mm (SD) around the
-  muscle's; its fibres are split into three sub-bundles with a further
-  1.5 mm (IZ) and 3 mm (ends) of scatter, the spread of end plates and
-  tendon junctions within a unit.
+- fibres of the muscle's ``fibre_length`` (Holzbaur et al. 2005). When they
+  span the belly, the unit's IZ lies 4 mm (SD) around the muscle's and its
+  fibre ends 5 mm (SD) around the muscle's; when they are shorter (pennate
+  forearm muscles), the unit's IZ is spread along the belly (SD a quarter of
+  the spare length, kept inside it) with its fibres centred on it. A unit's
+  fibres are split into three sub-bundles with a further 1.5 mm (IZ) and
+  3 mm (ends) of scatter, the spread of end plates and tendon junctions.
 
 Seven representative fibres (the centre and a ring at ``0.76 r``, which keeps the
 mean squared radius of a uniform disc) carry the unit's fibre count.
@@ -43,6 +46,14 @@ FIBRE_DENSITY = 10e6
 
 N_SUB_BUNDLES = 3
 _RING = math.sqrt(7.0 / 12.0)
+_HEXAGON = np.vstack(
+    [
+        [0.0, 0.0],
+        np.column_stack(
+            [np.cos(np.arange(6) * math.pi / 3.0), np.sin(np.arange(6) * math.pi / 3.0)]
+        ),
+    ]
+)  # the centre and six points of the unit circle: representative fibres, scaled by the ring radius
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,12 +91,9 @@ class UnitGeometry:
 
     def bundle(self, u: int) -> FibreBundle:
         """The fibres of unit ``u`` for :func:`~realtime.engine.volume_conductor.muap`."""
-        r = self.territory_radius[u] * _RING
-        ang = np.arange(6) * (math.pi / 3.0)
-        yz = np.vstack([[0.0, 0.0], np.column_stack([r * np.cos(ang), r * np.sin(ang)])])
         scale = 1.0 if self.current_scale is None else float(self.current_scale[u])
         return FibreBundle(
-            fibre_yz=np.ascontiguousarray(yz + self.centre_yz[u]),
+            fibre_yz=_HEXAGON * (self.territory_radius[u] * _RING) + self.centre_yz[u],
             fibre_w=np.full(7, scale * self.n_fibres[u] / 7.0),
             x_iz=self.x_iz[u],
             x_proximal=self.x_proximal[u],
@@ -139,9 +147,22 @@ def sample_geometry(pool: PoolParameters, settings: EngineSettings, radius: floa
         centre[sl, 0], centre[sl, 1] = cy * f, cz * f
         depth[sl] = radius - dist * f
         vel[sl] = np.clip(lo + (hi - lo) * rel + rng.normal(0.0, 0.15, n), lo - 0.25, hi + 0.25)
-        iz_u = g.x_iz + rng.normal(0.0, 0.004, n)
-        xp_u = g.x_proximal + rng.normal(0.0, 0.005, n)
-        xd_u = g.x_distal + rng.normal(0.0, 0.005, n)
+        # Fibres of fibre_length centred on the unit's innervation zone; in a pennate
+        # muscle (fibres shorter than the belly) the units spread along the belly.
+        span = g.x_distal - g.x_proximal
+        if g.fibre_length < span:
+            half = 0.5 * g.fibre_length
+            iz_u = np.clip(
+                g.x_iz + rng.normal(0.0, 0.25 * (span - g.fibre_length), n),
+                g.x_proximal + half,
+                g.x_distal - half,
+            )
+            xp_u = iz_u - half + rng.normal(0.0, 0.003, n)
+            xd_u = iz_u + half + rng.normal(0.0, 0.003, n)
+        else:
+            iz_u = g.x_iz + rng.normal(0.0, 0.004, n)
+            xp_u = g.x_proximal + rng.normal(0.0, 0.005, n)
+            xd_u = g.x_distal + rng.normal(0.0, 0.005, n)
         x_iz[sl] = iz_u[:, None] + rng.normal(0.0, 0.0015, (n, N_SUB_BUNDLES))
         x_p[sl] = xp_u[:, None] + rng.normal(0.0, 0.003, (n, N_SUB_BUNDLES))
         x_d[sl] = xd_u[:, None] + rng.normal(0.0, 0.003, (n, N_SUB_BUNDLES))

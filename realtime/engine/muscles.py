@@ -54,6 +54,11 @@ class MuscleGeometry:
     rotation_gain : float
         Rotation of the muscle around the limb axis, relative to the skin and
         the electrodes, per radian of forearm pronation (rad/rad).
+    fibre_length : float
+        Length of the muscle fibres (m; optimal fibre length, Holzbaur et al.
+        2005). Shorter than the belly (``x_distal - x_proximal``) for the
+        pennate forearm muscles: each unit's fibres then occupy a segment of
+        the belly around its own innervation zone.
     """
 
     angle_deg: float
@@ -65,6 +70,7 @@ class MuscleGeometry:
     last_recruitment: float
     length_gain: tuple[float, float, float] = (0.0, 0.0, 0.0)
     rotation_gain: float = 0.0
+    fibre_length: float = 1.0
 
     @property
     def angle(self) -> float:
@@ -73,26 +79,31 @@ class MuscleGeometry:
 
 
 MUSCLE_GEOMETRY: dict[str, MuscleGeometry] = {
-    # angle, depth, radius, x_iz, x_proximal, x_distal, last_recruitment, length_gain, rotation_gain
-    "biceps": MuscleGeometry(0.0, 0.020, 0.013, -0.140, -0.220, -0.050, 0.85, (-0.12, 0.0, 0.0)),
+    # angle, depth, radius, x_iz, x_proximal, x_distal, last_recruitment, length_gain, rotation_gain,
+    # fibre_length (Holzbaur et al. 2005 optimal fibre lengths, heads and group members averaged)
+    "biceps": MuscleGeometry(
+        0.0, 0.020, 0.013, -0.140, -0.220, -0.050, 0.85, (-0.12, 0.0, 0.0), 0.0, 0.124
+    ),
     "brachialis": MuscleGeometry(
-        10.0, 0.030, 0.011, -0.075, -0.140, -0.010, 0.80, (-0.12, 0.0, 0.0)
+        10.0, 0.030, 0.011, -0.075, -0.140, -0.010, 0.80, (-0.12, 0.0, 0.0), 0.0, 0.086
     ),
     "brachioradialis": MuscleGeometry(
-        80.0, 0.011, 0.008, 0.045, -0.040, 0.130, 0.70, (-0.10, 0.0, 0.0), -0.25
+        80.0, 0.011, 0.008, 0.045, -0.040, 0.130, 0.70, (-0.10, 0.0, 0.0), -0.25, 0.173
     ),
-    "triceps": MuscleGeometry(180.0, 0.018, 0.014, -0.140, -0.230, -0.045, 0.80, (0.08, 0.0, 0.0)),
+    "triceps": MuscleGeometry(
+        180.0, 0.018, 0.014, -0.140, -0.230, -0.045, 0.80, (0.08, 0.0, 0.0), 0.0, 0.121
+    ),
     "pronator_teres": MuscleGeometry(
-        35.0, 0.016, 0.008, 0.045, -0.010, 0.110, 0.70, (-0.05, -0.08, 0.0), -0.25
+        35.0, 0.016, 0.008, 0.045, -0.010, 0.110, 0.70, (-0.05, -0.08, 0.0), -0.25, 0.055
     ),
     "supinator": MuscleGeometry(
-        125.0, 0.024, 0.008, 0.035, 0.000, 0.070, 0.70, (0.0, 0.08, 0.0), -0.25
+        125.0, 0.024, 0.008, 0.035, 0.000, 0.070, 0.70, (0.0, 0.08, 0.0), -0.25, 0.033
     ),
     "wrist_flexors": MuscleGeometry(
-        -40.0, 0.011, 0.015, 0.060, 0.000, 0.150, 0.70, (0.0, 0.0, -0.10), -0.25
+        -40.0, 0.011, 0.015, 0.060, 0.000, 0.150, 0.70, (0.0, 0.0, -0.10), -0.25, 0.060
     ),
     "wrist_extensors": MuscleGeometry(
-        180.0, 0.011, 0.015, 0.055, 0.000, 0.150, 0.70, (0.0, 0.0, 0.08), -0.25
+        180.0, 0.011, 0.015, 0.055, 0.000, 0.150, 0.70, (0.0, 0.0, 0.08), -0.25, 0.067
     ),
 }
 """Geometry of every muscle in :data:`realtime.anatomy.MUSCLES` (documented in docs/engine.md)."""

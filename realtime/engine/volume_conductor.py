@@ -42,7 +42,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
-from scipy.signal import resample_poly
 
 NODE_SPACING = 0.0005
 """Distance between source nodes along a fibre (m)."""
@@ -85,7 +84,7 @@ def rosenfalck(s_mm: np.ndarray) -> np.ndarray:
     return 96e-3 * s**3 * np.exp(-s)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def add_fibre_currents(
     out: np.ndarray,
     x0: float,
@@ -181,7 +180,7 @@ differential channels (where common errors do not cancel) the tables differ
 from the full quadrature by at most 0.25 % of the unit's peak."""
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def axial_distances(x_nodes: np.ndarray, points: np.ndarray, sigma_t: float) -> np.ndarray:
     """``sigma_t * (x_node - x_point)^2`` for every quadrature point and node, float32 ``(P, K)``.
 
@@ -199,7 +198,7 @@ def axial_distances(x_nodes: np.ndarray, points: np.ndarray, sigma_t: float) -> 
     return out
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, error_model="numpy")
 def transfer_matrix(
     fibre_yz: np.ndarray,
     fibre_w: np.ndarray,
@@ -236,8 +235,8 @@ def transfer_matrix(
 
     Returns
     -------
-    ndarray, shape (n_elec, K)
-        Volts per ampere (computed in float32).
+    ndarray, shape (n_elec, K), float32
+        Volts per ampere.
     """
     k_n = dx2.shape[1]
     w_out = np.zeros((n_elec, k_n), np.float32)
@@ -262,39 +261,48 @@ def transfer_matrix(
     return w_out.astype(np.float64)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True, error_model="numpy")
 def channel_potentials(currents: np.ndarray, w_elec: np.ndarray, montage: np.ndarray) -> np.ndarray:
     """``currents @ (montage @ w_elec).T`` in µV, ``(n_samples, C)``, single-threaded (no BLAS).
 
     Parameters
     ----------
     currents : ndarray, shape (n_samples, K)
-        Node currents (A); zeros (nodes at rest) are skipped.
-    w_elec : ndarray, shape (E, K)
+        Node currents (A).
+    w_elec : ndarray, shape (E, K), float32
         Transfer matrix (V/A).
     montage : ndarray, shape (C, E)
         Channels from electrodes (zero weights skipped).
+
+    Notes
+    -----
+    The sums run in float32 (the tables are stored as int16, 1/65534 of a
+    unit's peak, far coarser than float32 rounding).
     """
     n_c, n_e = montage.shape
     k_n = w_elec.shape[1]
-    w_kc = np.zeros((k_n, n_c))  # node-major, so the inner loop runs over contiguous channels
+    w_ck = np.zeros((n_c, k_n), np.float32)
     for c in range(n_c):
         for e in range(n_e):
-            m = montage[c, e]
+            m = np.float32(montage[c, e])
             if m != 0.0:
                 for k in range(k_n):
-                    w_kc[k, c] += m * w_elec[e, k]
+                    w_ck[c, k] += m * w_elec[e, k]
     n_s = currents.shape[0]
-    out = np.zeros((n_s, n_c))
+    cur = np.empty((n_s, k_n), np.float32)
     for i in range(n_s):
-        row = out[i]
         for k in range(k_n):
-            cur = currents[i, k]
-            if cur != 0.0:
-                w = w_kc[k]
-                for c in range(np.uint64(n_c)):
-                    row[c] += cur * w[c]
-    return out * 1e6
+            cur[i, k] = np.float32(currents[i, k] * 1e6)
+    out = np.empty((n_s, n_c), np.float32)
+    for i in range(n_s):
+        row = cur[i]
+        for c in range(n_c):
+            w = w_ck[c]
+            acc = np.float32(0.0)
+            for k in range(np.uint64(k_n)):  # fastmath: a vectorised dot product
+                acc += row[k] * w[k]
+            out[i, c] = acc
+    return out.astype(np.float64)
 
 
 def electrode_points(
@@ -374,6 +382,8 @@ def decimation_matrix(fs: float, n_samples: int) -> tuple[np.ndarray, np.ndarray
         taper[end + 1 :] = 0.0
     mat = np.diag(taper)
     if os_factor > 1:
+        from scipy.signal import resample_poly  # 1 s to import: only when tables are built
+
         mat = resample_poly(mat, 1, os_factor, axis=0)[:n_samples]
     mat = np.ascontiguousarray(mat)
     band = np.zeros((2, n_samples), np.int64)
@@ -425,7 +435,7 @@ def decimated_currents(
     return banded_product(mat, band, currents), x_nodes
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def banded_product(mat: np.ndarray, band: np.ndarray, x: np.ndarray) -> np.ndarray:
     """``mat @ x`` for a row-banded ``mat`` (:func:`decimation_matrix`), single-threaded."""
     n_out = mat.shape[0]
