@@ -202,7 +202,9 @@ def run_controller(
     on_command : callable | None
         Called with (time, velocity, mav) after each command.
     """
-    found = pylsl.resolve_byprop("name", f"{prefix}-EMG", 1, resolve_timeout)
+    found, deadline = [], time.monotonic() + resolve_timeout
+    while not found and time.monotonic() < deadline:  # short resolves, repeated: robust to a lost reply
+        found = pylsl.resolve_byprop("name", f"{prefix}-EMG", 1, min(0.5, resolve_timeout))
     if not found:
         raise RuntimeError(f"No stream {prefix}-EMG found within {resolve_timeout:g} s; is the simulator running "
                            f"(python launch.py run --name {prefix})?")

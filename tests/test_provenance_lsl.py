@@ -22,7 +22,10 @@ from realtime.simulator import Simulator, SimulatorConfig
 
 
 def _inlet(name: str) -> pylsl.StreamInlet:
-    found = pylsl.resolve_byprop("name", name, timeout=20.0)
+    deadline = time.monotonic() + 30.0
+    found = []
+    while not found and time.monotonic() < deadline:  # short resolves, repeated: robust to a lost reply
+        found = pylsl.resolve_byprop("name", name, 1, 0.5)
     assert found, f"stream {name!r} not found"
     inlet = pylsl.StreamInlet(found[0], max_buflen=30)
     inlet.open_stream(timeout=10.0)

@@ -326,7 +326,9 @@ def consumer(prefix: str, out: Path, resolve_timeout: float) -> None:
     inlets = {}
     for suffix in ("provenance", "status", "EMG"):  # EMG last: the runner starts when it has a consumer
         name = f"{prefix}-{suffix}"
-        found = pylsl.resolve_byprop("name", name, 1, resolve_timeout)
+        found, deadline = [], time.monotonic() + resolve_timeout
+        while not found and time.monotonic() < deadline:  # short resolves, repeated: robust to a lost reply
+            found = pylsl.resolve_byprop("name", name, 1, 0.5)
         if not found:
             raise click.ClickException(f"stream {name!r} not found within {resolve_timeout:g} s")
         inlet = pylsl.StreamInlet(found[0], max_buflen=360)
