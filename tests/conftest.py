@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
+from pathlib import Path
 
 import pylsl
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-# Keep LSL traffic on this machine and liblsl quiet; must run before any other LSL call.
-pylsl.set_config_content(
-    "[ports]\nIPv6 = disable\n[multicast]\nResolveScope = machine\n[log]\nlevel = -3\n"
+# Keep LSL traffic on this machine and liblsl quiet; must run before any other LSL call. A wide
+# port range, because the tests hold many outlets at once (the default 32 ports run out and
+# resolution then fails). Written to a file too, so that the processes the tests start
+# (`launch.py run`, consumers) use the same configuration through LSLAPICFG.
+_LSL_CONFIG = (
+    "[ports]\nIPv6 = disable\nPortRange = 300\n[multicast]\nResolveScope = machine\n[log]\nlevel = -3\n"
 )
+_config_file = Path(tempfile.mkdtemp(prefix="myostream-lsl-")) / "lsl_api.cfg"
+_config_file.write_text(_LSL_CONFIG)
+atexit.register(shutil.rmtree, _config_file.parent, True)
+os.environ["LSLAPICFG"] = str(_config_file)
+pylsl.set_config_content(_LSL_CONFIG)
 
 
 @pytest.fixture
