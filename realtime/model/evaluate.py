@@ -174,6 +174,11 @@ def evaluate_checkpoint(ckpt: Checkpoint, dataset: Dataset, ridge_alpha: float =
     dict
         ``{"network": {name: {"r", "rmse", "lag_ms"}}, "baseline": {...},
         "angles": {joint: {...}} (when known), "summary": {...}, "data": {...}}``.
+        ``summary["median_r"]`` is the issue's figure: one pooled Pearson r per
+        output over all held-out samples, then the median over the outputs
+        (``scored_outputs``: every output whose pooled target varies; any
+        constant one is listed in ``constant_outputs`` and left out because its
+        r is undefined). ``median_r_within`` is the same median of ``r_within``.
     """
     held = dataset.held_out
     if not held:
@@ -210,6 +215,7 @@ def evaluate_checkpoint(ckpt: Checkpoint, dataset: Dataset, ridge_alpha: float =
     summary["baseline_median_rmse"] = float(np.median([v["rmse"] for v in base_scores.values()]))
     summary["beats_baseline_on_every_output"] = not summary["worse_than_baseline_r"] and bool(scored)
     summary["constant_outputs"] = constant
+    summary["scored_outputs"] = scored
     result["summary"] = summary
     result["data"] = {
         "held_out": "test" if dataset.test else "val",
