@@ -27,7 +27,9 @@ def test_teacher_dataset_split(tiny: Dataset) -> None:
     assert len(tiny.test) == 2
     assert tiny.held_out is tiny.test
     groups = [{s.group for s in part} for part in (tiny.train, tiny.val, tiny.test)]
-    assert groups[0].isdisjoint(groups[1]) and groups[0].isdisjoint(groups[2]) and groups[1].isdisjoint(groups[2])
+    assert groups[0].isdisjoint(groups[1])
+    assert groups[0].isdisjoint(groups[2])
+    assert groups[1].isdisjoint(groups[2])
     # No two recordings share IMU data: every subject and program is drawn afresh.
     firsts = [s.x[:50].tobytes() for s in tiny.train + tiny.val + tiny.test]
     assert len(set(firsts)) == len(firsts)
