@@ -30,6 +30,7 @@ from realtime.engine.tables import PAD, MuapTables, load_or_build_tables
 from realtime.logs import logger
 
 _NO_AUX = MappingProxyType({})
+_FLOAT32 = np.dtype(np.float32)
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,6 +143,8 @@ class EmgEngine:
         self._cols_key: tuple[str, ...] | None = None
         self._cols = np.arange(settings.n_muscles, dtype=np.int64)
         self._neutral = NEUTRAL_ANGLES
+        self._n_channels = self.layout.n_channels
+        self._channels = self.layout.channels
 
     # ------------------------------------------------------------------ properties
     @property
@@ -272,14 +275,17 @@ class EmgEngine:
             raise RuntimeError(
                 "EmgEngine.process() was called before reset(). Use EmgEngine.reset(max_block) first."
             )
-        if block.fs != self._fs and not math.isclose(block.fs, self._fs, rel_tol=1e-9):
+        fs = block.fs
+        if fs != self._fs and not math.isclose(fs, self._fs, rel_tol=1e-9):
             raise ValueError(
                 f"The activation block's fs must equal the engine's fs ({self.settings.fs} Hz), "
-                f"{block.fs} is invalid. Resample the activations or set EngineSettings(fs=...)."
+                f"{fs} is invalid. Resample the activations or set EngineSettings(fs=...)."
             )
-        if block.channels is not self._cols_key and block.channels != self._cols_key:
-            self._map_columns(block.channels)
-        n = block.data.shape[0]
+        channels = block.channels
+        if channels is not self._cols_key and channels != self._cols_key:
+            self._map_columns(channels)
+        data = block.data
+        n = data.shape[0]
         if n > self._max_block:
             logger.info(
                 "%s: block of %s samples > max_block %s; growing buffers",
@@ -293,10 +299,11 @@ class EmgEngine:
             given = block.aux.get("angles")
             if given is not None:
                 angles = self._checked_angles(given, n)
-        out = np.empty((n, self.layout.n_channels), np.float32)
-        self._spk_seq = block.seq
-        self._run(block.data, angles, out)
-        return _emg_block(out, block.timestamps, block.fs, block.seq, self.layout.channels)
+        out = np.empty((n, self._n_channels), np.float32)
+        seq = block.seq
+        self._spk_seq = seq
+        self._n_spk = _engine_block(data, angles, out, *self._args)
+        return _emg_block(out, block.timestamps, fs, seq, self._channels)
 
     # ------------------------------------------------------------------ internals
     def _run(self, act: np.ndarray, angles: np.ndarray, out: np.ndarray) -> None:
@@ -329,6 +336,8 @@ class EmgEngine:
 
     @staticmethod
     def _checked_angles(angles: np.ndarray, n: int) -> np.ndarray:
+        if angles.dtype is _FLOAT32 and angles.shape == (n, 3) and angles.flags.c_contiguous:
+            return angles
         if angles.shape != (n, len(JOINTS)):
             raise ValueError(
                 f"The block's aux 'angles' should be (n_samples, {len(JOINTS)}) = ({n}, {len(JOINTS)}) "

@@ -90,23 +90,19 @@ def add_discharges(
                 w_index[m, 1] = simplex_weights(
                     angles, t, grid_int, grid_float, m, neutral, w_index, w_value
                 )
-            # The non-zero terms: coefficient (weight x scale) and table start.
-            n_terms = 0
-            for k in range(w_index[m, 1]):
-                w = w_value[m, k]
-                if w == zero:
-                    continue
-                c = w * sc
-                o = np.uint64(off + w_index[m, 2 + k] * seg)
-                if n_terms == 0:
-                    c0, o0 = c, o
-                elif n_terms == 1:
-                    c1, o1 = c, o
-                elif n_terms == 2:
-                    c2, o2 = c, o
-                else:
-                    c3, o3 = c, o
-                n_terms += 1
+            # Coefficients (weight x scale) and table starts of the d + 1 terms.
+            n_terms = w_index[m, 1]
+            c0 = w_value[m, 0] * sc
+            o0 = np.uint64(off + w_index[m, 2] * seg)
+            if n_terms > 1:
+                c1 = w_value[m, 1] * sc
+                o1 = np.uint64(off + w_index[m, 3] * seg)
+            if n_terms > 2:
+                c2 = w_value[m, 2] * sc
+                o2 = np.uint64(off + w_index[m, 4] * seg)
+            if n_terms > 3:
+                c3 = w_value[m, 3] * sc
+                o3 = np.uint64(off + w_index[m, 5] * seg)
         # Unsigned indices: numba then skips negative-index wrapping and LLVM vectorises.
         start = np.uint64(t * n_c)
         lc = np.uint64(seg)

@@ -242,7 +242,8 @@ def simplex_weights(
     Returns
     -------
     int
-        ``n``, the number of nodes used (``1 + number of axes``, at most 4).
+        ``n``, the number of nodes used: ``1 + number of axes`` (at most 4),
+        less the trailing zero weights (an axis exactly on a node).
     """
     # Up to three axes, kept in scalars (no allocation in the per-discharge path).
     f0 = f1 = f2 = 0.0
@@ -293,4 +294,8 @@ def simplex_weights(
     if d == 3:
         w_index[m, 5] = w_index[m, 4] + grid_int[2, m, a2]
         w_value[m, 3] = fc
-    return d + 1
+    # An axis exactly on a node gives a zero last weight (the smallest fraction): drop it.
+    n = d + 1
+    while n > 1 and w_value[m, n - 1] == 0.0:
+        n -= 1
+    return n
