@@ -18,7 +18,6 @@ import pylsl
 from realtime.block import Block
 from realtime.logs import logger
 
-
 _FORMATS = {"float32": pylsl.cf_float32, "double64": pylsl.cf_double64, "string": pylsl.cf_string}
 
 
@@ -117,30 +116,24 @@ def stable_source_id(prefix: str, suffix: str) -> str:
 class LslOutlet:
     """A sink that pushes blocks to an LSL outlet.
 
-    Regular streams (``fs > 0``) are pushed with the timestamp of the block's
-    last sample, and LSL derives the others from the nominal rate, so sample
-    ``n`` keeps the timestamp ``t0 + n / fs`` the block carries. A block that
-    is not a gap-free run at ``fs`` (samples removed by a sample-loss fault)
-    is pushed with one timestamp per sample, so the survivors keep their true
-    times and consumers see the gap. Irregular streams, or regular ones whose
-    blocks carry their own jittery timestamps (an IMU), are always pushed
-    with one timestamp per sample.
+    Every sample is pushed with its own timestamp, the one the block carries
+    (``t0 + n / fs`` for the EMG). LSL's shortcut of stamping only a chunk's
+    last sample and deducing the others from the nominal rate is not used:
+    deduced stamps go wrong for a block with a gap (samples removed by a
+    sample-loss fault), for jittery sources (an IMU), and can leave a consumer
+    that connects mid-chunk with no reference to deduce from.
 
     Parameters
     ----------
     spec : StreamSpec
         What to announce.
-    per_sample_timestamps : bool
-        Push each sample's own timestamp (for sources whose timestamps are not
-        an exact grid).
     max_buffered : int
         Seconds (or, for irregular streams, hundreds of samples) the outlet
         buffers for slow consumers.
     """
 
-    def __init__(self, spec: StreamSpec, per_sample_timestamps: bool = False, max_buffered: int = 60) -> None:
+    def __init__(self, spec: StreamSpec, max_buffered: int = 60) -> None:
         self.spec = spec
-        self.per_sample_timestamps = per_sample_timestamps or spec.fs == 0
         self.max_buffered = int(max_buffered)
         self._outlet: pylsl.StreamOutlet | None = None
         self.samples_pushed = 0
@@ -193,11 +186,7 @@ class LslOutlet:
                 f"Stream {self.spec.name!r} has {len(self.spec.channels)} channels; "
                 f"a block with {block.n_channels} channels cannot be pushed."
             )
-        t = block.timestamps
-        if self.per_sample_timestamps or (n > 1 and abs((t[-1] - t[0]) * self.spec.fs - (n - 1)) > 0.5):
-            outlet.push_chunk(block.data, t.tolist())
-        else:
-            outlet.push_chunk(block.data, float(t[-1]))
+        outlet.push_chunk(block.data, block.timestamps.tolist())
         self.samples_pushed += n
 
     def push_rows(self, rows: np.ndarray, timestamps: np.ndarray) -> None:

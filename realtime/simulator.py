@@ -27,7 +27,13 @@ from realtime.artefacts import ArtefactSettings, ArtefactStage
 from realtime.block import IMU_CHANNELS
 from realtime.faults import Fault, FaultStage
 from realtime.logs import logger
-from realtime.pipeline import Pipeline, PipelineOutputs, PipelineSettings, StatusReport, TeacherActivation
+from realtime.pipeline import (
+    Pipeline,
+    PipelineOutputs,
+    PipelineSettings,
+    StatusReport,
+    TeacherActivation,
+)
 from realtime.provenance import provenance_stream_spec
 
 if TYPE_CHECKING:
@@ -239,24 +245,18 @@ class Simulator:
 
         prefix, source_fs = config.prefix, float(getattr(source, "fs", 0.0) or 0.0)
         self.emg_outlet = LslOutlet(emg_stream_spec(prefix, self.layout, config.fs))
-        self.imu_outlet = LslOutlet(imu_stream_spec(prefix, source_fs), per_sample_timestamps=True)
-        self.truth_outlet = LslOutlet(
-            activation_stream_spec(prefix, "activation", MUSCLES, source_fs), per_sample_timestamps=True
-        )
+        self.imu_outlet = LslOutlet(imu_stream_spec(prefix, source_fs))
+        self.truth_outlet = LslOutlet(activation_stream_spec(prefix, "activation", MUSCLES, source_fs))
+        model_fs = float(getattr(activation_stage, "fs", 0.0))
         self.model_outlet = (
-            LslOutlet(
-                activation_stream_spec(prefix, "activation-model", MUSCLES, float(getattr(activation_stage, "fs", 0.0))),
-                per_sample_timestamps=True,
-            )
+            LslOutlet(activation_stream_spec(prefix, "activation-model", MUSCLES, model_fs))
             if config.activation == "model"
             else None
         )
-        self.status_outlet = LslOutlet(status_stream_spec(prefix), per_sample_timestamps=True)
+        self.status_outlet = LslOutlet(status_stream_spec(prefix))
         self.marker_outlet = MarkerOutlet(f"{prefix}-markers", stable_source_id(prefix, "markers"))
         self.spike_outlet = LslOutlet(spikes_stream_spec(prefix, self.engine.settings.muscles, config.fs))
-        self.provenance_outlet = LslOutlet(
-            provenance_stream_spec(prefix, config.fs, config.block_size), per_sample_timestamps=True
-        )
+        self.provenance_outlet = LslOutlet(provenance_stream_spec(prefix, config.fs, config.block_size))
         self.artefact_stage = ArtefactStage(config.artefacts, config.fs, self.engine.channels)
         self.fault_stage = FaultStage(config.faults, config.fs, self.engine.channels, seed=config.seed)
         self._on_status = on_status

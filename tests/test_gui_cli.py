@@ -49,38 +49,43 @@ def test_view_rejects_bad_options() -> None:
     assert "--window" in result.output
 
 
-def test_view_screenshot_mode_writes_png_and_exits(tmp_path: Path, qapp) -> None:
+def test_view_screenshot_mode_writes_png_and_exits(tmp_path: Path) -> None:
+    # In its own process, as users run it: the command owns its QApplication and event loop.
+    import subprocess
+    import threading
+
+    from gui.commands import _LAUNCH
+
     name = _unique("cli_shot")
     fs = 500.0
     outlet = pylsl.StreamOutlet(emg_info(name, "armband8", fs, source_id=name))
-    from pyqtgraph.Qt import QtCore
+    stop = threading.Event()
+    sent = {"n": 0}
 
-    # keep pushing while the command's event loop runs
-    state = {"n": 0, "t0": pylsl.local_clock()}
+    def push() -> None:  # a live producer while the viewer runs
+        t0, k = pylsl.local_clock(), 25
+        while not stop.is_set():
+            data = np.random.default_rng(sent["n"]).standard_normal((k, 8)).astype(np.float32) * 50
+            outlet.push_chunk(data, timestamp=t0 + (sent["n"] + k - 1) / fs)
+            sent["n"] += k
+            stop.wait(k / fs)
 
-    def push() -> None:
-        k = 25
-        outlet.push_chunk(
-            np.random.default_rng(state["n"]).standard_normal((k, 8)).astype(np.float32) * 50,
-            timestamp=state["t0"] + (state["n"] + k - 1) / fs,
-        )
-        state["n"] += k
-
-    timer = QtCore.QTimer()
-    timer.timeout.connect(push)
-    timer.start(50)
+    pusher = threading.Thread(target=push, daemon=True)
+    pusher.start()
     path = tmp_path / "cli.png"
     try:
-        result = CliRunner().invoke(
-            view,
-            ["--stream", name, "--screenshot", str(path), "--screenshot-after", "1", "--nice", "0"],
+        proc = subprocess.run(
+            [sys.executable, str(_LAUNCH), "view", "--stream", name, "--screenshot", str(path),
+             "--screenshot-after", "1", "--nice", "0"],
+            capture_output=True, text=True, timeout=120,
         )
     finally:
-        timer.stop()
-    assert result.exit_code == 0, result.output
-    assert f"screenshot saved: {path}" in result.output
+        stop.set()
+        pusher.join(timeout=5)
+    assert proc.returncode == 0, proc.stderr
+    assert f"screenshot saved: {path}" in proc.stdout
     assert path.stat().st_size > 10_000
-    assert state["n"] > 0
+    assert sent["n"] > 0
 
 
 def test_viewer_command_and_process_helper_arguments() -> None:
