@@ -8,7 +8,9 @@ blend of ``d + 1`` tables of the unit's posture grid, with the weights of the
 posture at the discharge sample (:func:`~realtime.engine.posture.simplex_weights`),
 computed once per muscle and sample. A ``(rows, C)`` table and the
 accumulator rows are both contiguous, so one discharge is one flat, fused
-loop over ``rows * C`` elements reading ``d + 1`` int16 streams.
+loop over ``rows * C`` elements reading ``d + 1`` int16 streams (products
+and sums fused into FMAs: ``fastmath={"contract"}`` only, no reassociation,
+so every value is computed by the same instructions for any block split).
 
 The accumulator is a flat float32 buffer of ``(max_block + L - 1) * C + 16``
 values: the block's rows first, then the tails of MUAPs that run past the
@@ -26,7 +28,7 @@ from numba import njit
 from realtime.engine.posture import simplex_weights
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"contract"})
 def add_discharges(
     acc: np.ndarray,
     n_c: int,

@@ -180,6 +180,7 @@ def tables_key(
     """Cache key of the tables of ``settings`` (hash of every input of :func:`build_tables`)."""
     parts = {
         "version": TABLES_VERSION,
+        "pad": PAD,
         "layout": layout.to_dict(),
         "fs": settings.fs,
         "n_samples": settings.muap_samples,
