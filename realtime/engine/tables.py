@@ -181,7 +181,7 @@ def tables_key(
     parts = {
         "version": TABLES_VERSION,
         "pad": PAD,
-        "layout": layout.to_dict(),
+        "layout": _rounded(layout.to_dict()),
         "fs": settings.fs,
         "n_samples": settings.muap_samples,
         "muap_floor": settings.muap_floor,
@@ -200,6 +200,16 @@ def tables_key(
         geometry.velocity, geometry.x_iz, geometry.x_proximal, geometry.x_distal,
     ]  # fmt: skip
     return cache.table_key(parts, arrays)
+
+
+def _rounded(d: dict) -> dict:
+    """Layout values rounded to 1e-12 (and -0 made 0), so a layout read back from a file keeps its key."""
+    return {
+        k: (np.round(np.asarray(v, np.float64), 12) + 0.0).tolist()
+        if k in ("electrode_x", "electrode_angle", "montage")
+        else v
+        for k, v in d.items()
+    }
 
 
 def load_or_build_tables(
