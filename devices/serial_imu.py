@@ -257,11 +257,12 @@ class SerialImu(ThreadedSource):
                 data = port.read(port.in_waiting or 1)
             except (OSError, serial.SerialException) as err:
                 self._close()
-                self._connected = False
+                # The event is queued before the state flips, so whoever sees "disconnected" finds it.
+                self._event(f"device lost: {self.name}: {err}")
                 self._last_error = str(err)
                 lost_at = self._clock()
                 backoff = s.reconnect_min_s
-                self._event(f"device lost: {self.name}: {err}")
+                self._connected = False
                 continue
             now = self._clock()
             if data:
