@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -66,6 +65,8 @@ class SimulatorConfig:
         ``"model"`` or ``"teacher"`` (see ``ACTIVATIONS``).
     units_per_muscle : int
         Motor units in each muscle's pool.
+    muaps : str
+        ``"static"`` (MUAPs of a neutral posture) or ``"dynamic"`` (posture-blended tables).
     artefacts : ArtefactSettings
         Noise and artefacts added after the engine (default: 1 µV RMS white noise only).
     faults : tuple of Fault
@@ -81,6 +82,7 @@ class SimulatorConfig:
     seed: int = 0
     activation: str = "model"
     units_per_muscle: int = 100
+    muaps: str = "static"
     artefacts: ArtefactSettings = ArtefactSettings()
     faults: tuple[Fault, ...] = ()
 
@@ -116,9 +118,8 @@ def emg_stream_spec(prefix: str, layout: Layout, fs: float) -> StreamSpec:
         for label, loc in zip(layout.channels, locations_mm)
     )
     layout_desc = {"name": layout.name, "montage": layout.kind, "description": layout.model}
-    grid = _grid_shape(layout.channels)
-    if grid is not None:
-        layout_desc.update(rows=str(grid[0]), cols=str(grid[1]))
+    if layout.grid is not None:
+        layout_desc.update(rows=str(layout.grid[0]), cols=str(layout.grid[1]))
     desc = {
         "acquisition": {
             "manufacturer": "myostream",
@@ -126,20 +127,10 @@ def emg_stream_spec(prefix: str, layout: Layout, fs: float) -> StreamSpec:
             "compensated_lag": "0",
             "precision": "32",
         },
-        "reference": {"label": layout.reference, "subtracted": "Yes" if layout.kind == "bipolar" else "No"},
+        "reference": {"label": layout.reference, "subtracted": "Yes" if layout.differential else "No"},
         "layout": layout_desc,
     }
     return StreamSpec(f"{prefix}-EMG", "EMG", channels, fs, stable_source_id(prefix, f"emg-{layout.name}"), desc=desc)
-
-
-def _grid_shape(labels: tuple[str, ...]) -> tuple[int, int] | None:
-    """(rows, cols) of a grid whose channels are labelled ``R<r>C<c>``, else ``None``."""
-    matches = [re.fullmatch(r"R(\d+)C(\d+)", label) for label in labels]
-    if not all(matches):
-        return None
-    rows = max(int(m.group(1)) for m in matches)
-    cols = max(int(m.group(2)) for m in matches)
-    return (rows, cols) if rows * cols == len(labels) else None
 
 
 def imu_stream_spec(prefix: str, fs: float) -> StreamSpec:
@@ -237,6 +228,7 @@ class Simulator:
                 fs=config.fs,
                 seed=config.seed,
                 units_per_muscle=config.units_per_muscle,
+                muaps=config.muaps,
             )
         )
         if activation_stage is None:

@@ -25,6 +25,8 @@ _config_file = Path(tempfile.mkdtemp(prefix="myostream-lsl-")) / "lsl_api.cfg"
 _config_file.write_text(_LSL_CONFIG)
 atexit.register(shutil.rmtree, _config_file.parent, True)
 os.environ["LSLAPICFG"] = str(_config_file)
+# MUAP tables are cached per session, not in the user's ~/.cache.
+os.environ["MYOSTREAM_CACHE"] = str(_config_file.parent / "cache")
 pylsl.set_config_content(_LSL_CONFIG)
 
 

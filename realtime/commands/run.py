@@ -12,16 +12,13 @@ from devices.factory import build_source, source_options, source_status_line
 FS_CHOICES = ("1000", "2000")
 
 
-def _layout_names() -> tuple[str, ...]:
-    from realtime.engine import LAYOUTS
-
-    return tuple(LAYOUTS)
-
-
 def _check_layout(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    names = _layout_names()
-    if value not in names:
-        raise click.BadParameter(f"{value!r} is not a known layout; allowed: {', '.join(names)}.")
+    from realtime.engine import get_layout
+
+    try:
+        get_layout(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
     return value
 
 
@@ -57,7 +54,10 @@ def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
 @click.command()
 @source_options
 @click.option("--layout", default="armband8", show_default=True, callback=_check_layout,
-              help="Electrode layout (armband8, grid64, ...).")
+              help="Electrode layout: a built-in name (armband8, armband16, muscle_pairs, grid64, grid64_sd, "
+                   "grid64_dd, grid13x5, grid13x5_sd) or a .toml/.json layout file (docs/layouts.md).")
+@click.option("--muaps", type=click.Choice(["static", "dynamic"]), default="static", show_default=True,
+              help="MUAPs fixed at a neutral posture, or changing with the joint angles (posture-blended tables).")
 @click.option("--fs", type=float, default=2000.0, show_default=True, callback=_check_fs,
               help="EMG sampling rate in Hz.")
 @click.option("--block", "block_size", type=int, default=4, show_default=True, callback=_check_block,
@@ -95,7 +95,7 @@ def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
                    "crosstalk at set times; announced on <prefix>-markers.")
 @click.option("--view", is_flag=True, help="Also open the live viewer (a separate process; closed when run stops).")
 @click.option("--quiet", is_flag=True, help="Do not print the once-per-second status line.")
-def run(layout: str, fs: float, block_size: int, duration: float | None, prefix: str, activation: str,
+def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | None, prefix: str, activation: str,
         units_per_muscle: int, wait_for_consumer: float, noise_uv: float, pink_uv: float, powerline_hz: str,
         powerline_uv: float, wander_uv: float, motion_uv: float, ecg_uv: float, ecg_bpm: float, faults: tuple,
         view: bool, quiet: bool, **source_kwargs: object) -> None:
@@ -109,7 +109,7 @@ def run(layout: str, fs: float, block_size: int, duration: float | None, prefix:
                                      powerline_uv=powerline_uv, wander_uv=wander_uv, motion_uv=motion_uv,
                                      ecg_uv=ecg_uv, ecg_bpm=ecg_bpm, seed=seed)
         config = SimulatorConfig(prefix=prefix, layout=layout, fs=fs, block_size=block_size, duration=duration,
-                                 seed=seed, activation=activation, units_per_muscle=units_per_muscle,
+                                 seed=seed, activation=activation, units_per_muscle=units_per_muscle, muaps=muaps,
                                  artefacts=artefacts, faults=faults)
     except ValueError as err:
         raise click.UsageError(str(err)) from err
