@@ -158,3 +158,114 @@ def test_empty_block_and_bad_shapes() -> None:
         NetConfig(layers=0)
     with pytest.raises(ValueError, match="'kernel'"):
         NetConfig(kernel=1)
+
+
+def _hidden_sequences(config: NetConfig, state: dict, x: np.ndarray) -> tuple[list[np.ndarray], dict]:
+    """Input of every residual block over the whole sequence (numpy, float64, replicate padding)."""
+    pad = config.receptive_field - 1
+    s = {k: np.asarray(v, np.float64) for k, v in state.items()}
+    xp = np.concatenate([np.repeat(np.asarray(x[:1], np.float64), pad, axis=0), x])
+    h = ((xp - s["norm_mean"]) / s["norm_std"]) @ s["inp.weight"][:, :, 0].T + s["inp.bias"]
+    seqs = []
+    for i, d in enumerate(config.dilations):
+        seqs.append(h)
+        w = s[f"blocks.{i}.conv.weight"]
+        hp = np.concatenate([np.zeros(((config.kernel - 1) * d, h.shape[1])), h])
+        z = np.zeros_like(h) + s[f"blocks.{i}.conv.bias"]
+        for j in range(config.kernel):
+            z += hp[j * d : j * d + h.shape[0]] @ w[:, :, j].T
+        h = h + np.maximum(z, 0.0) @ s[f"blocks.{i}.mix.weight"][:, :, 0].T + s[f"blocks.{i}.mix.bias"]
+    return seqs, s
+
+
+def _peek_reference(config: NetConfig, state: dict, past: np.ndarray, x_new: np.ndarray, phase: float):
+    """The peek written out: newest tap = the new sample; tap m*d = the hidden state m*d grid steps
+    behind it, linearly interpolated between the committed rows around that time."""
+    seqs, s = _hidden_sequences(config, state, past)
+    k = config.kernel
+    h = ((np.asarray(x_new, np.float64) - s["norm_mean"]) / s["norm_std"]) @ s["inp.weight"][:, :, 0].T
+    h = h + s["inp.bias"]
+    for i, d in enumerate(config.dilations):
+        hs = seqs[i]
+        w = s[f"blocks.{i}.conv.weight"]  # (out, in, tap); tap k-1 multiplies the newest input
+        z = s[f"blocks.{i}.conv.bias"] + w[:, :, k - 1] @ h
+        for m in range(1, k):
+            tap = phase * hs[-m * d] + (1.0 - phase) * hs[-m * d - 1]
+            z = z + w[:, :, k - 1 - m] @ tap
+        h = h + np.maximum(z, 0.0) @ s[f"blocks.{i}.mix.weight"][:, :, 0].T + s[f"blocks.{i}.mix.bias"]
+    u = np.maximum(np.maximum(h, 0.0) @ s["head.weight"][:, :, 0].T + s["head.bias"], 0.0)
+    act = 1.0 / (1.0 + np.exp(-(u @ s["act.weight"][:, :, 0].T + s["act.bias"])))
+    ang = u @ s["pos.weight"][:, :, 0].T + s["pos.bias"] if config.n_posture else np.zeros(0)
+    return act, ang
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=["k3", "k2-no-posture", "k4-base3"])
+def test_peek_equals_the_written_out_reference(config: NetConfig) -> None:
+    net = _net(config)
+    state = net.numpy_state()
+    x = _signal(300, config.n_inputs)
+    s = StreamingNet(config, state)
+    s.process(x[:250])
+    rng = np.random.default_rng(7)
+    for phase in (1.0, 0.0, 0.5, 0.13, 0.9):
+        x_new = x[250] + rng.normal(size=config.n_inputs).astype(np.float32)
+        act, ang = s.peek(x_new, phase)
+        ref_a, ref_g = _peek_reference(config, state, x[:250], x_new, phase)
+        np.testing.assert_allclose(act, ref_a, atol=1e-5)
+        np.testing.assert_allclose(ang, ref_g, atol=1e-5 * max(1.0, np.abs(ref_g).max(initial=0.0)))
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=["k3", "k2-no-posture", "k4-base3"])
+def test_peek_commits_nothing_and_meets_the_grid_at_both_ends(config: NetConfig) -> None:
+    net = _net(config)
+    x = _signal(400, config.n_inputs)
+    plain = StreamingNet(config, net.numpy_state())
+    ref_a, ref_g = plain.process(x)
+    s = StreamingNet(config, net.numpy_state())
+    acts, angs = [], []
+    rng = np.random.default_rng(2)
+    out = np.empty(config.n_outputs + config.n_posture, np.float32)
+    for i in range(0, 400, 7):
+        a, g = s.process(x[i : i + 7])
+        acts.append(a)
+        angs.append(g)
+        for _ in range(3):  # peeks in between must not change any later committed output
+            s.peek_into(rng.normal(size=config.n_inputs).astype(np.float32), out, float(rng.uniform()))
+        if i + 7 < 400:
+            # phase 1: exactly the output the next sample will have once committed
+            a1, g1 = s.peek(x[i + 7], 1.0)
+            nxt = StreamingNet(config, net.numpy_state())
+            na, ng = nxt.process(x[: i + 8])
+            np.testing.assert_allclose(a1, na[-1], atol=1e-6)
+            np.testing.assert_allclose(g1, ng[-1], atol=1e-5)
+        # phase 0 with the newest committed input: that sample's own output again
+        a0, g0 = s.peek(x[min(i + 6, 399)], 0.0)
+        np.testing.assert_allclose(a0, ref_a[min(i + 6, 399)], atol=1e-6)
+        np.testing.assert_allclose(g0, ref_g[min(i + 6, 399)], atol=1e-5)
+    np.testing.assert_array_equal(np.concatenate(acts), ref_a)
+    np.testing.assert_array_equal(np.concatenate(angs), ref_g)
+
+
+def test_peek_before_any_sample_is_that_sample_as_the_first() -> None:
+    config = CONFIGS[0]
+    net = _net(config)
+    x = _signal(3)
+    s = StreamingNet(config, net.numpy_state())
+    assert not s.primed
+    a, g = s.peek(x[0], 0.4)
+    assert not s.primed
+    a1, g1 = s.process(x[:1])
+    assert s.primed
+    np.testing.assert_allclose(a, a1[0], atol=1e-6)
+    np.testing.assert_allclose(g, g1[0], atol=1e-5)
+
+
+def test_peek_arguments() -> None:
+    config = CONFIGS[0]
+    s = StreamingNet(config, _net(config).numpy_state())
+    s.process(_signal(5))
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="'phase'"):
+            s.peek(np.zeros(6, np.float32), bad)
+    with pytest.raises(ValueError, match=r"shape \(6,\)"):
+        s.peek(np.zeros(5, np.float32))
