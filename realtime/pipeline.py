@@ -93,7 +93,9 @@ class PipelineOutputs:
     activation_truth : Sink | None
         Receives ground-truth activations carried by the source (aux ``"activation"``).
     activation_model : Sink | None
-        Receives the activation stage's own output (when a model drives the engine).
+        Receives the activation stage's own output (when a model drives the engine),
+        without the rows its aux ``"provisional"`` marks (estimates between model-grid
+        rows: they drive the engine but are not published).
     markers : Callable[[str, float], None] | None
         Called with (text, timestamp) for every event (source lost/back, start, stop,
         and the markers of post stages such as fault onsets).
@@ -458,7 +460,12 @@ class Pipeline:
                     Block(np.ascontiguousarray(truth, np.float32), imu.timestamps, imu.fs, imu.seq, self.muscles)
                 )
         if out.activation_model is not None and act.n_samples:
-            out.activation_model.write(act)
+            provisional = act.aux.get("provisional")
+            if provisional is not None and provisional.any():  # published: the model-grid rows only
+                keep = ~provisional
+                act = Block(act.data[keep], act.timestamps[keep], act.fs, act.seq, act.channels)
+            if act.n_samples:
+                out.activation_model.write(act)
         t_f = time.perf_counter_ns()
         ns["source"] += t_b - t_a
         ns["activation"] += t_c - t_b

@@ -11,20 +11,27 @@ engine:
 1. **Activation stage** (IMU blocks in, activation rows out). An activation row
    stamped ``g`` is attributed to the first IMU sample of the same read whose
    timestamp is ``>= g`` (the newest one of the read when none is). For the
-   network stage (:class:`realtime.model.stage.ModelActivationStage`) this is
-   exactly the input sample whose arrival completed grid point ``g``: the grid
-   value is interpolated between the filtered input before ``g`` and this
-   sample, with a non-zero weight on the sample. For the teacher stage the row
-   and the IMU sample share the timestamp, so the row is attributed to its own
-   sample. Every older IMU sample contributed too, through the anti-alias
-   filter and the network's state.
+   network stage (:class:`realtime.model.stage.ModelActivationStage`) a row is
+   either a **committed** model-grid row, attributed to the input sample whose
+   arrival completed grid point ``g`` (the grid value is interpolated between
+   the filtered input before ``g`` and this sample, with a non-zero weight on
+   the sample), or a **provisional** row, stamped with the newest IMU sample of
+   the read that does not complete a grid point and attributed to that very
+   sample (the network's output for the filtered input at that time, in which
+   the sample has a non-zero weight). With provisional rows (the default) the
+   newest sample of every read therefore has a row in the same tick. For the
+   teacher stage the row and the IMU sample share the timestamp, so the row is
+   attributed to its own sample. Every older IMU sample contributed too,
+   through the anti-alias filter and the network's state.
 2. **Engine-grid resampler** (:class:`realtime.resample.CausalResampler`). EMG
    sample ``t`` is interpolated between the newest activation row at or before
    ``t`` and the row after it (the latter with a non-zero weight only when the
    former lies strictly before ``t``), or holds the newest row. The block's
    provenance is that of the newest row used by its last sample (later samples
    never use older rows). Rows that the resampler would drop (not newer than
-   the newest it holds) are dropped here too.
+   the newest it holds) are dropped here too. So an IMU sample's row reaches
+   the first EMG block computed after it, unless that block's last sample falls
+   exactly on an older row (then the next block).
 
 An IMU sample ``i`` is therefore *included* in an EMG block exactly when the
 block's provenance sequence number is ``>= i``. Before the first activation row

@@ -65,34 +65,63 @@ def test_non_finite_imu_samples_cannot_complete_a_row() -> None:
     assert tr.emg(0, 1, t_last=1.01, push_time=1.6)[IMU_SEQ] == 2  # sample 1 is NaN: sample 2 completed 1.01
 
 
-def test_model_stage_rows_map_to_the_sample_whose_arrival_completed_them() -> None:
+@pytest.mark.parametrize("provisional", [True, False], ids=["provisional", "grid-only"])
+def test_model_stage_rows_map_to_the_sample_whose_arrival_completed_them(provisional: bool) -> None:
     """Feeding the network stage one sample at a time shows which sample emits each row; any
-    chunking must give the tracker the same attribution."""
+    chunking must give the tracker the same attribution. Committed grid rows are the same for every
+    chunking; a provisional row stands at the newest sample of its read and names that sample."""
     from realtime.model.stage import ModelActivationStage
 
     rng = np.random.default_rng(0)
     n = 600
     t = 50.0 + np.cumsum(rng.uniform(0.6e-3, 1.4e-3, n))  # ~1 kHz with jitter
     x = rng.normal(0, 1, (n, 6)).astype(np.float32)
-    stage = ModelActivationStage(None)
+    stage = ModelActivationStage(None, provisional=provisional)
     stage.reset()
-    truth = {}
+    truth, grid = {}, set()
     for i in range(n):
         out = stage.process(_imu(t[i:i + 1], i, x[i:i + 1]))
-        for g in out.timestamps:
+        for g, p in zip(out.timestamps, out.aux["provisional"]):
             truth[float(g)] = i
-    assert len(truth) > 50
+            if not p:
+                grid.add(float(g))
+        # with provisional rows every sample has a row in its own read (the last row of the block)
+        assert bool(out.n_samples > 0 and out.timestamps[-1] == t[i]) is (provisional or float(t[i]) in grid)
+    assert len(grid) > 50
+    assert (len(truth) > 500) is provisional
 
     stage.reset()
     tr = ProvenanceTracker()
     cuts = np.sort(rng.choice(np.arange(1, n), 120, replace=False))
-    attributed = {}
+    attributed, provisional_rows = {}, {}
     for a, b in zip([0, *cuts], [*cuts, n]):
         act = stage.process(_imu(t[a:b], a, x[a:b]))
         tr.activation(_imu(t[a:b], a, x[a:b]), act, read_time=float(t[b - 1]))
-        for g in act.timestamps:  # ask for each row exactly at its own time: that row is used
+        for g, p in zip(act.timestamps, act.aux["provisional"]):  # ask for each row exactly at its own time
             attributed[float(g)] = int(tr.emg(0, 1, float(g), 0.0)[IMU_SEQ])
-    assert attributed == truth
+            if p:
+                provisional_rows[float(g)] = b - 1
+    assert {g: attributed[g] for g in grid} == {g: truth[g] for g in grid}  # every grid row, same sample
+    assert set(attributed) - grid == set(provisional_rows)
+    assert {g: attributed[g] for g in provisional_rows} == provisional_rows  # the newest sample of the read
+    assert all(truth[g] == i for g, i in provisional_rows.items())
+    assert (len(provisional_rows) > 100) is provisional
+
+
+def test_a_provisional_row_reaches_the_next_emg_block() -> None:
+    """A row stamped with the newest IMU sample (a provisional row) makes that sample the provenance of
+    the EMG block computed after it, whether the block ends after the row (held) or before it
+    (right neighbour of the interpolation); a block ending exactly on the previous row does not use it."""
+    tr = ProvenanceTracker()
+    tr.activation(_imu(np.array([1.0095, 1.0105]), seq=9), _act(np.array([1.010])), read_time=1.011)
+    assert tr.emg(0, 2, t_last=1.0105, push_time=1.011)[IMU_SEQ] == 10  # the committed row's sample
+    tr.activation(_imu(np.array([1.0115, 1.0125]), seq=11), _act(np.array([1.0125])), read_time=1.013)
+    assert tr.emg(2, 2, t_last=1.0130, push_time=1.013)[IMU_SEQ] == 12  # held
+    tr.activation(_imu(np.array([1.0135]), seq=13), _act(np.array([1.0135])), read_time=1.0136)
+    assert tr.emg(4, 2, t_last=1.0133, push_time=1.0136)[IMU_SEQ] == 13  # interpolated towards it
+    tr.activation(_imu(np.array([1.0145]), seq=14), _act(np.array([1.0145])), read_time=1.0146)
+    assert tr.emg(6, 2, t_last=1.0135, push_time=1.0146)[IMU_SEQ] == 13  # ends on the older row
+    assert tr.emg(8, 2, t_last=1.0145, push_time=1.0151)[IMU_SEQ] == 14
 
 
 class RampSource:
@@ -177,6 +206,56 @@ def test_pipeline_publishes_one_row_per_block_naming_the_sample_the_emg_shows(fa
         assert held.all()
     assert pipe.stats.newest_imu_seq == int(seq[-1])
     assert pipe.stats.newest_imu_time == rows[-1, IMU_TIME]
+
+
+class Sine1k:
+    """1 kHz IMU on the fake clock that remembers the newest sample index of every read."""
+
+    fs = 1000.0
+
+    def __init__(self, clock) -> None:  # noqa: ANN001
+        self.clock, self.running, self.k, self.newest = clock, False, 0, []
+
+    def start(self) -> None:
+        self.running, self.t0, self.k = True, self.clock(), 0
+
+    def stop(self) -> None:
+        self.running = False
+
+    def read(self) -> Block:
+        n = max(int(np.floor((self.clock() - self.t0) * self.fs + 1e-9)) + 1 - self.k, 0)
+        t = regular_timestamps(self.t0, self.fs, self.k, n)
+        x = np.sin(2 * np.pi * t[:, None] * [1, 2, 3, 1, 2, 3]) * 5.0
+        self.k += n
+        self.newest.append(self.k - 1)
+        return Block(x.astype(np.float32), t, self.fs, self.k - n, IMU_CHANNELS)
+
+
+@pytest.mark.parametrize("provisional", [True, False], ids=["provisional", "grid-only"])
+def test_with_provisional_rows_each_block_names_the_newest_sample_read(fake_clock, provisional: bool) -> None:
+    """2 kHz, block 2, 1 kHz IMU: with provisional rows the EMG block of a tick includes the newest IMU
+    sample that tick read; with grid rows only, a sample waits for the next 100 Hz grid point."""
+    from realtime.model.stage import ModelActivationStage
+
+    sink = Collect()
+    source = Sine1k(fake_clock)
+    stage = ModelActivationStage(None, provisional=provisional)
+    pipe = Pipeline(source, stage, CopyEngine(fake_clock), stage.channels,
+                    PipelineOutputs(emg=sink, provenance=sink.provenance),
+                    PipelineSettings(fs=2000.0, block_size=2, duration=0.5), clock=fake_clock,
+                    sleep=fake_clock.sleep)
+    pipe.run()
+    seq = np.array(sink.rows)[:, IMU_SEQ]
+    newest = np.array(source.newest)
+    assert seq.size == newest.size == 500
+    lag = newest - seq  # IMU samples read but not yet included
+    assert np.all(seq >= 0)
+    assert np.all(lag >= 0)
+    if provisional:
+        assert np.all(lag == 0)
+    else:
+        assert lag.max() == 9
+        assert 3.5 < lag.mean() < 5.5
 
 
 def test_provenance_stream_spec_is_a_regular_double_stream_at_the_block_rate() -> None:
