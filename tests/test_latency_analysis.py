@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from realtime.benchmarks.analysis import AnalysisError, analyse, rate_error_ppm
-from realtime.benchmarks.latency import ConfigResult, config_row, sweep_configs, targets_met
+from realtime.benchmarks.latency import (
+    ConfigResult,
+    config_row,
+    row_label,
+    sweep_configs,
+    targets_met,
+)
 from realtime.benchmarks.report import write_latency_report, write_soak_report
 from realtime.benchmarks.session import SessionConfig, SessionLogs
 from realtime.benchmarks.soak import soak_figures
@@ -18,12 +24,14 @@ FS, IMU_RATE, T0 = 2000.0, 1000.0, 100.0
 
 
 def _records(duration: float = 10.0, drift_ppm: float = 0.0, lose_blocks: tuple[int, ...] = (),
-             seed: int = 0) -> dict:
-    """A session whose answers are known: 1 kHz IMU, rows completed by every 10th sample, 2-sample blocks."""
+             seed: int = 0, every: int = 10) -> dict:
+    """A session whose answers are known: 1 kHz IMU, 2-sample blocks, rows for every ``every``-th sample
+    (10: a grid-only network stage, whose rows are completed by every 10th sample; 1: provisional rows,
+    every sample read has its own row)."""
     rng = np.random.default_rng(seed)
     n_imu = int(duration * IMU_RATE)
     created = T0 + 0.05 + np.arange(n_imu) / IMU_RATE + rng.uniform(0, 50e-6, n_imu)
-    completing = np.arange(3, n_imu, 10)  # sample 3, 13, 23, ... complete a model-grid row
+    completing = np.arange(3, n_imu, every)  # every=10: samples 3, 13, 23, ... complete a model-grid row
     n_blocks = int(duration * FS) // 2
     first = 2 * np.arange(n_blocks)
     t_last = T0 + (first + 1) / FS
@@ -76,12 +84,24 @@ def test_latency_of_every_sample_is_the_first_arrival_of_a_block_that_includes_i
     assert s["duplicate_samples"] == 0
     assert s["timestamp_grid_error_us"] < 1e-3
     # Every sample waits for the next completing sample (0..9 ms later): median wait ~4.5 ms.
-    assert 3.5 < s["stages_ms"]["model_grid_wait"] < 5.5
+    assert 3.5 < s["stages_ms"]["row_wait"] < 5.5
     assert s["stages_ms"]["source_read"] == pytest.approx(2000 / 4 * 1e-6)
     assert s["stages_ms"]["transport"] == pytest.approx(0.25, abs=0.06)
     # Row latency: completing samples only, so much shorter.
     assert s["row_p50_ms"] < s["p50_ms"] - 3.0
     assert s["imu_timestamp_residual_ms"] == pytest.approx(0.0)
+
+
+def test_with_a_row_for_every_sample_there_is_no_wait_for_a_row() -> None:
+    rec = _records(duration=4.0, every=1)
+    fig = _analyse(rec)
+    expected = _expected_latency(rec, 1.0)
+    np.testing.assert_allclose(np.sort(fig.latency_ms), np.sort(expected) * 1e3, rtol=0, atol=1e-9)
+    s = fig.summary
+    assert s["stages_ms"]["row_wait"] == 0.0  # the median sample is named by its own block
+    assert s["n_row_samples"] > 0.9 * s["n_latency_samples"]
+    assert s["p50_ms"] == pytest.approx(s["row_p50_ms"], abs=0.3)
+    assert s["p50_ms"] < _analyse(_records(duration=4.0, every=10)).summary["p50_ms"] - 3.0
 
 
 def test_lost_blocks_count_and_their_samples_wait_for_the_next_arriving_block() -> None:
@@ -171,7 +191,7 @@ def test_latency_report_has_the_table_the_targets_and_both_plots(tmp_path) -> No
     text = paths[0].read_text()
     assert "| lsl armband8 2000 Hz b2 |" in text
     assert "**not met**" in text
-    assert "model-grid wait" in text
+    assert "wait for a row" in text
     for png in paths[1:]:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -182,8 +202,16 @@ def test_sweep_is_every_combination_and_settings_are_checked() -> None:
     assert {(c.fs, c.block, c.layout, c.source) for c in configs} == {
         (f, b, lay, s) for f in (1000.0, 2000.0) for b in (1, 2, 5, 10, 20) for lay in ("armband8", "grid64")
         for s in ("lsl", "serial")}
+    both = sweep_configs(fs=(2000.0,), blocks=(2,), layouts=("grid64",), sources=("lsl",), provisional=(True, False))
+    assert [c.label for c in both] == ["lsl grid64 2000 Hz block 2", "lsl grid64 2000 Hz block 2 grid-only"]
+    rows = [{"fs": c.fs, "block": c.block, "layout": c.layout, "source": c.source, "provisional": c.provisional,
+             "p50_ms": p, "p99_ms": 4.0} for c, p in zip(both, (1.5, 6.0))]
+    assert [row_label(r) for r in rows] == [c.label for c in both]
+    assert targets_met(rows) == {"lsl grid64 2000 Hz block 2": True, "lsl grid64 2000 Hz block 2 grid-only": False}
     with pytest.raises(ValueError, match="'source'"):
         SessionConfig(source="usb")
+    with pytest.raises(ValueError, match="'provisional'"):
+        SessionConfig(provisional="no")
     with pytest.raises(ValueError, match="'duration'"):
         SessionConfig(duration=2.0, warmup=2.0)
 

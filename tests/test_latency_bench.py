@@ -32,14 +32,17 @@ def test_bench_latency_measures_a_non_negative_latency_for_every_imu_sample(tmp_
     assert row["negative_latencies"] == 0
     assert row["min_ms"] >= 0.0
     assert 0.0 <= row["p50_ms"] <= row["p90_ms"] <= row["p99_ms"] <= row["max_ms"]
-    assert row["n_row_samples"] > 300
+    # Provisional rows (the default stage): the newest sample of (almost) every read is named, not only
+    # the ~450 samples that complete a 100 Hz grid point.
+    assert row["provisional"] is True
+    assert row["n_row_samples"] > 1000
     assert row["lost_samples"] == 0
     assert row["samples_received"] == row["samples_sent"] > 0
     assert row["timestamp_grid_error_us"] < 1.0
     # The simulator's IMU sample k is the device's sample k: its timestamp is the device's push time.
     assert abs(row["imu_timestamp_residual_ms"]) < 0.5
     assert np.isfinite(row["rate_error_ppm"])
-    assert set(row["stages_ms"]) >= {"model_grid_wait", "imu_transport_and_tick_wait", "source_read", "model",
+    assert set(row["stages_ms"]) >= {"row_wait", "imu_transport_and_tick_wait", "source_read", "model",
                                      "resampling", "engine", "push", "transport"}
     assert "lsl armband8 2000 Hz block 2" in doc["targets"]["met"]
     assert {p.name for p in report.iterdir()} == {"latency.md", "latency_cdf.png", "stage_breakdown.png"}

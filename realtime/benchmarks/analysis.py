@@ -7,10 +7,14 @@ Definitions (``docs/latency.md``):
   provenance ``imu_seq`` is ``>= k``, i.e. the first EMG block that includes it
   (``realtime.provenance``). Blocks lost on the way are skipped: the next
   arriving block includes the sample too.
-- **Row latency**: the same for the IMU samples that complete a model-grid row
-  (the samples provenance names), i.e. without the wait for the model grid.
-- **Stage breakdown** along the path of those samples: the model-grid wait
-  (creation of sample k to creation of the sample that completes its row),
+- **Row latency**: the same for the IMU samples that have an activation row of
+  their own (the samples provenance names: with provisional rows the newest
+  sample of each read, with grid rows only the samples that complete a
+  model-grid point), i.e. without the wait for a row.
+- **Stage breakdown** along the path of those samples: the row wait
+  (creation of sample k to creation of the sample whose row first includes
+  it: the newest sample of the same read with provisional rows, the sample
+  completing the next model-grid point without them),
   IMU transport and wait for the runner's tick (creation to ``imu_read_time``),
   the runner's per-tick stage times (means over the run), and the EMG transport
   (``emg_push_time`` to arrival).
@@ -65,7 +69,7 @@ class LatencyFigures:
     latency_ms : ndarray
         Latency of every IMU sample in the measurement window, ms.
     row_latency_ms : ndarray
-        Latency of the IMU samples that complete a model-grid row, ms.
+        Latency of the IMU samples that have a row of their own (provenance names them), ms.
     """
 
     summary: dict
@@ -242,7 +246,7 @@ def analyse(
     window[window] &= np.isfinite(block_arrival[r[window]])
     k_w, r_w = k[window], r[window]
     latency = block_arrival[r_w] - created[k_w]
-    grid_wait = created[seq[r_w]] - created[k_w]
+    row_wait = created[seq[r_w]] - created[k_w]
 
     # Per completing sample (the first block naming it).
     first_row = np.concatenate([[True], np.diff(seq) > 0])
@@ -265,7 +269,7 @@ def analyse(
         late_window = int(status_rows[-1, 2] - start_val)
         late_window = max(late_window, 0) + max(late_ticks_total - int(status_rows[-1, 2]), 0)
 
-    stages: dict[str, float] = {"model_grid_wait": _median_ms(grid_wait),
+    stages: dict[str, float] = {"row_wait": _median_ms(row_wait),
                                 "imu_transport_and_tick_wait": _median_ms(imu_hop)}
     if stage_ns and ticks:
         for key, name in STAGE_KEYS:

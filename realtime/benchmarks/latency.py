@@ -53,13 +53,24 @@ def sweep_configs(
     warmup: float = 2.0,
     imu_rate: float = 1000.0,
     units_per_muscle: int = 100,
+    provisional: Sequence[bool] = (True,),
 ) -> list[SessionConfig]:
-    """Every combination, sources outermost (so a partial run has whole groups)."""
+    """Every combination, sources outermost (so a partial run has whole groups).
+
+    ``provisional`` lists the network-stage modes to run (``(True, False)`` compares
+    provisional rows with the grid-only stage).
+    """
     return [
         SessionConfig(fs=float(f), block=int(b), layout=lay, source=src, imu_rate=imu_rate, duration=duration,
-                      warmup=warmup, units_per_muscle=units_per_muscle)
-        for src, lay, f, b in itertools.product(sources, layouts, fs, blocks)
+                      warmup=warmup, units_per_muscle=units_per_muscle, provisional=bool(p))
+        for src, lay, f, b, p in itertools.product(sources, layouts, fs, blocks, provisional)
     ]
+
+
+def row_label(row: dict) -> str:
+    """The label of a JSON row, the same as its ``SessionConfig.label`` (``lsl armband8 2000 Hz block 2``)."""
+    mode = "" if row.get("provisional", True) else " grid-only"
+    return f"{row['source']} {row['layout']} {row['fs']:g} Hz block {row['block']}{mode}"
 
 
 def figures_from_logs(logs: SessionLogs) -> LatencyFigures:
@@ -80,7 +91,7 @@ def config_row(cfg: SessionConfig, figures: LatencyFigures, wall_s: float) -> di
         "p50_ms": s["p50_ms"], "p90_ms": s["p90_ms"], "p99_ms": s["p99_ms"], "max_ms": s["max_ms"],
         "lost_samples": s["lost_samples"], "rate_error_ppm": s["rate_error_ppm"], "late_ticks": s["late_ticks"],
         "imu_rate": cfg.imu_rate, "duration_s": cfg.duration, "warmup_s": cfg.warmup, "wall_s": wall_s,
-        "units_per_muscle": cfg.units_per_muscle,
+        "units_per_muscle": cfg.units_per_muscle, "provisional": cfg.provisional,
     }
     row.update({k: v for k, v in s.items() if k not in row})
     return row
@@ -133,7 +144,7 @@ def run_latency_bench(
         for i, cfg in enumerate(configs):
             if on_start is not None:
                 on_start(i, cfg)
-            folder = base / f"{i:02d}_{cfg.source}_{cfg.layout}_{cfg.fs:g}_{cfg.block}"
+            folder = base / f"{i:02d}_{cfg.source}_{cfg.layout}_{cfg.fs:g}_{cfg.block}{'' if cfg.provisional else '_grid'}"
             logs = run_session(cfg, folder, progress=on_progress)
             figures = figures_from_logs(logs)
             row = config_row(cfg, figures, logs.wall_s)
@@ -149,7 +160,10 @@ def run_latency_bench(
         "definitions": {
             "latency": "IMU sample creation (LSL: push time stamp; serial: device sample clock) to the arrival at "
                        "the consumer of the first EMG block whose provenance includes the sample",
-            "row_latency": "the same for the IMU samples that complete a model-grid row (no model-grid wait)",
+            "row_latency": "the same for the IMU samples that have an activation row of their own (the samples "
+                           "provenance names: with provisional rows the newest sample of each read, without them "
+                           "the samples that complete a model-grid point), i.e. without the wait for a row",
+            "provisional": "whether the network stage emitted provisional rows between model-grid points",
             "rate_error_ppm": "EMG samples per second of consumer clock vs fs, lower-envelope drift of arrivals",
             "late_ticks": "runner ticks started more than one block period late, after the warm-up",
         },
@@ -162,7 +176,7 @@ def targets_met(rows: Sequence[dict]) -> dict[str, bool | None]:
     out: dict[str, bool | None] = {}
     for r in rows:
         if r["fs"] == TARGETS["fs"] and r["block"] <= TARGETS["max_block"] and r["source"] == TARGETS["source"]:
-            key = f"{r['source']} {r['layout']} {r['fs']:g} Hz block {r['block']}"
+            key = row_label(r)
             ok = bool(np.isfinite(r["p50_ms"]) and r["p50_ms"] <= TARGETS["p50_ms"] and r["p99_ms"] <= TARGETS["p99_ms"])
             out[key] = ok
     return out

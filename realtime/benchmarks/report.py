@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from realtime.benchmarks.latency import row_label
+
 if TYPE_CHECKING:
     from realtime.benchmarks.latency import ConfigResult
 
 BREAKDOWN: tuple[tuple[str, str], ...] = (
-    ("model_grid_wait", "model-grid wait"),
+    ("row_wait", "wait for a row"),
     ("imu_transport_and_tick_wait", "IMU transport + tick wait"),
     ("source_read", "source read"),
     ("model", "model"),
@@ -42,7 +44,8 @@ def _fmt(value: float, digits: int = 2) -> str:
 
 
 def _label(row: dict) -> str:
-    return f"{row['source']} {row['layout']} {row['fs']:g} Hz b{row['block']}"
+    mode = "" if row.get("provisional", True) else " grid-only"
+    return f"{row['source']} {row['layout']} {row['fs']:g} Hz b{row['block']}{mode}"
 
 
 def latency_markdown(document: dict, command: str) -> str:
@@ -58,10 +61,12 @@ def latency_markdown(document: dict, command: str) -> str:
         "",
         "**Latency** of an IMU sample: from its creation (LSL: the timestamp pushed with it, taken right before "
         "the push; serial: the fake device's sample clock) to the arrival at the consumer of the first EMG block "
-        "that includes it (provenance `imu_seq >= k`, see `docs/streams.md`). With the network driving the "
-        "engine, a sample is included only once an IMU sample completes the next 100 Hz model-grid point, so "
-        "*every* IMU sample waits for the model grid; **row** latency is the latency of the samples that complete "
-        "a grid point, i.e. the pipeline alone. Percentiles over every IMU sample after the warm-up.",
+        "that includes it (provenance `imu_seq >= k`, see `docs/streams.md`). The network runs on a 100 Hz "
+        "grid; with provisional rows (the default) the newest IMU sample of every read gets a row at once "
+        "(the network peeked at that sample's time), without them (*grid-only*) a sample is included only once "
+        "an IMU sample completes the next grid point. **Row** latency is the latency of the samples that have "
+        "a row of their own (the ones provenance names), i.e. without the wait for a row. Percentiles over "
+        "every IMU sample after the warm-up.",
         "",
         "| config | p50 ms | p90 ms | p99 ms | max ms | row p50 ms | row p99 ms | lost | rate error ppm "
         "| grid error µs | late ticks | IMU ts residual ms |",
@@ -78,8 +83,9 @@ def latency_markdown(document: dict, command: str) -> str:
         "",
         "## Stage breakdown (ms)",
         "",
-        "Medians of the intervals along the path of a sample (model-grid wait, IMU transport + wait for the "
-        "runner's next tick, EMG transport = push to arrival) and the runner's mean time per tick in each stage "
+        "Medians of the intervals along the path of a sample (wait for a row: creation of the sample to creation "
+        "of the sample whose row first includes it; IMU transport + wait for the runner's next tick; EMG "
+        "transport = push to arrival) and the runner's mean time per tick in each stage "
         "(source read ... push). They add up to about the p50 latency, not exactly (medians and means of "
         "different things).",
         "",
@@ -98,11 +104,11 @@ def latency_markdown(document: dict, command: str) -> str:
     if not t["met"]:
         lines.append("No target configuration was run.")
     for key, ok in t["met"].items():
-        r = next(r for r in rows if f"{r['source']} {r['layout']} {r['fs']:g} Hz block {r['block']}" == key)
+        r = next(r for r in rows if row_label(r) == key)
         row_ok = r["row_p50_ms"] <= t["p50_ms"] and r["row_p99_ms"] <= t["p99_ms"]
         lines.append(
             f"- {key}: every sample p50 {_fmt(r['p50_ms'])} / p99 {_fmt(r['p99_ms'])} ms: "
-            f"**{'met' if ok else 'not met'}**; row-completing samples p50 {_fmt(r['row_p50_ms'])} / "
+            f"**{'met' if ok else 'not met'}**; samples with a row of their own p50 {_fmt(r['row_p50_ms'])} / "
             f"p99 {_fmt(r['row_p99_ms'])} ms: **{'met' if row_ok else 'not met'}**."
         )
     lines += ["", "## Where the latency goes", ""]
@@ -120,20 +126,21 @@ def where_it_goes(rows: Sequence[dict]) -> list[str]:
         floor = period + hops
         processing = sum(st.get(k, 0.0) for k in ("source_read", "model", "resampling", "engine", "post", "push"))
         out.append(
-            f"- {_label(r)}: p50 {_fmt(r['p50_ms'])} ms ≈ model-grid wait {_fmt(st['model_grid_wait'])} + IMU "
+            f"- {_label(r)}: p50 {_fmt(r['p50_ms'])} ms ≈ wait for a row {_fmt(st['row_wait'])} + IMU "
             f"transport and tick wait {_fmt(st['imu_transport_and_tick_wait'])} + processing "
-            f"{_fmt(processing)} (per tick, means) + EMG transport {_fmt(st['transport'])}. Row-completing "
-            f"samples: p50 {_fmt(r['row_p50_ms'])} ms. Floor: one sample period {_fmt(period)} + two LSL hops "
+            f"{_fmt(processing)} (per tick, means) + EMG transport {_fmt(st['transport'])}. Samples with a "
+            f"row of their own: p50 {_fmt(r['row_p50_ms'])} ms. Floor: one sample period {_fmt(period)} + two LSL hops "
             f"≈ {_fmt(hops)} = {_fmt(floor)} ms (fastest sample seen: {_fmt(r['min_ms'])} ms)."
         )
     out += [
         "",
-        "The model grid dominates: the network runs at 100 Hz, and an IMU sample is part of the EMG only after "
-        "the IMU sample that completes the next grid point has arrived (up to 10 ms later, 5 ms on average at a "
-        "1 kHz IMU). The anti-alias filter in front of the network adds a signal delay (group delay about "
-        "2 / (2π · 25 Hz) ≈ 12.7 ms for slow movements) that no sample-inclusion latency shows. Without the model "
-        "grid (row latency) the time goes to waiting for the runner's next tick (up to one block period), the "
-        "per-tick work and two LSL hops.",
+        "The network runs on a 100 Hz grid. Grid-only, an IMU sample is part of the EMG only after the IMU "
+        "sample that completes the next grid point has arrived (up to 10 ms later, 5 ms on average at a 1 kHz "
+        "IMU), and that wait dominates. With provisional rows the newest sample of every read has its row in the "
+        "same tick, so the time goes to waiting for the runner's next tick (up to one block period), the "
+        "per-tick work and two LSL hops. The anti-alias filter in front of the network adds a signal delay "
+        "(group delay about 2 / (2π · 25 Hz) ≈ 12.7 ms for slow movements) that no sample-inclusion latency "
+        "shows.",
     ]
     return out
 
@@ -151,9 +158,9 @@ def latency_plots(results: Sequence[ConfigResult], report_dir: Path) -> list[Pat
         cmap = plt.get_cmap("tab10")
         for i, res in enumerate(group):
             color = cmap(i % 10)
-            label = f"{res.config.layout} block {res.config.block}"
+            label = f"{res.config.layout} block {res.config.block}{'' if res.config.provisional else ' grid-only'}"
             for values, style, suffix in ((res.figures.latency_ms, "-", "every sample"),
-                                          (res.figures.row_latency_ms, "--", "row-completing")):
+                                          (res.figures.row_latency_ms, "--", "own row")):
                 if values.size:
                     x = np.sort(values)
                     y = np.arange(1, x.size + 1) / x.size
@@ -172,7 +179,8 @@ def latency_plots(results: Sequence[ConfigResult], report_dir: Path) -> list[Pat
     fig.savefig(cdf, dpi=110)
     plt.close(fig)
 
-    labels = [f"{r.config.source} {r.config.layout} {r.config.fs:g} Hz b{r.config.block}" for r in results]
+    labels = [_label({"source": r.config.source, "layout": r.config.layout, "fs": r.config.fs,
+                      "block": r.config.block, "provisional": r.config.provisional}) for r in results]
     fig, ax = plt.subplots(figsize=(10, 2.2 + 0.45 * len(results)))
     left = np.zeros(len(results))
     cmap = plt.get_cmap("tab10")
@@ -184,7 +192,7 @@ def latency_plots(results: Sequence[ConfigResult], report_dir: Path) -> list[Pat
     p50 = np.array([r.figures.summary["p50_ms"] for r in results])
     row50 = np.array([r.figures.summary["row_p50_ms"] for r in results])
     ax.scatter(p50, labels, marker="|", s=300, color="k", zorder=3, label="p50, every sample")
-    ax.scatter(row50, labels, marker="|", s=300, color="r", zorder=3, label="p50, row-completing")
+    ax.scatter(row50, labels, marker="|", s=300, color="r", zorder=3, label="p50, samples with their own row")
     ax.set_xlabel("ms")
     ax.invert_yaxis()
     ax.set_title("Stage breakdown (medians of path intervals, per-tick means of runner stages)")

@@ -62,6 +62,9 @@ class SessionConfig:
         Motor units per muscle of the engine.
     seed : int
         Seed of the synthetic arm.
+    provisional : bool
+        Whether the network stage emits provisional rows between model-grid points
+        (``ModelActivationStage(provisional=...)``; ``False`` is the grid-only stage).
     """
 
     fs: float = 2000.0
@@ -73,8 +76,11 @@ class SessionConfig:
     warmup: float = 2.0
     units_per_muscle: int = 100
     seed: int = 0
+    provisional: bool = True
 
     def __post_init__(self) -> None:
+        if not isinstance(self.provisional, bool):
+            raise ValueError(f"The argument 'provisional' must be True or False. {self.provisional!r} is invalid.")
         if self.source not in SOURCES:
             raise ValueError(f"The argument 'source' must be one of {', '.join(SOURCES)}. {self.source!r} is invalid.")
         if not (isinstance(self.block, int) and self.block >= 1):
@@ -91,8 +97,8 @@ class SessionConfig:
 
     @property
     def label(self) -> str:
-        """Short name, e.g. ``lsl armband8 2000 Hz block 2``."""
-        return f"{self.source} {self.layout} {self.fs:g} Hz block {self.block}"
+        """Short name, e.g. ``lsl armband8 2000 Hz block 2`` (`` grid-only`` appended without provisional rows)."""
+        return f"{self.source} {self.layout} {self.fs:g} Hz block {self.block}" + ("" if self.provisional else " grid-only")
 
 
 @dataclass
@@ -282,7 +288,7 @@ def run_session(
         sim = _Worker("sim", ["sim", "--prefix", prefix, "--layout", config.layout, "--fs", f"{config.fs:g}",
                               "--block", str(config.block), "--source", config.source, "--device", device,
                               "--imu-rate", f"{config.imu_rate:g}", "--units", str(config.units_per_muscle),
-                              "--out", str(paths["sim"])], workdir)
+                              "--out", str(paths["sim"])] + ([] if config.provisional else ["--grid-only"]), workdir)
         workers.append(sim)
         consumer.expect("ready", startup_timeout)
         sim.expect("source-open", startup_timeout)

@@ -267,11 +267,13 @@ def _serial_device(source: PlaybackSource, control: Control, max_duration: float
 @click.option("--device", required=True, help="LSL stream name (lsl) or port (serial) of the IMU.")
 @click.option("--imu-rate", type=float, default=1000.0, show_default=True)
 @click.option("--units", "units_per_muscle", type=int, default=100, show_default=True)
+@click.option("--grid-only", is_flag=True, help="The network stage without provisional rows (model-grid rows only).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def sim(prefix: str, layout: str, fs: float, block_size: int, source_kind: str, device: str, imu_rate: float,
-        units_per_muscle: int, out: Path) -> None:
+        units_per_muscle: int, grid_only: bool, out: Path) -> None:
     """The simulator, publishing on LSL until ``stop``; writes the runner's counters."""
     from devices.factory import build_source
+    from realtime.model.stage import ModelActivationStage
     from realtime.simulator import Simulator, SimulatorConfig
 
     control = Control()
@@ -283,7 +285,7 @@ def sim(prefix: str, layout: str, fs: float, block_size: int, source_kind: str, 
     source = build_source(options)
     config = SimulatorConfig(prefix=prefix, layout=layout, fs=fs, block_size=block_size, activation="model",
                              units_per_muscle=units_per_muscle)
-    simulator = Simulator(config, source)
+    simulator = Simulator(config, source, ModelActivationStage(None, provisional=not grid_only))
     say("built")
     simulator.start(wait_for_consumer=120.0)
     try:
