@@ -9,6 +9,8 @@
 - :mod:`realtime.benchmarks.latency`: the configuration sweep of ``bench latency``.
 - :mod:`realtime.benchmarks.soak`: the long run of ``bench soak``.
 - :mod:`realtime.benchmarks.report`: markdown tables and PNG plots.
+- :mod:`realtime.benchmarks.provisional`: cost and accuracy of the network
+  stage's provisional rows (``python -m realtime.benchmarks.provisional --json P``).
 
 See ``docs/latency.md``.
 """
