@@ -370,17 +370,8 @@ class Pipeline:
 
         self.source.start()
         try:
-            if hasattr(self.activation, "reset"):
-                self.activation.reset()
-            self.engine.reset(s.block_size)
-            for stage in self.post_stages:
-                if hasattr(stage, "reset"):
-                    stage.reset(s.block_size)
             t0 = clock()
-            self.imu_resampler.reset(t0)
-            self.resampler.reset(t0)
-            self.posture_resampler.reset(t0)
-            self.provenance.reset()
+            self._reset_stages(t0)
             stats = self.stats = RunnerStats(t0=t0)
             self._emit_marker("myostream: start", t0)
             next_status = t0 + s.status_interval
@@ -414,6 +405,49 @@ class Pipeline:
             self._emit_marker("myostream: stop", t0 + stats.samples_sent / fs)
         finally:
             self.source.stop()
+
+    def _reset_stages(self, t0: float) -> None:
+        """Put every stage back at the start of a stream whose first EMG sample is at ``t0``."""
+        block_size = self.settings.block_size
+        if hasattr(self.activation, "reset"):
+            self.activation.reset()
+        self.engine.reset(block_size)
+        for stage in self.post_stages:
+            if hasattr(stage, "reset"):
+                stage.reset(block_size)
+        self.imu_resampler.reset(t0)
+        self.resampler.reset(t0)
+        self.posture_resampler.reset(t0)
+        self.provenance.reset()
+
+    def warm_up(self) -> None:
+        """Build every table and compile every kernel now, before the stream goes live.
+
+        Pushes a few samples of a still arm through every stage (nothing is
+        published), so that the first real tick costs what every later tick
+        costs. The run resets every stage again when it starts, so the output is
+        the same with or without a warm-up. Call it before the outlets appear:
+        a consumer then never sees a stream that stalls for seconds at start.
+        """
+        n, fs = self.settings.block_size, self.settings.fs
+        imu_fs = float(getattr(self.source, "fs", 0.0) or 100.0)
+        self._reset_stages(0.0)
+        t_imu = np.arange(n) / imu_fs
+        still = np.zeros((n, 6), np.float32)
+        still[:, 2] = 9.81
+        aux = {"activation": np.zeros((n, len(self.muscles)), np.float32), "angles": np.zeros((n, 3), np.float32)}
+        act = self.activation.process(Block(still, t_imu, imu_fs, 0, IMU_CHANNELS, aux))
+        self.resampler.push(act)
+        grid = self.resampler.pull(n)
+        angles = np.zeros((n, len(JOINTS)), np.float32)
+        emg = self.engine.process(Block(grid.data, grid.timestamps, fs, 0, grid.channels, {"angles": angles}))
+        if self.post_stages:
+            emg = Block(emg.data, emg.timestamps, emg.fs, emg.seq, emg.channels, {"imu": np.zeros((n, 6), np.float32)})
+            for stage in self.post_stages:
+                emg = stage.process(emg)
+                pop_markers = getattr(stage, "pop_markers", None)
+                if pop_markers is not None:
+                    pop_markers()  # events of the dry run are not events
 
     def _tick(self, n: int) -> None:
         stats, out = self.stats, self.outputs

@@ -336,7 +336,10 @@ class Simulator:
         self.fault_stage.end(fault_id)
 
     def start(self, wait_for_consumer: float = 0.0) -> None:
-        """Create the outlets and start the runner thread.
+        """Warm the pipeline up, create the outlets and start the runner thread.
+
+        Tables are built and kernels compiled before the outlets appear, so a
+        consumer that sees the streams gets data from the first tick on.
 
         Parameters
         ----------
@@ -345,6 +348,7 @@ class Simulator:
             stream before the clock starts (so a recorder gets sample 0). The
             run starts anyway when the time is up.
         """
+        self.pipeline.warm_up()
         for outlet in self.outlets:
             outlet.start()
         if wait_for_consumer > 0 and not self.emg_outlet.wait_for_consumers(wait_for_consumer):

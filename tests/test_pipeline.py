@@ -159,3 +159,31 @@ def test_teacher_activation_needs_ground_truth() -> None:
     blk = Block(np.zeros((2, 6), np.float32), np.arange(2.0), 100.0, 0, IMU_CHANNELS)
     with pytest.raises(ValueError, match="--activation model"):
         TeacherActivation(MUSCLES).process(blk)
+
+
+def test_warm_up_changes_nothing_in_the_output() -> None:
+    """Real synthetic arm, activation network and engine: a warmed-up run equals a cold one."""
+    from devices.synthetic import SyntheticArm, SyntheticSettings
+    from realtime.anatomy import MUSCLES as ALL_MUSCLES
+    from realtime.engine import EmgEngine, EngineSettings
+    from realtime.model.stage import ModelActivationStage
+    from tests.conftest import FakeClock
+
+    runs = []
+    for warm in (False, True):
+        clock = FakeClock()
+        sink = ListSink()
+        pipe = Pipeline(
+            SyntheticArm(SyntheticSettings(motion="elbow-curls", seed=3), clock=clock),
+            ModelActivationStage(None),
+            EmgEngine(EngineSettings(fs=1000.0, units_per_muscle=20, seed=3)),
+            ALL_MUSCLES, PipelineOutputs(emg=sink), PipelineSettings(fs=1000.0, block_size=4, duration=1.0),
+            clock=clock, sleep=clock.sleep,
+        )
+        if warm:
+            pipe.warm_up()
+        pipe.run()
+        runs.append(sink.cat())
+    np.testing.assert_array_equal(runs[0][0] - runs[0][0][0], runs[1][0] - runs[1][0][0])
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    assert np.abs(runs[1][1]).max() > 0
