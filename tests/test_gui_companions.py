@@ -83,7 +83,8 @@ def test_companion_panels_and_simulator_status(qtbot) -> None:
         qtbot.waitUntil(lambda: len(win.companions["markers"].markers) == 2, timeout=5000)
         emg.push_chunk(np.zeros((100, 8), np.float32), timestamp=t_event + 0.1)
         lines = win.traces._marker_lines
-        qtbot.waitUntil(lambda: lines[0].isVisible(), timeout=5000)
+        # Drawn relative to the newest EMG sample, once the chunk stamped t_event + 0.1 has arrived.
+        qtbot.waitUntil(lambda: lines[0].isVisible() and abs(lines[0].value() + 0.1) < 1e-3, timeout=5000)
         assert lines[0].value() == pytest.approx(-0.1, abs=1e-3)
         assert lines[0].label.toPlainText() == "fault start: dropout ch=EMG3 id=2"
         assert not lines[1].isVisible()  # the first event lies after the newest EMG sample
