@@ -121,9 +121,11 @@ class ProvenanceTracker:
             When ``imu`` was read (LSL clock).
         """
         n, m = imu.n_samples, act.n_samples
-        if m == 0:  # most ticks: remember the block, look inside only if a later row needs it
+        if m == 0:  # remember the block, look inside only if a later row needs it
             if n:
                 self._last_block = (imu, float(read_time))
+            return
+        if m == 1 and n and self._one_row_at_newest_sample(imu, act, float(read_time)):
             return
         t_act = act.timestamps
         pos = self._finite_positions(imu) if n else None
@@ -182,6 +184,31 @@ class ProvenanceTracker:
         row[IMU_READ_TIME] = self._read_t[c]
         self._lo = k  # row k stays: it is the left neighbour of every later sample
         return row
+
+    def _one_row_at_newest_sample(self, imu: Block, act: Block, read_time: float) -> bool:
+        """The common tick, without array work: one row stamped exactly with the read's newest sample.
+
+        A provisional row (or a teacher row of a one-sample read). Returns ``False``, doing nothing,
+        when the general rule must decide (another time, repeated or non-finite samples).
+        """
+        g = float(act.timestamps[0])
+        t_imu = imu.timestamps
+        last = imu.n_samples - 1
+        if not (t_imu[last] == g and (last == 0 or t_imu[last - 1] < g) and np.isfinite(imu.data[last]).all()):
+            return False
+        self._last_block = (imu, read_time)
+        hi = self._hi
+        if hi > self._lo and not g > self._act_t[hi - 1]:
+            return True  # not newer than the newest row held: the resampler drops it
+        if hi == self._act_t.size:
+            self._append(np.array([g]), np.array([g]), np.array([imu.seq + last], np.int64), np.array([read_time]))
+            return True
+        self._act_t[hi] = g
+        self._imu_t[hi] = g
+        self._imu_seq[hi] = imu.seq + last
+        self._read_t[hi] = read_time
+        self._hi = hi + 1
+        return True
 
     @staticmethod
     def _finite_positions(imu: Block) -> np.ndarray:

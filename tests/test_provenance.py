@@ -108,6 +108,39 @@ def test_model_stage_rows_map_to_the_sample_whose_arrival_completed_them(provisi
     assert (len(provisional_rows) > 100) is provisional
 
 
+def test_the_one_row_shortcut_gives_what_the_general_rule_gives(monkeypatch) -> None:  # noqa: ANN001
+    """Reads of one to three samples (some NaN, some repeating a time), each with zero to two rows at
+    sample times, between them or after them; the tracker with and without its one-row shortcut agrees on every row."""
+    rng = np.random.default_rng(4)
+    general = ProvenanceTracker(capacity=4)
+    monkeypatch.setattr(general, "_one_row_at_newest_sample", lambda *a: False)
+    fast = ProvenanceTracker(capacity=4)
+    taken = []
+    original = fast._one_row_at_newest_sample
+    monkeypatch.setattr(fast, "_one_row_at_newest_sample", lambda *a: taken.append(original(*a)) or taken[-1])
+    t, k, n_emg = 10.0, 0, 0
+    for _ in range(600):
+        n = int(rng.integers(1, 4))
+        ts = t + np.cumsum(rng.choice([0.0, 1e-3, 1e-3, 1e-3], n)) + 1e-3
+        data = np.zeros((n, 6), np.float32)
+        if rng.uniform() < 0.1:
+            data[rng.integers(n), 0] = np.nan
+        m = int(rng.choice([0, 1, 1, 1, 2]))
+        kind = rng.uniform()
+        if kind < 0.8:  # rows at sample times
+            rows = np.sort(rng.choice(ts, m))
+        else:  # rows between samples or after the newest (then a later row may not be newer than held)
+            rows = np.sort(ts[-1] + rng.uniform(-2e-3, 3e-3, m))
+        imu, act = _imu(ts, k, data), _act(rows)
+        general.activation(imu, act, read_time=float(ts[-1]))
+        fast.activation(imu, act, read_time=float(ts[-1]))
+        t_last = float(ts[-1]) + rng.choice([-1e-3, 0.0, 0.5e-3])
+        np.testing.assert_array_equal(general.emg(n_emg, 2, t_last, 1.0), fast.emg(n_emg, 2, t_last, 1.0))
+        t, k, n_emg = float(ts[-1]), k + n, n_emg + 2
+    assert general.n_pending == fast.n_pending
+    assert 50 < sum(taken) < len(taken)  # the shortcut was taken, and refused too
+
+
 def test_a_provisional_row_reaches_the_next_emg_block() -> None:
     """A row stamped with the newest IMU sample (a provisional row) makes that sample the provenance of
     the EMG block computed after it, whether the block ends after the row (held) or before it
