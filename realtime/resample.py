@@ -105,8 +105,9 @@ class CausalResampler:
         out = np.empty((n, len(self.channels)), np.float32)
         if n:
             t_in, x_in = self._t_in, self._x_in
-            if t_in.size == 1:
-                out[:] = x_in[0]
+            if t_in.size == 1 or t_out[0] >= t_in[-1]:
+                # Every output time is at or after the newest input (the usual live case): hold it.
+                out[:] = x_in[-1]
             else:
                 # Left neighbour index of each output time (clipped: before the first sample -> first).
                 idx = np.searchsorted(t_in, t_out, side="right") - 1
