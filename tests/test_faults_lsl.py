@@ -13,34 +13,12 @@ from numpy.testing import assert_allclose
 
 from realtime.anatomy import MUSCLES
 from realtime.artefacts import ArtefactSettings
-from realtime.block import IMU_CHANNELS, Block, regular_timestamps
+from realtime.block import Block
 from realtime.faults import apply_faults, load_faults
 from realtime.simulator import Simulator, SimulatorConfig
+from tests.scripted import ScriptedImu
 
 FS = 2000.0
-
-
-class DriveSource:
-    """A 100 Hz IMU on the fake clock whose aux 'activation' holds every muscle at 0.3."""
-
-    def __init__(self, clock, fs: float = 100.0) -> None:
-        self.clock, self.fs, self.running, self._k, self._t0 = clock, fs, False, 0, 0.0
-
-    def start(self) -> None:
-        self.running, self._t0 = True, self.clock()
-
-    def stop(self) -> None:
-        self.running = False
-
-    def read(self) -> Block:
-        n = max(int(np.floor((self.clock() - self._t0) * self.fs + 1e-9)) + 1 - self._k, 0)
-        t = regular_timestamps(self._t0, self.fs, self._k, n)
-        imu = np.zeros((n, 6), np.float32)
-        imu[:, 2] = 9.81
-        act = np.full((n, len(MUSCLES)), 0.3, np.float32)
-        blk = Block(imu, t, self.fs, self._k, IMU_CHANNELS, {"activation": act})
-        self._k += n
-        return blk
 
 
 class Recorder:
@@ -85,7 +63,7 @@ class Collector:
 def _simulator(prefix: str, clock, **config) -> Simulator:
     cfg = SimulatorConfig(prefix=prefix, fs=FS, block_size=4, activation="teacher", units_per_muscle=8,
                           artefacts=ArtefactSettings(noise_uv=2.0), **config)
-    return Simulator(cfg, DriveSource(clock), clock=clock, sleep=clock.sleep)
+    return Simulator(cfg, ScriptedImu(clock, lambda t, k: np.full((t.size, len(MUSCLES)), 0.3)), clock=clock, sleep=clock.sleep)
 
 
 def test_scripted_faults_reach_lsl_at_their_samples(lsl_prefix: str, fake_clock, tmp_path: Path) -> None:

@@ -13,51 +13,20 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from realtime.block import IMU_CHANNELS, Block, regular_timestamps
+from realtime.block import IMU_CHANNELS, Block
 from realtime.pipeline import Pipeline, PipelineOutputs, PipelineSettings, TeacherActivation
+from tests.scripted import CopyEngine, ScriptedImu
 
 MUSCLES = ("m1", "m2")
 
 
-class RampSource:
-    """Regular IMU samples whose 'activation' aux is the sample time (so resampling is visible)."""
-
-    def __init__(self, clock, fs: float = 100.0) -> None:
-        self.clock, self.fs, self.running, self._k, self._t0 = clock, fs, False, 0, 0.0
-
-    def start(self) -> None:
-        self.running, self._t0 = True, self.clock()
-
-    def stop(self) -> None:
-        self.running = False
-
-    def read(self) -> Block:
-        n_due = int(np.floor((self.clock() - self._t0) * self.fs + 1e-9)) + 1 - self._k
-        t = regular_timestamps(self._t0, self.fs, self._k, max(n_due, 0))
-        act = np.stack([(t - self._t0) % 1.0, np.full_like(t, 0.5)], axis=1).astype(np.float32)
-        angles = np.repeat(((t - self._t0) * 0.1)[:, None], 3, axis=1).astype(np.float32)
-        aux = {"activation": act, "angles": angles}
-        blk = Block(np.zeros((t.size, 6), np.float32), t, self.fs, self._k, IMU_CHANNELS, aux)
-        self._k += t.size
-        return blk
-
-
-class CopyEngine:
-    """Returns the activations as 'EMG'; optionally burns fake time on chosen calls."""
-
-    def __init__(self, clock=None, slow_calls: frozenset[int] = frozenset(), cost: float = 0.0) -> None:
-        self.clock, self.slow_calls, self.cost, self.calls = clock, slow_calls, cost, 0
-        self.angles: list[np.ndarray] = []
-
-    def reset(self, max_block: int) -> None:
-        self.calls = 0
-
-    def process(self, block: Block) -> Block:
-        if self.calls in self.slow_calls:
-            self.clock.advance(self.cost)
-        self.calls += 1
-        self.angles.append(block.aux["angles"].copy())
-        return Block(block.data.copy(), block.timestamps, block.fs, block.seq, block.channels)
+def ramp_source(clock) -> ScriptedImu:
+    """100 Hz IMU whose activation is the time modulo 1 s (and 0.5), angles 0.1 rad/s ramps."""
+    return ScriptedImu(
+        clock,
+        activation=lambda t, k: np.stack([t % 1.0, np.full_like(t, 0.5)], axis=1),
+        angles=lambda t, k: np.repeat(t[:, None] * 0.1, 3, axis=1),
+    )
 
 
 class ListSink:
@@ -72,7 +41,7 @@ class ListSink:
 
 
 def _pipeline(clock, engine, settings, outputs) -> Pipeline:
-    return Pipeline(RampSource(clock), TeacherActivation(MUSCLES), engine, MUSCLES, outputs, settings,
+    return Pipeline(ramp_source(clock), TeacherActivation(MUSCLES), engine, MUSCLES, outputs, settings,
                     clock=clock, sleep=clock.sleep)
 
 

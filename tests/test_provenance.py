@@ -18,6 +18,7 @@ from realtime.provenance import (
     ProvenanceTracker,
     provenance_stream_spec,
 )
+from tests.scripted import CopyEngine, ScriptedImu
 
 MUSCLES = ("m1", "m2")
 
@@ -157,44 +158,6 @@ def test_a_provisional_row_reaches_the_next_emg_block() -> None:
     assert tr.emg(8, 2, t_last=1.0145, push_time=1.0151)[IMU_SEQ] == 14
 
 
-class RampSource:
-    """IMU at 100 Hz whose 'activation' aux is the sample index (so the EMG shows which sample it used)."""
-
-    def __init__(self, clock, fs: float = 100.0) -> None:
-        self.clock, self.fs, self.running, self._k, self._t0 = clock, fs, False, 0, 0.0
-
-    def start(self) -> None:
-        self.running, self._t0 = True, self.clock()
-
-    def stop(self) -> None:
-        self.running = False
-
-    def read(self) -> Block:
-        n_due = int(np.floor((self.clock() - self._t0) * self.fs + 1e-9)) + 1 - self._k
-        t = regular_timestamps(self._t0, self.fs, self._k, max(n_due, 0))
-        k = np.arange(self._k, self._k + t.size, dtype=np.float32)
-        aux = {"activation": np.stack([k, k], axis=1)}
-        blk = Block(np.zeros((t.size, 6), np.float32), t, self.fs, self._k, IMU_CHANNELS, aux)
-        self._k += t.size
-        return blk
-
-
-class CopyEngine:
-    """Returns the activations as 'EMG'; burns fake time on chosen calls (the runner falls behind)."""
-
-    def __init__(self, clock, slow_calls: frozenset[int] = frozenset(), cost: float = 0.0) -> None:
-        self.clock, self.slow_calls, self.cost, self.calls = clock, slow_calls, cost, 0
-
-    def reset(self, max_block: int) -> None:
-        self.calls = 0
-
-    def process(self, block: Block) -> Block:
-        if self.calls in self.slow_calls:
-            self.clock.advance(self.cost)
-        self.calls += 1
-        return Block(block.data.copy(), block.timestamps, block.fs, block.seq, block.channels)
-
-
 class Collect:
     def __init__(self) -> None:
         self.rows: list[np.ndarray] = []
@@ -213,7 +176,7 @@ class Collect:
 def test_pipeline_publishes_one_row_per_block_naming_the_sample_the_emg_shows(fake_clock, slow: bool) -> None:
     sink = Collect()
     engine = CopyEngine(fake_clock, frozenset({50, 51, 52}) if slow else frozenset(), cost=0.037)
-    pipe = Pipeline(RampSource(fake_clock), TeacherActivation(MUSCLES), engine, MUSCLES,
+    pipe = Pipeline(ScriptedImu(fake_clock, lambda t, k: np.stack([k, k], axis=1)), TeacherActivation(MUSCLES), engine, MUSCLES,
                     PipelineOutputs(emg=sink, provenance=sink.provenance),
                     PipelineSettings(fs=1000.0, block_size=4, duration=0.5), clock=fake_clock,
                     sleep=fake_clock.sleep)

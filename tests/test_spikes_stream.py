@@ -9,32 +9,15 @@ import pylsl
 from numpy.testing import assert_allclose
 
 from realtime.anatomy import MUSCLES
-from realtime.block import IMU_CHANNELS, Block, regular_timestamps
+from realtime.block import Block
 from realtime.simulator import SPIKE_CHANNELS, Simulator, SimulatorConfig
+from tests.scripted import ScriptedImu
 
 
-class DriveSource:
-    """A 100 Hz IMU on the fake clock whose aux 'activation' ramps every muscle from 0.1 to 0.5."""
-
-    def __init__(self, clock, fs: float = 100.0) -> None:
-        self.clock, self.fs, self.running, self._k, self._t0 = clock, fs, False, 0, 0.0
-
-    def start(self) -> None:
-        self.running, self._t0 = True, self.clock()
-
-    def stop(self) -> None:
-        self.running = False
-
-    def read(self) -> Block:
-        n = max(int(np.floor((self.clock() - self._t0) * self.fs + 1e-9)) + 1 - self._k, 0)
-        t = regular_timestamps(self._t0, self.fs, self._k, n)
-        level = 0.1 + 0.4 * np.clip((t - self._t0) / 2.0, 0.0, 1.0)
-        act = np.repeat(level[:, None], len(MUSCLES), axis=1).astype(np.float32)
-        imu = np.zeros((n, 6), np.float32)
-        imu[:, 2] = 9.81
-        blk = Block(imu, t, self.fs, self._k, IMU_CHANNELS, {"activation": act})
-        self._k += n
-        return blk
+def _ramp_to_half(t: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Every muscle ramps from 0.1 to 0.5 over 2 s."""
+    level = 0.1 + 0.4 * np.clip(t / 2.0, 0.0, 1.0)
+    return np.repeat(level[:, None], len(MUSCLES), axis=1)
 
 
 class RecordingEngine:
@@ -71,7 +54,7 @@ def test_lsl_consumer_receives_exactly_the_engine_discharges(lsl_prefix: str, fa
     fs, duration = 2000.0, 2.5
     config = SimulatorConfig(prefix=lsl_prefix, fs=fs, block_size=4, duration=duration, activation="teacher",
                              units_per_muscle=12)
-    sim = Simulator(config, DriveSource(fake_clock), clock=fake_clock, sleep=fake_clock.sleep)
+    sim = Simulator(config, ScriptedImu(fake_clock, _ramp_to_half),  clock=fake_clock, sleep=fake_clock.sleep)
     recorder = RecordingEngine(sim.engine)
     sim.pipeline.engine = recorder
     for outlet in sim.outlets:
