@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from devices.synthetic.imu import SensorMount
 from devices.synthetic.motions import MOTIONS
 from realtime.musculoskeletal import ArmParams, MuscleParams, TeacherSettings
-from realtime.musculoskeletal.checks import check_choice, check_number, check_seed, check_vector
+from realtime.checks import check_choice, check_number, check_seed, check_vector
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from realtime.anatomy import JOINTS, MUSCLES
 from realtime.block import IMU_CHANNELS, Block, empty_block, regular_timestamps
 from realtime.logs import logger
 from realtime.musculoskeletal import MuscleTeacher
-from realtime.musculoskeletal.checks import check_number
+from realtime.checks import check_number
 
 LOOKAHEAD_S = 0.25
 """The live source computes its deterministic script in chunks of this many seconds ahead

@@ -6,6 +6,8 @@ import math
 import numbers
 from dataclasses import dataclass
 
+from realtime.checks import check_number
+
 POWERLINE_FREQUENCIES: tuple[int, ...] = (0, 50, 60)
 """Allowed mains frequencies in Hz (0 = no power-line interference)."""
 
@@ -15,11 +17,6 @@ def _check_nonneg(name: str, value: object, unit: str) -> None:
         raise ValueError(
             f"The argument '{name}' must be a finite number >= 0 ({unit}; 0 switches it off). {value!r} is invalid."
         )
-
-
-def _check_range(name: str, value: object, low: float, high: float, unit: str) -> None:
-    if not (isinstance(value, numbers.Real) and not isinstance(value, bool) and low <= value <= high):
-        raise ValueError(f"The argument '{name}' must be within [{low}, {high}] {unit}. {value!r} is invalid.")
 
 
 @dataclass(frozen=True)
@@ -92,7 +89,7 @@ class ArtefactSettings:
     def __post_init__(self) -> None:
         for name in ("noise_uv", "pink_uv", "powerline_uv", "wander_uv", "motion_uv", "ecg_uv"):
             _check_nonneg(name, getattr(self, name), "µV" if name != "motion_uv" else "µV per m/s²")
-        _check_range("pink_min_hz", self.pink_min_hz, 0.05, 10.0, "Hz")
+        check_number("pink_min_hz", self.pink_min_hz, 0.05, 10.0, "Hz")
         if self.powerline_hz not in POWERLINE_FREQUENCIES or isinstance(self.powerline_hz, bool):
             raise ValueError(
                 f"The argument 'powerline_hz' must be one of {POWERLINE_FREQUENCIES} (0 = off). "
@@ -108,7 +105,7 @@ class ArtefactSettings:
                 "The argument 'powerline_harmonics' must be a tuple of 1-20 relative amplitudes >= 0 "
                 f"(fundamental first), e.g. (1.0, 0.0, 0.3). {harmonics!r} is invalid."
             )
-        _check_range("wander_hz", self.wander_hz, 0.05, 5.0, "Hz")
+        check_number("wander_hz", self.wander_hz, 0.05, 5.0, "Hz")
         band = self.motion_band_hz
         if not (
             isinstance(band, tuple)
@@ -120,8 +117,8 @@ class ArtefactSettings:
                 "The argument 'motion_band_hz' must be a tuple (low, high) with 0.1 <= low < high <= 100 Hz. "
                 f"{band!r} is invalid."
             )
-        _check_range("ecg_bpm", self.ecg_bpm, 30.0, 200.0, "beats per minute")
-        _check_range("ecg_hrv", self.ecg_hrv, 0.0, 0.2, "(fraction of the RR interval)")
+        check_number("ecg_bpm", self.ecg_bpm, 30.0, 200.0, "beats per minute")
+        check_number("ecg_hrv", self.ecg_hrv, 0.0, 0.2, "(fraction of the RR interval)")
         if not (isinstance(self.seed, numbers.Integral) and not isinstance(self.seed, bool) and self.seed >= 0):
             raise ValueError(f"The argument 'seed' must be an integer >= 0. {self.seed!r} is invalid.")
 

@@ -20,7 +20,7 @@ import math
 import numba
 import numpy as np
 
-from realtime.musculoskeletal.checks import check_number
+from realtime.checks import check_number
 
 
 @numba.njit(cache=True)

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from realtime.musculoskeletal.checks import check_number, check_vector
+from realtime.checks import check_number, check_vector
 
 if TYPE_CHECKING:
     import numpy as np

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from realtime.anatomy import JOINTS, MUSCLES
-from realtime.musculoskeletal.checks import check_number
+from realtime.checks import check_number
 
 MAX_FORCE_N: np.ndarray = np.array([1060.0, 987.0, 261.0, 2047.0, 642.0, 476.0, 700.0, 500.0])
 """Maximum isometric force per muscle (N), in ``MUSCLES`` order.

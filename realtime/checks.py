@@ -1,4 +1,4 @@
-"""Argument checks shared by the settings of the teacher and the synthetic arm.
+"""Argument checks shared by the settings dataclasses (teacher, synthetic arm, artefacts, ...).
 
 Every check raises a ``ValueError`` that names the argument, the rule and the
 bad value, as the rest of myostream does.
