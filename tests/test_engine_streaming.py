@@ -154,7 +154,7 @@ def test_overlap_add_keeps_overlapping_discharges_and_tails() -> None:
     add_discharges(
         acc, n_c, spk_sample, spk_unit, spk_sample.size, np.zeros((n, 3), np.float32), unit_info,
         *grid.kernel_arrays(),
-        np.zeros(3), data, scale, np.zeros((3, 6), np.int64), np.zeros((3, 4), np.float32),
+        np.zeros(3), data, scale, np.zeros((n * 3, 5), np.int64), np.zeros((n * 3, 4), np.float32),
     )  # fmt: skip
     out = np.empty((n, n_c), np.float32)
     read_block(acc, out, n_l - 1)

@@ -180,12 +180,11 @@ class PostureGrid:
     def weights(self, m: int, posture: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Node indices and blend weights of muscle ``m`` at ``posture`` (the kernel's rule)."""
         grid_int, grid_float = self.kernel_arrays()
-        n_m = self.joint.shape[0]
-        w_index = np.zeros((n_m, MAX_AXES + 3), np.int64)
-        w_value = np.zeros((n_m, MAX_AXES + 1), np.float32)
+        nodes = np.zeros((1, MAX_AXES + 1), np.int64)
+        weights = np.zeros((1, MAX_AXES + 1), np.float32)
         angles = np.asarray(posture, np.float32).reshape(1, -1)
-        n = simplex_weights(angles, 0, grid_int, grid_float, m, NEUTRAL_ANGLES, w_index, w_value)
-        return w_index[m, 2 : 2 + n].copy(), w_value[m, :n].copy()
+        n = simplex_weights(angles, 0, grid_int, grid_float, m, NEUTRAL_ANGLES, nodes, weights, 0)
+        return nodes[0, :n].copy(), weights[0, :n].copy()
 
 
 def build_grid(
@@ -215,11 +214,14 @@ def build_grid(
     return PostureGrid(joint, low, step, size, stride, n_nodes)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def simplex_weights(
-    angles, t, grid_int, grid_float, m, neutral, w_index, w_value
+    angles, t, grid_int, grid_float, m, neutral, nodes, weights, row
 ):  # pragma: no cover - numba
     """Kuhn-simplex interpolation on muscle ``m``'s grid at sample ``t``: ``d + 1`` nodes and weights.
+
+    Inlined into the overlap-add kernel; the outputs are rows of 2-D arrays
+    (no array views, so no reference counting per (muscle, sample)).
 
     Parameters
     ----------
@@ -234,10 +236,13 @@ def simplex_weights(
         The muscle.
     neutral : ndarray, shape (3,)
         The neutral posture.
-    w_index : ndarray of int64, shape (n_muscles, 6)
-        Out: ``w_index[m, 2:2 + n]`` the flat node indices.
-    w_value : ndarray of float32, shape (n_muscles, 4)
-        Out: ``w_value[m, :n]`` the weights (non-negative, sum 1).
+    nodes : ndarray of int64, shape (rows, >= 4)
+        Out: ``nodes[row, :4]`` the flat node indices; slots past ``n``
+        repeat a node and have weight 0.
+    weights : ndarray of float32, shape (rows, >= 4)
+        Out: ``weights[row, :4]`` the weights (non-negative, the first ``n`` sum to 1, the rest 0).
+    row : int
+        The row of ``nodes`` and ``weights`` to write.
 
     Returns
     -------
@@ -262,7 +267,7 @@ def simplex_weights(
             g = 0.0
         elif g >= top:
             g = float(top)
-        i = int(math.floor(g))
+        i = int(g)  # g >= 0: truncation is the floor
         if i > top - 1:
             i = top - 1
         if d == 0:
@@ -283,19 +288,28 @@ def simplex_weights(
             a1, a2, fb, fc = a2, a1, fc, fb
         if fb > fa:
             a0, a1, fa, fb = a1, a0, fb, fa
-    w_index[m, 2] = base
-    w_value[m, 0] = 1.0 - fa if d >= 1 else 1.0
-    if d >= 1:
-        w_index[m, 3] = base + grid_int[2, m, a0]
-        w_value[m, 1] = fa - fb if d >= 2 else fa
-    if d >= 2:
-        w_index[m, 4] = w_index[m, 3] + grid_int[2, m, a1]
-        w_value[m, 2] = fb - fc if d == 3 else fb
-    if d == 3:
-        w_index[m, 5] = w_index[m, 4] + grid_int[2, m, a2]
-        w_value[m, 3] = fc
-    # An axis exactly on a node gives a zero last weight (the smallest fraction): drop it.
+    # Weights rounded to float32 as stored; an axis exactly on a node gives a zero last weight
+    # (the smallest fraction): it is dropped.
+    w0 = np.float32(1.0 - fa if d >= 1 else 1.0)
+    w1 = np.float32(fa - fb if d >= 2 else fa)
+    w2 = np.float32(fb - fc if d == 3 else fb)
+    w3 = np.float32(fc)
+    n1 = base + grid_int[2, m, a0] if d >= 1 else base
+    n2 = n1 + grid_int[2, m, a1] if d >= 2 else n1
+    n3 = n2 + grid_int[2, m, a2] if d == 3 else n2
+    nodes[row, 0] = base
+    nodes[row, 1] = n1
+    nodes[row, 2] = n2
+    nodes[row, 3] = n3
+    weights[row, 0] = w0
+    weights[row, 1] = w1
+    weights[row, 2] = w2
+    weights[row, 3] = w3
     n = d + 1
-    while n > 1 and w_value[m, n - 1] == 0.0:
-        n -= 1
+    if n == 4 and w3 == 0.0:
+        n = 3
+    if n == 3 and w2 == 0.0:
+        n = 2
+    if n == 2 and w1 == 0.0:
+        n = 1
     return n
