@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 import warnings
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -89,7 +90,7 @@ class DeviceError(RuntimeError):
     """A device cannot be used (missing, busy, wrong settings); the message says what to do."""
 
 
-class ThreadedSource:
+class ThreadedSource(ABC):
     """Base of the sources that read a device in a background thread (see the module docstring).
 
     Subclasses implement ``_open()`` (called by ``start()`` in the caller's
@@ -236,14 +237,17 @@ class ThreadedSource:
         return self.status.line()
 
     # ------------------------------------------------------------------ for subclasses
+    @abstractmethod
     def _open(self) -> None:
-        raise NotImplementedError
+        """Open the device in the caller's thread (raise DeviceError with the fix if impossible)."""
 
+    @abstractmethod
     def _run(self) -> None:
-        raise NotImplementedError
+        """The reader thread's loop: read, decode, queue samples, reconnect; return when stopping."""
 
+    @abstractmethod
     def _close(self) -> None:
-        raise NotImplementedError
+        """Release the device (called from the reader thread or ``stop()``)."""
 
     def _thread_main(self) -> None:
         try:
