@@ -23,13 +23,21 @@ def lower_priority(amount: int) -> None:
     """Make this process ``amount`` nicer (POSIX ``nice``), so a producer on the same CPUs wins.
 
     The viewer is a consumer: when CPUs are scarce, the simulator's 2 ms ticks
-    matter more than a frame. Does nothing where ``os.nice`` does not exist.
+    matter more than a frame. On Linux the process also moves to the idle
+    scheduling class. Does nothing where ``os.nice`` does not exist.
     """
     if amount > 0 and hasattr(os, "nice"):
         try:
             os.nice(amount)
         except OSError as err:  # e.g. a restricted container
             logger.warning("viewer: cannot lower the CPU priority (%s)", err)
+        # Linux: SCHED_IDLE runs the viewer only on CPU time nobody else wants, and a waking
+        # producer thread preempts it at once (nice alone still lets it delay a 1-2 ms tick).
+        if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
+            try:
+                os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+            except OSError as err:
+                logger.warning("viewer: cannot switch to the idle scheduling class (%s)", err)
 
 
 def viewer_command(prefix: str | None = None, **opts: Any) -> list[str]:

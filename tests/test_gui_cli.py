@@ -157,3 +157,19 @@ def test_start_viewer_process_shows_the_simulator_streams(tmp_path: Path) -> Non
             proc.wait(timeout=5)
     assert path.read_bytes()[:4] == b"\x89PNG"
     assert path.stat().st_size > 20_000
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux scheduling classes only")
+def test_lower_priority_moves_the_viewer_to_the_idle_class() -> None:
+    import subprocess
+
+    code = (
+        "import os; from gui.commands import lower_priority; lower_priority(5); "
+        "print(os.sched_getscheduler(0) == os.SCHED_IDLE, os.nice(0))"
+    )
+    from gui.commands import _LAUNCH
+
+    out = subprocess.run([sys.executable, "-c", code], cwd=_LAUNCH.parent, capture_output=True, text=True,
+                         timeout=60, check=True).stdout.split()
+    assert out[0] == "True"
+    assert int(out[1]) >= 5
