@@ -44,8 +44,9 @@ def test_bench_result_shape_and_sanity() -> None:
         assert row["n_motor_units"] == 10
         assert row["realtime_factor"] > 0
         assert row["numpy_realtime_factor"] > 0
+        # The JSON rounds the speed-up to 0.1 and the factors to 2-3 decimals: allow for both.
         assert row["speedup_vs_numpy"] == pytest.approx(
-            row["realtime_factor"] / row["numpy_realtime_factor"], rel=0.02
+            row["realtime_factor"] / row["numpy_realtime_factor"], rel=0.02, abs=0.06
         )
         assert row["discharges_per_s"] > 0
         assert row["table_mb"] > 0
