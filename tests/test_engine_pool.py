@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from realtime.engine import EngineSettings
-from realtime.engine.pool import advance_pool, build_pools, initial_state
+from realtime.engine.pool import build_pools
+from realtime.engine.validation import pool_discharges
 
 FS = 2000.0
 
@@ -15,32 +16,7 @@ def _run(
     settings: EngineSettings, drive: np.ndarray, block: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Discharges (sample, unit) of the pools for a drive (T, n_muscles), optionally in blocks."""
-    pool = build_pools(settings)
-    remaining, n_active, rng = initial_state(pool, settings.seed)
-    ktab = pool.kernel_table(settings.fs)
-    drive = np.ascontiguousarray(drive, dtype=np.float32)
-    n = drive.shape[0]
-    step = block or n
-    cap = pool.max_spikes(step, settings.fs)
-    samples, units = [], []
-    for start in range(0, n, step):
-        chunk = drive[start : start + step]
-        ss, su = np.zeros(cap, np.int32), np.zeros(cap, np.int32)
-        k = advance_pool(
-            chunk,
-            np.arange(settings.n_muscles),
-            pool.starts,
-            ktab,
-            remaining,
-            n_active,
-            rng,
-            pool.isi_cv,
-            ss,
-            su,
-        )
-        samples.append(ss[:k].astype(np.int64) + start)
-        units.append(su[:k].copy())
-    return np.concatenate(samples), np.concatenate(units)
+    return pool_discharges(settings, drive, block or drive.shape[0])
 
 
 def _isis(samples: np.ndarray, units: np.ndarray, n_units: int) -> list[np.ndarray]:

@@ -222,13 +222,26 @@ def run_validation(settings: ValidationSettings | None = None) -> ValidationRepo
 
 
 # ---------------------------------------------------------------------------- discharges
-def _discharges(
-    pool: PoolParameters, settings: EngineSettings, drive: np.ndarray
+def pool_discharges(
+    settings: EngineSettings, drive: np.ndarray, block: int | None = None, pool: PoolParameters | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Discharge samples and units of the pools for a drive ``(T, n_muscles)``."""
+    """Discharge samples and units of the motor-unit pools for a drive ``(T, n_muscles)``.
+
+    Parameters
+    ----------
+    settings : EngineSettings
+        Pools, rate and seed.
+    drive : ndarray, shape (T, n_muscles)
+        Activation of each muscle per sample.
+    block : int | None
+        Samples per call of the streaming kernel (default: one second).
+    pool : PoolParameters | None
+        Pools already built from ``settings`` (built here if ``None``).
+    """
+    pool = build_pools(settings) if pool is None else pool
     remaining, n_active, rng = initial_state(pool, settings.seed)
     ktab = pool.kernel_table(settings.fs)
-    chunk = int(settings.fs)
+    chunk = int(settings.fs) if block is None else int(block)
     cap = pool.max_spikes(chunk, settings.fs)
     ss, su = np.zeros(cap, np.int32), np.zeros(cap, np.int32)
     cols = np.arange(settings.n_muscles, dtype=np.int64)
@@ -236,16 +249,7 @@ def _discharges(
     drive = np.ascontiguousarray(drive, np.float32)
     for start in range(0, drive.shape[0], chunk):
         k = advance_pool(
-            drive[start : start + chunk],
-            cols,
-            pool.starts,
-            ktab,
-            remaining,
-            n_active,
-            rng,
-            pool.isi_cv,
-            ss,
-            su,
+            drive[start : start + chunk], cols, pool.starts, ktab, remaining, n_active, rng, pool.isi_cv, ss, su
         )
         samples.append(ss[:k].astype(np.int64) + start)
         units.append(su[:k].copy())
@@ -262,7 +266,7 @@ def discharge_checks(settings: ValidationSettings) -> list[Check]:
     # Slow ramp 0 -> 1.
     n = int(settings.ramp_s * fs)
     ramp = np.repeat((np.arange(n) / n)[:, None], es.n_muscles, axis=1)
-    samples, units = _discharges(pool, es, ramp)
+    samples, units = pool_discharges(es, ramp, pool=pool)
     first_rates, last_drive = [], {}
     for u in range(n_u):
         s = samples[units == u]
@@ -287,7 +291,7 @@ def discharge_checks(settings: ValidationSettings) -> list[Check]:
     cvs: list[float] = []
     rhos: list[float] = []
     for d in settings.drives:
-        samples, units = _discharges(pool, es, np.full((n, es.n_muscles), d))
+        samples, units = pool_discharges(es, np.full((n, es.n_muscles), d), pool=pool)
         keep = samples >= skip
         samples, units = samples[keep], units[keep]
         order = np.argsort(units, kind="stable")
