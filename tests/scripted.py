@@ -6,6 +6,7 @@ a fake clock; the end-to-end tests use the real synthetic arm and engine.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -88,3 +89,16 @@ class CopyEngine:
         self.calls += 1
         self.angles.append(block.aux["angles"].copy())
         return Block(block.data.copy(), block.timestamps, block.fs, block.seq, block.channels)
+
+
+def read_samples(source, n: int, timeout: float, poll: float = 0.003) -> list[Block]:
+    """Read ``source`` until ``n`` samples arrived or ``timeout`` seconds passed; return the non-empty blocks."""
+    blocks: list[Block] = []
+    deadline = time.monotonic() + timeout
+    while sum(b.n_samples for b in blocks) < n and time.monotonic() < deadline:
+        b = source.read()
+        if b.n_samples:
+            blocks.append(b)
+        else:
+            time.sleep(poll)
+    return blocks

@@ -15,6 +15,7 @@ from devices.formats.csv_text import CsvSettings, parse_columns
 from devices.serial_imu import SerialImu, SerialSettings
 from devices.synthetic import SyntheticSettings, simulate
 from realtime.block import IMU_CHANNELS, Block, empty_block, regular_timestamps
+from tests.scripted import read_samples
 
 
 class GatedRecording:
@@ -46,14 +47,7 @@ class GatedRecording:
 
 
 def _collect(src: SerialImu, n: int, timeout: float = 8.0) -> list[Block]:
-    blocks, deadline = [], time.monotonic() + timeout
-    while sum(b.n_samples for b in blocks) < n and time.monotonic() < deadline:
-        b = src.read()
-        if b.n_samples:
-            blocks.append(b)
-        else:
-            time.sleep(0.003)
-    return blocks
+    return read_samples(src, n, timeout, poll=0.003)
 
 
 def _expected(fmt: str, x: np.ndarray, payload: str = "int16") -> np.ndarray:

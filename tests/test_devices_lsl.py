@@ -13,6 +13,7 @@ from devices.channel_map import parse_channel_spec, select_channels
 from devices.lsl_imu import LslImu, LslSettings, resolve_stream
 from devices.threaded_source import DeviceError
 from realtime.block import Block
+from tests.scripted import read_samples
 
 LABELS = ("index", "AccX", "AccY", "AccZ", "GyrX", "GyrY", "GyrZ", "temperature")
 UNITS = ("", "g", "g", "g", "deg/s", "deg/s", "deg/s", "C")
@@ -39,14 +40,7 @@ def _push(outlet, k0: int, n: int, fs: float) -> None:
 
 
 def _drain(src: LslImu, n: int, timeout: float = 5.0) -> list[Block]:
-    blocks, deadline = [], time.monotonic() + timeout
-    while sum(b.n_samples for b in blocks) < n and time.monotonic() < deadline:
-        b = src.read()
-        if b.n_samples:
-            blocks.append(b)
-        else:
-            time.sleep(0.005)
-    return blocks
+    return read_samples(src, n, timeout, poll=0.005)
 
 
 def _wait(predicate, timeout: float = 8.0) -> None:
