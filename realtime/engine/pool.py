@@ -35,7 +35,7 @@ from numba import njit
 
 from realtime.anatomy import MUSCLES
 from realtime.engine.intrinsics import MASK_LANES, le_zero_mask16, lowest_bit
-from realtime.engine.rng import normal, seed_states, uniform
+from realtime.engine.rng import Z_CLIP, clipped_normal, seed_states, uniform
 
 if TYPE_CHECKING:
     from realtime.engine.settings import EngineSettings
@@ -44,9 +44,6 @@ if TYPE_CHECKING:
 P_THRESHOLD, P_GAIN, P_BASE, P_PEAK_RATE = 0, 1, 2, 3
 # Rows of the float32 kernel table (per-sample increments, see PoolParameters.kernel_table).
 K_THRESHOLD, K_GAIN, K_BASE, K_PEAK = 0, 1, 2, 3
-
-Z_CLIP = 3.0
-"""ISI jitter is clipped at +-3 standard deviations (targets stay >= 1 - 3 * 0.3 = 0.1)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -191,12 +188,8 @@ def initial_state(pool: PoolParameters, seed: int) -> tuple[np.ndarray, np.ndarr
 
 @njit(cache=True)
 def _draw_target(rng: np.ndarray, u: int, cv: float) -> float:
-    z = normal(rng, u)
-    if z > Z_CLIP:
-        z = Z_CLIP
-    elif z < -Z_CLIP:
-        z = -Z_CLIP
-    return 1.0 + cv * z
+    # ISI jitter is clipped at +-Z_CLIP standard deviations: targets stay >= 1 - 3 * 0.3 = 0.1.
+    return 1.0 + cv * clipped_normal(rng, u)
 
 
 @njit(cache=True)
