@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -335,7 +336,7 @@ class Simulator:
         """End a running fault at the next EMG block (or cancel one that has not started)."""
         self.fault_stage.end(fault_id)
 
-    def start(self, wait_for_consumer: float = 0.0) -> None:
+    def start(self, wait_for_consumer: float = 0.0, freeze_gc: bool = False) -> None:
         """Warm the pipeline up, create the outlets and start the runner thread.
 
         Tables are built and kernels compiled before the outlets appear, so a
@@ -347,8 +348,17 @@ class Simulator:
             Seconds to wait, after the outlets appear, for a consumer of the EMG
             stream before the clock starts (so a recorder gets sample 0). The
             run starts anyway when the time is up.
+        freeze_gc : bool
+            After the warm-up, collect and then freeze everything the process
+            holds (``gc.freeze()``: torch, numba, tables) so the collector's
+            passes in the runner thread walk only new objects and stay short.
+            Process-wide: meant for a process that exists to run the simulator
+            (``launch.py run`` sets it).
         """
         self.pipeline.warm_up()
+        if freeze_gc:
+            gc.collect()
+            gc.freeze()
         for outlet in self.outlets:
             outlet.start()
         if wait_for_consumer > 0 and not self.emg_outlet.wait_for_consumers(wait_for_consumer):

@@ -303,6 +303,18 @@ def test_missing_nan_and_bad_angles(engine: EmgEngine) -> None:
     )
     with pytest.raises(ValueError, match="'angles'.*\\(8, 3\\)"):
         engine.process(bad)
+    # Two columns of a (8, 3) array: the strides of a good array, the wrong shape.
+    narrow = np.zeros((8, 3), np.float32)[:, :2]
+    with pytest.raises(ValueError, match="'angles'.*\\(8, 2\\)"):
+        engine.process(Block(act[:8], np.arange(8) / FS, FS, 0, MUSCLES3, {"angles": narrow}))
+    # Non-contiguous and Fortran-ordered angles are converted: the same EMG as C-contiguous ones.
+    q = np.random.default_rng(4).uniform(-0.5, 1.5, (8, 3)).astype(np.float32)
+    outs = []
+    for given in (q, np.asfortranarray(q), np.repeat(q, 2, axis=1)[:, ::2]):
+        engine.reset(8)
+        outs.append(engine.process(Block(act[:8], np.arange(8) / FS, FS, 0, MUSCLES3, {"angles": given})).data)
+    np.testing.assert_array_equal(outs[1], outs[0])
+    np.testing.assert_array_equal(outs[2], outs[0])
     with pytest.raises(ValueError, match="'angles'"):
         simulate_emg(act, DYNAMIC, angles=np.zeros((n - 1, 3)))
     with pytest.raises(ValueError, match="'posture'"):

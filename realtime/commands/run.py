@@ -144,7 +144,7 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
     previous = signal.signal(signal.SIGINT, on_sigint)
     viewer = None
     try:
-        sim.start(wait_for_consumer)
+        sim.start(wait_for_consumer, freeze_gc=True)
         if view:
             from gui.commands import start_viewer_process
 
