@@ -312,7 +312,11 @@ def test_missing_nan_and_bad_angles(engine: EmgEngine) -> None:
     outs = []
     for given in (q, np.asfortranarray(q), np.repeat(q, 2, axis=1)[:, ::2]):
         engine.reset(8)
-        outs.append(engine.process(Block(act[:8], np.arange(8) / FS, FS, 0, MUSCLES3, {"angles": given})).data)
+        outs.append(
+            engine.process(
+                Block(act[:8], np.arange(8) / FS, FS, 0, MUSCLES3, {"angles": given})
+            ).data
+        )
     np.testing.assert_array_equal(outs[1], outs[0])
     np.testing.assert_array_equal(outs[2], outs[0])
     with pytest.raises(ValueError, match="'angles'"):

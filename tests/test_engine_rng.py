@@ -28,16 +28,20 @@ def _draws(states: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover - numb
 def test_quantile_table_is_the_clipped_normal_quantile_function() -> None:
     q = clipped_normal_quantiles()
     assert q.shape == (QUANTILE_INTERVALS + 1,)
-    assert q[0] == -Z_CLIP and q[-1] == Z_CLIP
+    assert q[0] == -Z_CLIP
+    assert q[-1] == Z_CLIP
     assert np.all(np.diff(q) >= 0.0)
     k = QUANTILE_INTERVALS // 4
     assert abs(q[k] - NormalDist().inv_cdf(0.25)) < 1e-6
-    assert np.allclose(q[: QUANTILE_INTERVALS // 2 + 1], -q[QUANTILE_INTERVALS // 2 :][::-1], atol=1e-6)
+    assert np.allclose(
+        q[: QUANTILE_INTERVALS // 2 + 1], -q[QUANTILE_INTERVALS // 2 :][::-1], atol=1e-6
+    )
 
 
 def test_clipped_normal_has_the_clipped_normal_distribution() -> None:
     z = _draws(seed_states(3, np.arange(50)), 20_000).ravel().astype(np.float64)
-    assert z.min() >= -Z_CLIP and z.max() <= Z_CLIP
+    assert z.min() >= -Z_CLIP
+    assert z.max() <= Z_CLIP
     assert abs(z.mean()) < 0.01  # 1e6 draws: standard error 0.001
     # N(0, 1) clipped at +-3 (the tails sit at +-3): variance 0.9973 - 6 phi(3) + 9 * 0.0027 = 0.9950.
     assert abs(z.std() - 0.9975) < 0.005

@@ -38,7 +38,9 @@ _S40 = np.uint64(64 - 24)  # the top 24 bits of a draw: 12 pick the interval, 12
 _TO_TABLE = np.float32(QUANTILE_INTERVALS / 2**24)
 
 
-def clipped_normal_quantiles(n_intervals: int = QUANTILE_INTERVALS, clip: float = Z_CLIP) -> np.ndarray:
+def clipped_normal_quantiles(
+    n_intervals: int = QUANTILE_INTERVALS, clip: float = Z_CLIP
+) -> np.ndarray:
     """The standard normal quantile at ``k / n_intervals``, ``k = 0 .. n_intervals``, clipped to ``+-clip``.
 
     Returns
