@@ -198,3 +198,23 @@ def test_process_before_reset_raises_with_the_fix() -> None:
         engine.process(block)
     with pytest.raises(RuntimeError, match="before reset"):
         engine.process(Block(act[:0], np.zeros(0), 2000.0, 0, engine.settings.muscles))
+
+
+def test_direct_kernel_entry_equals_the_dispatcher() -> None:
+    """process() calls the compiled kernel without numba's type dispatch: the same numbers."""
+    from realtime.engine.engine import _engine_block
+
+    settings = EngineSettings(units_per_muscle=12, seed=3, muaps="dynamic")
+    fast, slow = EmgEngine(settings), EmgEngine(settings)
+    fast.reset(6)
+    slow.reset(6)
+    assert fast._kernel is not _engine_block  # the entry point was found (numba exposes it)
+    slow._kernel = _engine_block
+    rng = np.random.default_rng(0)
+    for seq in range(0, 600, 6):
+        act = rng.uniform(0.2, 0.9, (6, 8)).astype(np.float32)
+        angles = rng.uniform(-0.5, 1.5, (6, 3)).astype(np.float32)
+        blk = Block(
+            act, np.arange(seq, seq + 6) / 2000.0, 2000.0, seq, settings.muscles, {"angles": angles}
+        )
+        np.testing.assert_array_equal(fast.process(blk).data, slow.process(blk).data)
