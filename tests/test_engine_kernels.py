@@ -12,6 +12,7 @@ from numba import njit
 from realtime.block import NO_AUX, Block
 from realtime.engine import EmgEngine, EngineSettings, simulate_emg
 from realtime.engine.intrinsics import MASK_LANES, le_zero_mask16, lowest_bit, prefetch
+from realtime.engine.pointer_table import PointerTable, slot_1d, slot_2d, slot_3d
 from realtime.engine.pool import _draw_target, advance_pool, build_pools, initial_state
 from realtime.engine.rng import uniform
 
@@ -200,21 +201,40 @@ def test_process_before_reset_raises_with_the_fix() -> None:
         engine.process(Block(act[:0], np.zeros(0), 2000.0, 0, engine.settings.muscles))
 
 
-def test_direct_kernel_entry_equals_the_dispatcher() -> None:
-    """process() calls the compiled kernel without numba's type dispatch: the same numbers."""
-    from realtime.engine.engine import _engine_block
+@njit(cache=True)
+def _read_and_write_slots(table: np.ndarray) -> float:  # pragma: no cover - numba
+    a = slot_1d(table, 0, np.float32)
+    b = slot_2d(table, 1, np.int64)
+    c = slot_3d(table, 2, np.uint64)
+    a[1] += np.float32(1.0)
+    b[1, 2] = -7
+    c[1, 0, 1] = 9
+    return float(a.sum()) + float(b.sum()) + float(c.sum())
 
-    settings = EngineSettings(units_per_muscle=12, seed=3, muaps="dynamic")
-    fast, slow = EmgEngine(settings), EmgEngine(settings)
-    fast.reset(6)
-    slow.reset(6)
-    assert fast._kernel is not _engine_block  # the entry point was found (numba exposes it)
-    slow._kernel = _engine_block
-    rng = np.random.default_rng(0)
-    for seq in range(0, 600, 6):
-        act = rng.uniform(0.2, 0.9, (6, 8)).astype(np.float32)
-        angles = rng.uniform(-0.5, 1.5, (6, 3)).astype(np.float32)
-        blk = Block(
-            act, np.arange(seq, seq + 6) / 2000.0, 2000.0, seq, settings.muscles, {"angles": angles}
+
+def test_pointer_table_gives_the_kernel_the_arrays_themselves() -> None:
+    a = np.arange(5, dtype=np.float32)
+    b = np.arange(6, dtype=np.int64).reshape(2, 3)
+    c = np.zeros((2, 2, 2), np.uint64)
+    table = PointerTable([(a, np.float32, 1), (b, np.int64, 2), (c, np.uint64, 3)])
+    total = _read_and_write_slots(table.table)
+    assert a.tolist() == [0.0, 2.0, 2.0, 3.0, 4.0]  # written in place: the caller sees it
+    assert b.tolist() == [[0, 1, 2], [3, 4, -7]]
+    assert c[1, 0, 1] == 9
+    assert total == a.sum() + b.sum() + c.sum()
+    assert table.arrays[0] is a  # the table keeps its arrays alive
+
+
+def test_pointer_table_rejects_what_the_kernel_would_misread() -> None:
+    with pytest.raises(
+        TypeError, match=r"slot 0: the kernel reads a 1-D float32 array, got float64"
+    ):
+        PointerTable([(np.zeros(3), np.float32, 1)])
+    with pytest.raises(
+        TypeError, match=r"slot 1: the kernel reads a 2-D int64 array.*shape \(4,\)"
+    ):
+        PointerTable(
+            [(np.zeros(3, np.float32), np.float32, 1), (np.zeros(4, np.int64), np.int64, 2)]
         )
-        np.testing.assert_array_equal(fast.process(blk).data, slow.process(blk).data)
+    with pytest.raises(ValueError, match="slot 0: the array must be C-contiguous"):
+        PointerTable([(np.zeros((4, 4), np.float32)[:, ::2], np.float32, 2)])

@@ -16,11 +16,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-import numba
 import numpy as np
 from numba import njit
 
@@ -29,6 +26,7 @@ from realtime.block import NO_AUX, Block
 from realtime.engine.layouts import Layout, get_layout
 from realtime.engine.muaps import UnitGeometry, sample_geometry
 from realtime.engine.overlap_add import add_discharges, read_block
+from realtime.engine.pointer_table import PointerTable, slot_1d, slot_2d, slot_3d
 from realtime.engine.pool import PoolParameters, advance_pool, build_pools, initial_state
 from realtime.engine.posture import MAX_AXES, NEUTRAL_ANGLES, NEUTRAL_POSTURE
 from realtime.engine.settings import EngineSettings
@@ -68,61 +66,51 @@ class Discharges:
         return int(self.sample.size)
 
 
+# Slots of the kernel's state in its pointer table: the contract between EmgEngine._pack_args
+# (which checks each array's dtype and dimensions) and _engine_block.
+(
+    S_COLS, S_STARTS, S_KTAB, S_REMAINING, S_N_ACTIVE, S_RNG, S_CV, S_SPK_SAMPLE, S_SPK_UNIT,
+    S_UNIT_INFO, S_GRID_INT, S_GRID_FLOAT, S_NEUTRAL, S_DATA, S_SCALE, S_W_NODE, S_W_VALUE, S_ACC,
+    S_N_TAIL,
+) = range(19)  # fmt: skip
+
+
 @njit(cache=True)
-def _engine_block(
-    act,
-    angles,
-    out,
-    cols,
-    starts,
-    ktab,
-    remaining,
-    n_active,
-    rng,
-    cv,
-    spk_sample,
-    spk_unit,
-    unit_info,
-    grid_int,
-    grid_float,
-    neutral,
-    data,
-    scale,
-    w_node,
-    w_value,
-    acc,
-    n_tail,
-):  # pragma: no cover - numba
+def _engine_block(act, angles, out, state):  # pragma: no cover - numba
+    f32, f64, i32, i64 = np.float32, np.float64, np.int32, np.int64
+    spk_sample = slot_1d(state, S_SPK_SAMPLE, i32)
+    spk_unit = slot_1d(state, S_SPK_UNIT, i32)
+    acc = slot_1d(state, S_ACC, f32)
     n_spk = advance_pool(
-        act, cols, starts, ktab, remaining, n_active, rng, cv, spk_sample, spk_unit
+        act,
+        slot_1d(state, S_COLS, i64),
+        slot_1d(state, S_STARTS, i64),
+        slot_2d(state, S_KTAB, f32),
+        slot_1d(state, S_REMAINING, f32),
+        slot_1d(state, S_N_ACTIVE, i64),
+        slot_1d(state, S_RNG, np.uint64),
+        slot_1d(state, S_CV, f64)[0],
+        spk_sample,
+        spk_unit,
     )
     add_discharges(
-        acc, out.shape[1], spk_sample, spk_unit, n_spk, angles, unit_info, grid_int, grid_float,
-        neutral, data, scale, w_node, w_value,
-    )  # fmt: skip
-    read_block(acc, out, n_tail)
+        acc,
+        out.shape[1],
+        spk_sample,
+        spk_unit,
+        n_spk,
+        angles,
+        slot_2d(state, S_UNIT_INFO, i64),
+        slot_3d(state, S_GRID_INT, i64),
+        slot_3d(state, S_GRID_FLOAT, f64),
+        slot_1d(state, S_NEUTRAL, f64),
+        slot_1d(state, S_DATA, np.int16),
+        slot_1d(state, S_SCALE, f32),
+        slot_2d(state, S_W_NODE, i64),
+        slot_2d(state, S_W_VALUE, f32),
+    )
+    read_block(acc, out, slot_1d(state, S_N_TAIL, i64)[0])
     return n_spk
-
-
-def _compiled_entry(dispatcher: Any, args: tuple[Any, ...]) -> Callable[..., Any]:
-    """The compiled version of a numba function for exactly the types of ``args``, callable directly.
-
-    On every call numba's dispatcher works out the type of each argument to
-    pick the compiled version (about 15 ns per array; the engine kernel has
-    22 arguments and runs 500 times a second). :meth:`EmgEngine.process`
-    fixes those types itself (it checks or builds every array it passes), so
-    it calls that version's entry point. Arguments of other types must never
-    reach it: it would not convert them. If numba does not expose the entry
-    point (another numba version), the dispatcher itself is returned.
-    """
-    try:
-        sig = tuple(numba.typeof(a) for a in args)
-        return dispatcher.overloads[sig].entry_point
-    except (AttributeError, KeyError, TypeError, ValueError):  # pragma: no cover - numba internals
-        logger.debug(
-            "numba entry point of %s not found; calling through the dispatcher", dispatcher
-        )
-        return dispatcher
 
 
 class EmgEngine:
@@ -171,7 +159,6 @@ class EmgEngine:
         self._capacity = -1
         self._n_spk = 0
         self._spk_seq = 0
-        self._kernel: Callable[..., int] = _engine_block
         self._dynamic = settings.muaps == "dynamic"
         self._fs = float(settings.fs)
         self._ktab = self.pool.kernel_table(settings.fs)
@@ -295,17 +282,12 @@ class EmgEngine:
         self._spk_seq = 0
         self._pack_args()
         t0 = time.perf_counter()
-        self._tiny_act = np.zeros((0, max(int(self._cols.max()) + 1, 1)), np.float32)
-        self._tiny_out = np.zeros((0, self.n_channels), np.float32)
         self._run(
-            self._tiny_act,
+            np.zeros((0, max(int(self._cols.max()) + 1, 1)), np.float32),
             self._neutral_angles,
-            self._tiny_out,
+            np.zeros((0, self.n_channels), np.float32),
         )
         self.timings["jit_s"] = time.perf_counter() - t0
-        self._kernel = _compiled_entry(
-            _engine_block, (self._tiny_act, self._neutral_angles, self._tiny_out, *self._args)
-        )
 
     def process(self, block: Block) -> Block:
         """Turn an activation block into an EMG block (see the class notes)."""
@@ -340,7 +322,7 @@ class EmgEngine:
         out = _empty((n, self._n_channels), _FLOAT32)
         seq = block.seq
         self._spk_seq = seq
-        self._n_spk = self._kernel(data, angles, out, *self._args)
+        self._n_spk = _engine_block(data, angles, out, self._state_table)
         # Every field is valid by construction (what Block.trusted does, without its call): a fresh
         # C-contiguous float32 array with one column per label; timestamps, fs and seq from the
         # validated input block.
@@ -355,32 +337,44 @@ class EmgEngine:
 
     # ------------------------------------------------------------------ internals
     def _run(self, act: np.ndarray, angles: np.ndarray, out: np.ndarray) -> None:
-        self._n_spk = _engine_block(act, angles, out, *self._args)
+        self._n_spk = _engine_block(act, angles, out, self._state_table)
 
     def _pack_args(self) -> None:
-        """The kernel's state arguments, packed once (they change only in reset/grow/column mapping)."""
+        """Build the kernel's pointer table (in reset, grow and column mapping only).
+
+        The table holds the state arrays themselves (the kernel writes into
+        them in place), so Python reads what the kernel wrote; the arrays are
+        only ever replaced here, together with the table.
+        """
         t = self._tables
-        self._args = (
-            self._cols,
-            self.pool.starts,
-            self._ktab,
-            self._remaining,
-            self._n_active,
-            self._rng,
-            self.pool.isi_cv,
-            self._spk_sample,
-            self._spk_unit,
-            self._unit_info,
-            self._grid_int,
-            self._grid_float,
-            self._neutral,
-            t.data,
-            t.scale,
-            self._w_node,
-            self._w_value,
-            self._acc,
-            self._n_tail,
-        )
+        i64, f32, f64 = np.int64, np.float32, np.float64
+        self._cv = np.array([self.pool.isi_cv], f64)
+        self._n_tail_arr = np.array([self._n_tail], i64)
+        state = [  # slot, array, dtype and dimensions as _engine_block reads them
+            (S_COLS, self._cols, i64, 1),
+            (S_STARTS, self.pool.starts, i64, 1),
+            (S_KTAB, self._ktab, f32, 2),
+            (S_REMAINING, self._remaining, f32, 1),
+            (S_N_ACTIVE, self._n_active, i64, 1),
+            (S_RNG, self._rng, np.uint64, 1),
+            (S_CV, self._cv, f64, 1),
+            (S_SPK_SAMPLE, self._spk_sample, np.int32, 1),
+            (S_SPK_UNIT, self._spk_unit, np.int32, 1),
+            (S_UNIT_INFO, self._unit_info, i64, 2),
+            (S_GRID_INT, self._grid_int, i64, 3),
+            (S_GRID_FLOAT, self._grid_float, f64, 3),
+            (S_NEUTRAL, self._neutral, f64, 1),
+            (S_DATA, t.data, np.int16, 1),
+            (S_SCALE, t.scale, f32, 1),
+            (S_W_NODE, self._w_node, i64, 2),
+            (S_W_VALUE, self._w_value, f32, 2),
+            (S_ACC, self._acc, f32, 1),
+            (S_N_TAIL, self._n_tail_arr, i64, 1),
+        ]
+        if [slot for slot, *_ in state] != list(range(len(state))):  # pragma: no cover
+            raise AssertionError("EmgEngine._pack_args: pointer-table slots out of order")
+        self._state = PointerTable([(a, dtype, ndim) for _, a, dtype, ndim in state])
+        self._state_table = self._state.table
 
     @staticmethod
     def _checked_angles(angles: np.ndarray, n: int) -> np.ndarray:

@@ -9,6 +9,9 @@
   ``<= 0``, as the bits of an integer (one vector compare), and
   :func:`lowest_bit`: the index of the lowest set bit (``llvm.cttz``). With
   them the pool finds its due units 16 at a time instead of one by one.
+- :func:`address_as_pointer`: an integer address as a typed pointer, so
+  :func:`numba.carray` can rebuild an array from an address table
+  (:mod:`realtime.engine.pointer_table`).
 """
 
 from __future__ import annotations
@@ -101,5 +104,28 @@ def lowest_bit(typingctx, bits):  # pragma: no cover - compiled by numba
         fnty = ir.FunctionType(_I64, [_I64, ir.IntType(1)])
         fn = builder.module.declare_intrinsic("llvm.cttz", [_I64], fnty)
         return builder.call(fn, [args[0], ir.Constant(ir.IntType(1), 1)])
+
+    return sig, codegen
+
+
+@intrinsic
+def address_as_pointer(typingctx, address, dtype):  # pragma: no cover - compiled by numba
+    """A typed pointer to ``address`` (an integer), for :func:`numba.carray`.
+
+    Parameters
+    ----------
+    address : integer
+        The address of the first element (``ndarray.ctypes.data``); the caller
+        keeps the memory alive and guarantees its element type.
+    dtype : numba number class, e.g. ``np.float32``
+    """
+    if not isinstance(address, types.Integer) or not isinstance(dtype, types.NumberClass):
+        return None
+    element = dtype.instance_type
+    sig = types.CPointer(element)(address, dtype)
+
+    def codegen(context, builder, signature, args):
+        value = context.cast(builder, args[0], signature.args[0], types.intp)
+        return builder.inttoptr(value, context.get_value_type(element).as_pointer())
 
     return sig, codegen
