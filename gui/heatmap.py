@@ -27,7 +27,7 @@ import pyqtgraph as pg
 from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
 
 from gui import theme
-from gui.traces import format_amount
+from gui.traces import format_amount, nice_ceil
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -180,6 +180,7 @@ class _RmsPanel:
         self.rms = np.zeros(meta.n_channels)
         self.max_index = -1
         self.level = 0.0
+        self.top = 0.0  # top of the colour/bar scale (0 before data)
         self._titled_index = -2
         self._title_due = 0.0
 
@@ -190,6 +191,19 @@ class _RmsPanel:
 
     def _update_level(self, peak: float) -> None:
         self.level = max(peak, 0.97 * self.level) if self.level > 0 else peak
+
+    def _scale_top(self, current: float) -> float:
+        """Top of the colour/bar scale: ``level`` rounded up to 1-2-5, kept while it fits.
+
+        It changes only when the level exceeds it or falls below 40 % of it, so
+        the scale's labels are redrawn seldom (and stay readable) instead of at
+        every update as the level decays.
+        """
+        if not self.level > 0:
+            return current if current > 0 else 1.0
+        if current > 0 and 0.4 * current <= self.level <= current:
+            return current
+        return nice_ceil(1.05 * self.level)  # a little headroom above the largest value
 
     def _set_title(self) -> None:
         """Retitle at most every 0.5 s (text layout is costly), at once when the top channel changes."""
@@ -288,9 +302,11 @@ class RmsHeatmap(_RmsPanel):
         self.image[self.layout.row, self.layout.col] = self.rms
         self.max_index = int(np.argmax(self.rms))
         self._update_level(float(self.rms[self.max_index]))
-        top = self.level if self.level > 0 else 1.0
+        top = self._scale_top(self.top)
         self.image_item.setImage(self.image, autoLevels=False, levels=(0.0, top))
-        self.colorbar.setLevels((0.0, top))
+        if top != self.top:  # the colour bar's axis is text: redraw it only when it changes
+            self.top = top
+            self.colorbar.setLevels((0.0, top))
         r, c = self.cell_of(self.max_index)
         self.marker.setRect(
             self._origin[0] + c * self.cell_w,
@@ -349,7 +365,10 @@ class RmsBars(_RmsPanel):
         self.bars.setOpts(height=self.rms)
         self.top_bar.setOpts(x=[float(self.max_index)], height=[float(self.rms[self.max_index])])
         self.top_bar.setVisible(True)
-        self.plot.setYRange(0.0, self.level * 1.1 if self.level > 0 else 1.0, padding=0.0)
+        top = self._scale_top(self.top)
+        if top != self.top:  # the axis is text: rescale only when the rounded top changes
+            self.top = top
+            self.plot.setYRange(0.0, top, padding=0.0)
         self._set_title()
 
 

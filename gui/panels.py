@@ -118,7 +118,7 @@ class ImuTraces:
         self._x = np.zeros(capacity, dtype=np.float64)
         self._yrange = [(0.0, 0.0), (0.0, 0.0)]
         self.widgets: list[pg.PlotWidget] = []
-        self.curves: list[tuple[pg.PlotDataItem, int]] = []
+        self.curves: list[tuple[pg.PlotCurveItem, int]] = []
         for title, unit, cols in (
             ("Accelerometer", "m/s²", (0, 1, 2)),
             ("Gyroscope", "rad/s", (3, 4, 5)),
@@ -137,10 +137,11 @@ class ImuTraces:
                 axis="y"
             )  # sticky range (see _fit_y): axes redraw only when it changes
             for i, col in enumerate(cols):
-                curve = p.plot(pen=pg.mkPen(theme.IMU_AXES[i], width=2))
-                curve.setDownsampling(auto=True, method="peak")
-                curve.setClipToView(True)
+                # a bare PlotCurveItem: an IMU window is at most a few thousand points, so
+                # PlotDataItem's downsampling and clipping machinery costs more than it saves
+                curve = pg.PlotCurveItem(pen=pg.mkPen(theme.IMU_AXES[i], width=2))
                 curve.setSkipFiniteCheck(True)
+                p.addItem(curve)
                 self.curves.append((curve, col))
             self.widgets.append(w)
         self.widgets[1].getPlotItem().setLabel(

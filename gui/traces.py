@@ -56,6 +56,43 @@ def format_amount(value: float, unit: str) -> str:
     return f"{text} {unit}".strip()
 
 
+class StackedCurve(pg.PlotCurveItem):
+    """A ``PlotCurveItem`` whose data bounds are given with the data.
+
+    pyqtgraph finds a curve's bounds with ``nanmin``/``nanmax`` over every
+    point after each ``setData``; the stacked EMG curve has ~10^5 points and its
+    x bounds are known (the first and last timestamps), so
+    :meth:`set_stacked_data` takes them and finds the y bounds with plain
+    ``min``/``max`` (the samples are finite: the slot replaced non-finite ones).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._bounds: tuple[tuple[float, float], tuple[float, float]] | None = None
+
+    def set_stacked_data(
+        self, x: NDArray[np.float64], y: NDArray[Any], connect: Any, m: int
+    ) -> None:
+        """``setData(x=x, y=y, connect=connect)`` with ``x`` repeating one ascending row of ``m`` points."""
+        if m > 0 and x.size:
+            x0, x1 = sorted((float(x[0]), float(x[m - 1])))
+            self._bounds = ((x0, x1), (float(y.min()), float(y.max())))
+        else:
+            self._bounds = None
+        self.setData(x=x, y=y, connect=connect)
+
+    def dataBounds(  # noqa: N802 - pyqtgraph API
+        self,
+        ax: int,
+        frac: float = 1.0,
+        orthoRange: Any = None,  # noqa: N803
+    ) -> tuple[float | None, float | None]:
+        """Bounds of the data along ``ax`` (0: x, 1: y); see ``PlotCurveItem.dataBounds``."""
+        if self._bounds is None or frac < 1.0 or orthoRange is not None:
+            return super().dataBounds(ax, frac, orthoRange)
+        return self._bounds[ax]
+
+
 class EmgTraces:
     """The EMG trace panel.
 
@@ -79,7 +116,7 @@ class EmgTraces:
         self.plot.hideButtons()
         self.plot.disableAutoRange()
         theme.style_plot(self.plot, bottom="time (s)")
-        self.curve = pg.PlotCurveItem(pen=pg.mkPen(theme.EMG_TRACE, width=1))
+        self.curve = StackedCurve(pen=pg.mkPen(theme.EMG_TRACE, width=1))
         self.curve.setSkipFiniteCheck(True)
         # draw the connect-array curve as line segments: building them is ~15x cheaper
         # than a QPainterPath with a connect array (measured: 1 ms vs 18 ms for 64 x 1800 points)
@@ -242,6 +279,13 @@ class EmgTraces:
         )
         return max(100, int(vb.width() * ratio))
 
+    def _units_per_pixel(self) -> float:
+        """Plot units (channel spacings) per vertical device pixel."""
+        vb = self.plot.getViewBox()
+        y0, y1 = vb.viewRange()[1]
+        height = vb.height()
+        return (y1 - y0) / height if height > 0 else 0.0
+
     # ------------------------------------------------------------------ drawing
     def update(self, ring: RingBuffer, t_ref: float | None = None) -> None:
         """Redraw from the newest ``window_s`` seconds of ``ring``.
@@ -273,10 +317,14 @@ class EmgTraces:
                 self.spacing = nice_ceil(target)
                 self._update_left_label()
         x, y, connect, m = self._decimator.stack(
-            self.channels, 1.0 / self.spacing, self._offsets[: self.channels.size], t_ref
+            self.channels,
+            1.0 / self.spacing,
+            self._offsets[: self.channels.size],
+            t_ref,
+            min_span=self._units_per_pixel() / 32.0,
         )
         self.points_per_channel = m
-        self.curve.setData(x=x, y=y, connect=connect)
+        self.curve.set_stacked_data(x, y, connect, m)
         self.frames += 1
 
     def curve_data(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:

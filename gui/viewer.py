@@ -449,7 +449,9 @@ class Viewer(QtWidgets.QMainWindow):
             slot.poll()
         lost = self.emg.state == LOST
         self.traces.set_lost_message("STREAM LOST · waiting for it to return" if lost else "")
-        if not self.paused:
+        if self.isMinimized():  # nothing on screen: keep pulling, draw once restored
+            self._dirty = self._dirty or new > 0
+        elif not self.paused:
             if new > 0 or self._dirty:
                 self._redraw_traces()
             now = time.monotonic()
@@ -480,30 +482,40 @@ class Viewer(QtWidgets.QMainWindow):
             self.spacing_spin.setValue(self.traces.spacing)
             self.spacing_spin.blockSignals(False)
 
-    def _changed(self, key: str, slot: StreamSlot) -> bool:
-        """Whether ``slot`` received data since the side panel ``key`` was last drawn."""
+    def _changed(self, key: str, slot: StreamSlot, *widgets: QtWidgets.QWidget) -> bool:
+        """Whether ``slot`` received data since the side panel ``key`` was last drawn, and it shows.
+
+        A panel folded away in its splitter (no visible pixels) is not redrawn;
+        it is drawn again when it is unfolded and has new data.
+        """
         if self._drawn_at.get(key) == slot.received:
+            return False
+        if not any(w.isVisible() and w.width() > 0 and w.height() > 0 for w in widgets):
             return False
         self._drawn_at[key] = slot.received
         return True
 
     def _redraw_side(self) -> None:
         ring = self.emg.ring
-        if self.rms is not None and self._changed("rms", self.emg):
+        if self.rms is not None and self._changed("rms", self.emg, self.rms.widget):
             fs = self.emg.meta.fs
             n = int(self.options.rms_window_s * fs) if fs > 0 else 64
             self.rms.update(ring.latest(max(n, 2))[0])
         if self.activations is not None:
             for key, role in (("truth", "activation"), ("model", "activation_model")):
                 slot = self.companions.get(role)
-                if slot is not None and slot.ring is not None and self._changed(role, slot):
+                if (
+                    slot is not None
+                    and slot.ring is not None
+                    and self._changed(role, slot, self.activations.widget)
+                ):
                     self.activations.update(key, slot.ring)
         imu = self.companions.get("imu")
         if (
             self.imu is not None
             and imu is not None
             and imu.ring is not None
-            and self._changed("imu", imu)
+            and self._changed("imu", imu, *self.imu.widgets)
         ):
             t_ref = ring.last_timestamp()
             if t_ref is None:

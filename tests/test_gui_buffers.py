@@ -94,8 +94,9 @@ def _reference_stack(data, ts, channels, gain, offsets, t_ref, width):
             start = n - nb * b
             x, y = [], []
             for j in range(nb):
-                seg = data[start + j * b : start + (j + 1) * b, c]
-                x += [ts[start + j * b] - t_ref] * 2
+                first = start + j * b  # the block and the sample before it (when in the window)
+                seg = data[max(first - 1, 0) : first + b, c]
+                x += [ts[first] - t_ref] * 2
                 y += [seg.min() * gain + offsets[k], seg.max() * gain + offsets[k]]
         xs += x
         ys += y
@@ -118,8 +119,10 @@ def test_decimation_matches_reference_rule(n: int, width: int) -> None:
     np.testing.assert_allclose(y, yr, rtol=1e-5, atol=1e-5)
     assert m == len(xr) // 3
     assert m <= 2 * width
-    # the line breaks exactly between channels
-    np.testing.assert_array_equal(np.flatnonzero(connect == 0), [m - 1, 2 * m - 1, 3 * m - 1])
+    if n <= 2 * width:  # one polyline per channel: the line breaks exactly between channels
+        np.testing.assert_array_equal(np.flatnonzero(connect == 0), [m - 1, 2 * m - 1, 3 * m - 1])
+    else:  # one vertical segment per block
+        assert connect == "pairs"
     assert block_size(n, width) == (1 if n <= 2 * width else -(-n // width))
 
 
@@ -135,6 +138,29 @@ def test_decimation_keeps_peaks_and_reuses_memory() -> None:
     x2, y2, _, _ = dec.run(data, np.arange(n) / 2000.0, np.arange(2), 1.0, np.zeros(2, np.float32))
     assert np.shares_memory(y, y2)
     assert np.shares_memory(x, x2)
+
+
+def test_decimated_segments_join_neighbours_and_flat_stretches_stay_visible() -> None:
+    n, width = 4000, 100  # b = 40 samples per block, 100 blocks
+    data = np.zeros((n, 1), dtype=np.float32)
+    data[:2000, 0] = np.linspace(0.0, 1.0, 2000)  # a slow ramp, then a step down and flat
+    data[2000:, 0] = 0.25
+    ts = np.arange(n) / 1000.0
+    dec = StackedDecimator(1, width)
+    x, y, connect, m = dec.run(data, ts, np.arange(1), 1.0, np.zeros(1, np.float32))
+    assert connect == "pairs"
+    lo, hi = y[0::2], y[1::2]
+    # every segment touches the next one: an unbroken trace without connecting lines
+    assert np.all(hi[:-1] >= lo[1:])
+    assert np.all(lo[:-1] <= hi[1:])
+    assert lo[50] == pytest.approx(0.25)
+    assert hi[50] == pytest.approx(1.0)
+    # the flat part: zero-length segments (Qt draws a pixel for those, nothing for tiny ones)
+    data[2100:, 0] += (np.arange(n - 2100) % 2) * 1e-6
+    x, y, _, _ = dec.run(data, ts, np.arange(1), 1.0, np.zeros(1, np.float32), min_span=1e-3)
+    np.testing.assert_array_equal(y[0::2][60:], 0.25)
+    np.testing.assert_array_equal(y[1::2][60:], 0.25)
+    assert y[1::2][10] > y[0::2][10]  # the ramp's segments keep their length
 
 
 # --------------------------------------------------------------------------- metadata

@@ -98,8 +98,9 @@ def _expected_curve(data, ts, channels, spacing, width):
             nb = n // b
             start = n - nb * b
             for j in range(nb):
-                seg = data[start + j * b : start + (j + 1) * b, c]
-                xs.append(np.repeat(ts[start + j * b] - ts[-1], 2))
+                first = start + j * b  # the block and the sample before it (when in the window)
+                seg = data[max(first - 1, 0) : first + b, c]
+                xs.append(np.repeat(ts[first] - ts[-1], 2))
                 ys.append(np.array([seg.min(), seg.max()]) / spacing + off)
     return np.concatenate(xs), np.concatenate(ys)
 
@@ -148,6 +149,15 @@ def test_heatmap_shows_the_channel_with_the_largest_signal(open_viewer, qtbot) -
         assert np.unravel_index(np.argmax(rms.image), rms.image.shape) == (r, c)
         assert rms.image[r, c] == pytest.approx(200.0, rel=0.25)
         assert "R6C3" in rms.plot.titleLabel.text
+        # the colour scale tops out at a 1-2-5 value above the largest RMS, kept while it fits
+        top = rms.top
+        mantissa = top / 10 ** np.floor(np.log10(top))
+        assert mantissa == pytest.approx(1.0) or mantissa in (
+            pytest.approx(2.0),
+            pytest.approx(5.0),
+        )
+        assert top >= rms.image.max()
+        assert rms.colorbar.levels() == pytest.approx((0.0, top))
         # the grid comes from the electrode locations: R6C3 is X = 20 mm, Y = (8 - 6) * 10 mm
         assert (r, c) == (2, 2)
     finally:
@@ -255,5 +265,35 @@ def test_window_closes_cleanly_and_controls_work(open_viewer, qtbot) -> None:
         win.close()
         assert not win.timer.isActive()
         assert win.emg._inlet is None
+    finally:
+        pusher.stop()
+
+
+def test_minimized_window_and_folded_panels_are_not_redrawn(open_viewer, qtbot) -> None:
+    name = _unique("hidden")
+    fs = 1000.0
+    outlet = pylsl.StreamOutlet(emg_info(name, "grid64", fs, source_id=name))
+    win = open_viewer(name, window_s=2.0, side_fps=30.0)
+    pusher = Pusher(outlet, 64, fs, np.full(64, 20.0)).start()
+    try:
+        qtbot.waitUntil(lambda: win.redraws > 0 and win.rms.max_index >= 0, timeout=5000)
+        win.showMinimized()
+        qtbot.waitUntil(win.isMinimized, timeout=2000)
+        redraws, received = win.redraws, win.emg.received
+        qtbot.waitUntil(lambda: win.emg.received > received + 200, timeout=5000)  # still pulling
+        assert win.redraws == redraws
+        win.showNormal()
+        qtbot.waitUntil(lambda: not win.isMinimized() and win.redraws > redraws, timeout=5000)
+        # fold the RMS map away in its splitter: its data stops being recomputed
+        side = win._side
+        sizes = side.sizes()
+        side.setSizes([0, *sizes[1:]])
+        qtbot.waitUntil(lambda: win.rms.widget.height() == 0, timeout=2000)
+        win.rms.rms[:] = -1.0  # a value no update can produce
+        received = win.emg.received
+        qtbot.waitUntil(lambda: win.emg.received > received + 200, timeout=5000)
+        assert np.all(win.rms.rms == -1.0)
+        side.setSizes(sizes)
+        qtbot.waitUntil(lambda: bool(np.all(win.rms.rms >= 0.0)), timeout=5000)
     finally:
         pusher.stop()
