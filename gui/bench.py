@@ -8,18 +8,24 @@ Two measurements per channel count (8 = ``armband8``, 64 = ``grid64``), 4 s wind
   the 4 s window is full, redrawing the traces on every tick (pull, decimate,
   draw), and the frames actually painted by the EMG plot's viewport are counted
   (a Qt event filter), over ``seconds``. Side panels refresh at their normal 10 Hz.
-- **late_ticks_delta**: the simulator (``launch.py run --layout L --name P
-  --duration D``) is run twice, alone and with the viewer process
-  (``launch.py view --prefix P``, its normal 30 Hz) started when the first
-  status sample arrives; in each run the increase of ``late_ticks`` (from its
-  ``<prefix>-status`` stream) from the first sample after a 4 s warm-up to the
-  last one is taken, and the delta is ``with - without``. The viewer process'
-  CPU use over that window is stored as well, and a third run with a bare LSL
-  inlet pulling the EMG at 30 Hz (what any consumer costs the producer) gives
-  ``late_ticks_delta_vs_bare_inlet``. ``None`` when ``launch.py run`` is not
-  available. The three conditions are interleaved ``--repeats`` times and the
-  medians compared; every run's figures are stored too (late ticks on a shared
-  machine are noisy).
+- **late ticks**: the simulator (``launch.py run --layout L --name P``) is
+  started ``repeats`` times; in each run, after a 4 s warm-up, one window of
+  ``phase_seconds`` (counted between two samples of its 1 Hz
+  ``<prefix>-status`` stream, so the count is exact) is measured per
+  condition: alone (``none``), with a bare LSL inlet pulling the EMG at 30 Hz
+  (``inlet``: what any consumer costs the producer) and with the viewer process
+  (``launch.py view --prefix P``, its normal 30 Hz, niced, started 3 s before
+  its window). The order of the conditions rotates from run to run. Reported:
+  every window's count, each condition's median, ``late_ticks_delta`` =
+  median(viewer) − median(alone) and ``late_ticks_delta_vs_bare_inlet``, a
+  one-sided Mann–Whitney U p-value and a bootstrap 95 % interval of each
+  difference, and ``viewer_raises_late_ticks``: true only when the viewer's
+  counts are significantly larger than the simulator's alone (one-sided
+  p < 0.05; rule in :mod:`gui.bench_stats`), ``None`` with fewer than 3 runs.
+  The viewer process' CPU use over its windows is stored too. With
+  ``pinned=True`` a fourth condition pins the viewer to the last CPU
+  (``os.sched_setaffinity``) and is compared with the unpinned viewer. All
+  late-tick fields are ``None`` when ``launch.py run`` is not available.
 """
 
 from __future__ import annotations
@@ -182,37 +188,60 @@ def _cpu_seconds(pid: int) -> float | None:
 
 
 CONSUMERS = ("none", "inlet", "viewer")
+PINNED = "viewer_pinned"  # optional condition: the viewer pinned to the last CPU
 
 
-def run_simulator_late_ticks(
-    channels: int, duration: float, consumer: str, warmup: float = 4.0
-) -> dict[str, float | None]:
-    """Run the simulator for ``duration`` s with a consumer of its EMG stream and read its late ticks.
+def _consumer_order(conditions: tuple[str, ...], repeat: int) -> tuple[str, ...]:
+    """The conditions rotated by ``repeat`` (each takes every position in turn)."""
+    k = repeat % len(conditions)
+    return conditions[k:] + conditions[:k]
 
-    ``consumer`` is ``none`` (nobody reads the EMG), ``inlet`` (this process pulls
-    it at 30 Hz into a preallocated buffer: what any LSL client costs the
-    producer) or ``viewer`` (a ``launch.py view`` process). The consumer starts
-    with the first status sample; late ticks are counted from the first status
-    sample ``warmup`` seconds later to the last one, in every condition alike.
+
+def run_simulator_phases(
+    channels: int,
+    order: tuple[str, ...],
+    phase_s: float,
+    warmup: float = 4.0,
+    settle: float = 1.0,
+    viewer_settle: float = 3.0,
+) -> dict[str, dict[str, float | None]]:
+    """Run the simulator once and count its late ticks under each consumer in ``order``.
+
+    After ``warmup`` seconds, each condition in turn: its consumer starts
+    (``none``: nobody reads the EMG; ``inlet``: this process pulls it at 30 Hz
+    into a preallocated buffer, what any LSL client costs the producer;
+    ``viewer``: a ``launch.py view`` process at its normal 30 Hz;
+    ``viewer_pinned``: the same, pinned to the last CPU with
+    ``os.sched_setaffinity``), runs ``settle`` seconds (``viewer_settle`` for a
+    viewer, whose start-up is not what is measured), then late ticks are
+    counted from the next status sample to the first status sample at least
+    ``phase_s`` seconds later (``<prefix>-status`` is published at 1 Hz), and
+    the consumer stops.
 
     Returns
     -------
     dict
-        ``first`` and ``final`` late_ticks of the counted window, ``increase``
-        (final - first), ``seconds`` (length of the window) and, with the viewer,
-        ``viewer_cpu_percent`` (the viewer process' CPU use over the window).
+        Condition -> ``first`` and ``final`` late_ticks of its window,
+        ``increase``, ``seconds`` (window length), ``viewer_cpu_percent`` (the
+        viewer's CPU use over the window, viewers only).
     """
     import pylsl
 
     from gui.commands import start_viewer_process
 
-    if consumer not in CONSUMERS:
-        raise ValueError(
-            f"The argument 'consumer' must be one of {CONSUMERS}. {consumer!r} is invalid."
-        )
+    for c in order:
+        if c not in (*CONSUMERS, PINNED):
+            raise ValueError(
+                f"The argument 'order' must hold only {(*CONSUMERS, PINNED)}. {c!r} is invalid."
+            )
     prefix = f"benchsim_{uuid4().hex[:8]}"
+    duration = (
+        warmup
+        + sum((viewer_settle if c.startswith("viewer") else settle) + phase_s + 1.5 for c in order)
+        + 3.0
+    )
     argv = [sys.executable, str(_LAUNCH), "run", "--layout", LAYOUT_FOR_CHANNELS[channels]]
-    argv += ["--name", prefix, "--duration", str(duration)]
+    argv += ["--name", prefix, "--duration", f"{duration:.1f}"]
     help_text = simulator_available()[1]
     if "--fs" in help_text:
         argv += ["--fs", str(int(FS))]
@@ -227,7 +256,8 @@ def run_simulator_late_ticks(
         tail = " | ".join(lines[-3:])
         return RuntimeError(f"{what}: {' '.join(argv)}" + (f" (stderr: {tail})" if tail else ""))
 
-    viewer = None
+    viewer: subprocess.Popen | None = None
+    emg_inlet = None
     try:
         found: list = []
         deadline = time.monotonic() + 60.0
@@ -240,63 +270,76 @@ def run_simulator_late_ticks(
                 else "timed out (60 s)"
             )
             raise failed(f"The simulator published no {prefix}-status ({why})")
-        inlet = pylsl.StreamInlet(found[0])
-        inlet.open_stream(timeout=5.0)
-        labels = inlet.info(timeout=5.0).get_channel_labels() or []
+        status = pylsl.StreamInlet(found[0])
+        status.open_stream(timeout=5.0)
+        labels = status.info(timeout=5.0).get_channel_labels() or []
         index = labels.index("late_ticks") if "late_ticks" in labels else 2  # docs/streams.md order
-        samples: list[tuple[float, float]] = []  # (local time received, late_ticks)
+        emg_info = pylsl.resolve_byprop("name", f"{prefix}-EMG", timeout=10.0)
+        if not emg_info:
+            raise failed(f"The simulator did not publish {prefix}-EMG")
+        emg_buf = np.empty((4096, emg_info[0].channel_count()), dtype=np.float32)
+        latest: list[float] = []  # late_ticks of status samples received since the last clear
 
-        emg_inlet = None
-        emg_buf = np.empty(0, dtype=np.float32)
+        def pump(seconds: float) -> None:
+            """Read status (and the EMG when an inlet is the consumer) for ``seconds``."""
+            end = time.monotonic() + seconds
+            while time.monotonic() < end and sim.poll() is None:
+                chunk, _ = status.pull_chunk(timeout=1.0 / 30.0)
+                latest.extend(float(v[index]) for v in chunk)
+                if emg_inlet is not None:
+                    emg_inlet.pull_chunk(timeout=0.0, max_samples=4096, dest_obj=emg_buf)
 
-        def read(timeout: float) -> None:
-            chunk, _ = inlet.pull_chunk(timeout=timeout)
-            samples.extend((time.monotonic(), float(s[index])) for s in chunk)
+        def next_status(limit: float = 5.0) -> tuple[float, float]:
+            latest.clear()
+            end = time.monotonic() + limit
+            while not latest and time.monotonic() < end and sim.poll() is None:
+                pump(1.0 / 30.0)
+            if not latest:
+                raise failed("No status sample from the simulator within 5 s")
+            return time.monotonic(), latest[0]
+
+        pump(warmup)
+        results: dict[str, dict[str, float | None]] = {}
+        for consumer in order:
+            if consumer.startswith("viewer"):
+                viewer = start_viewer_process(prefix, timeout=30)
+                if consumer == PINNED and hasattr(os, "sched_setaffinity"):
+                    os.sched_setaffinity(viewer.pid, {max(os.sched_getaffinity(0))})
+            elif consumer == "inlet":
+                emg_inlet = pylsl.StreamInlet(emg_info[0], max_buflen=15)
+                emg_inlet.open_stream(timeout=5.0)
+            pump(viewer_settle if viewer is not None else settle)
+            t0, first = next_status()
+            cpu0 = _cpu_seconds(viewer.pid) if viewer is not None else None
+            pump(max(phase_s - 1.0, 0.0))
+            t1, final = next_status()
+            while t1 - t0 < phase_s - 0.5 and sim.poll() is None:
+                t1, final = next_status()
+            cpu1 = _cpu_seconds(viewer.pid) if viewer is not None else None
+            if sim.poll() is not None:
+                raise failed(
+                    f"The simulator exited (code {sim.returncode}) during the {consumer} phase"
+                )
+            row: dict[str, float | None] = {
+                "first": first,
+                "final": final,
+                "increase": final - first,
+                "seconds": t1 - t0,
+            }
+            if viewer is not None:
+                if viewer.poll() not in (None, 0):
+                    raise RuntimeError(
+                        f"The viewer process exited with code {viewer.returncode} during the run."
+                    )
+                ok = cpu0 is not None and cpu1 is not None
+                row["viewer_cpu_percent"] = 100.0 * (cpu1 - cpu0) / (t1 - t0) if ok else None
+                _stop(viewer)
+                viewer = None
             if emg_inlet is not None:
-                emg_inlet.pull_chunk(timeout=0.0, max_samples=4096, dest_obj=emg_buf)
-
-        while not samples and sim.poll() is None:
-            read(0.5)
-        if consumer == "viewer":
-            viewer = start_viewer_process(prefix, timeout=30)
-        elif consumer == "inlet":
-            emg_info = pylsl.resolve_byprop("name", f"{prefix}-EMG", timeout=10.0)
-            if not emg_info:
-                raise failed(f"The simulator did not publish {prefix}-EMG")
-            emg_buf = np.empty((4096, emg_info[0].channel_count()), dtype=np.float32)
-            emg_inlet = pylsl.StreamInlet(emg_info[0], max_buflen=15)
-            emg_inlet.open_stream(timeout=5.0)
-        poll_s = 1.0 / 30.0 if emg_inlet is not None else 0.5
-        window_start = time.monotonic() + warmup
-        cpu0 = None
-        while sim.poll() is None:
-            read(poll_s)
-            if viewer is not None and cpu0 is None and time.monotonic() >= window_start:
-                cpu0, t_cpu0 = _cpu_seconds(viewer.pid), time.monotonic()
-        cpu1 = _cpu_seconds(viewer.pid) if viewer is not None and viewer.poll() is None else None
-        t_cpu1 = time.monotonic()
-        read(0.5)
-        if sim.returncode != 0:
-            raise failed(f"The simulator exited with code {sim.returncode}")
-        if viewer is not None and viewer.poll() not in (None, 0):
-            raise RuntimeError(
-                f"The viewer process exited with code {viewer.returncode} during the run."
-            )
-        counted = [(t, v) for t, v in samples if t >= window_start]
-        if len(counted) < 2:
-            raise RuntimeError(
-                f"Fewer than 2 status samples after the {warmup:g} s warm-up; use a longer --sim-seconds."
-            )
-        result: dict[str, float | None] = {
-            "first": counted[0][1],
-            "final": counted[-1][1],
-            "increase": counted[-1][1] - counted[0][1],
-            "seconds": counted[-1][0] - counted[0][0],
-        }
-        if viewer is not None:
-            ok = cpu0 is not None and cpu1 is not None and t_cpu1 > t_cpu0
-            result["viewer_cpu_percent"] = 100.0 * (cpu1 - cpu0) / (t_cpu1 - t_cpu0) if ok else None
-        return result
+                emg_inlet.close_stream()
+                emg_inlet = None
+            results[consumer] = row
+        return results
     finally:
         if viewer is not None:
             _stop(viewer)
@@ -304,42 +347,90 @@ def run_simulator_late_ticks(
         err_log.close()
 
 
-def measure_late_ticks(channels: int, sim_seconds: float, repeats: int) -> dict[str, Any]:
+def measure_late_ticks(
+    channels: int, phase_s: float, repeats: int, pinned: bool = False
+) -> dict[str, Any]:
     """Late ticks of the simulator alone, with a bare inlet and with the viewer.
 
-    The three conditions are interleaved ``repeats`` times (ambient load on a
-    shared machine drifts; interleaving spreads it over all conditions) and the
-    median increase of each condition gives the deltas.
+    ``repeats`` simulator runs; each counts one window per condition, the
+    conditions in rotating order (ambient load on a shared machine drifts and
+    a run's later phases may differ from its first: rotation spreads both over
+    all conditions). The counts are compared by :func:`gui.bench_stats.compare`.
+    With ``pinned`` a fourth condition, the viewer pinned to the last CPU, is
+    measured and compared with the unpinned viewer.
     """
-    raw: dict[str, list[dict[str, float | None]]] = {c: [] for c in CONSUMERS}
-    for _ in range(repeats):
-        for consumer in CONSUMERS:
-            raw[consumer].append(run_simulator_late_ticks(channels, sim_seconds, consumer))
-    median = {c: float(np.median([r["increase"] for r in runs])) for c, runs in raw.items()}
+    from gui.bench_stats import compare
+
+    conditions = (*CONSUMERS, PINNED) if pinned else CONSUMERS
+    raw: dict[str, list[dict[str, float | None]]] = {c: [] for c in conditions}
+    loads = []
+    for r in range(repeats):
+        loads.append(os.getloadavg()[0] if hasattr(os, "getloadavg") else None)
+        rows = run_simulator_phases(channels, _consumer_order(conditions, r), phase_s)
+        for c, row in rows.items():
+            raw[c].append(row)
+        logger.info(
+            "bench viewer: %s ch, run %s/%s: %s",
+            channels,
+            r + 1,
+            repeats,
+            {c: rows[c]["increase"] for c in conditions},
+        )
+    counts = {c: [row["increase"] for row in rows] for c, rows in raw.items()}
+    stats = compare(counts, "viewer", ("none", "inlet"))
     cpu = [
-        r["viewer_cpu_percent"] for r in raw["viewer"] if r.get("viewer_cpu_percent") is not None
+        row["viewer_cpu_percent"]
+        for row in raw["viewer"]
+        if row.get("viewer_cpu_percent") is not None
     ]
-    return {
-        "late_ticks_delta": int(round(median["viewer"] - median["none"])),
-        "late_ticks_delta_vs_bare_inlet": int(round(median["viewer"] - median["inlet"])),
-        "late_ticks_median": median,
+    result: dict[str, Any] = {
+        "late_ticks_delta": stats["delta_vs_none"],
+        "late_ticks_delta_vs_bare_inlet": stats["delta_vs_inlet"],
+        "viewer_raises_late_ticks": stats["raises_vs_none"],
+        "viewer_raises_late_ticks_vs_bare_inlet": stats["raises_vs_inlet"],
+        "late_ticks_p_one_sided": stats["p_one_sided_vs_none"],
+        "late_ticks_p_one_sided_vs_bare_inlet": stats["p_one_sided_vs_inlet"],
+        "late_ticks_delta_ci95": stats["ci95_vs_none"],
+        "late_ticks_delta_vs_bare_inlet_ci95": stats["ci95_vs_inlet"],
+        "late_ticks_alpha": stats["alpha"],
+        "late_ticks_median": stats["medians"],
+        "late_ticks_counts": counts,
         "late_ticks_runs": raw,
         "late_ticks_window_s": float(
-            np.median([r["seconds"] for runs in raw.values() for r in runs])
+            np.median([row["seconds"] for rows in raw.values() for row in rows])
         ),
         "viewer_cpu_percent": float(np.median(cpu)) if cpu else None,
-        "sim_seconds": sim_seconds,
+        "load_1min_at_each_run": loads,
+        "phase_seconds": phase_s,
         "repeats": repeats,
     }
+    if pinned:
+        helps = compare(counts, "viewer", (PINNED,))  # unpinned larger than pinned = pinning helps
+        vs_none = compare(counts, PINNED, ("none",))
+        pin_cpu = [
+            r["viewer_cpu_percent"] for r in raw[PINNED] if r.get("viewer_cpu_percent") is not None
+        ]
+        result["pinned_viewer"] = {
+            "cpu_index": max(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+            "median": stats["medians"].get(PINNED, helps["medians"][PINNED]),
+            "delta_vs_unpinned": helps["medians"][PINNED] - helps["medians"]["viewer"],
+            "p_one_sided_pinning_helps": helps[f"p_one_sided_vs_{PINNED}"],
+            "pinning_helps": helps[f"raises_vs_{PINNED}"],
+            "delta_vs_none": vs_none["delta_vs_none"],
+            "raises_vs_none": vs_none["raises_vs_none"],
+            "viewer_cpu_percent": float(np.median(pin_cpu)) if pin_cpu else None,
+        }
+    return result
 
 
 def run_benchmark(
     json_path: str | os.PathLike,
     channels: tuple[int, ...] = (8, 64),
     seconds: float = 5.0,
-    sim_seconds: float = 12.0,
+    phase_seconds: float = 5.0,
     screenshot_dir: str | None = None,
-    repeats: int = 2,
+    repeats: int = 5,
+    pinned: bool = False,
 ) -> dict[str, Any]:
     """Measure every configuration and write ``{"runs": [...]}`` to ``json_path``.
 
@@ -351,15 +442,22 @@ def run_benchmark(
         Channel counts (8 and/or 64).
     seconds : float
         Rendering time per fps measurement.
-    sim_seconds : float
-        Simulator duration per late-tick run (3 x ``repeats`` runs per channel count).
+    phase_seconds : float
+        Counted window per late-tick condition (each simulator run counts one
+        window per condition).
     screenshot_dir : str | None
         Also save a PNG per configuration there.
     repeats : int
-        Rounds of the three late-tick conditions (interleaved, medians reported).
+        Simulator runs per channel count (conditions in rotating order).
+    pinned : bool
+        Also measure the viewer pinned to the last CPU (a fourth condition).
     """
     if repeats < 1:
         raise ValueError(f"The argument 'repeats' must be at least 1. {repeats!r} is invalid.")
+    if not phase_seconds >= 2.0:
+        raise ValueError(
+            f"The argument 'phase_seconds' must be at least 2 s. {phase_seconds!r} is invalid."
+        )
     for c in channels:
         if c not in LAYOUT_FOR_CHANNELS:
             raise ValueError(
@@ -372,7 +470,7 @@ def run_benchmark(
         run["late_ticks_delta"] = None
         if available:
             try:
-                run.update(measure_late_ticks(c, sim_seconds, repeats))
+                run.update(measure_late_ticks(c, phase_seconds, repeats, pinned))
             except RuntimeError as err:  # keep the fps figures when the simulator fails
                 logger.error("bench viewer: late-tick runs failed: %s", err)
                 run["late_ticks_error"] = str(err)

@@ -19,25 +19,45 @@ from realtime.logs import logger
 _LAUNCH = Path(__file__).resolve().parent.parent / "launch.py"
 
 
+def _thread_ids() -> list[int]:
+    """Ids of every thread of this process (Linux ``/proc``), or ``[0]`` (the calling thread)."""
+    try:
+        return [int(t) for t in os.listdir("/proc/self/task")]
+    except OSError:
+        return [0]
+
+
 def lower_priority(amount: int) -> None:
     """Make this process ``amount`` nicer (POSIX ``nice``), so a producer on the same CPUs wins.
 
     The viewer is a consumer: when CPUs are scarce, the simulator's 2 ms ticks
     matter more than a frame. On Linux the process also moves to the idle
-    scheduling class. Does nothing where ``os.nice`` does not exist.
+    scheduling class. On Linux both are per thread: every thread that exists
+    now is changed (e.g. a BLAS worker started by ``import numpy``), and threads
+    started later inherit the setting, so call this before opening LSL streams.
+    Does nothing where ``os.nice`` does not exist.
     """
-    if amount > 0 and hasattr(os, "nice"):
+    if amount <= 0 or not hasattr(os, "nice"):
+        return
+    tids = _thread_ids()
+    base = os.getpriority(os.PRIO_PROCESS, 0) if hasattr(os, "getpriority") else None
+    for tid in tids:
         try:
-            os.nice(amount)
-        except OSError as err:  # e.g. a restricted container
-            logger.warning("viewer: cannot lower the CPU priority (%s)", err)
+            if tid == 0 or base is None or not hasattr(os, "setpriority"):
+                os.nice(amount)
+            else:
+                os.setpriority(os.PRIO_PROCESS, tid, min(base + amount, 19))
+        except OSError as err:  # e.g. a restricted container, or the thread ended
+            logger.warning("viewer: cannot lower the CPU priority of thread %s (%s)", tid, err)
         # Linux: SCHED_IDLE runs the viewer only on CPU time nobody else wants, and a waking
         # producer thread preempts it at once (nice alone still lets it delay a 1-2 ms tick).
         if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
             try:
-                os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+                os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
             except OSError as err:
-                logger.warning("viewer: cannot switch to the idle scheduling class (%s)", err)
+                logger.warning(
+                    "viewer: cannot switch thread %s to the idle scheduling class (%s)", tid, err
+                )
 
 
 def viewer_command(prefix: str | None = None, **opts: Any) -> list[str]:
@@ -157,13 +177,15 @@ def view(
         raise click.BadParameter(
             f"must end in .png, {screenshot!r} is invalid.", param_hint="--screenshot"
         )
+    # first: threads inherit the scheduling class and nice value of the thread that creates
+    # them, so liblsl's threads (started by the first resolve) must not be created before
+    lower_priority(nice)
     from gui.streams import NoStreamError, discover
 
     try:
         found = discover(prefix=prefix, stream=stream, timeout=timeout)
     except NoStreamError as err:
         raise click.ClickException(str(err)) from None
-    lower_priority(nice)
 
     from pyqtgraph.Qt import QtCore
 
@@ -203,11 +225,11 @@ def view(
     help="Rendering time per configuration.",
 )
 @click.option(
-    "--sim-seconds",
-    default=12.0,
+    "--phase-seconds",
+    default=5.0,
     show_default=True,
-    type=click.FloatRange(min=8.0),
-    help="Simulator run per late-tick measurement.",
+    type=click.FloatRange(min=2.0),
+    help="Counted window per late-tick condition in each simulator run.",
 )
 @click.option(
     "--channels",
@@ -226,18 +248,24 @@ def view(
 )
 @click.option(
     "--repeats",
-    default=2,
+    default=5,
     show_default=True,
     type=click.IntRange(min=1),
-    help="Rounds of the late-tick conditions (alone, bare inlet, viewer), interleaved.",
+    help="Simulator runs per channel count, each counting the conditions (alone, bare inlet, viewer) in rotating order.",
+)
+@click.option(
+    "--pinned",
+    is_flag=True,
+    help="Also measure the viewer pinned to the last CPU (a fourth condition).",
 )
 def bench_viewer(
     json_path: str,
     seconds: float,
-    sim_seconds: float,
+    phase_seconds: float,
     channels: tuple[int, ...],
     screenshot_dir: str | None,
     repeats: int,
+    pinned: bool,
 ) -> None:
     """Viewer frame rate (offscreen, 4 s window, 2 kHz) and its effect on the simulator's late ticks."""
     from gui.bench import run_benchmark
@@ -246,20 +274,33 @@ def bench_viewer(
         json_path,
         channels=channels,
         seconds=seconds,
-        sim_seconds=sim_seconds,
+        phase_seconds=phase_seconds,
         screenshot_dir=screenshot_dir,
         repeats=repeats,
+        pinned=pinned,
     )
     for r in result["runs"]:
         late = r["late_ticks_delta"]
-        late_txt = "n/a" if late is None else f"{late:+d}"
-        bare = r.get("late_ticks_delta_vs_bare_inlet")
-        if bare is not None:
-            late_txt += f" ({bare:+d} vs a bare inlet)"
+        if late is None:
+            late_txt = "n/a"
+        else:
+            med = r["late_ticks_median"]
+            p = r["late_ticks_p_one_sided"]
+            late_txt = (
+                f"{late:+g} (medians alone {med['none']:g}, inlet {med['inlet']:g}, "
+                f"viewer {med['viewer']:g}; one-sided p = {'n/a' if p is None else f'{p:.3g}'}, "
+                f"raises: {r['viewer_raises_late_ticks']})"
+            )
         cpu = r.get("viewer_cpu_percent")
         cpu_txt = "" if cpu is None else f", viewer CPU {cpu:.0f} %"
         click.echo(
             f"{r['channels']:3d} ch  {r['window_s']:g} s  {r['fs']:g} Hz: {r['fps']:.1f} fps, "
             f"late ticks delta {late_txt}{cpu_txt}"
         )
+        pin = r.get("pinned_viewer")
+        if pin is not None:
+            click.echo(
+                f"      pinned viewer: median {pin['median']:g} ({pin['delta_vs_unpinned']:+g} vs unpinned, "
+                f"p = {pin['p_one_sided_pinning_helps']})"
+            )
     click.echo(f"wrote {json_path}")

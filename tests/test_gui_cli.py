@@ -75,9 +75,22 @@ def test_view_screenshot_mode_writes_png_and_exits(tmp_path: Path) -> None:
     path = tmp_path / "cli.png"
     try:
         proc = subprocess.run(
-            [sys.executable, str(_LAUNCH), "view", "--stream", name, "--screenshot", str(path),
-             "--screenshot-after", "1", "--nice", "0"],
-            capture_output=True, text=True, timeout=120,
+            [
+                sys.executable,
+                str(_LAUNCH),
+                "view",
+                "--stream",
+                name,
+                "--screenshot",
+                str(path),
+                "--screenshot-after",
+                "1",
+                "--nice",
+                "0",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
     finally:
         stop.set()
@@ -169,7 +182,39 @@ def test_lower_priority_moves_the_viewer_to_the_idle_class() -> None:
     )
     from gui.commands import _LAUNCH
 
-    out = subprocess.run([sys.executable, "-c", code], cwd=_LAUNCH.parent, capture_output=True, text=True,
-                         timeout=60, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=_LAUNCH.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.split()
     assert out[0] == "True"
     assert int(out[1]) >= 5
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux scheduling classes only")
+def test_every_thread_of_the_viewer_process_runs_in_the_idle_class(monkeypatch) -> None:
+    from pathlib import Path as _Path
+
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    name = _unique("idle")
+    outlet = pylsl.StreamOutlet(emg_info(name, "armband8", 500.0, source_id=name))
+    proc = start_viewer_process(name, stream=name, timeout=10)
+    try:
+        deadline = time.monotonic() + 30.0
+        while not outlet.have_consumers() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert outlet.have_consumers(), "the viewer process never connected"
+        policies = {}
+        for task in _Path(f"/proc/{proc.pid}/task").iterdir():
+            with contextlib.suppress(OSError):  # a thread may end meanwhile
+                stat = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                policies[task.name] = int(stat[38])  # field 41 of proc(5): scheduling policy
+        assert len(policies) > 3
+        # liblsl's first threads too: the viewer lowers its priority before resolving streams
+        assert set(policies.values()) == {os.SCHED_IDLE}, policies
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
