@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import select
 import subprocess
 import sys
 import tempfile
@@ -197,13 +198,39 @@ def _consumer_order(conditions: tuple[str, ...], repeat: int) -> tuple[str, ...]
     return conditions[k:] + conditions[:k]
 
 
+def _start_drawing_viewer(prefix: str, timeout: float) -> subprocess.Popen:
+    """Start ``launch.py view --prefix PREFIX`` and return once it says it is drawing.
+
+    The viewer's start-up (imports, stream discovery, opening its inlets)
+    takes a few seconds and is not what the late-tick comparison measures.
+    """
+    from gui.commands import READY_LINE, viewer_command
+
+    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and script
+        viewer_command(prefix, timeout=timeout), stdout=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], max(deadline - time.monotonic(), 0.0))
+        line = proc.stdout.readline() if ready else ""
+        if line.startswith(READY_LINE):
+            return proc
+        if not line and proc.poll() is not None:
+            break
+    _stop(proc)
+    raise RuntimeError(
+        f"The viewer did not start drawing {prefix}-EMG within {timeout} s (exit code {proc.returncode})."
+    )
+
+
 def run_simulator_phases(
     channels: int,
     order: tuple[str, ...],
     phase_s: float,
     warmup: float = 4.0,
     settle: float = 1.0,
-    viewer_settle: float = 3.0,
+    viewer_settle: float = 2.0,
+    viewer_startup: float = 10.0,
 ) -> dict[str, dict[str, float | None]]:
     """Run the simulator once and count its late ticks under each consumer in ``order``.
 
@@ -212,8 +239,10 @@ def run_simulator_phases(
     into a preallocated buffer, what any LSL client costs the producer;
     ``viewer``: a ``launch.py view`` process at its normal 30 Hz;
     ``viewer_pinned``: the same, pinned to the last CPU with
-    ``os.sched_setaffinity``), runs ``settle`` seconds (``viewer_settle`` for a
-    viewer, whose start-up is not what is measured), then late ticks are
+    ``os.sched_setaffinity``), runs ``settle`` seconds (for a viewer:
+    ``viewer_settle`` seconds after it printed that it is drawing, so its
+    start-up is not what is measured; the run allows ``viewer_startup``
+    seconds for that), then late ticks are
     counted from the next status sample to the first status sample at least
     ``phase_s`` seconds later (``<prefix>-status`` is published at 1 Hz), and
     the consumer stops.
@@ -227,8 +256,6 @@ def run_simulator_phases(
     """
     import pylsl
 
-    from gui.commands import start_viewer_process
-
     for c in order:
         if c not in (*CONSUMERS, PINNED):
             raise ValueError(
@@ -237,7 +264,10 @@ def run_simulator_phases(
     prefix = f"benchsim_{uuid4().hex[:8]}"
     duration = (
         warmup
-        + sum((viewer_settle if c.startswith("viewer") else settle) + phase_s + 1.5 for c in order)
+        + sum(
+            (viewer_startup + viewer_settle if c.startswith("viewer") else settle) + phase_s + 1.5
+            for c in order
+        )
         + 3.0
     )
     argv = [sys.executable, str(_LAUNCH), "run", "--layout", LAYOUT_FOR_CHANNELS[channels]]
@@ -302,7 +332,7 @@ def run_simulator_phases(
         results: dict[str, dict[str, float | None]] = {}
         for consumer in order:
             if consumer.startswith("viewer"):
-                viewer = start_viewer_process(prefix, timeout=30)
+                viewer = _start_drawing_viewer(prefix, timeout=30.0)
                 if consumer == PINNED and hasattr(os, "sched_setaffinity"):
                     os.sched_setaffinity(viewer.pid, {max(os.sched_getaffinity(0))})
             elif consumer == "inlet":

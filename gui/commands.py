@@ -87,6 +87,10 @@ def viewer_command(prefix: str | None = None, **opts: Any) -> list[str]:
     return argv
 
 
+READY_LINE = "viewer: drawing"
+"""What ``launch.py view`` prints on stdout (followed by the EMG stream's name) once it is drawing."""
+
+
 def start_viewer_process(prefix: str, **opts: Any) -> subprocess.Popen:
     """Start ``python launch.py view --prefix PREFIX`` as a separate process.
 
@@ -197,6 +201,8 @@ def view(
     except ValueError as err:
         raise click.ClickException(str(err)) from None
     win.show()
+    # One line once the event loop runs with every inlet open: scripts (bench viewer) wait for it.
+    QtCore.QTimer.singleShot(0, lambda: click.echo(f"{READY_LINE} {found.emg.name()}", nl=True))
     if screenshot is not None:
 
         def _shoot() -> None:

@@ -54,7 +54,7 @@ def test_view_screenshot_mode_writes_png_and_exits(tmp_path: Path) -> None:
     import subprocess
     import threading
 
-    from gui.commands import _LAUNCH
+    from gui.commands import _LAUNCH, READY_LINE
 
     name = _unique("cli_shot")
     fs = 500.0
@@ -97,6 +97,8 @@ def test_view_screenshot_mode_writes_png_and_exits(tmp_path: Path) -> None:
         pusher.join(timeout=5)
     assert proc.returncode == 0, proc.stderr
     assert f"screenshot saved: {path}" in proc.stdout
+    # The readiness line scripts wait for (bench viewer) comes first, naming the drawn stream.
+    assert proc.stdout.splitlines()[0] == f"{READY_LINE} {name}"
     assert path.stat().st_size > 10_000
     assert sent["n"] > 0
 
