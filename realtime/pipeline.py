@@ -29,6 +29,7 @@ import numpy as np
 from realtime.anatomy import JOINTS
 from realtime.block import IMU_CHANNELS, Block
 from realtime.logs import logger
+from realtime.priority import check_priority, set_thread_priority
 from realtime.provenance import IMU_SEQ, IMU_TIME, ProvenanceTracker
 from realtime.resample import CausalResampler
 
@@ -53,12 +54,17 @@ class PipelineSettings:
         Seconds of EMG to produce before stopping by itself; ``None`` runs until ``stop()``.
     status_interval : float
         Seconds between two status callbacks.
+    priority : {"normal", "auto", "realtime"}
+        Scheduling of the runner thread started by :meth:`Pipeline.start`
+        (:mod:`realtime.priority`): ``"auto"`` asks for real-time scheduling
+        and keeps normal priority if refused; ``"realtime"`` fails if refused.
     """
 
     fs: float = 2000.0
     block_size: int = 4
     duration: float | None = None
     status_interval: float = 1.0
+    priority: str = "normal"
 
     def __post_init__(self) -> None:
         if not (isinstance(self.fs, (int, float)) and 100.0 <= self.fs <= 10_000.0):
@@ -78,6 +84,7 @@ class PipelineSettings:
             raise ValueError(
                 f"The argument 'status_interval' must be > 0 seconds. {self.status_interval!r} is invalid."
             )
+        check_priority(self.priority)
 
 
 @dataclass
@@ -287,6 +294,8 @@ class Pipeline:
         self.stats = RunnerStats()
         self._stop_event = threading.Event()
         self._thread: threading.Thread | None = None
+        self.thread_priority: str | None = None
+        """What the runner thread got from ``settings.priority`` (``"realtime"``/``"normal"``), once started."""
         self._error: BaseException | None = None
 
     # ------------------------------------------------------------------ control
@@ -350,6 +359,7 @@ class Pipeline:
 
     def _thread_main(self) -> None:
         try:
+            self.thread_priority = set_thread_priority(self.settings.priority)
             self._loop()
         except BaseException as err:  # re-raised from stop()/wait()
             logger.debug("%s: runner failed (re-raised from stop/wait): %r", type(self).__name__, err)

@@ -73,6 +73,9 @@ class SimulatorConfig:
     faults : tuple of Fault
         Scripted faults (ids 1, 2, ... in this order), e.g. from
         :func:`realtime.faults.load_faults`.
+    priority : {"normal", "auto", "realtime"}
+        Scheduling of the runner thread (:class:`PipelineSettings`,
+        :mod:`realtime.priority`); ``launch.py run`` uses ``"auto"``.
     """
 
     prefix: str = "myostream"
@@ -86,6 +89,7 @@ class SimulatorConfig:
     muaps: str = "static"
     artefacts: ArtefactSettings = ArtefactSettings()
     faults: tuple[Fault, ...] = ()
+    priority: str = "normal"
 
     def __post_init__(self) -> None:
         if not isinstance(self.artefacts, ArtefactSettings):
@@ -108,7 +112,9 @@ class SimulatorConfig:
                 f"The argument 'units_per_muscle' must be an integer in [1, 1000]. {self.units_per_muscle!r} is invalid."
             )
         # Rate, block size and duration are checked by PipelineSettings.
-        PipelineSettings(fs=self.fs, block_size=self.block_size, duration=self.duration)
+        PipelineSettings(
+            fs=self.fs, block_size=self.block_size, duration=self.duration, priority=self.priority
+        )
 
 
 def emg_stream_spec(prefix: str, layout: Layout, fs: float) -> StreamSpec:
@@ -269,7 +275,12 @@ class Simulator:
             self.engine,
             MUSCLES,
             outputs,
-            PipelineSettings(fs=config.fs, block_size=config.block_size, duration=config.duration),
+            PipelineSettings(
+                fs=config.fs,
+                block_size=config.block_size,
+                duration=config.duration,
+                priority=config.priority,
+            ),
             clock=clock,
             status_callbacks=[self._publish_status],
             post_stages=(self.artefact_stage, self.fault_stage),

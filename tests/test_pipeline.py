@@ -156,3 +156,18 @@ def test_warm_up_changes_nothing_in_the_output() -> None:
     np.testing.assert_array_equal(runs[0][0] - runs[0][0][0], runs[1][0] - runs[1][0][0])
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
     assert np.abs(runs[1][1]).max() > 0
+
+
+def test_runner_thread_gets_the_priority_it_asked_for(fake_clock) -> None:
+    sink = ListSink()
+    settings = PipelineSettings(fs=2000.0, block_size=4, duration=0.2, priority="auto")
+    pipe = _pipeline(fake_clock, CopyEngine(), settings, PipelineOutputs(emg=sink))
+    assert pipe.thread_priority is None
+    pipe.start()
+    assert pipe.wait(30)
+    assert pipe.thread_priority in ("realtime", "normal")  # what the system allowed (realtime.priority)
+    assert sum(b.n_samples for b in sink.blocks) == 400
+    normal = _pipeline(fake_clock, CopyEngine(), PipelineSettings(duration=0.1), PipelineOutputs())
+    normal.start()
+    assert normal.wait(30)
+    assert normal.thread_priority == "normal"

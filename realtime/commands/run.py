@@ -95,10 +95,13 @@ def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
                    "crosstalk at set times; announced on <prefix>-markers.")
 @click.option("--view", is_flag=True, help="Also open the live viewer (a separate process; closed when run stops).")
 @click.option("--quiet", is_flag=True, help="Do not print the once-per-second status line.")
+@click.option("--priority", type=click.Choice(["auto", "realtime", "normal"]), default="auto", show_default=True,
+              help="Runner thread scheduling: real-time (SCHED_FIFO) when allowed (auto), required (realtime), "
+                   "or never (normal). Real-time avoids late ticks when other programs (the viewer) run.")
 def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | None, prefix: str, activation: str,
         units_per_muscle: int, wait_for_consumer: float, noise_uv: float, pink_uv: float, powerline_hz: str,
         powerline_uv: float, wander_uv: float, motion_uv: float, ecg_uv: float, ecg_bpm: float, faults: tuple,
-        view: bool, quiet: bool, **source_kwargs: object) -> None:
+        view: bool, quiet: bool, priority: str, **source_kwargs: object) -> None:
     """Run the simulator: IMU motion in, multichannel sEMG out on LSL."""
     from realtime.artefacts import ArtefactSettings
     from realtime.simulator import Simulator, SimulatorConfig, status_line
@@ -110,7 +113,7 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
                                      ecg_uv=ecg_uv, ecg_bpm=ecg_bpm, seed=seed)
         config = SimulatorConfig(prefix=prefix, layout=layout, fs=fs, block_size=block_size, duration=duration,
                                  seed=seed, activation=activation, units_per_muscle=units_per_muscle, muaps=muaps,
-                                 artefacts=artefacts, faults=faults)
+                                 artefacts=artefacts, faults=faults, priority=priority)
     except ValueError as err:
         raise click.UsageError(str(err)) from err
     source = build_source(dict(source_kwargs))
