@@ -31,7 +31,8 @@ def test_view_without_stream_exits_nonzero_with_one_line_message() -> None:
     other = _unique("visible")
     out = pylsl.StreamOutlet(pylsl.StreamInfo(other, "Markers", 1, 0.0, "string", other))
     missing = _unique("missing")
-    result = CliRunner().invoke(view, ["--stream", missing, "--timeout", "0.5"])
+    # --nice 0: in-process, the default would move pytest itself to the idle class for good.
+    result = CliRunner().invoke(view, ["--stream", missing, "--timeout", "0.5", "--nice", "0"])
     assert result.exit_code == 1
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1
