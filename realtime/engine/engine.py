@@ -348,8 +348,9 @@ class EmgEngine:
         """
         t = self._tables
         i64, f32, f64 = np.int64, np.float32, np.float64
-        self._cv = np.array([self.pool.isi_cv], f64)
-        self._n_tail_arr = np.array([self._n_tail], i64)
+        # Scalars go in as 1-element arrays (the table keeps every array alive).
+        cv = np.array([self.pool.isi_cv], f64)
+        n_tail = np.array([self._n_tail], i64)
         state = [  # slot, array, dtype and dimensions as _engine_block reads them
             (S_COLS, self._cols, i64, 1),
             (S_STARTS, self.pool.starts, i64, 1),
@@ -357,7 +358,7 @@ class EmgEngine:
             (S_REMAINING, self._remaining, f32, 1),
             (S_N_ACTIVE, self._n_active, i64, 1),
             (S_RNG, self._rng, np.uint64, 1),
-            (S_CV, self._cv, f64, 1),
+            (S_CV, cv, f64, 1),
             (S_SPK_SAMPLE, self._spk_sample, np.int32, 1),
             (S_SPK_UNIT, self._spk_unit, np.int32, 1),
             (S_UNIT_INFO, self._unit_info, i64, 2),
@@ -369,7 +370,7 @@ class EmgEngine:
             (S_W_NODE, self._w_node, i64, 2),
             (S_W_VALUE, self._w_value, f32, 2),
             (S_ACC, self._acc, f32, 1),
-            (S_N_TAIL, self._n_tail_arr, i64, 1),
+            (S_N_TAIL, n_tail, i64, 1),
         ]
         if [slot for slot, *_ in state] != list(range(len(state))):  # pragma: no cover
             raise AssertionError("EmgEngine._pack_args: pointer-table slots out of order")
