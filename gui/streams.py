@@ -354,6 +354,9 @@ RATE_WINDOW_S = 2.0  # the effective rate is samples received over this much wal
 LIVE = "live"
 WAITING = "waiting"
 LOST = "lost"
+RELEASE_AFTER_S = 2.0
+"""Seconds after a slot is lost before it closes its inlet if its outlet is no longer announced
+(the slot then waits for the stream to be announced again)."""
 
 
 class StreamSlot:
@@ -438,6 +441,7 @@ class StreamSlot:
         self._received = 0
         self._resolver: pylsl.ContinuousResolver | None = None
         self._next_resolve = 0.0
+        self._lost_at = 0.0
         self._prev_ts: float | None = None
 
     # --------------------------------------------------------------- inlet handling
@@ -468,6 +472,7 @@ class StreamSlot:
         self.state = LOST
         self.reason = reason
         if self._resolver is None:
+            self._lost_at = self._clock()
             name = self.meta.name.replace("'", "")
             stype = self.meta.type.replace("'", "")
             self._resolver = pylsl.ContinuousResolver(
@@ -479,9 +484,20 @@ class StreamSlot:
         if self._resolver is None or now < self._next_resolve:
             return
         self._next_resolve = now + 0.25
-        for info in self._resolver.results():
-            if info.uid() == self._uid:
-                continue
+        results = self._resolver.results()
+        if (
+            self._inlet is not None
+            and now - self._lost_at > RELEASE_AFTER_S
+            and all(info.uid() != self._uid for info in results)
+        ):
+            # The outlet is gone (not merely silent). liblsl's own recovery would re-resolve in a
+            # tight loop for as long as the inlet lives, flooding discovery for every LSL program
+            # on the machine; the slot's resolver (two query waves a second) watches instead.
+            self._inlet.close_stream()
+            self._inlet = None
+        for info in results:
+            if self._inlet is not None and info.uid() == self._uid:
+                continue  # the open inlet recovers its own stream
             if (
                 info.channel_count() != self.meta.n_channels
                 or info.channel_format() != self._format

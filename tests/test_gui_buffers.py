@@ -13,7 +13,14 @@ import pytest
 from gui.decimate import StackedDecimator, block_size
 from gui.demo_outlet import emg_info
 from gui.ring_buffer import RingBuffer
-from gui.streams import NoStreamError, StreamMeta, StreamSlot, discover, parse_metadata
+from gui.streams import (
+    RELEASE_AFTER_S,
+    NoStreamError,
+    StreamMeta,
+    StreamSlot,
+    discover,
+    parse_metadata,
+)
 
 
 def _unique(tag: str) -> str:
@@ -347,3 +354,46 @@ def test_stream_slot_refuses_a_returned_stream_with_other_channels() -> None:
     assert "restart the viewer" in slot.status_text()
     slot.close()
     del wider
+
+
+def test_stream_slot_releases_a_vanished_stream_and_takes_it_back() -> None:
+    """A gone outlet: the slot closes its inlet (liblsl's recovery would flood discovery) and
+    reconnects when a stream of that name and source_id is announced again; a silent but
+    still-announced outlet keeps its inlet."""
+    name = _unique("release")
+    fs = 200.0
+    info_out = pylsl.StreamInfo(name, "EMG", 4, fs, "float32", name)
+    out = pylsl.StreamOutlet(info_out)
+    slot = StreamSlot(
+        pylsl.resolve_byprop("name", name, timeout=5.0)[0], buffer_s=2.0, lost_after_s=0.2
+    )
+    deadline = time.monotonic() + 5.0
+    while slot.state != "live" and time.monotonic() < deadline:
+        out.push_chunk(np.zeros((4, 4), np.float32))
+        slot.poll()
+        time.sleep(0.01)
+    assert slot.state == "live"
+    # Silent for longer than the release delay, outlet still there: the inlet stays open.
+    deadline = time.monotonic() + RELEASE_AFTER_S + 1.5
+    while time.monotonic() < deadline:
+        slot.poll()
+        time.sleep(0.02)
+    assert slot.state == "lost"
+    assert slot._inlet is not None
+    del out
+    gc.collect()
+    deadline = time.monotonic() + RELEASE_AFTER_S + 10.0
+    while slot._inlet is not None and time.monotonic() < deadline:
+        slot.poll()
+        time.sleep(0.02)
+    assert slot._inlet is None  # released: no liblsl recovery loop left running
+    back = pylsl.StreamOutlet(pylsl.StreamInfo(name, "EMG", 4, fs, "float32", name))
+    deadline = time.monotonic() + 10.0
+    while slot.state != "live" and time.monotonic() < deadline:
+        back.push_chunk(np.ones((4, 4), np.float32))
+        slot.poll()
+        time.sleep(0.02)
+    assert slot.state == "live"
+    assert slot.n_returns == 1
+    slot.close()
+    del back
