@@ -36,11 +36,6 @@ from realtime.logs import logger
 _FLOAT32 = np.dtype(np.float32)
 _N_JOINTS = len(JOINTS)
 _ANGLE_STRIDES = (_N_JOINTS * 4, 4)
-_empty = np.empty
-_new_block = object.__new__
-_set_data, _set_timestamps, _set_fs, _set_seq, _set_channels, _set_aux = (
-    Block.__dict__[name].__set__ for name in ("data", "timestamps", "fs", "seq", "channels", "aux")
-)
 
 
 @dataclass(frozen=True, eq=False)
@@ -319,21 +314,13 @@ class EmgEngine:
                     angles = given
                 else:
                     angles = self._checked_angles(given, n)
-        out = _empty((n, self._n_channels), _FLOAT32)
+        out = np.empty((n, self._n_channels), _FLOAT32)
         seq = block.seq
         self._spk_seq = seq
         self._n_spk = _engine_block(data, angles, out, self._state_table)
-        # Every field is valid by construction (what Block.trusted does, without its call): a fresh
-        # C-contiguous float32 array with one column per label; timestamps, fs and seq from the
-        # validated input block.
-        emg = _new_block(Block)
-        _set_data(emg, out)
-        _set_timestamps(emg, block.timestamps)
-        _set_fs(emg, fs)
-        _set_seq(emg, seq)
-        _set_channels(emg, self._channels)
-        _set_aux(emg, NO_AUX)
-        return emg
+        # Every field is valid by construction: a fresh C-contiguous float32 array with one column
+        # per label; timestamps, fs and seq from the validated input block.
+        return Block.trusted(out, block.timestamps, fs, seq, self._channels, NO_AUX)
 
     # ------------------------------------------------------------------ internals
     def _run(self, act: np.ndarray, angles: np.ndarray, out: np.ndarray) -> None:
