@@ -33,7 +33,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import select
 import subprocess
 import sys
 import tempfile
@@ -198,31 +197,6 @@ def _consumer_order(conditions: tuple[str, ...], repeat: int) -> tuple[str, ...]
     return conditions[k:] + conditions[:k]
 
 
-def _start_drawing_viewer(prefix: str, timeout: float) -> subprocess.Popen:
-    """Start ``launch.py view --prefix PREFIX`` and return once it says it is drawing.
-
-    The viewer's start-up (imports, stream discovery, opening its inlets)
-    takes a few seconds and is not what the late-tick comparison measures.
-    """
-    from gui.commands import READY_LINE, viewer_command
-
-    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and script
-        viewer_command(prefix, timeout=timeout), stdout=subprocess.PIPE, text=True
-    )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], max(deadline - time.monotonic(), 0.0))
-        line = proc.stdout.readline() if ready else ""
-        if line.startswith(READY_LINE):
-            return proc
-        if not line and proc.poll() is not None:
-            break
-    _stop(proc)
-    raise RuntimeError(
-        f"The viewer did not start drawing {prefix}-EMG within {timeout} s (exit code {proc.returncode})."
-    )
-
-
 def run_simulator_phases(
     channels: int,
     order: tuple[str, ...],
@@ -255,6 +229,8 @@ def run_simulator_phases(
         viewer's CPU use over the window, viewers only).
     """
     import pylsl
+
+    from gui.commands import start_viewer_process
 
     for c in order:
         if c not in (*CONSUMERS, PINNED):
@@ -332,7 +308,8 @@ def run_simulator_phases(
         results: dict[str, dict[str, float | None]] = {}
         for consumer in order:
             if consumer.startswith("viewer"):
-                viewer = _start_drawing_viewer(prefix, timeout=30.0)
+                # Counted from when it draws: its start-up is not what is measured.
+                viewer = start_viewer_process(prefix, wait_drawing=30.0, timeout=30)
                 if consumer == PINNED and hasattr(os, "sched_setaffinity"):
                     os.sched_setaffinity(viewer.pid, {max(os.sched_getaffinity(0))})
             elif consumer == "inlet":

@@ -7,8 +7,11 @@ imported inside the command functions only.
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +94,15 @@ READY_LINE = "viewer: drawing"
 """What ``launch.py view`` prints on stdout (followed by the EMG stream's name) once it is drawing."""
 
 
-def start_viewer_process(prefix: str, **opts: Any) -> subprocess.Popen:
+def _drain_and_close(stream: Any) -> None:
+    with stream:
+        for _ in stream:
+            pass
+
+
+def start_viewer_process(
+    prefix: str, wait_drawing: float | None = None, **opts: Any
+) -> subprocess.Popen:
     """Start ``python launch.py view --prefix PREFIX`` as a separate process.
 
     The viewer is an LSL consumer in its own process, so it can never stall the
@@ -101,18 +112,47 @@ def start_viewer_process(prefix: str, **opts: Any) -> subprocess.Popen:
     ----------
     prefix : str
         The simulator's stream-name prefix.
+    wait_drawing : float | None
+        If given, return only once the viewer printed :data:`READY_LINE` (its
+        start-up, a few seconds, is over and it draws), waiting at most this many
+        seconds; the viewer's stdout is then a pipe.
     **opts
         Other ``view`` options (see :func:`viewer_command`), e.g. ``timeout=10``.
 
     Returns
     -------
     subprocess.Popen
+
+    Raises
+    ------
+    RuntimeError
+        ``wait_drawing`` passed (or the viewer exited) without the line; the process is stopped.
     """
     if not isinstance(prefix, str) or not prefix:
         raise ValueError(
             f"The argument 'prefix' must be a non-empty string. {prefix!r} is invalid."
         )
-    return subprocess.Popen(viewer_command(prefix, **opts))  # noqa: S603 - our own interpreter and script
+    argv = viewer_command(prefix, **opts)
+    if wait_drawing is None:
+        return subprocess.Popen(argv)  # noqa: S603 - our own interpreter and script
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)  # noqa: S603
+    deadline = time.monotonic() + wait_drawing
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], max(deadline - time.monotonic(), 0.0))
+        line = proc.stdout.readline() if ready else ""
+        if line.startswith(READY_LINE):
+            # Keep reading (and finally close) the pipe, so the viewer can always print.
+            threading.Thread(target=_drain_and_close, args=(proc.stdout,), daemon=True).start()
+            return proc
+        if not line and proc.poll() is not None:
+            break
+    proc.kill()
+    proc.wait(timeout=5.0)
+    proc.stdout.close()
+    raise RuntimeError(
+        f"The viewer did not start drawing {prefix}-EMG within {wait_drawing} s "
+        f"(exit code {proc.returncode})."
+    )
 
 
 @click.command("view")

@@ -221,3 +221,18 @@ def test_every_thread_of_the_viewer_process_runs_in_the_idle_class(monkeypatch) 
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_start_viewer_process_can_wait_until_the_viewer_draws(monkeypatch) -> None:
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    name = _unique("ready")
+    outlet = pylsl.StreamOutlet(emg_info(name, "armband8", 500.0, source_id=name))
+    proc = start_viewer_process(name, wait_drawing=60.0, stream=name, timeout=10)
+    try:
+        assert proc.poll() is None  # running, past its start-up
+        assert outlet.wait_for_consumers(10.0)  # and connected to the stream it draws
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    with pytest.raises(RuntimeError, match=r"did not start drawing .*-EMG within 60.0 s \(exit code 1\)"):
+        start_viewer_process(_unique("absent"), wait_drawing=60.0, timeout=0.5)
