@@ -144,6 +144,19 @@ def _heads(h, u, orow, params, p, c, n_out, n_pos):
         orow[n_out + o] = acc
 
 
+@numba.njit(cache=True, inline="always")
+def _scratch(ring, c, n_in):  # pragma: no cover - numba
+    """The scratch vectors after the ring buffers: four of ``c`` values (h, z, u, v), then ``n_in``."""
+    s0 = ring.size - _N_SCRATCH * c - n_in
+    return (
+        ring[s0 : s0 + c],
+        ring[s0 + c : s0 + 2 * c],
+        ring[s0 + 2 * c : s0 + 3 * c],
+        ring[s0 + 3 * c : s0 + 4 * c],
+        ring[s0 + _N_SCRATCH * c : s0 + _N_SCRATCH * c + n_in],
+    )
+
+
 @numba.njit(cache=True, fastmath=True, nogil=True)
 def _stream_kernel(x, out, params, ring, meta):
     """Push ``x`` (n, n_in) through the network, writing ``out`` (n, n_out + n_pos)."""
@@ -153,12 +166,7 @@ def _stream_kernel(x, out, params, ring, meta):
     k = meta[_K]
     dil0 = _HEADER
     pos0 = _HEADER + n_layers
-    # Scratch vectors live after the ring buffers.
-    s0 = ring.size - _N_SCRATCH * c - n_in
-    h = ring[s0 : s0 + c]
-    z = ring[s0 + c : s0 + 2 * c]
-    u = ring[s0 + 2 * c : s0 + 3 * c]
-    xn = ring[s0 + _N_SCRATCH * c : s0 + _N_SCRATCH * c + n_in]
+    h, z, u, _, xn = _scratch(ring, c, n_in)
     for t in range(x.shape[0]):
         # Input normalisation and 1x1 input convolution: h = b_in + W_in^T ((x - mean) / std).
         p = _input_layer(x[t], xn, h, params, n_in, c)
@@ -208,12 +216,7 @@ def _peek_kernel(x, phase, out, params, ring, meta):
     k = meta[_K]
     dil0 = _HEADER
     pos0 = _HEADER + n_layers
-    s0 = ring.size - _N_SCRATCH * c - n_in
-    h = ring[s0 : s0 + c]
-    z = ring[s0 + c : s0 + 2 * c]
-    u = ring[s0 + 2 * c : s0 + 3 * c]
-    v = ring[s0 + 3 * c : s0 + 4 * c]
-    xn = ring[s0 + _N_SCRATCH * c : s0 + _N_SCRATCH * c + n_in]
+    h, z, u, v, xn = _scratch(ring, c, n_in)
     primed = meta[_PRIMED] != 0
     exact = phase >= 1.0
     q = 1.0 - phase
