@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import time
+from collections.abc import Callable
 from uuid import uuid4
 
 import numpy as np
@@ -356,43 +357,43 @@ def test_stream_slot_refuses_a_returned_stream_with_other_channels() -> None:
     del wider
 
 
+def _poll_until(
+    slot: StreamSlot,
+    done: Callable[[], bool],
+    seconds: float,
+    push: pylsl.StreamOutlet | None = None,
+) -> None:
+    """Poll ``slot`` (pushing 4 samples to ``push`` before each poll, if given) until ``done()``."""
+    deadline = time.monotonic() + seconds
+    while not done() and time.monotonic() < deadline:
+        if push is not None:
+            push.push_chunk(np.zeros((4, 4), np.float32))
+        slot.poll()
+        time.sleep(0.02)
+
+
 def test_stream_slot_releases_a_vanished_stream_and_takes_it_back() -> None:
     """A gone outlet: the slot closes its inlet (liblsl's recovery would flood discovery) and
     reconnects when a stream of that name and source_id is announced again; a silent but
     still-announced outlet keeps its inlet."""
     name = _unique("release")
     fs = 200.0
-    info_out = pylsl.StreamInfo(name, "EMG", 4, fs, "float32", name)
-    out = pylsl.StreamOutlet(info_out)
+    out = pylsl.StreamOutlet(pylsl.StreamInfo(name, "EMG", 4, fs, "float32", name))
     slot = StreamSlot(
         pylsl.resolve_byprop("name", name, timeout=5.0)[0], buffer_s=2.0, lost_after_s=0.2
     )
-    deadline = time.monotonic() + 5.0
-    while slot.state != "live" and time.monotonic() < deadline:
-        out.push_chunk(np.zeros((4, 4), np.float32))
-        slot.poll()
-        time.sleep(0.01)
+    _poll_until(slot, lambda: slot.state == "live", 5.0, push=out)
     assert slot.state == "live"
     # Silent for longer than the release delay, outlet still there: the inlet stays open.
-    deadline = time.monotonic() + RELEASE_AFTER_S + 1.5
-    while time.monotonic() < deadline:
-        slot.poll()
-        time.sleep(0.02)
+    _poll_until(slot, lambda: False, RELEASE_AFTER_S + 1.5)
     assert slot.state == "lost"
     assert slot._inlet is not None
     del out
     gc.collect()
-    deadline = time.monotonic() + RELEASE_AFTER_S + 10.0
-    while slot._inlet is not None and time.monotonic() < deadline:
-        slot.poll()
-        time.sleep(0.02)
+    _poll_until(slot, lambda: slot._inlet is None, RELEASE_AFTER_S + 10.0)
     assert slot._inlet is None  # released: no liblsl recovery loop left running
     back = pylsl.StreamOutlet(pylsl.StreamInfo(name, "EMG", 4, fs, "float32", name))
-    deadline = time.monotonic() + 10.0
-    while slot.state != "live" and time.monotonic() < deadline:
-        back.push_chunk(np.ones((4, 4), np.float32))
-        slot.poll()
-        time.sleep(0.02)
+    _poll_until(slot, lambda: slot.state == "live", 10.0, push=back)
     assert slot.state == "live"
     assert slot.n_returns == 1
     slot.close()
