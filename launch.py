@@ -16,7 +16,7 @@ import click
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from realtime import __version__  # noqa: E402
-from realtime.commands import register_commands  # noqa: E402
+from realtime.app.cli import register_commands  # noqa: E402
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,7 +1,7 @@
 """Pick the six IMU channels of a multichannel stream by label, and convert their units.
 
 Used by the LSL inlet and the XDF/CSV replay. Labels are matched
-case-insensitively against ``realtime.block.IMU_CHANNELS`` and common
+case-insensitively against ``realtime.core.block.IMU_CHANNELS`` and common
 spellings (``ax``, ``AccX``, ``accel_x``, ``gyro_x``, ``GyrX`` ...). Units from
 the stream metadata convert to SI: ``g`` → m/s², ``deg/s`` (``dps``) → rad/s.
 """
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from realtime.block import IMU_CHANNELS
+from realtime.core.block import IMU_CHANNELS
 
 STANDARD_GRAVITY = 9.80665
 

@@ -25,7 +25,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from realtime.logs import logger
+from realtime.core.logs import logger
 
 
 class ClockSync:

@@ -4,7 +4,7 @@
 writes to its master side; any program can open the slave side (printed as
 ``port``) exactly like a USB-serial IMU. With ``port`` set it writes to that
 serial port instead (e.g. one end of a null-modem pair). The samples come from
-an IMU source (by default ``devices.synthetic.SyntheticArm``) and are encoded
+an IMU source (by default ``realtime.body.synthetic.SyntheticArm``) and are encoded
 in ``csv``, ``binary`` or ``witmotion`` with the device's own sample counter
 (sample index) and clock (index / rate, in µs).
 
@@ -36,10 +36,10 @@ import numpy as np
 
 from devices.formats import FORMATS, binary, max_rate_hz, witmotion
 from devices.formats.csv_text import IMU_ROLES, format_lines, parse_columns
-from realtime.logs import logger
+from realtime.core.logs import logger
 
 if TYPE_CHECKING:
-    from realtime.stages import Source
+    from realtime.core.contract import Source
 
 MAX_BACKLOG = 1 << 18
 """Bytes kept when a reader has the pty open but does not keep up (a stalled process); beyond this
@@ -158,7 +158,7 @@ class FakeImu:
             raise ValueError(f"The argument 'settings' must be a FakeImuSettings. {type(settings).__name__} is invalid.")
         self.settings = settings
         if source is None:
-            from devices.synthetic import SyntheticArm, SyntheticSettings
+            from realtime.body.synthetic import SyntheticArm, SyntheticSettings
 
             source = SyntheticArm(SyntheticSettings(fs=settings.rate), clock=clock)
         if abs(float(source.fs) - settings.rate) > 1e-9:

@@ -24,7 +24,7 @@ import pylsl
 
 from devices.channel_map import select_channels, unit_scales
 from devices.threaded_source import DeviceError, ThreadedSource
-from realtime.logs import logger
+from realtime.core.logs import logger
 
 _DTYPES = {
     pylsl.cf_float32: np.float32, pylsl.cf_double64: np.float64, pylsl.cf_int8: np.int8,

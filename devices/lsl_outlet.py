@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pylsl
 
-from realtime.block import Block
-from realtime.logs import logger
+from realtime.core.block import Block
+from realtime.core.logs import logger
 
 _FORMATS = {"float32": pylsl.cf_float32, "double64": pylsl.cf_double64, "string": pylsl.cf_string}
 

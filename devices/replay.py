@@ -31,8 +31,8 @@ import numpy as np
 
 from devices.channel_map import select_channels, unit_scales
 from devices.threaded_source import SourceStatus
-from realtime.block import IMU_CHANNELS, Block, empty_block
-from realtime.logs import logger
+from realtime.core.block import IMU_CHANNELS, Block, empty_block
+from realtime.core.logs import logger
 
 TIME_COLUMNS: tuple[str, ...] = ("time", "timestamp", "timestamps", "t", "time_s", "lsl_time", "t_s")
 """Header labels recognised as the time column of a CSV file (seconds)."""
@@ -230,7 +230,7 @@ def _is_number(text: str) -> bool:
 
 
 class ReplaySource:
-    """A recorded file played back as an IMU source (``realtime.stages.Source``).
+    """A recorded file played back as an IMU source (``realtime.core.contract.Source``).
 
     The file is loaded by the constructor, so a bad file fails before anything
     starts. ``read()`` never blocks and returns every sample due since the last

@@ -28,7 +28,7 @@ from devices.clock_sync import ClockSync
 from devices.continuity import ContinuityTracker
 from devices.formats import FORMATS, CsvSettings, make_decoder, max_rate_hz
 from devices.threaded_source import DeviceError, SourceStatus, ThreadedSource
-from realtime.logs import logger
+from realtime.core.logs import logger
 
 STANDARD_BAUDS: tuple[int, ...] = (9600, 19200, 38400, 57600, 115200, 230400, 460800, 500000, 921600,
                                    1000000, 1500000, 2000000)

@@ -7,7 +7,7 @@
   second ``start()`` warns. ``stop()`` joins the thread and re-raises an
   exception the thread stored; ``read()`` before ``start()`` raises with the fix.
 - ``read()`` never blocks: it returns every sample queued since the last call
-  as one :class:`realtime.block.Block`, or an empty block. ``Block.seq`` is the
+  as one :class:`realtime.core.block.Block`, or an empty block. ``Block.seq`` is the
   running sample index; a gap (lost samples) is a jump in ``seq``, so a block
   ends just before a gap and the samples after it come with the next ``read()``.
 - A lost device never raises from ``read()``: the thread reports it in
@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from realtime.block import IMU_CHANNELS, Block, empty_block
-from realtime.logs import logger
+from realtime.core.block import IMU_CHANNELS, Block, empty_block
+from realtime.core.logs import logger
 
 MAX_PENDING_RUNS = 64
 """Safety valve: above this many queued runs separated by gaps (a device losing frames faster than

@@ -8,7 +8,7 @@ GUI can never stall the producer. Modules:
 - :mod:`gui.streams`: stream discovery, metadata parsing, inlets with loss/return detection.
 - :mod:`gui.traces`, :mod:`gui.heatmap`, :mod:`gui.panels`: the plot widgets.
 - :mod:`gui.viewer`: the main window and the presenter that drives it at ~30 Hz.
-- :mod:`gui.commands`: the ``view`` and ``bench viewer`` commands.
+- :mod:`realtime.app.cli.view`: the ``view`` and ``bench viewer`` commands.
 
 Importing this package does not import Qt; the Qt modules import it themselves.
 """

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pylsl
 
-from realtime.anatomy import MUSCLES
+from realtime.core.anatomy import MUSCLES
 
 LAYOUTS = ("armband8", "grid64", "none")
 IMU_LABELS = ("acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z")

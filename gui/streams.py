@@ -28,7 +28,7 @@ from pylsl.util import LostError
 from pylsl.util import TimeoutError as LslTimeoutError
 
 from gui.ring_buffer import RingBuffer
-from realtime.logs import logger
+from realtime.core.logs import logger
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -24,7 +24,7 @@ from gui.heatmap import make_rms_panel
 from gui.panels import ActivationBars, ImuTraces
 from gui.streams import LIVE, LOST, ROLE_SUFFIXES, WAITING, StreamSlot
 from gui.traces import MAX_WINDOW_S, MIN_WINDOW_S, EmgTraces, format_amount
-from realtime.logs import logger
+from realtime.core.logs import logger
 
 if TYPE_CHECKING:
     from gui.streams import Discovery

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from realtime.block import IMU_CHANNELS, Block, regular_timestamps
+from realtime.core.block import IMU_CHANNELS, Block, regular_timestamps
 
 TimeFunction = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """``f(t, k) -> (n, m)``: a value per sample from its time since the start (s) and its index."""

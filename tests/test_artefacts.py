@@ -7,8 +7,8 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy import signal
 
-from realtime.artefacts import COMPONENTS, ArtefactSettings, ArtefactStage, add_artefacts
-from realtime.block import Block
+from realtime.core.block import Block
+from realtime.stages.artefacts import COMPONENTS, ArtefactSettings, ArtefactStage, add_artefacts
 
 FS = 2000.0
 LABELS = tuple(f"EMG{k}" for k in range(1, 9))
@@ -236,8 +236,8 @@ def test_run_rejects_bad_artefact_options(args: list[str], option: str) -> None:
 
 
 def test_runner_hands_the_imu_on_the_emg_grid_to_a_post_stage(fake_clock) -> None:
-    from realtime.block import IMU_CHANNELS, regular_timestamps
-    from realtime.pipeline import Pipeline, PipelineOutputs, PipelineSettings, TeacherActivation
+    from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings, TeacherActivation
+    from realtime.core.block import IMU_CHANNELS, regular_timestamps
 
     muscles = ("m1",)
 

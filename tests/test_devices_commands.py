@@ -10,8 +10,8 @@ from pathlib import Path
 import pylsl
 from click.testing import CliRunner
 
-from devices.commands import fake_imu, list_ports, list_streams
 from devices.serial_imu import SerialImu, SerialSettings
+from realtime.app.cli.devices import fake_imu, list_ports, list_streams
 
 
 def test_fake_imu_prints_the_port_and_the_command_to_connect(tmp_path: Path) -> None:

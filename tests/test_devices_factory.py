@@ -12,17 +12,17 @@ import pylsl
 import pytest
 from click.testing import CliRunner
 
-from devices.factory import (
+from devices.lsl_imu import LslImu
+from devices.replay import ReplaySource
+from devices.serial_imu import SerialImu
+from realtime.app.sources import (
     SOURCE_DEFAULTS,
     build_source,
     source_events,
     source_options,
     source_status_line,
 )
-from devices.lsl_imu import LslImu
-from devices.replay import ReplaySource
-from devices.serial_imu import SerialImu
-from devices.synthetic import SyntheticArm
+from realtime.body.synthetic import SyntheticArm
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from devices.fake_imu import FakeImu, FakeImuSettings
 from devices.formats import binary, witmotion
 from devices.formats.csv_text import CsvSettings, parse_columns
 from devices.serial_imu import SerialImu, SerialSettings
-from devices.synthetic import SyntheticSettings, simulate
-from realtime.block import IMU_CHANNELS, Block, empty_block, regular_timestamps
+from realtime.body.synthetic import SyntheticSettings, simulate
+from realtime.core.block import IMU_CHANNELS, Block, empty_block, regular_timestamps
 from tests.scripted import read_samples
 
 

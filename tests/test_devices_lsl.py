@@ -12,7 +12,7 @@ import pytest
 from devices.channel_map import parse_channel_spec, select_channels
 from devices.lsl_imu import LslImu, LslSettings, resolve_stream
 from devices.threaded_source import DeviceError
-from realtime.block import Block
+from realtime.core.block import Block
 from tests.scripted import read_samples
 
 LABELS = ("index", "AccX", "AccY", "AccZ", "GyrX", "GyrY", "GyrZ", "temperature")

@@ -10,9 +10,9 @@ import pylsl
 
 from devices.fake_imu import FakeImu, FakeImuSettings
 from devices.serial_imu import SerialImu, SerialSettings
-from realtime.anatomy import MUSCLES
-from realtime.block import Block
-from realtime.simulator import Simulator, SimulatorConfig
+from realtime.app.simulator import Simulator, SimulatorConfig
+from realtime.core.anatomy import MUSCLES
+from realtime.core.block import Block
 
 
 class GyroActivation:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from devices.replay import ReplaySettings, ReplaySource
-from realtime.block import IMU_CHANNELS, Block
+from realtime.core.block import IMU_CHANNELS, Block
 
 
 def _write_csv(path: Path, n: int, fs: float, with_time: bool = True) -> np.ndarray:

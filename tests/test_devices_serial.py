@@ -15,7 +15,7 @@ from devices.formats import binary, witmotion
 from devices.formats.csv_text import CsvSettings, format_lines, parse_columns
 from devices.serial_imu import SerialImu, SerialSettings
 from devices.threaded_source import DeviceError
-from realtime.block import IMU_CHANNELS, Block
+from realtime.core.block import IMU_CHANNELS, Block
 
 
 class Pty:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from realtime.engine import EngineSettings
-from realtime.engine.bench import format_rows, measure_startup, posture_sweep, run_engine_bench
-from realtime.engine.posture import POSTURE_RANGE
+from realtime.app.bench.engine import format_rows, measure_startup, posture_sweep, run_engine_bench
+from realtime.stages.engine import EngineSettings
+from realtime.stages.engine.posture import POSTURE_RANGE
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -96,7 +96,7 @@ def test_startup_first_run_needs_an_empty_numba_cache(tmp_path: Path) -> None:
 def test_bench_command_writes_json(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from realtime.commands.bench_engine import engine
+    from realtime.app.cli.bench_engine import engine
 
     out = tmp_path / "bench.json"
     args = ["--json", str(out), "--duration", "0.1", "--baseline-duration", "0.1", "--repeats", "1"]

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtime.engine import EmgEngine, EngineSettings
-from realtime.engine.cache import CACHE_ENV, cache_root, muap_cache_dir
+from realtime.stages.engine import EmgEngine, EngineSettings
+from realtime.stages.engine.cache import CACHE_ENV, cache_root, muap_cache_dir
 
 SMALL = EngineSettings(
     muscles=("wrist_flexors", "biceps"), units_per_muscle=4, seed=1, muaps="dynamic"
@@ -73,8 +73,8 @@ def test_every_input_is_in_the_key(cache: Path, change: dict) -> None:
 
 
 def test_layout_file_with_the_same_content_shares_the_tables(cache: Path, tmp_path: Path) -> None:
-    from realtime.engine.layout_files import save_layout
-    from realtime.engine.layouts import get_layout
+    from realtime.stages.engine.layout_files import save_layout
+    from realtime.stages.engine.layouts import get_layout
 
     EmgEngine(SMALL).tables
     path = save_layout(get_layout("armband8"), tmp_path / "copy.json")

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from numba import njit
 
-from realtime.block import NO_AUX, Block
-from realtime.engine import EmgEngine, EngineSettings, simulate_emg
-from realtime.engine.intrinsics import MASK_LANES, le_zero_mask16, lowest_bit, prefetch
-from realtime.engine.pointer_table import PointerTable, slot_1d, slot_2d, slot_3d
-from realtime.engine.pool import _draw_target, advance_pool, build_pools, initial_state
-from realtime.engine.rng import uniform
+from realtime.core.block import NO_AUX, Block
+from realtime.stages.engine import EmgEngine, EngineSettings, simulate_emg
+from realtime.stages.engine.intrinsics import MASK_LANES, le_zero_mask16, lowest_bit, prefetch
+from realtime.stages.engine.pointer_table import PointerTable, slot_1d, slot_2d, slot_3d
+from realtime.stages.engine.pool import _draw_target, advance_pool, build_pools, initial_state
+from realtime.stages.engine.rng import uniform
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtime.engine.layout_files import save_layout
-from realtime.engine.layouts import (
+from realtime.stages.engine.layout_files import save_layout
+from realtime.stages.engine.layouts import (
     FOREARM_LENGTH,
     FOREARM_RADIUS,
     LAYOUTS,
@@ -19,7 +19,7 @@ from realtime.engine.layouts import (
     builtin_layout_path,
     get_layout,
 )
-from realtime.engine.muscles import MUSCLE_GEOMETRY
+from realtime.stages.engine.muscles import MUSCLE_GEOMETRY
 
 
 def test_known_layouts_and_default_first() -> None:
@@ -349,7 +349,7 @@ def _parse_stream_xml(xml: str) -> dict:
 
 @pytest.mark.parametrize("name", LAYOUTS)
 def test_layout_files_round_trip_into_lsl_metadata(tmp_path: Path, name: str) -> None:
-    emg_stream_spec = pytest.importorskip("realtime.simulator").emg_stream_spec
+    emg_stream_spec = pytest.importorskip("realtime.app.simulator").emg_stream_spec
     # File -> Layout -> LSL stream description -> parsed back.
     path = save_layout(get_layout(name), tmp_path / f"{name}.json")
     lay = get_layout(path)

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from realtime.engine import EmgEngine, EngineSettings, get_layout
-from realtime.engine.volume_conductor import (
+from realtime.stages.engine import EmgEngine, EngineSettings, get_layout
+from realtime.stages.engine.volume_conductor import (
     FibreBundle,
     add_fibre_currents,
     banded_product,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from realtime.engine import EngineSettings
-from realtime.engine.pool import build_pools
-from realtime.engine.validation import pool_discharges
+from realtime.app.validation import pool_discharges
+from realtime.stages.engine import EngineSettings
+from realtime.stages.engine.pool import build_pools
 
 FS = 2000.0
 

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from realtime.anatomy import JOINTS, MUSCLES
-from realtime.block import Block
-from realtime.engine import EmgEngine, EngineSettings, simulate_emg
-from realtime.engine.muscles import MUSCLE_GEOMETRY
-from realtime.engine.posture import (
+from realtime.core.anatomy import JOINTS, MUSCLES
+from realtime.core.block import Block
+from realtime.stages.engine import EmgEngine, EngineSettings, simulate_emg
+from realtime.stages.engine.muscles import MUSCLE_GEOMETRY
+from realtime.stages.engine.posture import (
     MAX_LENGTH,
     MIN_LENGTH,
     NEUTRAL_POSTURE,

@@ -7,7 +7,7 @@ from statistics import NormalDist
 import numpy as np
 from numba import njit
 
-from realtime.engine.rng import (
+from realtime.stages.engine.rng import (
     QUANTILE_INTERVALS,
     Z_CLIP,
     clipped_normal,

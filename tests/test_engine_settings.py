@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from realtime.anatomy import MUSCLES
-from realtime.block import Block
-from realtime.engine import EmgEngine, EngineSettings, simulate_emg
+from realtime.core.anatomy import MUSCLES
+from realtime.core.block import Block
+from realtime.stages.engine import EmgEngine, EngineSettings, simulate_emg
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy.signal import welch
 
-from realtime.block import Block
-from realtime.engine import EmgEngine, EngineSettings
+from realtime.core.block import Block
+from realtime.stages.engine import EmgEngine, EngineSettings
 
 
 @pytest.fixture(autouse=True, scope="module")

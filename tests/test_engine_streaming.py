@@ -7,12 +7,12 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from realtime.anatomy import MUSCLES
-from realtime.block import Block, empty_block
-from realtime.engine import EmgEngine, EngineSettings, simulate_emg
-from realtime.engine.overlap_add import add_discharges, read_block
-from realtime.engine.posture import build_grid
-from realtime.engine.reference import reference_emg, spike_trains
+from realtime.app.bench.reference import reference_emg, spike_trains
+from realtime.core.anatomy import MUSCLES
+from realtime.core.block import Block, empty_block
+from realtime.stages.engine import EmgEngine, EngineSettings, simulate_emg
+from realtime.stages.engine.overlap_add import add_discharges, read_block
+from realtime.stages.engine.posture import build_grid
 
 
 @pytest.fixture(autouse=True, scope="module")

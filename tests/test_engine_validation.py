@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from realtime.engine import EngineSettings
-from realtime.engine.validation import (
+from realtime.app.validation import (
     Check,
     ValidationSettings,
     amplitude_cancellation,
@@ -21,6 +20,7 @@ from realtime.engine.validation import (
     propagation_checks,
     run_validation,
 )
+from realtime.stages.engine import EngineSettings
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -163,7 +163,7 @@ def test_bad_validation_settings(kwargs: dict, pattern: str) -> None:
 
 
 def test_validate_command(tmp_path: Path) -> None:
-    from realtime.commands.validate import validate
+    from realtime.app.cli.validate import validate
 
     out = tmp_path / "v.json"
     res = CliRunner().invoke(validate, ["--fast", "--json", str(out)])

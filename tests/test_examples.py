@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from devices.factory import build_source
-from realtime.simulator import Simulator, SimulatorConfig
+from realtime.app.simulator import Simulator, SimulatorConfig
+from realtime.app.sources import build_source
 
 ROOT = Path(__file__).resolve().parents[1]
 

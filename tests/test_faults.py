@@ -10,8 +10,15 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from realtime.block import Block
-from realtime.faults import FAULT_KINDS, Fault, FaultStage, apply_faults, load_faults, parse_faults
+from realtime.core.block import Block
+from realtime.stages.faults import (
+    FAULT_KINDS,
+    Fault,
+    FaultStage,
+    apply_faults,
+    load_faults,
+    parse_faults,
+)
 
 FS = 1000.0
 LABELS = tuple(f"EMG{k}" for k in range(1, 9))

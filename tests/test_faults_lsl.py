@@ -11,11 +11,11 @@ import pylsl
 import pytest
 from numpy.testing import assert_allclose
 
-from realtime.anatomy import MUSCLES
-from realtime.artefacts import ArtefactSettings
-from realtime.block import Block
-from realtime.faults import apply_faults, load_faults
-from realtime.simulator import Simulator, SimulatorConfig
+from realtime.app.simulator import Simulator, SimulatorConfig
+from realtime.core.anatomy import MUSCLES
+from realtime.core.block import Block
+from realtime.stages.artefacts import ArtefactSettings
+from realtime.stages.faults import apply_faults, load_faults
 from tests.scripted import ScriptedImu
 
 FS = 2000.0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gui.bench import CONSUMERS, PINNED, _consumer_order
-from gui.bench_stats import compare
+from realtime.app.bench.stats import compare
+from realtime.app.bench.viewer import CONSUMERS, PINNED, _consumer_order
 
 
 def test_a_clear_increase_is_significant_and_noise_is_not() -> None:

@@ -300,9 +300,9 @@ def _info_with_locations(labels, locations_mm, rows: int = 0, cols: int = 0) -> 
 def test_grid_layout_unrolls_the_simulators_grid_wrapped_around_the_forearm() -> None:
     pytest.importorskip("pyqtgraph")
     from gui.heatmap import grid_layout
-    from realtime.engine.layouts import armband8, grid64
+    from realtime.stages.engine.layouts import armband8, grid64
 
-    layout = grid64()  # the simulator publishes channel_locations in mm (realtime/simulator.py)
+    layout = grid64()  # the simulator publishes channel_locations in mm (realtime/app/simulator.py)
     meta = parse_metadata(
         _info_with_locations(layout.channels, layout.channel_locations * 1000.0, 8, 8)
     )

@@ -16,8 +16,8 @@ import pylsl
 import pytest
 from click.testing import CliRunner
 
-from gui.commands import start_viewer_process, view, viewer_command
 from gui.demo_outlet import emg_info
+from realtime.app.cli.view import start_viewer_process, view, viewer_command
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -55,7 +55,7 @@ def test_view_screenshot_mode_writes_png_and_exits(tmp_path: Path) -> None:
     import subprocess
     import threading
 
-    from gui.commands import _LAUNCH, READY_LINE
+    from realtime.app.cli.view import _LAUNCH, READY_LINE
 
     name = _unique("cli_shot")
     fs = 500.0
@@ -118,7 +118,7 @@ def test_viewer_command_and_process_helper_arguments() -> None:
 def test_launch_view_without_stream_exits_nonzero() -> None:
     import subprocess
 
-    from gui.commands import _LAUNCH
+    from realtime.app.cli.view import _LAUNCH
 
     missing = _unique("missing_cli")
     proc = subprocess.run(
@@ -180,10 +180,10 @@ def test_lower_priority_moves_the_viewer_to_the_idle_class() -> None:
     import subprocess
 
     code = (
-        "import os; from gui.commands import lower_priority; lower_priority(5); "
+        "import os; from realtime.app.cli.view import lower_priority; lower_priority(5); "
         "print(os.sched_getscheduler(0) == os.SCHED_IDLE, os.nice(0))"
     )
-    from gui.commands import _LAUNCH
+    from realtime.app.cli.view import _LAUNCH
 
     out = subprocess.run(
         [sys.executable, "-c", code],

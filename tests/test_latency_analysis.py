@@ -7,18 +7,18 @@ import json
 import numpy as np
 import pytest
 
-from realtime.benchmarks.analysis import AnalysisError, analyse, rate_error_ppm
-from realtime.benchmarks.latency import (
+from realtime.app.bench.analysis import AnalysisError, analyse, rate_error_ppm
+from realtime.app.bench.latency import (
     ConfigResult,
     config_row,
     row_label,
     sweep_configs,
     targets_met,
 )
-from realtime.benchmarks.report import write_latency_report, write_soak_report
-from realtime.benchmarks.session import SessionConfig, SessionLogs
-from realtime.benchmarks.soak import soak_figures
-from realtime.benchmarks.workers import GrowBuffer, PlaybackSource
+from realtime.app.bench.report import write_latency_report, write_soak_report
+from realtime.app.bench.session import SessionConfig, SessionLogs
+from realtime.app.bench.soak import soak_figures
+from realtime.app.bench.workers import GrowBuffer, PlaybackSource
 
 FS, IMU_RATE, T0 = 2000.0, 1000.0, 100.0
 
@@ -176,7 +176,7 @@ def test_soak_windows_rate_memory_growth_and_late_ticks(tmp_path) -> None:
 
 def test_latency_report_has_the_table_the_targets_and_both_plots(tmp_path) -> None:
     logs = _logs(duration=12.0)
-    from realtime.benchmarks.latency import figures_from_logs
+    from realtime.app.bench.latency import figures_from_logs
 
     fig = figures_from_logs(logs)
     row = config_row(logs.config, fig, logs.wall_s)

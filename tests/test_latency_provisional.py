@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from realtime.benchmarks.provisional import ESTIMATES, bench_peek, main, provisional_accuracy
-from realtime.model.config import NetConfig
+from realtime.app.bench.provisional import ESTIMATES, bench_peek, main, provisional_accuracy
+from realtime.stages.model.config import NetConfig
 
 
 def test_peek_at_the_sample_phase_follows_the_network_best() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from realtime.benchmarks.latency import figures_from_logs
-from realtime.benchmarks.session import SessionConfig, run_session
+from realtime.app.bench.latency import figures_from_logs
+from realtime.app.bench.session import SessionConfig, run_session
 
 
 def test_serial_session_measures_every_imu_sample_from_the_device_clock(tmp_path: Path) -> None:

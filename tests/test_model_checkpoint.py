@@ -9,11 +9,16 @@ import numpy as np
 import pytest
 import torch
 
-from realtime.anatomy import JOINTS, MUSCLES
-from realtime.block import IMU_CHANNELS
-from realtime.model.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
-from realtime.model.config import NetConfig
-from realtime.model.network import ActivationNet
+from realtime.app.training.network import ActivationNet
+from realtime.core.anatomy import JOINTS, MUSCLES
+from realtime.core.block import IMU_CHANNELS
+from realtime.stages.model.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    load_checkpoint,
+    save_checkpoint,
+)
+from realtime.stages.model.config import NetConfig
 
 CONFIG = NetConfig(channels=8, layers=3)
 
@@ -129,7 +134,7 @@ def test_check_source() -> None:
 
 
 def test_shipped_default_loads() -> None:
-    from realtime.model import DEFAULT_CHECKPOINT
+    from realtime.stages.model import DEFAULT_CHECKPOINT
 
     if not DEFAULT_CHECKPOINT.exists():
         pytest.skip("the default checkpoint is not built yet")

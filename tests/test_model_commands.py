@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from realtime.commands.bench_model import model as bench_model_cmd
-from realtime.commands.evaluate import evaluate as evaluate_cmd
-from realtime.commands.train import train as train_cmd
-from realtime.model.checkpoint import load_checkpoint
+from realtime.app.cli.bench_model import model as bench_model_cmd
+from realtime.app.cli.evaluate import evaluate as evaluate_cmd
+from realtime.app.cli.train import train as train_cmd
+from realtime.stages.model.checkpoint import load_checkpoint
 
 TINY_NET = ["--layers", "3", "--channels", "8", "--epochs", "2", "--window", "64", "--batch-size", "8", "--quiet"]
 TINY_TEACHER = ["--subjects", "2", "--val-subjects", "1", "--test-subjects", "1", "--duration", "6", "--motions", "elbow-curls", "pronation",

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtime.model.data import (
+from realtime.app.training.data import (
     DataError,
     emg_envelope,
     envelope_corners,

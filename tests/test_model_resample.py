@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from realtime.model.resample import ImuResampler, resample_imu
+from realtime.stages.model.resample import ImuResampler, resample_imu
 
 
 def _ramp(t: np.ndarray) -> np.ndarray:

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from realtime.anatomy import JOINTS, MUSCLES
-from realtime.block import IMU_CHANNELS, Block
-from realtime.model.checkpoint import Checkpoint, CheckpointError
-from realtime.model.config import NetConfig
-from realtime.model.network import ActivationNet
-from realtime.model.resample import ImuResampler
-from realtime.model.stage import ModelActivationStage
-from realtime.model.streaming import StreamingNet
+from realtime.app.training.network import ActivationNet
+from realtime.core.anatomy import JOINTS, MUSCLES
+from realtime.core.block import IMU_CHANNELS, Block
+from realtime.stages.model.checkpoint import Checkpoint, CheckpointError
+from realtime.stages.model.config import NetConfig
+from realtime.stages.model.resample import ImuResampler
+from realtime.stages.model.stage import ModelActivationStage
+from realtime.stages.model.streaming import StreamingNet
 
 
 def make_checkpoint() -> Checkpoint:
@@ -171,7 +171,7 @@ def test_provisional_rows_follow_the_network_between_grid_points() -> None:
 
 
 def test_pipeline_publishes_grid_rows_and_drives_the_engine_with_provisional_ones(fake_clock) -> None:  # noqa: ANN001
-    from realtime.pipeline import Pipeline, PipelineOutputs, PipelineSettings
+    from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings
 
     class Sine1k:  # 1 kHz IMU on the fake clock
         fs, running = 1000.0, False

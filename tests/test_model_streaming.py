@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from realtime.model.config import NetConfig
-from realtime.model.network import ActivationNet
-from realtime.model.streaming import StreamingNet, offline_forward
+from realtime.app.training.network import ActivationNet
+from realtime.stages.model.config import NetConfig
+from realtime.stages.model.streaming import StreamingNet, offline_forward
 
 CONFIGS = [
     NetConfig(channels=16, layers=4, kernel=3),

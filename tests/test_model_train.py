@@ -5,10 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from realtime.model.config import NetConfig
-from realtime.model.data import DataError, Dataset, Sequence, TeacherDataSpec, teacher_dataset
-from realtime.model.evaluate import RidgeBaseline, evaluate_checkpoint, pearson, xcorr_lag
-from realtime.model.train import TrainSettings, train_network
+from realtime.app.training.data import (
+    DataError,
+    Dataset,
+    Sequence,
+    TeacherDataSpec,
+    teacher_dataset,
+)
+from realtime.app.training.evaluate import RidgeBaseline, evaluate_checkpoint, pearson, xcorr_lag
+from realtime.app.training.train import TrainSettings, train_network
+from realtime.stages.model.config import NetConfig
 
 CONFIG = NetConfig(channels=8, layers=3)
 SPEC = TeacherDataSpec(subjects=2, val_subjects=1, test_subjects=1, duration_s=8.0,

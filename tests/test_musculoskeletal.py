@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from realtime.anatomy import MUSCLES
-from realtime.musculoskeletal import (
+from realtime.body.musculoskeletal import (
     GRAVITY,
     JOINT_LIMITS,
     MAX_FORCE_N,
@@ -25,7 +24,7 @@ from realtime.musculoskeletal import (
     static_optimisation,
     teach,
 )
-from realtime.musculoskeletal.arm import (
+from realtime.body.musculoskeletal.arm import (
     FOREARM_COM,
     FOREARM_GYRATION,
     GRIP_FRACTION,
@@ -33,6 +32,7 @@ from realtime.musculoskeletal.arm import (
     HAND_GYRATION,
     LOAD_GYRATION_M,
 )
+from realtime.core.anatomy import MUSCLES
 
 FLEXORS = [MUSCLES.index(m) for m in ("biceps", "brachialis", "brachioradialis")]
 TRICEPS = MUSCLES.index("triceps")

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from realtime.block import IMU_CHANNELS, Block
-from realtime.pipeline import Pipeline, PipelineOutputs, PipelineSettings, TeacherActivation
+from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings, TeacherActivation
+from realtime.core.block import IMU_CHANNELS, Block
 from tests.scripted import CopyEngine, ScriptedImu
 
 MUSCLES = ("m1", "m2")
@@ -132,10 +132,10 @@ def test_teacher_activation_needs_ground_truth() -> None:
 
 def test_warm_up_changes_nothing_in_the_output() -> None:
     """Real synthetic arm, activation network and engine: a warmed-up run equals a cold one."""
-    from devices.synthetic import SyntheticArm, SyntheticSettings
-    from realtime.anatomy import MUSCLES as ALL_MUSCLES
-    from realtime.engine import EmgEngine, EngineSettings
-    from realtime.model.stage import ModelActivationStage
+    from realtime.body.synthetic import SyntheticArm, SyntheticSettings
+    from realtime.core.anatomy import MUSCLES as ALL_MUSCLES
+    from realtime.stages.engine import EmgEngine, EngineSettings
+    from realtime.stages.model.stage import ModelActivationStage
     from tests.conftest import FakeClock
 
     runs = []
@@ -165,7 +165,7 @@ def test_runner_thread_gets_the_priority_it_asked_for(fake_clock) -> None:
     assert pipe.thread_priority is None
     pipe.start()
     assert pipe.wait(30)
-    assert pipe.thread_priority in ("realtime", "normal")  # what the system allowed (realtime.priority)
+    assert pipe.thread_priority in ("realtime", "normal")  # what the system allowed (realtime.core.priority)
     assert sum(b.n_samples for b in sink.blocks) == 400
     normal = _pipeline(fake_clock, CopyEngine(), PipelineSettings(duration=0.1), PipelineOutputs())
     normal.start()

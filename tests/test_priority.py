@@ -1,4 +1,4 @@
-"""Real-time scheduling of the runner thread (realtime/priority.py)."""
+"""Real-time scheduling of the runner thread (realtime/core/priority.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from realtime.pipeline import PipelineSettings
-from realtime.priority import PRIORITIES, RT_PRIORITY, check_priority, set_thread_priority
+from realtime.app.runner import PipelineSettings
+from realtime.core.priority import PRIORITIES, RT_PRIORITY, check_priority, set_thread_priority
 
 linux_only = pytest.mark.skipif(not hasattr(os, "SCHED_FIFO"), reason="SCHED_FIFO is Linux-only")
 

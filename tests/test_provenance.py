@@ -1,13 +1,11 @@
-"""Provenance: which IMU sample each EMG block is the newest consequence of (realtime.provenance)."""
+"""Provenance: which IMU sample each EMG block is the newest consequence of (realtime.app.provenance)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from realtime.block import IMU_CHANNELS, Block, regular_timestamps
-from realtime.pipeline import Pipeline, PipelineOutputs, PipelineSettings, TeacherActivation
-from realtime.provenance import (
+from realtime.app.provenance import (
     EMG_INDEX,
     EMG_PUSH_TIME,
     EMG_SAMPLES,
@@ -18,6 +16,8 @@ from realtime.provenance import (
     ProvenanceTracker,
     provenance_stream_spec,
 )
+from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings, TeacherActivation
+from realtime.core.block import IMU_CHANNELS, Block, regular_timestamps
 from tests.scripted import CopyEngine, ScriptedImu
 
 MUSCLES = ("m1", "m2")
@@ -71,7 +71,7 @@ def test_model_stage_rows_map_to_the_sample_whose_arrival_completed_them(provisi
     """Feeding the network stage one sample at a time shows which sample emits each row; any
     chunking must give the tracker the same attribution. Committed grid rows are the same for every
     chunking; a provisional row stands at the newest sample of its read and names that sample."""
-    from realtime.model.stage import ModelActivationStage
+    from realtime.stages.model.stage import ModelActivationStage
 
     rng = np.random.default_rng(0)
     n = 600
@@ -231,7 +231,7 @@ class Sine1k:
 def test_with_provisional_rows_each_block_names_the_newest_sample_read(fake_clock, provisional: bool) -> None:
     """2 kHz, block 2, 1 kHz IMU: with provisional rows the EMG block of a tick includes the newest IMU
     sample that tick read; with grid rows only, a sample waits for the next 100 Hz grid point."""
-    from realtime.model.stage import ModelActivationStage
+    from realtime.stages.model.stage import ModelActivationStage
 
     sink = Collect()
     source = Sine1k(fake_clock)

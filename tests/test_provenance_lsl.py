@@ -8,8 +8,7 @@ import time
 import numpy as np
 import pylsl
 
-from devices.factory import build_source
-from realtime.provenance import (
+from realtime.app.provenance import (
     EMG_INDEX,
     EMG_PUSH_TIME,
     EMG_SAMPLES,
@@ -18,7 +17,8 @@ from realtime.provenance import (
     IMU_TIME,
     PROVENANCE_CHANNELS,
 )
-from realtime.simulator import Simulator, SimulatorConfig
+from realtime.app.simulator import Simulator, SimulatorConfig
+from realtime.app.sources import build_source
 
 
 def _inlet(name: str) -> pylsl.StreamInlet:

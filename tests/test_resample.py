@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from realtime.block import Block
-from realtime.resample import CausalResampler
+from realtime.core.block import Block
+from realtime.stages.resample import CausalResampler
 
 
 def _block(t: np.ndarray, x: np.ndarray, seq: int = 0) -> Block:

@@ -8,9 +8,9 @@ import numpy as np
 import pylsl
 from numpy.testing import assert_allclose
 
-from realtime.anatomy import MUSCLES
-from realtime.block import Block
-from realtime.simulator import SPIKE_CHANNELS, Simulator, SimulatorConfig
+from realtime.app.simulator import SPIKE_CHANNELS, Simulator, SimulatorConfig
+from realtime.core.anatomy import MUSCLES
+from realtime.core.block import Block
 from tests.scripted import ScriptedImu
 
 

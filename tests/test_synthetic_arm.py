@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from devices.synthetic import (
+from realtime.body.musculoskeletal import GRAVITY, JOINT_LIMITS, ArmParams
+from realtime.body.synthetic import (
     MOTIONS,
     Segment,
     SensorMount,
@@ -19,11 +20,10 @@ from devices.synthetic import (
     motion_program,
     simulate,
 )
-from devices.synthetic.imu import rotation_matrix
-from realtime.anatomy import MUSCLES
-from realtime.block import IMU_CHANNELS
-from realtime.musculoskeletal import GRAVITY, JOINT_LIMITS, ArmParams
-from realtime.stages import Source
+from realtime.body.synthetic.imu import rotation_matrix
+from realtime.core.anatomy import MUSCLES
+from realtime.core.block import IMU_CHANNELS
+from realtime.core.contract import Source
 
 G = GRAVITY
 QUIET = {"noise": False}

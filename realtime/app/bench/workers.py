@@ -1,0 +1,393 @@
+"""The three processes of a latency session: IMU source, simulator, consumer.
+
+Run as ``python -m realtime.app.bench.workers imu|sim|consumer ...`` by
+:mod:`realtime.app.bench.session`. Each worker talks to the session on its
+standard streams: it prints ``ready ...`` (and the simulator ``source-open``)
+when it reaches a milestone, and obeys the lines ``arm`` and ``stop`` on its
+standard input (end of input means ``stop``). At the end it writes what it
+recorded to ``--out``.
+
+- **imu** publishes the synthetic arm as an IMU device: an LSL outlet
+  (``--kind lsl``; each sample is stamped with ``pylsl.local_clock()`` right
+  before it is pushed, one push per sample), or a ``fake-imu`` pseudo-terminal
+  sending binary frames (``--kind serial``; a sample's time is the fake
+  device's own sample clock). It produces nothing until ``arm``, so that the
+  simulator's first received sample is the device's sample 0. It records each
+  sample's creation time.
+- **sim** is ``launch.py run`` in a function: the source from
+  ``realtime.app.sources.build_source``, the :class:`~realtime.app.simulator.Simulator`
+  with the network driving the engine, and its LSL outlets. It writes the
+  runner's counters (``RunnerStats``) as JSON.
+- **consumer** subscribes to ``<prefix>-provenance``, ``<prefix>-status`` and
+  ``<prefix>-EMG`` and records the arrival time of every EMG sample
+  (``pull_sample`` wakes on the first sample of a push, the rest of the push is
+  drained at once).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+
+from realtime.core.block import IMU_CHANNELS, Block, empty_block, regular_timestamps
+
+ARM, STOP = "arm", "stop"
+
+
+class GrowBuffer:
+    """A preallocated array that doubles when full (records of unknown length).
+
+    Parameters
+    ----------
+    n_cols : int
+        Columns per row (0 for a 1-D buffer).
+    dtype : numpy dtype
+        Element type.
+    capacity : int
+        Initial rows.
+    """
+
+    def __init__(self, n_cols: int = 0, dtype: type = np.float64, capacity: int = 4096) -> None:
+        shape = (capacity,) if n_cols == 0 else (capacity, n_cols)
+        self._data = np.empty(shape, dtype)
+        self.n = 0
+
+    def extend(self, rows: np.ndarray) -> None:
+        """Append ``rows`` (shape ``(m,)`` or ``(m, n_cols)``)."""
+        m = len(rows)
+        self._reserve(self.n + m)
+        self._data[self.n:self.n + m] = rows
+        self.n += m
+
+    def append(self, value: float) -> None:
+        """Append one value (1-D buffers)."""
+        self._reserve(self.n + 1)
+        self._data[self.n] = value
+        self.n += 1
+
+    def _reserve(self, rows: int) -> None:
+        size = self._data.shape[0]
+        if rows <= size:
+            return
+        while rows > size:
+            size *= 2
+        new = np.empty((size, *self._data.shape[1:]), self._data.dtype)
+        new[: self.n] = self._data[: self.n]
+        self._data = new
+
+    @property
+    def array(self) -> np.ndarray:
+        """The rows written so far (a view)."""
+        return self._data[: self.n]
+
+
+class Control:
+    """Reads ``arm`` / ``stop`` lines from standard input in a daemon thread."""
+
+    def __init__(self) -> None:
+        self.armed = threading.Event()
+        self.stopped = threading.Event()
+        threading.Thread(target=self._read, name="bench-control", daemon=True).start()
+
+    def _read(self) -> None:
+        for line in sys.stdin:
+            word = line.strip()
+            if word == ARM:
+                self.armed.set()
+            elif word == STOP:
+                break
+        self.stopped.set()
+        self.armed.set()  # release a worker still waiting to be armed
+
+
+def say(text: str) -> None:
+    """Tell the session something (one line on standard output)."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+class PlaybackSource:
+    """A precomputed IMU recording played on a clock, from :meth:`arm` on (a ``realtime.core.contract.Source``).
+
+    Sample ``k`` (``data[k % len(data)]``: the recording loops) is due at
+    ``t_arm + k / fs``; ``read()`` returns every due sample not yet returned,
+    stamped with its due time. Before :meth:`arm` it returns empty blocks.
+
+    Parameters
+    ----------
+    data : ndarray, shape (n, 6), float32
+        The recording (e.g. ``realtime.body.synthetic.simulate(...).imu``).
+    fs : float
+        Rate in Hz.
+    clock : Callable[[], float]
+        The LSL clock.
+    """
+
+    def __init__(self, data: np.ndarray, fs: float, clock: object) -> None:
+        if data.ndim != 2 or data.shape[1] != len(IMU_CHANNELS) or data.shape[0] == 0:
+            raise ValueError(f"The argument 'data' should have shape (n > 0, 6), {data.shape} is invalid.")
+        self.data = np.ascontiguousarray(data, np.float32)
+        self._fs = float(fs)
+        self._clock = clock
+        self.t_arm: float | None = None
+        self.n_read = 0
+        self._running = False
+
+    @property
+    def fs(self) -> float:
+        """Rate in Hz."""
+        return self._fs
+
+    @property
+    def running(self) -> bool:
+        """Whether ``start()`` was called and ``stop()`` was not."""
+        return self._running
+
+    def start(self) -> None:
+        """Mark the source started (samples flow from :meth:`arm` on)."""
+        self._running = True
+
+    def stop(self) -> None:
+        """Mark the source stopped."""
+        self._running = False
+
+    def arm(self) -> None:
+        """Make sample 0 due now."""
+        self.t_arm = float(self._clock())
+
+    def due_time(self, k: int) -> float:
+        """When sample ``k`` is due (``inf`` before :meth:`arm`)."""
+        return np.inf if self.t_arm is None else self.t_arm + k / self._fs
+
+    def read(self) -> Block:
+        """Every due sample not yet returned (an empty block before :meth:`arm`)."""
+        k0 = self.n_read
+        if self.t_arm is None:
+            return empty_block(IMU_CHANNELS, self._fs, k0)
+        n_due = int(np.floor((self._clock() - self.t_arm) * self._fs)) + 1
+        n = max(n_due - k0, 0)
+        if n == 0:
+            return empty_block(IMU_CHANNELS, self._fs, k0)
+        rows = np.arange(k0, k0 + n) % self.data.shape[0]
+        self.n_read = k0 + n
+        return Block(self.data[rows], regular_timestamps(self.t_arm, self._fs, k0, n), self._fs, k0, IMU_CHANNELS)
+
+
+@click.group()
+def main() -> None:
+    """Worker processes of the latency benchmark (started by realtime.app.bench.session)."""
+
+
+@main.command("imu")
+@click.option("--kind", type=click.Choice(["lsl", "serial"]), required=True)
+@click.option("--prefix", required=True)
+@click.option("--rate", type=float, default=1000.0, show_default=True)
+@click.option("--seed", type=int, default=0)
+@click.option("--max-duration", type=float, default=3600.0, show_default=True,
+              help="Seconds after which the worker stops by itself.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def imu(kind: str, prefix: str, rate: float, seed: int, max_duration: float, out: Path) -> None:
+    """An IMU device (the synthetic arm, precomputed) on LSL or on a pseudo-terminal."""
+    import pylsl
+
+    from realtime.body.synthetic import SyntheticSettings, simulate
+
+    control = Control()
+    data = simulate(SyntheticSettings(fs=rate, seed=seed), min(max_duration, 120.0)).imu
+    source = PlaybackSource(data, rate, pylsl.local_clock)
+    if kind == "lsl":
+        created = _lsl_device(prefix, source, control, max_duration)
+    else:
+        created = _serial_device(source, control, max_duration)
+    np.savez(out, created=created, rate=rate, kind=kind)
+    say(f"done {created.size}")
+
+
+def _lsl_device(prefix: str, source: PlaybackSource, control: Control, max_duration: float) -> np.ndarray:
+    """Push each due sample at once, stamped with the clock right before its push; return those stamps."""
+    import pylsl
+
+    from devices.lsl_outlet import LslOutlet, StreamSpec, float_channels, stable_source_id
+
+    channels = float_channels(IMU_CHANNELS[:3], "m/s^2", "Accelerometer") + float_channels(
+        IMU_CHANNELS[3:], "rad/s", "Gyroscope")
+    spec = StreamSpec(f"{prefix}-bench-imu", "IMU", channels, source.fs, stable_source_id(prefix, "bench-imu"))
+    created = GrowBuffer(capacity=int(source.fs * 64))
+    with LslOutlet(spec) as outlet:
+        say(f"ready {spec.name}")
+        control.armed.wait()
+        source.start()
+        source.arm()
+        t_end = source.due_time(0) + max_duration
+        while not control.stopped.is_set() and pylsl.local_clock() < t_end:
+            block = source.read()
+            for i in range(block.n_samples):
+                t = pylsl.local_clock()
+                outlet.push_sample(block.data[i], t)
+                created.append(t)
+            delay = source.due_time(source.n_read) - pylsl.local_clock()
+            if delay > 0:
+                time.sleep(delay)
+        control.stopped.wait(30.0)
+    return created.array.copy()
+
+
+def _serial_device(source: PlaybackSource, control: Control, max_duration: float) -> np.ndarray:
+    """``fake-imu`` binary frames on a pty; a sample's creation time is its due time on the device clock."""
+    from devices.fake_imu import FakeImu, FakeImuSettings
+
+    settings = FakeImuSettings(format="binary", rate=source.fs, baud=921600,
+                               write_interval_s=min(0.5 / source.fs, 0.1))
+    fake = FakeImu(settings, source=source)
+    fake.start()
+    try:
+        say(f"ready {fake.port}")
+        control.armed.wait()
+        if not control.stopped.is_set():
+            source.arm()
+        control.stopped.wait(max_duration)
+    finally:
+        fake.stop()
+    n = source.n_read
+    return regular_timestamps(source.t_arm, source.fs, 0, n) if source.t_arm is not None else np.zeros(0)
+
+
+@main.command("sim")
+@click.option("--prefix", required=True)
+@click.option("--layout", default="armband8", show_default=True)
+@click.option("--fs", type=float, default=2000.0, show_default=True)
+@click.option("--block", "block_size", type=int, default=2, show_default=True)
+@click.option("--source", "source_kind", type=click.Choice(["lsl", "serial"]), required=True)
+@click.option("--device", required=True, help="LSL stream name (lsl) or port (serial) of the IMU.")
+@click.option("--imu-rate", type=float, default=1000.0, show_default=True)
+@click.option("--units", "units_per_muscle", type=int, default=100, show_default=True)
+@click.option("--grid-only", is_flag=True, help="The network stage without provisional rows (model-grid rows only).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def sim(prefix: str, layout: str, fs: float, block_size: int, source_kind: str, device: str, imu_rate: float,
+        units_per_muscle: int, grid_only: bool, out: Path) -> None:
+    """The simulator, publishing on LSL until ``stop``; writes the runner's counters."""
+    from realtime.app.simulator import Simulator, SimulatorConfig
+    from realtime.app.sources import build_source
+    from realtime.stages.model.stage import ModelActivationStage
+
+    control = Control()
+    if source_kind == "lsl":
+        options = {"source": "lsl", "stream_name": device, "resolve_timeout": 30.0}
+    else:
+        options = {"source": "serial", "port": device, "serial_format": "binary", "baud": 921600,
+                   "imu_rate": imu_rate, "no_frame_timeout": 60.0}
+    source = build_source(options)
+    config = SimulatorConfig(prefix=prefix, layout=layout, fs=fs, block_size=block_size, activation="model",
+                             units_per_muscle=units_per_muscle)
+    simulator = Simulator(config, source, ModelActivationStage(None, provisional=not grid_only))
+    say("built")
+    simulator.start(wait_for_consumer=120.0)
+    try:
+        deadline = time.monotonic() + 60.0
+        while not source.running:
+            if time.monotonic() > deadline or not simulator.pipeline.running:
+                raise click.ClickException("the simulator's IMU source did not open within 60 s")
+            time.sleep(0.002)
+        say("source-open")
+        while not control.stopped.wait(0.1):
+            if not simulator.pipeline.running:
+                break  # the runner ended by itself: stop() re-raises its error below
+        simulator.pipeline.request_stop()
+        simulator.wait(timeout=30.0)
+    finally:
+        simulator.stop()
+    stats = simulator.pipeline.stats
+    record = {
+        "samples_sent": stats.samples_sent,
+        "ticks": stats.ticks,
+        "late_ticks": stats.late_ticks,
+        "t0": stats.t0,
+        "stage_ns": dict(stats.stage_ns),
+        "busy_ns": stats.busy_ns,
+        "newest_imu_seq": stats.newest_imu_seq,
+    }
+    out.write_text(json.dumps(record, indent=2))
+    say("done")
+
+
+@main.command("consumer")
+@click.option("--prefix", required=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--resolve-timeout", type=float, default=120.0, show_default=True)
+def consumer(prefix: str, out: Path, resolve_timeout: float) -> None:
+    """Record the arrival time of every EMG sample, and the provenance and status rows."""
+    import pylsl
+
+    control = Control()
+    inlets = {}
+    for suffix in ("provenance", "status", "EMG"):  # EMG last: the runner starts when it has a consumer
+        name = f"{prefix}-{suffix}"
+        found, deadline = [], time.monotonic() + resolve_timeout
+        while not found and time.monotonic() < deadline:  # short resolves, repeated: robust to a lost reply
+            found = pylsl.resolve_byprop("name", name, 1, 0.5)
+        if not found:
+            raise click.ClickException(f"stream {name!r} not found within {resolve_timeout:g} s")
+        inlet = pylsl.StreamInlet(found[0], max_buflen=360)
+        inlet.open_stream(timeout=30.0)
+        inlets[suffix] = inlet
+    emg_in, prov_in, status_in = inlets["EMG"], inlets["provenance"], inlets["status"]
+    emg_info = emg_in.info(timeout=30.0)
+    n_ch, fs = emg_info.channel_count(), emg_info.nominal_srate()
+    say("ready")
+
+    emg_ts, emg_arrival = GrowBuffer(capacity=1 << 16), GrowBuffer(capacity=1 << 16)
+    prov_rows, prov_ts = GrowBuffer(6, capacity=1 << 14), GrowBuffer(capacity=1 << 14)
+    status_rows, status_ts = GrowBuffer(5, capacity=1 << 10), GrowBuffer(capacity=1 << 10)
+    buf = np.empty((4096, n_ch), np.float32)
+    pbuf = np.empty((4096, 6), np.float64)
+    sbuf = np.empty((64, 5), np.float64)  # status is double64
+    sample = [0.0] * n_ch
+    next_side = 0.0
+
+    def drain_side() -> None:
+        for inlet, dest, rows, stamps in ((prov_in, pbuf, prov_rows, prov_ts), (status_in, sbuf, status_rows,
+                                                                                status_ts)):
+            while True:
+                _, ts = inlet.pull_chunk(timeout=0.0, max_samples=dest.shape[0], dest_obj=dest)
+                if not ts:
+                    break
+                rows.extend(dest[: len(ts)])
+                stamps.extend(np.asarray(ts))
+
+    quiet_since = None
+    while True:
+        _, t = emg_in.pull_sample(timeout=0.05, sample=sample)
+        if t is not None:
+            arrival = pylsl.local_clock()
+            emg_ts.append(t)
+            emg_arrival.append(arrival)
+            _, ts = emg_in.pull_chunk(timeout=0.0, max_samples=buf.shape[0], dest_obj=buf)
+            if ts:
+                arrival = pylsl.local_clock()
+                emg_ts.extend(np.asarray(ts))
+                emg_arrival.extend(np.full(len(ts), arrival))
+            quiet_since = None
+        now = time.monotonic()
+        if now >= next_side:
+            drain_side()
+            next_side = now + 0.05
+        if control.stopped.is_set():  # drain until the stream has been quiet for 1 s
+            if t is None:
+                quiet_since = quiet_since or now
+                if now - quiet_since > 1.0:
+                    break
+    drain_side()
+    np.savez(out, emg_ts=emg_ts.array, emg_arrival=emg_arrival.array, prov_rows=prov_rows.array,
+             prov_ts=prov_ts.array, status_rows=status_rows.array, status_ts=status_ts.array,
+             fs=fs)
+    say(f"done {emg_ts.n}")
+
+
+if __name__ == "__main__":
+    main()

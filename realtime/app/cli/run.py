@@ -1,0 +1,170 @@
+"""``launch.py run``: the simulator, publishing on LSL until Ctrl-C or ``--duration``."""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+import click
+
+from realtime.app.sources import build_source, source_options, source_status_line
+
+FS_CHOICES = ("1000", "2000")
+
+
+def _check_layout(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from realtime.stages.engine import get_layout
+
+    try:
+        get_layout(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
+    return value
+
+
+def _check_duration(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and not value >= 0:
+        raise click.BadParameter(f"must be >= 0 seconds (omit it to run until Ctrl-C); {value} is invalid.")
+    return value
+
+
+def _check_fs(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if not 100 <= value <= 10_000:
+        raise click.BadParameter(f"must be a rate in Hz within [100, 10000] (usually 1000 or 2000); {value} is invalid.")
+    return value
+
+
+def _load_faults(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple:
+    if value is None:
+        return ()
+    from realtime.stages.faults import load_faults
+
+    try:
+        return load_faults(value)
+    except (OSError, ValueError) as err:
+        raise click.BadParameter(str(err)) from err
+
+
+def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    if value < 1:
+        raise click.BadParameter(f"must be a positive number of samples; {value} is invalid.")
+    return value
+
+
+@click.command()
+@source_options
+@click.option("--layout", default="armband8", show_default=True, callback=_check_layout,
+              help="Electrode layout: a built-in name (armband8, armband16, muscle_pairs, grid64, grid64_sd, "
+                   "grid64_dd, grid13x5, grid13x5_sd) or a .toml/.json layout file (docs/layouts.md).")
+@click.option("--muaps", type=click.Choice(["static", "dynamic"]), default="static", show_default=True,
+              help="MUAPs fixed at a neutral posture, or changing with the joint angles (posture-blended tables).")
+@click.option("--fs", type=float, default=2000.0, show_default=True, callback=_check_fs,
+              help="EMG sampling rate in Hz.")
+@click.option("--block", "block_size", type=int, default=4, show_default=True, callback=_check_block,
+              help="EMG samples per tick (4 at 2 kHz = 2 ms).")
+@click.option("--duration", type=float, default=None, callback=_check_duration,
+              help="Seconds to run; omit to run until Ctrl-C.")
+@click.option("--name", "prefix", default="myostream", show_default=True,
+              help="Prefix of the LSL stream names (<prefix>-EMG, <prefix>-IMU, ...).")
+@click.option("--activation", type=click.Choice(["model", "teacher"]), default="model", show_default=True,
+              help="What drives the engine: the activation network (any source) or the synthetic arm's "
+                   "physics ground truth (synthetic source only).")
+@click.option("--units", "units_per_muscle", type=click.IntRange(1, 1000), default=100, show_default=True,
+              help="Motor units per muscle.")
+@click.option("--wait-for-consumer", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Seconds to wait for a consumer of the EMG stream (e.g. a recorder) before starting the clock.")
+@click.option("--noise-uv", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="White amplifier/electrode noise, µV RMS per channel (0 = off).")
+@click.option("--pink-uv", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="1/f noise, µV RMS per channel (0 = off).")
+@click.option("--powerline", "powerline_hz", type=click.Choice(["0", "50", "60"]), default="0", show_default=True,
+              help="Power-line interference at 50 or 60 Hz with harmonics (0 = off).")
+@click.option("--powerline-uv", type=click.FloatRange(min=0), default=20.0, show_default=True,
+              help="Peak amplitude of the power-line fundamental, µV.")
+@click.option("--wander", "wander_uv", type=click.FloatRange(min=0), is_flag=False, flag_value=20.0, default=0.0,
+              show_default=True, help="Baseline wander, µV RMS (alone: 20).")
+@click.option("--motion-artefacts", "motion_uv", type=click.FloatRange(min=0), is_flag=False, flag_value=20.0,
+              default=0.0, show_default=True,
+              help="IMU-driven motion artefacts, µV per m/s² of 1-20 Hz acceleration (alone: 20).")
+@click.option("--ecg", "ecg_uv", type=click.FloatRange(min=0), is_flag=False, flag_value=20.0, default=0.0,
+              show_default=True, help="ECG crosstalk, R-wave µV (alone: 20).")
+@click.option("--ecg-bpm", type=click.FloatRange(30, 200), default=70.0, show_default=True,
+              help="Heart rate of the ECG crosstalk.")
+@click.option("--faults", "faults", type=click.Path(dir_okay=False), default=None, callback=_load_faults,
+              help="Fault script, JSON or TOML (docs/faults.md): dropout, liftoff, clipping, sample_loss, gain, "
+                   "crosstalk at set times; announced on <prefix>-markers.")
+@click.option("--view", is_flag=True, help="Also open the live viewer (a separate process; closed when run stops).")
+@click.option("--quiet", is_flag=True, help="Do not print the once-per-second status line.")
+@click.option("--priority", type=click.Choice(["auto", "realtime", "normal"]), default="auto", show_default=True,
+              help="Runner thread scheduling: real-time (SCHED_FIFO) when allowed (auto), required (realtime), "
+                   "or never (normal). Real-time avoids late ticks when other programs (the viewer) run.")
+def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | None, prefix: str, activation: str,
+        units_per_muscle: int, wait_for_consumer: float, noise_uv: float, pink_uv: float, powerline_hz: str,
+        powerline_uv: float, wander_uv: float, motion_uv: float, ecg_uv: float, ecg_bpm: float, faults: tuple,
+        view: bool, quiet: bool, priority: str, **source_kwargs: object) -> None:
+    """Run the simulator: IMU motion in, multichannel sEMG out on LSL."""
+    from realtime.app.simulator import Simulator, SimulatorConfig, status_line
+    from realtime.stages.artefacts import ArtefactSettings
+
+    seed = int(source_kwargs.get("seed") or 0)
+    try:
+        artefacts = ArtefactSettings(noise_uv=noise_uv, pink_uv=pink_uv, powerline_hz=int(powerline_hz),
+                                     powerline_uv=powerline_uv, wander_uv=wander_uv, motion_uv=motion_uv,
+                                     ecg_uv=ecg_uv, ecg_bpm=ecg_bpm, seed=seed)
+        config = SimulatorConfig(prefix=prefix, layout=layout, fs=fs, block_size=block_size, duration=duration,
+                                 seed=seed, activation=activation, units_per_muscle=units_per_muscle, muaps=muaps,
+                                 artefacts=artefacts, faults=faults, priority=priority)
+    except ValueError as err:
+        raise click.UsageError(str(err)) from err
+    source = build_source(dict(source_kwargs))
+
+    if activation == "teacher" and source_kwargs.get("source", "synthetic") != "synthetic":
+        raise click.UsageError(
+            "--activation teacher needs the synthetic source's ground truth; "
+            f"with --source {source_kwargs.get('source')} use --activation model (the default)."
+        )
+
+    def print_status(report: object) -> None:
+        if not quiet:
+            device = source_status_line(source)
+            click.echo(status_line(report) + (f"  | {device}" if device else ""))
+
+    try:
+        sim = Simulator(config, source, on_status=print_status)
+    except ValueError as err:  # e.g. a fault naming a channel the layout does not have
+        raise click.UsageError(str(err)) from err
+    click.echo(
+        f"myostream: publishing {prefix}-EMG ({len(sim.layout.channels)} ch, {layout}, {fs:g} Hz) "
+        f"from the {source_kwargs.get('source', 'synthetic')} source; Ctrl-C to stop."
+    )
+    interrupted = False
+
+    def on_sigint(signum: int, frame: object) -> None:
+        nonlocal interrupted
+        interrupted = True
+        sim.pipeline.request_stop()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    viewer = None
+    try:
+        sim.start(wait_for_consumer, freeze_gc=True)
+        if view:
+            from realtime.app.cli.view import start_viewer_process
+
+            viewer = start_viewer_process(prefix, timeout=30)
+        while not sim.wait(timeout=0.2):
+            pass
+    except Exception as err:  # the runner's exception: one line and a non-zero exit
+        click.echo(f"myostream: error: {err}", err=True)
+        sys.exit(1)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if viewer is not None and viewer.poll() is None:  # close the viewer before its streams vanish
+            viewer.terminate()
+            viewer.wait(timeout=10)
+        sim.stop()
+    stats = sim.pipeline.stats
+    click.echo(
+        f"myostream: stopped{' (Ctrl-C)' if interrupted else ''} after {stats.samples_sent} samples, "
+        f"{stats.late_ticks} late ticks."
+    )

@@ -1,0 +1,407 @@
+"""The assembled simulator: a source, the pipeline and its LSL outlets, ready to run.
+
+``launch.py run`` and the benchmarks build a :class:`Simulator` from a
+:class:`SimulatorConfig` and a source; tests do the same with a fake clock.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from devices.lsl_outlet import (
+    STATUS_CHANNELS,
+    ChannelInfo,
+    LslOutlet,
+    MarkerOutlet,
+    StreamSpec,
+    float_channels,
+    stable_source_id,
+)
+from realtime.app.provenance import provenance_stream_spec
+from realtime.app.runner import (
+    Pipeline,
+    PipelineOutputs,
+    PipelineSettings,
+    StatusReport,
+    TeacherActivation,
+)
+from realtime.core.anatomy import MUSCLES
+from realtime.core.block import IMU_CHANNELS
+from realtime.core.logs import logger
+from realtime.stages.artefacts import ArtefactSettings, ArtefactStage
+from realtime.stages.faults import Fault, FaultStage
+
+if TYPE_CHECKING:
+    from realtime.core.contract import Source, Stage
+    from realtime.stages.engine import Layout
+
+ACTIVATIONS: tuple[str, ...] = ("model", "teacher")
+"""What drives the engine: the activation network, or the synthetic arm's ground truth."""
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    """Settings of a simulator run.
+
+    Parameters
+    ----------
+    prefix : str
+        Prefix of every stream name (``<prefix>-EMG`` ...).
+    layout : str
+        Electrode layout name (see ``realtime.stages.engine.LAYOUTS``).
+    fs : float
+        EMG rate in Hz.
+    block_size : int
+        EMG samples per tick.
+    duration : float | None
+        Seconds to run; ``None`` until stopped.
+    seed : int
+        Seed of the motor-unit pools and MUAPs.
+    activation : str
+        ``"model"`` or ``"teacher"`` (see ``ACTIVATIONS``).
+    units_per_muscle : int
+        Motor units in each muscle's pool.
+    muaps : str
+        ``"static"`` (MUAPs of a neutral posture) or ``"dynamic"`` (posture-blended tables).
+    artefacts : ArtefactSettings
+        Noise and artefacts added after the engine (default: 1 µV RMS white noise only).
+    faults : tuple of Fault
+        Scripted faults (ids 1, 2, ... in this order), e.g. from
+        :func:`realtime.stages.faults.load_faults`.
+    priority : {"normal", "auto", "realtime"}
+        Scheduling of the runner thread (:class:`PipelineSettings`,
+        :mod:`realtime.core.priority`); ``launch.py run`` uses ``"auto"``.
+    """
+
+    prefix: str = "myostream"
+    layout: str = "armband8"
+    fs: float = 2000.0
+    block_size: int = 4
+    duration: float | None = None
+    seed: int = 0
+    activation: str = "model"
+    units_per_muscle: int = 100
+    muaps: str = "static"
+    artefacts: ArtefactSettings = ArtefactSettings()
+    faults: tuple[Fault, ...] = ()
+    priority: str = "normal"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.artefacts, ArtefactSettings):
+            raise TypeError(
+                f"The argument 'artefacts' must be an ArtefactSettings, {type(self.artefacts).__name__} is invalid."
+            )
+        if not (isinstance(self.faults, tuple) and all(isinstance(f, Fault) for f in self.faults)):
+            raise TypeError(
+                "The argument 'faults' must be a tuple of realtime.stages.faults.Fault (see load_faults). "
+                f"{self.faults!r} is invalid."
+            )
+        if not self.prefix or any(c.isspace() for c in self.prefix):
+            raise ValueError(f"The argument 'prefix' must be a non-empty name without spaces. {self.prefix!r} is invalid.")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(
+                f"The argument 'activation' must be one of {', '.join(ACTIVATIONS)}. {self.activation!r} is invalid."
+            )
+        if not (isinstance(self.units_per_muscle, int) and 1 <= self.units_per_muscle <= 1000):
+            raise ValueError(
+                f"The argument 'units_per_muscle' must be an integer in [1, 1000]. {self.units_per_muscle!r} is invalid."
+            )
+        # Rate, block size and duration are checked by PipelineSettings.
+        PipelineSettings(
+            fs=self.fs, block_size=self.block_size, duration=self.duration, priority=self.priority
+        )
+
+
+def emg_stream_spec(prefix: str, layout: Layout, fs: float) -> StreamSpec:
+    """The ``<prefix>-EMG`` stream: one channel per layout channel, µV, electrode locations in mm."""
+    locations_mm = np.asarray(layout.channel_locations, float) * 1000.0
+    channels = tuple(
+        ChannelInfo(label, "microvolts", "EMG", tuple(float(v) for v in loc))
+        for label, loc in zip(layout.channels, locations_mm)
+    )
+    layout_desc = {"name": layout.name, "montage": layout.kind, "description": layout.model}
+    if layout.grid is not None:
+        layout_desc.update(rows=str(layout.grid[0]), cols=str(layout.grid[1]))
+    desc = {
+        "acquisition": {
+            "manufacturer": "myostream",
+            "model": layout.name,
+            "compensated_lag": "0",
+            "precision": "32",
+        },
+        "reference": {"label": layout.reference, "subtracted": "Yes" if layout.differential else "No"},
+        "layout": layout_desc,
+    }
+    return StreamSpec(f"{prefix}-EMG", "EMG", channels, fs, stable_source_id(prefix, f"emg-{layout.name}"), desc=desc)
+
+
+def imu_stream_spec(prefix: str, fs: float) -> StreamSpec:
+    """The ``<prefix>-IMU`` stream: the 6 IMU channels actually used, with units."""
+    channels = float_channels(IMU_CHANNELS[:3], "m/s^2", "Accelerometer") + float_channels(
+        IMU_CHANNELS[3:], "rad/s", "Gyroscope"
+    )
+    return StreamSpec(f"{prefix}-IMU", "IMU", channels, fs, stable_source_id(prefix, "imu"))
+
+
+def activation_stream_spec(prefix: str, suffix: str, muscles: tuple[str, ...], fs: float) -> StreamSpec:
+    """A ``<prefix>-<suffix>`` activation stream: one channel per muscle, in [0, 1]."""
+    desc = {"activation": {"range": "0-1", "kind": "ground truth" if suffix == "activation" else "model prediction"}}
+    return StreamSpec(
+        f"{prefix}-{suffix}",
+        "Activation",
+        float_channels(muscles, "normalized", "Activation"),
+        fs,
+        stable_source_id(prefix, suffix),
+        desc=desc,
+    )
+
+
+SPIKE_CHANNELS: tuple[str, ...] = ("muscle", "unit", "sample")
+"""Channels of the ``<prefix>-spikes`` stream (one LSL sample per motor-unit discharge)."""
+
+
+def spikes_stream_spec(prefix: str, muscles: tuple[str, ...], fs: float) -> StreamSpec:
+    """The ``<prefix>-spikes`` stream: irregular, float64, one sample per discharge.
+
+    Channels ``muscle`` (index into ``muscles``, listed in ``desc/spikes/muscles``),
+    ``unit`` (rank in the muscle's pool, 0 = first recruited) and ``sample``
+    (index of the EMG sample where the MUAP starts); the LSL timestamp is that
+    EMG sample's timestamp.
+    """
+    channels = (
+        ChannelInfo("muscle", "index", "MuscleIndex"),
+        ChannelInfo("unit", "index", "MotorUnit"),
+        ChannelInfo("sample", "samples", "SampleIndex"),
+    )
+    desc = {"spikes": {"muscles": ",".join(muscles), "emg_fs": f"{fs:g}", "emg_stream": f"{prefix}-EMG"}}
+    return StreamSpec(
+        f"{prefix}-spikes", "Spikes", channels, 0.0, stable_source_id(prefix, "spikes"),
+        channel_format="double64", desc=desc,
+    )
+
+
+def status_stream_spec(prefix: str) -> StreamSpec:
+    """The ``<prefix>-status`` stream: runner health once per second."""
+    return StreamSpec(
+        f"{prefix}-status",
+        "Status",
+        float_channels(STATUS_CHANNELS, "", "Status"),
+        1.0,
+        stable_source_id(prefix, "status"),
+        channel_format="double64",
+    )
+
+
+class Simulator:
+    """A source, the activation stage, the engine and the LSL outlets, wired into a pipeline.
+
+    Parameters
+    ----------
+    config : SimulatorConfig
+        What to simulate and publish.
+    source : Source
+        The IMU source (not started).
+    activation_stage : Stage | None
+        The stage that maps IMU to activations. ``None`` builds the default for
+        ``config.activation``.
+    clock, sleep : callables | None
+        Injected time (LSL clock and ``time.sleep`` by default).
+    on_status : Callable[[StatusReport], None] | None
+        Called once per second with the runner's status (e.g. to print it).
+    """
+
+    def __init__(
+        self,
+        config: SimulatorConfig,
+        source: Source,
+        activation_stage: Stage | None = None,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] | None = None,
+        on_status: Callable[[StatusReport], None] | None = None,
+    ) -> None:
+        from realtime.stages.engine import EmgEngine, EngineSettings, get_layout
+
+        self.config = config
+        self.source = source
+        self.layout = get_layout(config.layout)
+        self.engine = EmgEngine(
+            EngineSettings(
+                layout=config.layout,
+                fs=config.fs,
+                seed=config.seed,
+                units_per_muscle=config.units_per_muscle,
+                muaps=config.muaps,
+            )
+        )
+        if activation_stage is None:
+            activation_stage = self._default_activation_stage()
+        self.activation_stage = activation_stage
+
+        prefix, source_fs = config.prefix, float(getattr(source, "fs", 0.0) or 0.0)
+        self.emg_outlet = LslOutlet(emg_stream_spec(prefix, self.layout, config.fs))
+        self.imu_outlet = LslOutlet(imu_stream_spec(prefix, source_fs))
+        self.truth_outlet = LslOutlet(activation_stream_spec(prefix, "activation", MUSCLES, source_fs))
+        model_fs = float(getattr(activation_stage, "fs", 0.0))
+        self.model_outlet = (
+            LslOutlet(activation_stream_spec(prefix, "activation-model", MUSCLES, model_fs))
+            if config.activation == "model"
+            else None
+        )
+        self.status_outlet = LslOutlet(status_stream_spec(prefix))
+        self.marker_outlet = MarkerOutlet(f"{prefix}-markers", stable_source_id(prefix, "markers"))
+        self.spike_outlet = LslOutlet(spikes_stream_spec(prefix, self.engine.settings.muscles, config.fs))
+        self.provenance_outlet = LslOutlet(provenance_stream_spec(prefix, config.fs, config.block_size))
+        self.artefact_stage = ArtefactStage(config.artefacts, config.fs, self.engine.channels)
+        self.fault_stage = FaultStage(config.faults, config.fs, self.engine.channels, seed=config.seed)
+        self._on_status = on_status
+        outputs = PipelineOutputs(
+            emg=self.emg_outlet,
+            imu=self.imu_outlet,
+            activation_truth=self.truth_outlet,
+            activation_model=self.model_outlet,
+            markers=self.marker_outlet,
+            spikes=self.spike_outlet.push_rows,
+            provenance=self.provenance_outlet.push_sample,
+        )
+        kwargs = {} if sleep is None else {"sleep": sleep}
+        self.pipeline = Pipeline(
+            source,
+            activation_stage,
+            self.engine,
+            MUSCLES,
+            outputs,
+            PipelineSettings(
+                fs=config.fs,
+                block_size=config.block_size,
+                duration=config.duration,
+                priority=config.priority,
+            ),
+            clock=clock,
+            status_callbacks=[self._publish_status],
+            post_stages=(self.artefact_stage, self.fault_stage),
+            **kwargs,
+        )
+
+    def _default_activation_stage(self) -> Stage:
+        if self.config.activation == "teacher":
+            return TeacherActivation(MUSCLES)
+        from realtime.stages.model.stage import ModelActivationStage
+
+        return ModelActivationStage(None)
+
+    @property
+    def outlets(self) -> list[LslOutlet | MarkerOutlet]:
+        """Every outlet the simulator publishes."""
+        outs = [self.emg_outlet, self.imu_outlet, self.truth_outlet, self.status_outlet, self.marker_outlet,
+                self.spike_outlet, self.provenance_outlet]
+        return outs + ([self.model_outlet] if self.model_outlet is not None else [])
+
+    def _publish_status(self, report: StatusReport) -> None:
+        latency_ms = float("nan")
+        stats = self.pipeline.stats
+        if stats.newest_imu_time is not None:
+            # Age of the newest IMU sample when the newest EMG sample was computed.
+            t_emg = stats.t0 + (stats.samples_sent - 1) / self.config.fs
+            latency_ms = (t_emg - stats.newest_imu_time) * 1000.0
+        values = [report.samples_sent, report.effective_rate, report.late_ticks, report.loop_load, latency_ms]
+        self.status_outlet.push_sample(values, stats.t0 + report.elapsed)
+        if self._on_status is not None:
+            self._on_status(report)
+
+    def inject_fault(
+        self,
+        kind: str,
+        channels: str | tuple[str, ...] | list[str] | None = "all",
+        duration: float | None = None,
+        onset: float | None = None,
+        **params: object,
+    ) -> int:
+        """Inject a fault while running (thread-safe); it starts at the next EMG block.
+
+        Parameters
+        ----------
+        kind : str
+            ``dropout``, ``liftoff``, ``clipping``, ``sample_loss``, ``gain`` or ``crosstalk``.
+        channels : str | sequence of str | None
+            EMG channel labels, or ``"all"``.
+        duration : float | None
+            Seconds; ``None`` until :meth:`end_fault` or the end of the run.
+        onset : float | None
+            Seconds after the run start; ``None`` = now.
+        **params
+            Parameters of the kind (see ``docs/faults.md``), e.g. ``factor=2.0``.
+
+        Returns
+        -------
+        int
+            The fault id, as announced on ``<prefix>-markers``.
+        """
+        return self.fault_stage.inject(kind, channels, duration, onset, **params)
+
+    def end_fault(self, fault_id: int) -> None:
+        """End a running fault at the next EMG block (or cancel one that has not started)."""
+        self.fault_stage.end(fault_id)
+
+    def start(self, wait_for_consumer: float = 0.0, freeze_gc: bool = False) -> None:
+        """Warm the pipeline up, create the outlets and start the runner thread.
+
+        Tables are built and kernels compiled before the outlets appear, so a
+        consumer that sees the streams gets data from the first tick on.
+
+        Parameters
+        ----------
+        wait_for_consumer : float
+            Seconds to wait, after the outlets appear, for a consumer of the EMG
+            stream before the clock starts (so a recorder gets sample 0). The
+            run starts anyway when the time is up.
+        freeze_gc : bool
+            After the warm-up, collect and then freeze everything the process
+            holds (``gc.freeze()``: torch, numba, tables) so the collector's
+            passes in the runner thread walk only new objects and stay short.
+            Process-wide: meant for a process that exists to run the simulator
+            (``launch.py run`` sets it).
+        """
+        self.pipeline.warm_up()
+        if freeze_gc:
+            gc.collect()
+            gc.freeze()
+        for outlet in self.outlets:
+            outlet.start()
+        if wait_for_consumer > 0 and not self.emg_outlet.wait_for_consumers(wait_for_consumer):
+            logger.warning("%s: no consumer of %r after %s s; starting anyway.", type(self).__name__,
+                           self.emg_outlet.spec.name, wait_for_consumer)
+        self.pipeline.start()
+
+    def stop(self) -> None:
+        """Stop the runner and destroy the outlets; re-raise a runner exception."""
+        try:
+            if self.pipeline.started:
+                self.pipeline.stop()
+        finally:
+            for outlet in self.outlets:
+                if outlet.running:
+                    outlet.stop()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for a run with a duration to end (see :meth:`Pipeline.wait`)."""
+        return self.pipeline.wait(timeout)
+
+    def __enter__(self) -> Simulator:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def status_line(report: StatusReport) -> str:
+    """One human-readable line for a status report."""
+    return (
+        f"t={report.elapsed:7.1f} s  sent={report.samples_sent:>9d}  rate={report.effective_rate:8.1f} Hz  "
+        f"late ticks={report.late_ticks:>5d}  load={100 * report.loop_load:5.1f} %"
+    )

@@ -1,0 +1,1 @@
+"""Offline training and evaluation of the activation network (imports torch where needed)."""

@@ -1,0 +1,8 @@
+"""The foundation: what every other part of myostream builds on.
+
+Blocks (:mod:`.block`), the stage contract (:mod:`.contract`), units and
+constants (:mod:`.units`), input checks (:mod:`.checks`), logging
+(:mod:`.logs`), anatomy names (:mod:`.anatomy`), stream schemas
+(:mod:`.schemas`), the lifecycle of resource parts (:mod:`.lifecycle`) and
+thread scheduling (:mod:`.priority`). It imports nothing else of the project.
+"""

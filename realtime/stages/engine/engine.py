@@ -1,0 +1,477 @@
+"""The EMG engine stage: muscle activations (and posture) in, multichannel surface EMG out.
+
+Per block, one numba call advances every motor unit sample by sample
+(:func:`~realtime.stages.engine.pool.advance_pool`), adds the posture-blended MUAP of
+each discharge into an accumulator (:func:`~realtime.stages.engine.overlap_add.add_discharges`)
+and moves the finished samples out (:func:`~realtime.stages.engine.overlap_add.read_block`).
+The per-unit state and the accumulator carry everything across blocks, so
+any split of the input into blocks gives bit-identical output.
+
+At 2 kHz in blocks of 4 samples ``process`` runs 500 times a second, so its
+Python side is kept to the checks that can fail (rate, labels, block length,
+angles) and builds its output with :meth:`Block.trusted`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from realtime.core.anatomy import JOINTS
+from realtime.core.block import NO_AUX, Block
+from realtime.core.logs import logger
+from realtime.stages.engine.layouts import Layout, get_layout
+from realtime.stages.engine.muaps import UnitGeometry, sample_geometry
+from realtime.stages.engine.overlap_add import add_discharges, read_block
+from realtime.stages.engine.pointer_table import PointerTable, slot_1d, slot_2d, slot_3d
+from realtime.stages.engine.pool import PoolParameters, advance_pool, build_pools, initial_state
+from realtime.stages.engine.posture import MAX_AXES, NEUTRAL_ANGLES, NEUTRAL_POSTURE
+from realtime.stages.engine.settings import EngineSettings
+from realtime.stages.engine.tables import PAD, MuapTables, load_or_build_tables
+
+_FLOAT32 = np.dtype(np.float32)
+_N_JOINTS = len(JOINTS)
+_ANGLE_STRIDES = (_N_JOINTS * 4, 4)
+
+
+@dataclass(frozen=True, eq=False)
+class Discharges:
+    """Motor-unit discharges, one entry per discharge, in time order.
+
+    Attributes
+    ----------
+    sample : ndarray of int64
+        Index of the discharge sample in the stream (``Block.seq`` based);
+        the MUAP starts at that sample.
+    muscle : ndarray of int32
+        Index into ``EngineSettings.muscles``.
+    unit : ndarray of int32
+        Rank of the unit within its muscle (0 = first recruited).
+    """
+
+    sample: np.ndarray
+    muscle: np.ndarray
+    unit: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.sample.size)
+
+
+# Slots of the kernel's state in its pointer table: the contract between EmgEngine._pack_args
+# (which checks each array's dtype and dimensions) and _engine_block.
+(
+    S_COLS, S_STARTS, S_KTAB, S_REMAINING, S_N_ACTIVE, S_RNG, S_CV, S_SPK_SAMPLE, S_SPK_UNIT,
+    S_UNIT_INFO, S_GRID_INT, S_GRID_FLOAT, S_NEUTRAL, S_DATA, S_SCALE, S_W_NODE, S_W_VALUE, S_ACC,
+    S_N_TAIL,
+) = range(19)  # fmt: skip
+
+
+@njit(cache=True)
+def _engine_block(act, angles, out, state):  # pragma: no cover - numba
+    f32, f64, i32, i64 = np.float32, np.float64, np.int32, np.int64
+    spk_sample = slot_1d(state, S_SPK_SAMPLE, i32)
+    spk_unit = slot_1d(state, S_SPK_UNIT, i32)
+    acc = slot_1d(state, S_ACC, f32)
+    n_spk = advance_pool(
+        act,
+        slot_1d(state, S_COLS, i64),
+        slot_1d(state, S_STARTS, i64),
+        slot_2d(state, S_KTAB, f32),
+        slot_1d(state, S_REMAINING, f32),
+        slot_1d(state, S_N_ACTIVE, i64),
+        slot_1d(state, S_RNG, np.uint64),
+        slot_1d(state, S_CV, f64)[0],
+        spk_sample,
+        spk_unit,
+    )
+    add_discharges(
+        acc,
+        out.shape[1],
+        spk_sample,
+        spk_unit,
+        n_spk,
+        angles,
+        slot_2d(state, S_UNIT_INFO, i64),
+        slot_3d(state, S_GRID_INT, i64),
+        slot_3d(state, S_GRID_FLOAT, f64),
+        slot_1d(state, S_NEUTRAL, f64),
+        slot_1d(state, S_DATA, np.int16),
+        slot_1d(state, S_SCALE, f32),
+        slot_2d(state, S_W_NODE, i64),
+        slot_2d(state, S_W_VALUE, f32),
+    )
+    read_block(acc, out, slot_1d(state, S_N_TAIL, i64)[0])
+    return n_spk
+
+
+class EmgEngine:
+    """Motor-unit pools and MUAP overlap-add as a pipeline stage.
+
+    Parameters
+    ----------
+    settings : EngineSettings | None
+        Configuration; defaults of :class:`EngineSettings` if ``None``.
+
+    Notes
+    -----
+    ``process`` takes an activation block ``(n, n_columns)`` float32 at
+    ``settings.fs`` whose channel labels include every name in
+    ``settings.muscles`` (extra columns are ignored) and returns an EMG block
+    ``(n, n_channels)`` float32 in microvolts with the same timestamps and
+    ``seq`` and the layout's channel labels. With ``muaps="dynamic"`` the
+    block's ``aux["angles"]`` (``(n, 3)`` rad, :data:`realtime.core.anatomy.JOINTS`
+    order) sets the posture of each sample; without it, or for NaN angles,
+    the posture is :data:`~realtime.stages.engine.posture.NEUTRAL_POSTURE`. After each
+    call, :attr:`discharges` lists the discharges of that block.
+
+    Examples
+    --------
+    >>> engine = EmgEngine(EngineSettings(layout="armband8", fs=2000.0, muaps="dynamic"))
+    >>> engine.reset(max_block=40)
+    >>> emg = engine.process(activation_block)  # doctest: +SKIP
+    """
+
+    def __init__(self, settings: EngineSettings | None = None) -> None:
+        if settings is None:
+            settings = EngineSettings()
+        if not isinstance(settings, EngineSettings):
+            raise TypeError(
+                f"The argument 'settings' must be an EngineSettings, {type(settings).__name__} is invalid."
+            )
+        self.settings = settings
+        self.layout: Layout = get_layout(settings.layout)
+        self.pool: PoolParameters = build_pools(settings)
+        self.geometry: UnitGeometry = sample_geometry(self.pool, settings, self.layout.radius)
+        self.timings: dict[str, float] = {}
+        self.tables_source = ""
+        self._tables: MuapTables | None = None
+        self._muaps: np.ndarray | None = None
+        self._max_block = 0
+        self._capacity = -1
+        self._n_spk = 0
+        self._spk_seq = 0
+        self._dynamic = settings.muaps == "dynamic"
+        self._fs = float(settings.fs)
+        self._ktab = self.pool.kernel_table(settings.fs)
+        self._cols_key: tuple[str, ...] | None = None
+        self._cols = np.arange(settings.n_muscles, dtype=np.int64)
+        self._neutral = NEUTRAL_ANGLES
+        self._n_channels = self.layout.n_channels
+        self._channels = self.layout.channels
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def fs(self) -> float:
+        """Sampling rate of input and output (Hz)."""
+        return self._fs
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """Labels of the EMG channels (the layout's)."""
+        return self.layout.channels
+
+    @property
+    def n_channels(self) -> int:
+        """Number of EMG channels."""
+        return self.layout.n_channels
+
+    @property
+    def tables(self) -> MuapTables:
+        """The quantised MUAP tables (loaded from the disk cache or built on first use)."""
+        if self._tables is None:
+            t0 = time.perf_counter()
+            self._tables, self.tables_source = load_or_build_tables(
+                self.settings, self.layout, self.pool, self.geometry, use_cache=self.settings.cache
+            )
+            self.timings["muap_tables_s"] = time.perf_counter() - t0
+            logger.info(
+                "%s: %s MUAP tables (%s units, %s MB) %s in %.2f s",
+                type(self).__name__,
+                self._tables.n_tables,
+                self.pool.n_units,
+                round(self._tables.nbytes / 2**20, 1),
+                self.tables_source,
+                self.timings["muap_tables_s"],
+            )
+        return self._tables
+
+    @property
+    def table_mb(self) -> float:
+        """Memory of the MUAP tables (MiB)."""
+        return self.tables.nbytes / 2**20
+
+    @property
+    def muaps(self) -> np.ndarray:
+        """Each unit's MUAP at the neutral posture, ``(n_units, L, n_channels)`` float32 µV, read-only.
+
+        Exactly what a discharge adds in ``"static"`` mode (and in ``"dynamic"``
+        mode at the neutral posture).
+        """
+        if self._muaps is None:
+            self._muaps = self.tables.at(NEUTRAL_POSTURE)
+            self._muaps.setflags(write=False)
+        return self._muaps
+
+    def muaps_at(self, posture: np.ndarray | tuple[float, float, float]) -> np.ndarray:
+        """Each unit's MUAP at ``posture`` (rad, ``JOINTS`` order) as the engine blends it, ``(n_units, L, C)``.
+
+        In ``"static"`` mode this is :attr:`muaps` for any posture.
+        """
+        q = np.asarray(posture, np.float64)
+        if q.shape != (len(JOINTS),):
+            raise ValueError(
+                f"The argument 'posture' should have shape ({len(JOINTS)},) (angles of {JOINTS}), "
+                f"{q.shape} is invalid."
+            )
+        return self.tables.at(q) if self._dynamic else self.muaps
+
+    @property
+    def discharges(self) -> Discharges:
+        """Discharges of the last processed block (empty before the first block)."""
+        n = self._n_spk
+        if self._max_block == 0 or n == 0:
+            empty = np.zeros(0, np.int32)
+            return Discharges(np.zeros(0, np.int64), empty, empty)
+        units = self._spk_unit[:n]
+        return Discharges(
+            sample=self._spk_seq + self._spk_sample[:n].astype(np.int64),
+            muscle=self.pool.muscle_index[units],
+            unit=self.pool.unit_index[units],
+        )
+
+    # ------------------------------------------------------------------ stage API
+    def reset(self, max_block: int = 64) -> None:
+        """Allocate buffers for blocks of up to ``max_block`` samples and restart from rest.
+
+        Loads or builds the MUAP tables on the first call, and compiles (or
+        loads from the numba cache) the kernel, so the first ``process`` call
+        is fast. Afterwards every unit is de-recruited, the random streams are
+        back at the seed and the overlap-add buffer is empty. Larger blocks are
+        still accepted later (buffers grow, with an INFO log).
+
+        Parameters
+        ----------
+        max_block : int
+            Largest expected block length in samples (>= 1).
+        """
+        if (
+            not isinstance(max_block, (int, np.integer))
+            or isinstance(max_block, bool)
+            or max_block < 1
+        ):
+            raise ValueError(
+                f"The argument 'max_block' must be a strictly positive integer. {max_block!r} is invalid."
+            )
+        tables = self.tables
+        g = tables.grid
+        self._unit_info = tables.unit_info
+        self._grid_int, self._grid_float = g.kernel_arrays()
+        self._remaining, self._n_active, self._rng = initial_state(self.pool, self.settings.seed)
+        self._allocate(int(max_block))
+        self._acc[:] = 0.0
+        self._n_spk = 0
+        self._spk_seq = 0
+        self._pack_args()
+        t0 = time.perf_counter()
+        self._run(
+            np.zeros((0, max(int(self._cols.max()) + 1, 1)), np.float32),
+            self._neutral_angles,
+            np.zeros((0, self.n_channels), np.float32),
+        )
+        self.timings["jit_s"] = time.perf_counter() - t0
+
+    def process(self, block: Block) -> Block:
+        """Turn an activation block into an EMG block (see the class notes)."""
+        # Runs 500 times a second: every line here is a check that can fail or work that must be done.
+        fs = block.fs
+        if fs != self._fs and not math.isclose(fs, self._fs, rel_tol=1e-9):
+            raise ValueError(
+                f"The activation block's fs must equal the engine's fs ({self.settings.fs} Hz), "
+                f"{fs} is invalid. Resample the activations or set EngineSettings(fs=...)."
+            )
+        channels = block.channels
+        if channels is not self._cols_key and channels != self._cols_key:
+            self._map_columns(channels)
+        data = block.data
+        n = len(data)
+        if n > self._capacity:  # capacity is -1 before the first reset: _grow raises
+            self._grow(n)
+        angles = self._neutral_angles
+        if self._dynamic:
+            given = block.aux.get("angles")
+            if given is not None:
+                # Strides (12, 4) and n * 3 values: C-contiguous (n, 3). Anything else: checked, converted.
+                if (
+                    given.dtype is _FLOAT32
+                    and given.strides == _ANGLE_STRIDES
+                    and len(given) == n
+                    and given.size == n * _N_JOINTS
+                ):
+                    angles = given
+                else:
+                    angles = self._checked_angles(given, n)
+        out = np.empty((n, self._n_channels), _FLOAT32)
+        seq = block.seq
+        self._spk_seq = seq
+        self._n_spk = _engine_block(data, angles, out, self._state_table)
+        # Every field is valid by construction: a fresh C-contiguous float32 array with one column
+        # per label; timestamps, fs and seq from the validated input block.
+        return Block.trusted(out, block.timestamps, fs, seq, self._channels, NO_AUX)
+
+    # ------------------------------------------------------------------ internals
+    def _run(self, act: np.ndarray, angles: np.ndarray, out: np.ndarray) -> None:
+        self._n_spk = _engine_block(act, angles, out, self._state_table)
+
+    def _pack_args(self) -> None:
+        """Build the kernel's pointer table (in reset, grow and column mapping only).
+
+        The table holds the state arrays themselves (the kernel writes into
+        them in place), so Python reads what the kernel wrote; the arrays are
+        only ever replaced here, together with the table.
+        """
+        t = self._tables
+        i64, f32, f64 = np.int64, np.float32, np.float64
+        # Scalars go in as 1-element arrays (the table keeps every array alive).
+        cv = np.array([self.pool.isi_cv], f64)
+        n_tail = np.array([self._n_tail], i64)
+        state = [  # slot, array, dtype and dimensions as _engine_block reads them
+            (S_COLS, self._cols, i64, 1),
+            (S_STARTS, self.pool.starts, i64, 1),
+            (S_KTAB, self._ktab, f32, 2),
+            (S_REMAINING, self._remaining, f32, 1),
+            (S_N_ACTIVE, self._n_active, i64, 1),
+            (S_RNG, self._rng, np.uint64, 1),
+            (S_CV, cv, f64, 1),
+            (S_SPK_SAMPLE, self._spk_sample, np.int32, 1),
+            (S_SPK_UNIT, self._spk_unit, np.int32, 1),
+            (S_UNIT_INFO, self._unit_info, i64, 2),
+            (S_GRID_INT, self._grid_int, i64, 3),
+            (S_GRID_FLOAT, self._grid_float, f64, 3),
+            (S_NEUTRAL, self._neutral, f64, 1),
+            (S_DATA, t.data, np.int16, 1),
+            (S_SCALE, t.scale, f32, 1),
+            (S_W_NODE, self._w_node, i64, 2),
+            (S_W_VALUE, self._w_value, f32, 2),
+            (S_ACC, self._acc, f32, 1),
+            (S_N_TAIL, n_tail, i64, 1),
+        ]
+        if [slot for slot, *_ in state] != list(range(len(state))):  # pragma: no cover
+            raise AssertionError("EmgEngine._pack_args: pointer-table slots out of order")
+        self._state = PointerTable([(a, dtype, ndim) for _, a, dtype, ndim in state])
+        self._state_table = self._state.table
+
+    @staticmethod
+    def _checked_angles(angles: np.ndarray, n: int) -> np.ndarray:
+        """Angles of a block that are not already C-contiguous float32 ``(n, 3)``: checked, converted."""
+        if angles.shape != (n, len(JOINTS)):
+            raise ValueError(
+                f"The block's aux 'angles' should be (n_samples, {len(JOINTS)}) = ({n}, {len(JOINTS)}) "
+                f"(joint angles of {JOINTS} in rad), {angles.shape} is invalid."
+            )
+        if angles.dtype != np.float32 or not angles.flags.c_contiguous:
+            angles = np.ascontiguousarray(angles, np.float32)
+        return angles
+
+    def _map_columns(self, channels: tuple[str, ...]) -> None:
+        missing = [m for m in self.settings.muscles if m not in channels]
+        if missing:
+            raise ValueError(
+                f"The activation block must have a channel per engine muscle; {missing} missing from "
+                f"{channels}. Label the activation columns with realtime.core.anatomy.MUSCLES names."
+            )
+        self._cols = np.array([channels.index(m) for m in self.settings.muscles], dtype=np.int64)
+        self._cols_key = channels
+        if self._max_block:
+            self._pack_args()
+
+    def _allocate(self, max_block: int) -> None:
+        n_l, n_c = self.settings.muap_samples, self.n_channels
+        self._n_tail = n_l - 1
+        self._acc = np.zeros((max_block + n_l - 1) * n_c + PAD, np.float32)
+        cap = self.pool.max_spikes(max_block, self.settings.fs)
+        self._spk_sample = np.zeros(cap, np.int32)
+        self._spk_unit = np.zeros(cap, np.int32)
+        n_m = self.settings.n_muscles
+        self._w_node = np.zeros((max_block * n_m, MAX_AXES + 2), np.int64)
+        self._w_value = np.zeros((max_block * n_m, MAX_AXES + 1), np.float32)
+        self._neutral_angles = np.tile(self._neutral.astype(np.float32), (max_block, 1))
+        self._max_block = max_block
+        self._capacity = max_block
+
+    def _grow(self, n: int) -> None:
+        if self._max_block == 0:
+            raise RuntimeError(
+                "EmgEngine.process() was called before reset(). Use EmgEngine.reset(max_block) first."
+            )
+        logger.info(
+            "%s: block of %s samples > max_block %s; growing buffers",
+            type(self).__name__,
+            n,
+            self._max_block,
+        )
+        size = self._n_tail * self.n_channels
+        tail = self._acc[:size].copy()
+        self._allocate(n)
+        self._acc[:size] = tail
+        self._pack_args()
+
+
+def simulate_emg(
+    activation: np.ndarray,
+    settings: EngineSettings | None = None,
+    *,
+    angles: np.ndarray | None = None,
+    return_discharges: bool = False,
+) -> np.ndarray | tuple[np.ndarray, Discharges]:
+    """Run the engine offline over a whole activation record in one pass.
+
+    Parameters
+    ----------
+    activation : ndarray, shape (T, n_muscles)
+        Drive of each muscle of ``settings.muscles`` (columns in that order), 0-1, at ``settings.fs``.
+    settings : EngineSettings | None
+        Engine configuration (defaults if ``None``).
+    angles : ndarray, shape (T, 3) | None
+        Joint angles (rad, :data:`realtime.core.anatomy.JOINTS` order) for dynamic
+        MUAPs; ``None`` keeps the neutral posture.
+    return_discharges : bool
+        Also return every discharge.
+
+    Returns
+    -------
+    emg : ndarray, shape (T, n_channels), float32
+        Surface EMG in microvolts; equal to the streaming engine's output for any block split.
+    discharges : Discharges
+        Only if ``return_discharges``.
+    """
+    settings = settings or EngineSettings()
+    act = np.asarray(activation)
+    if act.ndim != 2 or act.shape[1] != settings.n_muscles:
+        raise ValueError(
+            f"The argument 'activation' should be (n_samples, {settings.n_muscles}) "
+            f"(one column per muscle of {settings.muscles}), {act.shape} is invalid."
+        )
+    act = np.ascontiguousarray(act, dtype=np.float32)
+    n = act.shape[0]
+    aux = {}
+    if angles is not None:
+        ang = np.ascontiguousarray(angles, dtype=np.float32)
+        if ang.shape != (n, len(JOINTS)):
+            raise ValueError(
+                f"The argument 'angles' should be (n_samples, {len(JOINTS)}) = ({n}, {len(JOINTS)}), "
+                f"{ang.shape} is invalid."
+            )
+        aux["angles"] = ang
+    engine = EmgEngine(settings)
+    engine.reset(max(n, 1))
+    block = Block(
+        act, np.arange(n, dtype=np.float64) / settings.fs, settings.fs, 0, settings.muscles, aux
+    )
+    emg = engine.process(block).data
+    if return_discharges:
+        return emg, engine.discharges
+    return emg

@@ -1,0 +1,185 @@
+"""The pipeline's activation stage: IMU blocks in, network activations out at the model rate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from realtime.core.block import Block, regular_timestamps
+from realtime.core.logs import logger
+from realtime.stages.model.checkpoint import Checkpoint, load_checkpoint
+from realtime.stages.model.resample import _STATE0, _T_PREV, ImuResampler
+
+
+class ModelActivationStage:
+    """Map IMU blocks to muscle activations with the causal dilated-convolution network.
+
+    Each IMU block (any rate 50-1000 Hz, jitter allowed) is resampled causally
+    to the model rate (:class:`~realtime.stages.model.resample.ImuResampler`), then
+    pushed through the cached-state network
+    (:class:`~realtime.stages.model.streaming.StreamingNet`). Torch is only used to
+    read the checkpoint file.
+
+    Every model-grid point that the block completes gives one **committed**
+    row (the network's state advances by it; these rows equal the offline
+    network over the resampled input). With ``provisional=True`` the stage
+    also returns, after them, one **provisional** row stamped with the newest
+    IMU sample's time whenever that sample lies after the newest grid point:
+    the network's output for the anti-aliased input at that time, computed
+    with :meth:`StreamingNet.peek_into <realtime.stages.model.streaming.StreamingNet.peek_into>`
+    at its phase within the grid step (older taps read at their true distance
+    in time, interpolated between cached grid rows). It never changes the
+    network's state, so committed rows are the same with or without it; it
+    lets an IMU sample reach the engine without waiting up to one model period
+    for the next grid point (``docs/latency.md``).
+
+    Parameters
+    ----------
+    checkpoint : str | Path | Checkpoint | None
+        Checkpoint file (or an already loaded one); ``None`` uses the shipped
+        default ``realtime/stages/model/default.pt``.
+    provisional : bool
+        Emit a provisional row for the newest IMU sample of each block that
+        does not fall on a grid point (default). ``False`` emits grid rows only.
+
+    Raises
+    ------
+    CheckpointError
+        The checkpoint is missing, corrupt or inconsistent (one-line message with the fix).
+    """
+
+    def __init__(self, checkpoint: str | Path | Checkpoint | None = None, provisional: bool = True) -> None:
+        if not isinstance(provisional, bool):
+            raise ValueError(f"The argument 'provisional' must be True or False. {provisional!r} is invalid.")
+        self.checkpoint = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
+        self.provisional = provisional
+        ck = self.checkpoint
+        self._n_out = len(ck.outputs)
+        self._n_cols = self._n_out + len(ck.posture)
+        self._net = None
+        self._resampler: ImuResampler | None = None
+        self._checked_fs: float | None = None
+        self._dropped_reported = 0
+        self._t_row = -np.inf
+
+    @property
+    def fs(self) -> float:
+        """Rate of the model grid (the nominal rate of the output blocks) in Hz."""
+        return self.checkpoint.fs
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """Labels of the output columns (muscle names for the teacher-trained default)."""
+        return self.checkpoint.outputs
+
+    @property
+    def posture_channels(self) -> tuple[str, ...]:
+        """Labels of the columns of ``aux["angles"]`` (joint names)."""
+        return self.checkpoint.posture
+
+    @property
+    def receptive_field_s(self) -> float:
+        """How far back in time one output looks (s)."""
+        return self.checkpoint.receptive_field_s
+
+    @property
+    def resampler_delay_s(self) -> float:
+        """Low-frequency group delay of the input anti-alias filter (s)."""
+        return 2.0 / (2.0 * np.pi * self.checkpoint.cutoff_hz) if self.checkpoint.cutoff_hz > 0 else 0.0
+
+    def reset(self) -> None:
+        """Allocate (or clear) the resampler and the network caches for a new stream."""
+        ck = self.checkpoint
+        if self._net is None:
+            n_in = ck.config.n_inputs
+            self._net = ck.streaming_net()
+            self._resampler = ImuResampler(ck.fs, n_in, ck.cutoff_hz)
+            # The resampler's state array is reset in place, so these views stay valid: the time of
+            # the newest accepted sample and the anti-aliased input at that time (float64).
+            state = self._resampler._state
+            self._t_newest = state[_T_PREV : _T_PREV + 1]
+            self._x_newest = state[_STATE0 + 2 * n_in : _STATE0 + 3 * n_in]
+            self._x_peek = np.zeros(n_in, np.float32)
+        self._net.reset()
+        self._resampler.reset()
+        self._checked_fs = None
+        self._dropped_reported = 0
+        self._t_row = -np.inf
+
+    def process(self, block: Block) -> Block:
+        """Return the committed grid rows that ``block`` completes, then its provisional row if any.
+
+        Parameters
+        ----------
+        block : Block
+            IMU samples, channels ``realtime.core.block.IMU_CHANNELS`` (m/s², rad/s).
+
+        Returns
+        -------
+        Block
+            ``data`` (n_out, n_outputs) in [0, 1] at strictly increasing times:
+            committed rows on the grid ``t0 + k / fs`` (``t0`` = first IMU
+            sample after ``reset``), then at most one provisional row at the
+            time of the newest IMU sample. ``seq`` = grid index of the first
+            row (a provisional row carries the index of the grid point it
+            stands in for, so row ``i`` has index ``seq + i``);
+            ``aux["angles"]`` (n_out, 3) joint angles in radians (same rows);
+            ``aux["provisional"]`` (n_out,) bool, ``True`` for the provisional
+            row. ``n_out`` may be 0.
+        """
+        if self._net is None:
+            self.reset()
+        ck = self.checkpoint
+        if block.channels != ck.inputs:
+            ck.check_source(block.channels, block.fs)
+        if self._checked_fs != block.fs:
+            ck.check_source(block.channels, block.fs)
+            self._checked_fs = block.fs
+        rs = self._resampler
+        x, seq = rs.process(block.timestamps, block.data)
+        if rs.n_dropped != self._dropped_reported:
+            logger.warning(
+                "ModelActivationStage: dropped %s IMU samples so far (NaN/inf values or timestamps "
+                "that do not advance)",
+                rs.n_dropped,
+            )
+            self._dropped_reported = rs.n_dropped
+        n = x.shape[0]
+        if n:
+            self._t_row = rs.t0 + (rs.seq - 1) / ck.fs  # the same expression as regular_timestamps
+        t_new = float(self._t_newest[0])
+        extra = self.provisional and rs.started and t_new > self._t_row
+        m = n + extra
+        if m == 0:
+            return Block(
+                np.zeros((0, self._n_out), np.float32), np.zeros(0), ck.fs, rs.seq, ck.outputs,
+                {"angles": np.zeros((0, self._n_cols - self._n_out), np.float32), "provisional": np.zeros(0, bool)},
+            )
+        out = np.empty((m, self._n_cols), np.float32)
+        stamps = np.empty(m)
+        flags = np.zeros(m, bool)
+        if n:
+            self._net.process_into(x, out[:n])
+            stamps[:n] = regular_timestamps(rs.t0, ck.fs, seq, n)
+        if extra:
+            # Phase of the newest sample within the grid step after the newest committed row (< 1:
+            # a sample at or after the next grid point would have completed it).
+            t_grid = rs.t0 + (rs.seq - 1) / ck.fs
+            phase = min(max((t_new - t_grid) * ck.fs, 0.0), 1.0)
+            self._x_peek[:] = self._x_newest
+            self._net.peek_into(self._x_peek, out[n], phase)
+            stamps[n] = t_new
+            flags[n] = True
+            self._t_row = t_new
+        return Block(
+            np.ascontiguousarray(out[:, : self._n_out]),
+            stamps,
+            ck.fs,
+            seq,
+            ck.outputs,
+            {"angles": np.ascontiguousarray(out[:, self._n_out :]), "provisional": flags},
+        )
+
+
+__all__ = ["ModelActivationStage"]

@@ -1,0 +1,133 @@
+"""Causal resampling of a timestamped stream onto the engine's regular sample grid.
+
+The engine runs on a fixed grid ``t0 + k / fs``; activations arrive at another,
+possibly irregular, rate. :class:`CausalResampler` only ever uses samples that
+have already arrived: a grid time inside the span of received samples is
+linearly interpolated between its two neighbours, a grid time after the newest
+sample holds the newest value (zero-order hold), so no output waits for a
+future input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from realtime.core.block import Block, regular_timestamps
+
+
+class CausalResampler:
+    """Resample timestamped blocks onto a regular output grid, causally.
+
+    Parameters
+    ----------
+    channels : tuple of str
+        Labels of the channels (copied to the output blocks).
+    fs_out : float
+        Rate of the output grid in Hz.
+    initial : ndarray, shape (n_channels,) | None
+        Value returned before the first input sample arrives, and the rest
+        value that a stale input decays to (zeros if None).
+    stale_after : float
+        Seconds after the newest input sample beyond which the held value
+        starts to decay toward ``initial`` (the input has stopped: a device
+        was unplugged). ``inf`` holds forever.
+    decay_tau : float
+        Time constant of that decay, in seconds.
+    """
+
+    def __init__(
+        self,
+        channels: tuple[str, ...],
+        fs_out: float,
+        initial: np.ndarray | None = None,
+        stale_after: float = 0.25,
+        decay_tau: float = 0.2,
+    ) -> None:
+        if not fs_out > 0:
+            raise ValueError(f"The argument 'fs_out' must be a positive rate in Hz. {fs_out!r} is invalid.")
+        if not stale_after > 0:
+            raise ValueError(f"The argument 'stale_after' must be positive (s). {stale_after!r} is invalid.")
+        if not decay_tau > 0:
+            raise ValueError(f"The argument 'decay_tau' must be positive (s). {decay_tau!r} is invalid.")
+        self.stale_after = float(stale_after)
+        self.decay_tau = float(decay_tau)
+        self.channels = tuple(channels)
+        self.fs_out = float(fs_out)
+        n_ch = len(self.channels)
+        if initial is None:
+            initial = np.zeros(n_ch, np.float32)
+        initial = np.asarray(initial, np.float32)
+        if initial.shape != (n_ch,):
+            raise ValueError(f"The argument 'initial' should have shape ({n_ch},), {initial.shape} is invalid.")
+        self._initial = initial
+        self._t0 = 0.0
+        self._seq = 0
+        self._t_in = np.zeros(0)
+        self._x_in = np.zeros((0, n_ch), np.float32)
+        self.newest_input_time: float | None = None
+        self.newest_input_seq: int | None = None
+
+    def reset(self, t0: float) -> None:
+        """Start a new output grid whose sample 0 is at ``t0`` (LSL clock)."""
+        self._t0 = float(t0)
+        self._seq = 0
+        # The last input sample is kept as the left neighbour for interpolation.
+        self._t_in = np.full(1, -np.inf)
+        self._x_in = self._initial[None, :].copy()
+        self.newest_input_time = None
+        self.newest_input_seq = None
+
+    def push(self, block: Block) -> None:
+        """Add received input samples (timestamps must not go backwards)."""
+        if block.n_samples == 0:
+            return
+        if block.n_channels != len(self.channels):
+            raise ValueError(
+                f"The resampler expects {len(self.channels)} channels, the block has {block.n_channels}."
+            )
+        t_new = block.timestamps
+        # Samples older than what we hold cannot be placed causally; drop their order violations.
+        keep = t_new > self._t_in[-1]
+        if not keep.all():
+            t_new, x_new = t_new[keep], block.data[keep]
+        else:
+            x_new = block.data
+        if t_new.size == 0:
+            return
+        self._t_in = np.concatenate([self._t_in, t_new])
+        self._x_in = np.concatenate([self._x_in, x_new])
+        self.newest_input_time = float(t_new[-1])
+        self.newest_input_seq = int(block.seq + block.n_samples - 1)
+
+    def pull(self, n: int) -> Block:
+        """Return the next ``n`` samples of the output grid."""
+        t_out = regular_timestamps(self._t0, self.fs_out, self._seq, n)
+        out = np.empty((n, len(self.channels)), np.float32)
+        if n:
+            t_in, x_in = self._t_in, self._x_in
+            if t_in.size == 1 or t_out[0] >= t_in[-1]:
+                # Every output time is at or after the newest input (the usual live case): hold it.
+                out[:] = x_in[-1]
+            else:
+                # Left neighbour index of each output time (clipped: before the first sample -> first).
+                idx = np.searchsorted(t_in, t_out, side="right") - 1
+                idx = np.clip(idx, 0, t_in.size - 1)
+                right = np.minimum(idx + 1, t_in.size - 1)
+                t_l, t_r = t_in[idx], t_in[right]
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    w = np.where((right > idx) & np.isfinite(t_l), (t_out - t_l) / (t_r - t_l), 0.0)
+                w = np.clip(w, 0.0, 1.0).astype(np.float32)[:, None]
+                out[:] = x_in[idx] * (1.0 - w) + x_in[right] * w
+            if self.newest_input_time is not None and np.isfinite(self.stale_after):
+                overdue = t_out - (self.newest_input_time + self.stale_after)
+                if overdue[-1] > 0:
+                    keep = np.exp(-np.maximum(overdue, 0.0) / self.decay_tau).astype(np.float32)[:, None]
+                    out[:] = self._initial + (out - self._initial) * keep
+            # Forget inputs that no future output time can need (keep the left neighbour).
+            first_needed = int(np.searchsorted(t_in, t_out[-1], side="right")) - 1
+            if first_needed > 0:
+                self._t_in = t_in[first_needed:]
+                self._x_in = x_in[first_needed:]
+        block = Block(out, t_out, self.fs_out, self._seq, self.channels)
+        self._seq += n
+        return block
