@@ -224,10 +224,11 @@ class LslImu(ThreadedSource):
             if n:
                 if not self._connected:
                     self._reconnects += 1
-                    self._connected = True
                     skipped = max(round((now - last_data) * fs) - 1, 0) if fs > 0 else 0
                     next_index += skipped
+                    # The event first, then the status: whoever sees the status change finds the event queued.
                     self._event(f"device back: {self.name} after {now - lost_at:.1f} s (reconnect {self._reconnects})")
+                    self._connected = True
                 last_data = now
                 data = (self._buffer[:n, self._cols] * self._scales).astype(np.float32)
                 t = np.maximum.accumulate(np.maximum(np.asarray(ts, np.float64), self._last_t))
@@ -236,11 +237,11 @@ class LslImu(ThreadedSource):
                 next_index += n
                 continue
             if self._connected and now - last_data > lost_after:
-                self._connected = False
                 lost_at = now
                 next_search = now + 0.25
                 self._last_error = f"no data for {lost_after:g} s"
                 self._event(f"device lost: {self.name}: no data for {lost_after:g} s")
+                self._connected = False
             if not self._connected and now >= next_search:
                 next_search = now + 0.25
                 self._search_new_outlet()

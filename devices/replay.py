@@ -31,7 +31,8 @@ import numpy as np
 
 from devices.channel_map import select_channels, unit_scales
 from devices.threaded_source import SourceStatus
-from realtime.core.block import IMU_CHANNELS, Block, empty_block
+from realtime.core.block import IMU_CHANNELS, NO_EVENTS, Block, empty_block
+from realtime.core.contract import StreamFormat
 from realtime.core.logs import logger
 
 TIME_COLUMNS: tuple[str, ...] = ("time", "timestamp", "timestamps", "t", "time_s", "lsl_time", "t_s")
@@ -259,7 +260,6 @@ class ReplaySource:
         self._t_start = 0.0
         self._delivered = 0
         self._finished_reported = False
-        self._events: list[str] = []
         rec = self.recording
         self._period = float(rec.t[-1] + 1.0 / rec.fs)
         self._aux_shapes = {k: () for k in rec.aux}
@@ -326,10 +326,12 @@ class ReplaySource:
         due = self._due(float(self._clock()))
         k0 = self._delivered
         if due <= k0:
+            blk = empty_block(IMU_CHANNELS, self.fs, k0, self._aux_shapes)
             if self.finished and not self._finished_reported:
                 self._finished_reported = True
-                self._events.append(f"replay finished: {self.settings.path} ({n_file} samples)")
-            return empty_block(IMU_CHANNELS, self.fs, k0, self._aux_shapes)
+                text = f"replay finished: {self.settings.path} ({n_file} samples)"
+                blk = blk.replace(events={"source_events": (text,)})
+            return blk
         k = np.arange(k0, due, dtype=np.int64)
         idx = k % n_file
         loop = k // n_file
@@ -337,12 +339,13 @@ class ReplaySource:
         data = rec.data[idx] if (idx[0] + k.size > n_file) else rec.data[idx[0]: idx[0] + k.size]
         aux = {name: values[idx] for name, values in rec.aux.items()}
         self._delivered = due
-        return Block(np.ascontiguousarray(data), timestamps, self.fs, k0, IMU_CHANNELS, aux)
+        return Block(np.ascontiguousarray(data), timestamps, self.fs, k0, IMU_CHANNELS, aux, NO_EVENTS)
 
-    def pop_events(self) -> list[str]:
-        """Return and forget the events since the last call (``"replay finished: ..."``)."""
-        events, self._events = self._events, []
-        return events
+    @property
+    def output_format(self) -> StreamFormat:
+        """IMU blocks at the recording's rate with its aux columns; ``events["source_events"]`` says
+        ``"replay finished: ..."`` once."""
+        return StreamFormat(fs=self.fs, channels=IMU_CHANNELS, aux={k: 0 for k in self.recording.aux})
 
     @property
     def status(self) -> SourceStatus:

@@ -248,10 +248,11 @@ class SerialImu(ThreadedSource):
                 lost_estimate = round((self._clock() - last_sample_at) * s.fs) - 1 if last_sample_at else 0
                 self.tracker.skip(lost_estimate)
                 self._reconnects += 1
-                self._connected = True
                 self._silent = False
                 backoff = s.reconnect_min_s
+                # The event first, then the status: whoever sees the status change finds the event queued.
                 self._event(f"device back: {self.name} after {gap:.1f} s (reconnect {self._reconnects})")
+                self._connected = True
                 continue
             try:
                 data = port.read(port.in_waiting or 1)

@@ -11,8 +11,8 @@
   running sample index; a gap (lost samples) is a jump in ``seq``, so a block
   ends just before a gap and the samples after it come with the next ``read()``.
 - A lost device never raises from ``read()``: the thread reports it in
-  :attr:`status` and as events (``pop_events()``: ``"device lost: ..."``,
-  ``"device back: ..."``) that the runner publishes on ``<prefix>-markers``,
+  :attr:`status` and as events (``events["source_events"]`` of the next block read:
+  ``"device lost: ..."``, ``"device back: ..."``) that the runner publishes on ``<prefix>-markers``,
   and reconnects with back-off.
 """
 
@@ -27,7 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from realtime.core.block import IMU_CHANNELS, Block, empty_block
+from realtime.core.block import IMU_CHANNELS, NO_EVENTS, Block, empty_block
+from realtime.core.contract import StreamFormat
 from realtime.core.logs import logger
 
 MAX_PENDING_RUNS = 64
@@ -194,8 +195,11 @@ class ThreadedSource(ABC):
             )
         self._raise_stored_error()
         with self._lock:
+            events = {"source_events": tuple(self._events)} if self._events else NO_EVENTS
+            self._events.clear()
             if not self._runs:
-                return empty_block(IMU_CHANNELS, self._fs, self._next_seq)
+                blk = empty_block(IMU_CHANNELS, self._fs, self._next_seq)
+                return blk.replace(events=events) if events else blk
             seq0, end, parts_d, parts_t = self._runs.popleft()
             if len(self._runs) >= MAX_PENDING_RUNS:  # safety valve (see MAX_PENDING_RUNS)
                 while self._runs:
@@ -204,8 +208,8 @@ class ThreadedSource(ABC):
                     parts_t += more_t
             self._next_seq = end
         if len(parts_d) == 1:
-            return Block(parts_d[0], parts_t[0], self._fs, seq0, IMU_CHANNELS)
-        return Block(np.concatenate(parts_d), np.concatenate(parts_t), self._fs, seq0, IMU_CHANNELS)
+            return Block(parts_d[0], parts_t[0], self._fs, seq0, IMU_CHANNELS, events=events)
+        return Block(np.concatenate(parts_d), np.concatenate(parts_t), self._fs, seq0, IMU_CHANNELS, events=events)
 
     def __enter__(self) -> ThreadedSource:
         self.start()
@@ -216,12 +220,11 @@ class ThreadedSource(ABC):
             self.stop()
 
     # ------------------------------------------------------------------ health
-    def pop_events(self) -> list[str]:
-        """Return and forget the events since the last call (``"device lost: ..."``, ``"device back: ..."``)."""
-        with self._lock:
-            events = list(self._events)
-            self._events.clear()
-        return events
+    @property
+    def output_format(self) -> StreamFormat:
+        """IMU blocks (m/s², rad/s) at the nominal rate; device events in ``events["source_events"]``
+        (``"device lost: ..."``, ``"device back: ..."``)."""
+        return StreamFormat(fs=self._fs, channels=IMU_CHANNELS)
 
     @property
     def status(self) -> SourceStatus:
@@ -262,7 +265,7 @@ class ThreadedSource(ABC):
             raise err
 
     def _event(self, text: str) -> None:
-        """Queue an event for ``pop_events()`` and log it."""
+        """Queue an event for the next block read (``events["source_events"]``) and log it."""
         logger.warning("%s: %s", type(self).__name__, text)
         with self._lock:
             self._events.append(text)

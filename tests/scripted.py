@@ -12,6 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from realtime.core.block import IMU_CHANNELS, Block, regular_timestamps
+from realtime.core.contract import StreamFormat
 
 TimeFunction = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """``f(t, k) -> (n, m)``: a value per sample from its time since the start (s) and its index."""
@@ -37,10 +38,12 @@ class ScriptedImu:
     """
 
     def __init__(self, clock: Callable[[], float], activation: TimeFunction, fs: float = 100.0,
-                 angles: TimeFunction | None = None) -> None:
+                 angles: TimeFunction | None = None, muscles: tuple[str, ...] = ("m1", "m2")) -> None:
         self.clock, self.fs, self.running = clock, fs, False
         self._activation, self._angles = activation, angles
         self._k, self._t0 = 0, 0.0
+        aux = {"activation": tuple(muscles)} | ({"angles": 3} if angles is not None else {})
+        self.output_format = StreamFormat(fs=fs, channels=IMU_CHANNELS, aux=aux)
 
     def start(self) -> None:
         self.running, self._t0, self._k = True, self.clock(), 0
@@ -75,11 +78,14 @@ class CopyEngine:
         Seconds each slow call takes.
     """
 
+    input_format = StreamFormat()
+    output_format = StreamFormat(passes_aux=True)
+
     def __init__(self, clock=None, slow_calls: frozenset[int] = frozenset(), cost: float = 0.0) -> None:
         self.clock, self.slow_calls, self.cost, self.calls = clock, slow_calls, cost, 0
         self.angles: list[np.ndarray] = []
 
-    def reset(self, max_block: int) -> None:
+    def reset(self, fmt: StreamFormat | None = None, *, max_block: int = 64) -> None:
         self.calls = 0
         self.angles = []
 
@@ -88,7 +94,55 @@ class CopyEngine:
             self.clock.advance(self.cost)
         self.calls += 1
         self.angles.append(block.aux["angles"].copy())
-        return Block(block.data.copy(), block.timestamps, block.fs, block.seq, block.channels)
+        return Block(block.data.copy(), block.timestamps, block.fs, block.seq, block.channels, block.aux)
+
+
+class Tap:
+    """Wraps a stage: same formats and output; keeps every output block (to look at what a run made)."""
+
+    def __init__(self, stage) -> None:  # noqa: ANN001
+        self.stage, self.blocks = stage, []
+        self.name = f"tap({getattr(stage, 'name', type(stage).__name__)})"
+
+    @property
+    def input_format(self) -> StreamFormat:
+        return self.stage.input_format
+
+    @property
+    def output_format(self) -> StreamFormat:
+        return self.stage.output_format
+
+    def reset(self, fmt: StreamFormat | None = None, *, max_block: int = 64) -> None:
+        self.stage.reset(fmt, max_block=max_block)
+        self.blocks = []
+
+    def process(self, block: Block) -> Block:
+        out = self.stage.process(block)
+        self.blocks.append(out)
+        return out
+
+
+class EventTap:
+    """Reads a source as the runner does and keeps the device events its blocks carry.
+
+    Every attribute but ``read`` is the source's own (``start``, ``status``, ...).
+    """
+
+    def __init__(self, source) -> None:  # noqa: ANN001
+        self.source, self.events = source, []
+
+    def read(self) -> Block:
+        blk = self.source.read()
+        self.events += blk.events.get("source_events", ())
+        return blk
+
+    def pop_events(self) -> list[str]:
+        """The events read so far (and forget them)."""
+        out, self.events = self.events, []
+        return out
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self.source, name)
 
 
 def read_samples(source, n: int, timeout: float, poll: float = 0.003) -> list[Block]:

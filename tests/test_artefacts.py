@@ -17,7 +17,7 @@ LABELS = tuple(f"EMG{k}" for k in range(1, 9))
 def _stream(settings: ArtefactSettings, emg: np.ndarray, block: int, imu: np.ndarray | None = None) -> np.ndarray:
     """Run the stage over ``emg`` in blocks of ``block`` samples (the last one shorter)."""
     stage = ArtefactStage(settings, FS, LABELS[: emg.shape[1]])
-    stage.reset(4)
+    stage.reset(max_block=4)
     out, seq = [], 0
     while seq < emg.shape[0]:
         n = min(block, emg.shape[0] - seq)
@@ -114,7 +114,7 @@ def test_powerline_peaks_at_the_mains_frequency_and_its_harmonics(mains: int) ->
 def test_powerline_phase_continues_from_the_sample_index() -> None:
     s = ArtefactSettings(noise_uv=0.0, powerline_hz=50, powerline_harmonics=(1.0,))
     stage = ArtefactStage(s, FS, LABELS)
-    stage.reset(4)
+    stage.reset(max_block=4)
     # A block far into the run equals the same samples computed from a run that starts at 0.
     far = 7_200_000  # one hour at 2 kHz
     blk = Block(np.zeros((40, 8), np.float32), np.arange(far, far + 40) / FS, FS, far, LABELS)
@@ -152,8 +152,8 @@ def test_motion_artefact_follows_the_acceleration_and_gravity_is_not_an_artefact
 def test_motion_artefacts_need_the_imu() -> None:
     with pytest.raises(ValueError, match="aux 'imu'"):
         add_artefacts(np.zeros((10, 8), np.float32), ArtefactSettings(motion_uv=5.0), FS)
-    assert ArtefactStage(ArtefactSettings(motion_uv=5.0), FS, LABELS).needs_imu
-    assert not ArtefactStage(ArtefactSettings(), FS, LABELS).needs_imu
+    assert "imu" in ArtefactStage(ArtefactSettings(motion_uv=5.0), FS, LABELS).input_format.aux
+    assert "imu" not in ArtefactStage(ArtefactSettings(), FS, LABELS).input_format.aux
 
 
 def test_ecg_beats_at_the_set_rate_with_the_set_r_wave() -> None:
@@ -208,7 +208,7 @@ def test_settings_reject_bad_values_naming_the_argument(kwargs: dict, name: str)
 
 def test_stage_checks_its_input() -> None:
     stage = ArtefactStage(ArtefactSettings(), FS, LABELS)
-    stage.reset(4)
+    stage.reset(max_block=4)
     ok = Block(np.zeros((4, 8), np.float32), np.arange(4) / FS, FS, 0, LABELS)
     stage.process(ok)
     with pytest.raises(ValueError, match="without gaps"):
@@ -236,13 +236,17 @@ def test_run_rejects_bad_artefact_options(args: list[str], option: str) -> None:
 
 
 def test_runner_hands_the_imu_on_the_emg_grid_to_a_post_stage(fake_clock) -> None:
-    from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings, TeacherActivation
+    from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings
     from realtime.core.block import IMU_CHANNELS, regular_timestamps
+    from realtime.core.contract import StreamFormat
+    from realtime.stages.teacher import TeacherActivation
 
     muscles = ("m1",)
 
     class LinearImu:
         """100 Hz IMU whose acc_x is the time since start (linear interpolation is then exact)."""
+
+        output_format = StreamFormat(fs=100.0, channels=IMU_CHANNELS, aux={"activation": muscles})
 
         def __init__(self, clock) -> None:
             self.clock, self.fs, self.running, self._k, self._t0 = clock, 100.0, False, 0, 0.0
@@ -264,19 +268,24 @@ def test_runner_hands_the_imu_on_the_emg_grid_to_a_post_stage(fake_clock) -> Non
             return blk
 
     class ZeroEngine:
-        def reset(self, max_block: int) -> None:
+        input_format = StreamFormat(fs=FS, channels=muscles)
+        output_format = StreamFormat(fs=FS, channels=LABELS, passes_aux=True)
+
+        def reset(self, fmt=None, *, max_block: int = 64) -> None:  # noqa: ANN001
             pass
 
         def process(self, block: Block) -> Block:
-            return Block(np.zeros((block.n_samples, 8), np.float32), block.timestamps, block.fs, block.seq, LABELS)
+            return Block(np.zeros((block.n_samples, 8), np.float32), block.timestamps, block.fs, block.seq, LABELS,
+                         block.aux)
 
     class Spy:
-        needs_imu = True
+        input_format = StreamFormat(aux={"imu": 6})  # asks the runner for the IMU on the EMG grid
+        output_format = StreamFormat(passes_aux=True)
 
         def __init__(self) -> None:
             self.imu, self.times = [], []
 
-        def reset(self, max_block: int) -> None:
+        def reset(self, fmt=None, *, max_block: int = 64) -> None:  # noqa: ANN001
             self.imu, self.times = [], []
 
         def process(self, block: Block) -> Block:
@@ -293,9 +302,9 @@ def test_runner_hands_the_imu_on_the_emg_grid_to_a_post_stage(fake_clock) -> Non
 
     spy, sink = Spy(), Sink()
     motion = ArtefactStage(ArtefactSettings(noise_uv=0.0, motion_uv=10.0), FS, LABELS)
-    pipe = Pipeline(LinearImu(fake_clock), TeacherActivation(muscles), ZeroEngine(), muscles,
+    pipe = Pipeline(LinearImu(fake_clock), TeacherActivation(muscles), [ZeroEngine(), spy, motion],
                     PipelineOutputs(emg=sink), PipelineSettings(fs=FS, block_size=4, duration=1.0),
-                    clock=fake_clock, sleep=fake_clock.sleep, post_stages=(spy, motion))
+                    clock=fake_clock, sleep=fake_clock.sleep)
     stats = pipe.run()
     imu = np.concatenate(spy.imu)
     t = np.concatenate(spy.times)

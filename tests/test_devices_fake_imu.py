@@ -15,7 +15,7 @@ from devices.formats.csv_text import CsvSettings, parse_columns
 from devices.serial_imu import SerialImu, SerialSettings
 from realtime.body.synthetic import SyntheticSettings, simulate
 from realtime.core.block import IMU_CHANNELS, Block, empty_block, regular_timestamps
-from tests.scripted import read_samples
+from tests.scripted import EventTap, read_samples
 
 
 class GatedRecording:
@@ -123,13 +123,13 @@ def test_fake_imu_streams_the_synthetic_arm_through_a_stable_link(tmp_path: Path
 def test_stopping_the_fake_is_an_unplug() -> None:
     fake = FakeImu(FakeImuSettings(format="csv", rate=100.0))
     fake.start()
-    reader = SerialImu(SerialSettings(fake.port, 115200, "csv", fs=100.0))
+    reader = EventTap(SerialImu(SerialSettings(fake.port, 115200, "csv", fs=100.0)))
     reader.start()
     try:
         assert _collect(reader, 10)
         fake.stop()
         deadline = time.monotonic() + 5.0
-        while reader.status.connected and time.monotonic() < deadline:
+        while not reader.events and time.monotonic() < deadline:  # the next read carries the event
             reader.read()
             time.sleep(0.01)
         assert not reader.status.connected

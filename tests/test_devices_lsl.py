@@ -13,7 +13,7 @@ from devices.channel_map import parse_channel_spec, select_channels
 from devices.lsl_imu import LslImu, LslSettings, resolve_stream
 from devices.threaded_source import DeviceError
 from realtime.core.block import Block
-from tests.scripted import read_samples
+from tests.scripted import EventTap, read_samples
 
 LABELS = ("index", "AccX", "AccY", "AccZ", "GyrX", "GyrY", "GyrZ", "temperature")
 UNITS = ("", "g", "g", "g", "deg/s", "deg/s", "deg/s", "C")
@@ -75,7 +75,7 @@ def test_labels_units_and_timestamps(lsl_prefix: str) -> None:
 def test_outlet_stops_and_restarts(lsl_prefix: str) -> None:
     name = f"{lsl_prefix}_imu"
     outlet = _outlet(name, fs=100.0)
-    src = LslImu(LslSettings(name=name, lost_after_s=0.3))
+    src = EventTap(LslImu(LslSettings(name=name, lost_after_s=0.3)))
     src.start()
     try:
         _wait(lambda: outlet.have_consumers())
@@ -103,7 +103,7 @@ def test_outlet_stops_and_restarts(lsl_prefix: str) -> None:
 def test_new_outlet_with_another_source_id_is_picked_up(lsl_prefix: str) -> None:
     name = f"{lsl_prefix}_imu"
     outlet = _outlet(name, fs=100.0, source_id=f"{name}_a")
-    src = LslImu(LslSettings(name=name, lost_after_s=0.3))
+    src = EventTap(LslImu(LslSettings(name=name, lost_after_s=0.3)))
     src.start()
     try:
         _wait(lambda: outlet.have_consumers())

@@ -12,19 +12,24 @@ from devices.fake_imu import FakeImu, FakeImuSettings
 from devices.serial_imu import SerialImu, SerialSettings
 from realtime.app.simulator import Simulator, SimulatorConfig
 from realtime.core.anatomy import MUSCLES
-from realtime.core.block import Block
+from realtime.core.block import IMU_CHANNELS, Block
+from realtime.core.contract import StreamFormat
 
 
 class GyroActivation:
     """A small activation stage for the test: every muscle follows the gyroscope magnitude (0..1)."""
 
-    def reset(self) -> None:
+    input_format = StreamFormat(channels=IMU_CHANNELS)
+    output_format = StreamFormat(channels=MUSCLES, aux={"imu_seq": 0, "imu_time": 0})
+
+    def reset(self, fmt: StreamFormat | None = None, *, max_block: int = 64) -> None:
         """Stateless."""
 
     def process(self, block: Block) -> Block:
         level = np.clip(np.linalg.norm(block.data[:, 3:], axis=1) / 2.0, 0.0, 1.0)
         act = np.ascontiguousarray(np.repeat(level[:, None], len(MUSCLES), axis=1), np.float32)
-        return Block(act, block.timestamps, block.fs, block.seq, MUSCLES)
+        provenance = {"imu_seq": block.seq + np.arange(block.n_samples), "imu_time": block.timestamps}
+        return Block(act, block.timestamps, block.fs, block.seq, MUSCLES, provenance)
 
 
 def _inlet(name: str) -> pylsl.StreamInlet:

@@ -11,6 +11,7 @@ import pytest
 
 from devices.replay import ReplaySettings, ReplaySource
 from realtime.core.block import IMU_CHANNELS, Block
+from tests.scripted import EventTap
 
 
 def _write_csv(path: Path, n: int, fs: float, with_time: bool = True) -> np.ndarray:
@@ -44,9 +45,10 @@ def test_csv_replay_real_time_nothing_dropped_or_repeated(tmp_path: Path, fake_c
     assert src.fs == pytest.approx(100.0)
     with src:
         t0 = fake_clock()
-        blocks = _play(src, fake_clock, 3.0, np.random.default_rng(1))
+        tap = EventTap(src)
+        blocks = _play(tap, fake_clock, 3.0, np.random.default_rng(1))
         assert src.finished
-        assert src.pop_events() == [f"replay finished: {path} (250 samples)"]
+        assert tap.pop_events() == [f"replay finished: {path} (250 samples)"]  # once, on the next read
     index = np.concatenate([b.aux["index"] for b in blocks])
     np.testing.assert_array_equal(index, np.arange(250))  # the index column: every sample exactly once
     np.testing.assert_array_equal(np.concatenate([b.data for b in blocks]), imu.astype(np.float32))

@@ -16,6 +16,7 @@ from devices.formats.csv_text import CsvSettings, format_lines, parse_columns
 from devices.serial_imu import SerialImu, SerialSettings
 from devices.threaded_source import DeviceError
 from realtime.core.block import IMU_CHANNELS, Block
+from tests.scripted import EventTap
 
 
 class Pty:
@@ -227,7 +228,7 @@ def test_unplug_reports_and_reconnects_when_the_port_comes_back(tmp_path: Path) 
             pty.write(b"".join(part[i:i + 10]))
             time.sleep(0.01)
 
-    src = SerialImu(SerialSettings(str(link), 921600, "binary", fs=1000.0, reconnect_max_s=0.2))
+    src = EventTap(SerialImu(SerialSettings(str(link), 921600, "binary", fs=1000.0, reconnect_max_s=0.2)))
     second = None
     try:
         src.start()
@@ -247,6 +248,7 @@ def test_unplug_reports_and_reconnects_when_the_port_comes_back(tmp_path: Path) 
         tmp.symlink_to(second.path)
         tmp.replace(link)
         _wait(lambda: src.status.connected and src.status.reconnects == 1)
+        src.read()  # the next read carries the event
         assert src.pop_events()[0].startswith("device back: serial")
         send(second, frames[100:])
         blocks += _collect(src, 100)
@@ -266,7 +268,8 @@ def test_device_restart_is_reported(pty: Pty) -> None:
     x = _imu(40, seed=6)
     frames, _ = _encode("binary-int16", x)
     restarted = binary.encode_frames(x[:10], np.arange(10), np.arange(10) * 10_000)  # counter and clock from 0
-    with _reader("binary-int16", pty.path) as src:
+    with _reader("binary-int16", pty.path) as reader:
+        src = EventTap(reader)
         pty.write(b"".join(frames[20:40]) + restarted)
         blocks = _collect(src, 30)
         events = src.pop_events()

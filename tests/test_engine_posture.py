@@ -297,7 +297,7 @@ def test_missing_nan_and_bad_angles(engine: EmgEngine) -> None:
     np.testing.assert_array_equal(nan, neutral)
     float64 = simulate_emg(act, DYNAMIC, angles=np.tile(np.asarray(NEUTRAL_POSTURE), (n, 1)))
     np.testing.assert_array_equal(float64, neutral)  # converted to float32
-    engine.reset(8)
+    engine.reset(max_block=8)
     bad = Block(
         act[:8], np.arange(8) / FS, FS, 0, MUSCLES3, {"angles": np.zeros((8, 2), np.float32)}
     )
@@ -311,7 +311,7 @@ def test_missing_nan_and_bad_angles(engine: EmgEngine) -> None:
     q = np.random.default_rng(4).uniform(-0.5, 1.5, (8, 3)).astype(np.float32)
     outs = []
     for given in (q, np.asfortranarray(q), np.repeat(q, 2, axis=1)[:, ::2]):
-        engine.reset(8)
+        engine.reset(max_block=8)
         outs.append(
             engine.process(
                 Block(act[:8], np.arange(8) / FS, FS, 0, MUSCLES3, {"angles": given})

@@ -92,8 +92,8 @@ def test_engine_argument_errors() -> None:
     with pytest.raises(RuntimeError, match="reset"):
         engine.process(block)
     with pytest.raises(ValueError, match="'max_block'"):
-        engine.reset(0)
-    engine.reset(4)
+        engine.reset(max_block=0)
+    engine.reset(max_block=4)
     wrong_fs = Block(block.data, block.timestamps, 2000.0, 0, block.channels)
     with pytest.raises(ValueError, match="fs"):
         engine.process(wrong_fs)

@@ -10,7 +10,7 @@ import pytest
 from realtime.app.bench.reference import reference_emg, spike_trains
 from realtime.core.anatomy import MUSCLES
 from realtime.core.block import Block, empty_block
-from realtime.stages.engine import EmgEngine, EngineSettings, simulate_emg
+from realtime.stages.engine import Discharges, EmgEngine, EngineSettings, simulate_emg
 from realtime.stages.engine.overlap_add import add_discharges, read_block
 from realtime.stages.engine.posture import build_grid
 
@@ -46,8 +46,9 @@ def _stream(
     for seq in range(0, act.shape[0], block):
         data = np.ascontiguousarray(act[seq : seq + block])
         blk = Block(data, t0 + np.arange(seq, seq + data.shape[0]) / FS, FS, seq, channels)
-        outs.append(engine.process(blk))
-        discharges.append(engine.discharges)
+        out = engine.process(blk)
+        outs.append(out)
+        discharges.append(out.events.get("discharges", Discharges.empty()))
     return outs, discharges
 
 
@@ -118,7 +119,7 @@ def test_empty_block(engine: EmgEngine) -> None:
     assert out.data.shape == (0, 8)
     assert out.seq == 42
     assert out.channels == engine.channels
-    assert len(engine.discharges) == 0
+    assert "discharges" not in out.events
 
 
 def test_engine_matches_convolution_reference(offline: tuple, engine: EmgEngine) -> None:

@@ -31,14 +31,14 @@ def _emg(n: int = 6000, seed: int = 0) -> np.ndarray:
 
 def _stream(faults, emg: np.ndarray, block: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list]:
     stage = FaultStage(faults, FS, LABELS, seed)
-    stage.reset(block)
+    stage.reset(max_block=block)
     data, samples, markers, seq = [], [], [], 0
     while seq < emg.shape[0]:
         n = min(block, emg.shape[0] - seq)
         out = stage.process(Block(emg[seq : seq + n].copy(), np.arange(seq, seq + n, dtype=float), FS, seq, LABELS))
         data.append(out.data)
         samples.append(out.timestamps)
-        markers += [(text, int(ts)) for text, ts in stage.pop_markers()]
+        markers += [(text, int(ts)) for text, ts in out.events.get("markers", ())]
         seq += n
     return np.concatenate(data), np.concatenate(samples).astype(np.int64), markers
 
@@ -161,7 +161,7 @@ def test_loss_bursts_are_seeded() -> None:
 
 def test_inject_and_end_at_run_time_act_at_the_next_block() -> None:
     stage = FaultStage((), FS, LABELS)
-    stage.reset(10)
+    stage.reset(max_block=10)
 
     def block(seq: int) -> Block:
         return Block(np.ones((10, 8), np.float32), np.arange(seq, seq + 10, dtype=float), FS, seq, LABELS)
@@ -176,25 +176,29 @@ def test_inject_and_end_at_run_time_act_at_the_next_block() -> None:
     assert ids == [1]
     assert np.all(out.data[:, 3] == 2.0)
     assert np.all(np.delete(out.data, 3, axis=1) == 1.0)
-    assert stage.pop_markers() == [("fault start: gain ch=EMG4 id=1", 10.0)]
-    assert np.all(stage.process(block(20)).data[:, 3] == 2.0)  # no duration: it lasts
+    assert out.events["markers"] == (("fault start: gain ch=EMG4 id=1", 10.0),)
+    out = stage.process(block(20))
+    assert np.all(out.data[:, 3] == 2.0)  # no duration: it lasts
+    assert "markers" not in out.events
     stage.end(1)
-    assert np.all(stage.process(block(30)).data == 1.0)
-    assert stage.pop_markers() == [("fault end: gain ch=EMG4 id=1", 30.0)]
+    out = stage.process(block(30))
+    assert np.all(out.data == 1.0)
+    assert out.events["markers"] == (("fault end: gain ch=EMG4 id=1", 30.0),)
     # A timed injection with an onset in the future starts exactly there.
     fid = stage.inject("dropout", "all", duration=0.005, onset=0.045)
     out = stage.process(block(40))
     assert np.all(out.data[:5] == 1.0)
     assert np.all(out.data[5:] == 0.0)
+    assert out.events["markers"] == ((f"fault start: dropout ch=all id={fid}", 45.0),)
     out = stage.process(block(50))
     assert np.all(out.data == 1.0)  # 5 samples long: [45, 50)
-    assert stage.pop_markers() == [(f"fault start: dropout ch=all id={fid}", 45.0),
-                                   (f"fault end: dropout ch=all id={fid}", 50.0)]
+    assert out.events["markers"] == ((f"fault end: dropout ch=all id={fid}", 50.0),)
     # Cancelling a fault that has not started: no effect, no marker.
     fid = stage.inject("dropout", onset=10.0)
     stage.end(fid)
-    assert np.all(stage.process(block(60)).data == 1.0)
-    assert stage.pop_markers() == []
+    out = stage.process(block(60))
+    assert np.all(out.data == 1.0)
+    assert "markers" not in out.events
     assert [sf.id for sf in stage.schedule] == [1, 2]
     assert stage.schedule[0].offset == 30
     with pytest.raises(ValueError, match="'fault_id'"):

@@ -13,28 +13,11 @@ from numpy.testing import assert_allclose
 
 from realtime.app.simulator import Simulator, SimulatorConfig
 from realtime.core.anatomy import MUSCLES
-from realtime.core.block import Block
 from realtime.stages.artefacts import ArtefactSettings
 from realtime.stages.faults import apply_faults, load_faults
-from tests.scripted import ScriptedImu
+from tests.scripted import ScriptedImu, Tap
 
 FS = 2000.0
-
-
-class Recorder:
-    """A post stage that passes blocks through and keeps their data."""
-
-    def __init__(self, stage) -> None:
-        self.stage, self.data = stage, []
-
-    def reset(self, max_block: int) -> None:
-        self.stage.reset(max_block)
-        self.data = []
-
-    def process(self, block: Block) -> Block:
-        out = self.stage.process(block)
-        self.data.append(out.data.copy())
-        return out
 
 
 def _inlet(name: str, timeout: float = 60.0) -> pylsl.StreamInlet:
@@ -63,7 +46,7 @@ class Collector:
 def _simulator(prefix: str, clock, **config) -> Simulator:
     cfg = SimulatorConfig(prefix=prefix, fs=FS, block_size=4, activation="teacher", units_per_muscle=8,
                           artefacts=ArtefactSettings(noise_uv=2.0), **config)
-    return Simulator(cfg, ScriptedImu(clock, lambda t, k: np.full((t.size, len(MUSCLES)), 0.3)), clock=clock, sleep=clock.sleep)
+    return Simulator(cfg, ScriptedImu(clock, lambda t, k: np.full((t.size, len(MUSCLES)), 0.3), muscles=MUSCLES), clock=clock, sleep=clock.sleep)
 
 
 def test_scripted_faults_reach_lsl_at_their_samples(lsl_prefix: str, fake_clock, tmp_path: Path) -> None:
@@ -80,8 +63,8 @@ def test_scripted_faults_reach_lsl_at_their_samples(lsl_prefix: str, fake_clock,
     faults = load_faults(script)
     sim = _simulator(lsl_prefix, fake_clock, duration=2.0, faults=faults)
     # Record what enters the fault stage, to compare the LSL output with the offline fault script.
-    recorder = Recorder(sim.artefact_stage)
-    sim.pipeline.post_stages = (recorder, sim.fault_stage)
+    recorder = Tap(sim.artefact_stage)
+    sim.pipeline.stages = (sim.engine, recorder, sim.fault_stage)
     for outlet in sim.outlets:
         outlet.start()
     try:
@@ -139,7 +122,7 @@ def test_scripted_faults_reach_lsl_at_their_samples(lsl_prefix: str, fake_clock,
     assert set(range(3000, 3400)) <= set(k[clipped])
     assert np.max(np.abs(x[(k >= 3000) & (k < 3400)])) == 5.0
     # Every kind, every sample: what LSL delivered is the offline fault script applied to the stage's input.
-    ref = apply_faults(np.concatenate(recorder.data), faults, FS, sim.engine.channels, seed=sim.config.seed)
+    ref = apply_faults(np.concatenate([b.data for b in recorder.blocks]), faults, FS, sim.engine.channels, seed=sim.config.seed)
     assert np.array_equal(k, ref.samples)
     assert np.array_equal(x, ref.data)
     assert [(m, t0 + n / FS) for m, n in ref.markers] == list(zip(texts[1:-1], markers.stamps[1:-1]))

@@ -9,6 +9,7 @@ import torch
 from realtime.app.training.network import ActivationNet
 from realtime.core.anatomy import JOINTS, MUSCLES
 from realtime.core.block import IMU_CHANNELS, Block
+from realtime.core.contract import StreamFormat
 from realtime.stages.model.checkpoint import Checkpoint, CheckpointError
 from realtime.stages.model.config import NetConfig
 from realtime.stages.model.resample import ImuResampler
@@ -175,6 +176,7 @@ def test_pipeline_publishes_grid_rows_and_drives_the_engine_with_provisional_one
 
     class Sine1k:  # 1 kHz IMU on the fake clock
         fs, running = 1000.0, False
+        output_format = StreamFormat(fs=1000.0, channels=IMU_CHANNELS)
 
         def start(self) -> None:
             self.running, self.t0, self.k = True, fake_clock(), 0
@@ -190,7 +192,9 @@ def test_pipeline_publishes_grid_rows_and_drives_the_engine_with_provisional_one
             return Block(xx.astype(np.float32), tt, self.fs, self.k - tt.size, IMU_CHANNELS)
 
     class Copy:  # the engine returns its activation input as 'EMG'
-        def reset(self, max_block: int) -> None:
+        input_format, output_format = StreamFormat(), StreamFormat()
+
+        def reset(self, fmt=None, *, max_block: int = 64) -> None:  # noqa: ANN001
             pass
 
         def process(self, block: Block) -> Block:
@@ -205,7 +209,7 @@ def test_pipeline_publishes_grid_rows_and_drives_the_engine_with_provisional_one
 
     model, emg = Sink(), Sink()
     stage = ModelActivationStage(make_checkpoint())
-    pipe = Pipeline(Sine1k(), stage, Copy(), stage.channels, PipelineOutputs(emg=emg, activation_model=model),
+    pipe = Pipeline(Sine1k(), stage, [Copy()], PipelineOutputs(emg=emg, activation_model=model),
                     PipelineSettings(fs=2000.0, block_size=2, duration=0.5), clock=fake_clock,
                     sleep=fake_clock.sleep)
     pipe.run()

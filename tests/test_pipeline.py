@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings, TeacherActivation
+from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings
 from realtime.core.block import IMU_CHANNELS, Block
+from realtime.core.contract import ChainError
+from realtime.stages.teacher import TeacherActivation
 from tests.scripted import CopyEngine, ScriptedImu
 
 MUSCLES = ("m1", "m2")
@@ -41,7 +43,7 @@ class ListSink:
 
 
 def _pipeline(clock, engine, settings, outputs) -> Pipeline:
-    return Pipeline(ramp_source(clock), TeacherActivation(MUSCLES), engine, MUSCLES, outputs, settings,
+    return Pipeline(ramp_source(clock), TeacherActivation(MUSCLES), [engine], outputs, settings,
                     clock=clock, sleep=clock.sleep)
 
 
@@ -133,7 +135,6 @@ def test_teacher_activation_needs_ground_truth() -> None:
 def test_warm_up_changes_nothing_in_the_output() -> None:
     """Real synthetic arm, activation network and engine: a warmed-up run equals a cold one."""
     from realtime.body.synthetic import SyntheticArm, SyntheticSettings
-    from realtime.core.anatomy import MUSCLES as ALL_MUSCLES
     from realtime.stages.engine import EmgEngine, EngineSettings
     from realtime.stages.model.stage import ModelActivationStage
     from tests.conftest import FakeClock
@@ -145,8 +146,8 @@ def test_warm_up_changes_nothing_in_the_output() -> None:
         pipe = Pipeline(
             SyntheticArm(SyntheticSettings(motion="elbow-curls", seed=3), clock=clock),
             ModelActivationStage(None),
-            EmgEngine(EngineSettings(fs=1000.0, units_per_muscle=20, seed=3)),
-            ALL_MUSCLES, PipelineOutputs(emg=sink), PipelineSettings(fs=1000.0, block_size=4, duration=1.0),
+            [EmgEngine(EngineSettings(fs=1000.0, units_per_muscle=20, seed=3))],
+            PipelineOutputs(emg=sink), PipelineSettings(fs=1000.0, block_size=4, duration=1.0),
             clock=clock, sleep=clock.sleep,
         )
         if warm:
@@ -171,3 +172,63 @@ def test_runner_thread_gets_the_priority_it_asked_for(fake_clock) -> None:
     normal.start()
     assert normal.wait(30)
     assert normal.thread_priority == "normal"
+
+
+class PermutedTeacher(TeacherActivation):
+    """A teacher stage that emits its muscles in reverse order (labels reversed with the columns)."""
+
+    def __init__(self, muscles: tuple[str, ...]) -> None:
+        super().__init__(muscles)
+        self.labels = tuple(reversed(muscles))
+
+    @property
+    def output_format(self):  # noqa: ANN201
+        return super().output_format.__class__(fs=None, channels=self.labels, aux={"imu_seq": 0, "imu_time": 0})
+
+    def process(self, block: Block) -> Block:
+        out = super().process(block)
+        return Block(np.ascontiguousarray(out.data[:, ::-1]), out.timestamps, out.fs, out.seq, self.labels, out.aux)
+
+
+def test_an_activation_stage_with_its_muscles_in_another_order_drives_the_right_muscles() -> None:
+    """The engine-grid resampler keeps the labels the activation stage gave; the engine picks its
+    muscles by name. (It used to relabel the columns with the pipeline's muscle names: reversed
+    columns then drove the wrong muscles, silently.)"""
+    from realtime.body.synthetic import SyntheticArm, SyntheticSettings
+    from realtime.core.anatomy import MUSCLES as ALL
+    from realtime.stages.engine import EmgEngine, EngineSettings
+    from tests.conftest import FakeClock
+
+    runs = []
+    for stage in (TeacherActivation(ALL), PermutedTeacher(ALL)):
+        clock, sink = FakeClock(), ListSink()
+        engine = EmgEngine(EngineSettings(fs=1000.0, units_per_muscle=20, seed=5))
+        pipe = Pipeline(SyntheticArm(SyntheticSettings(motion="wrist-flexion", seed=5), clock=clock), stage,
+                        [engine], PipelineOutputs(emg=sink), PipelineSettings(fs=1000.0, block_size=5, duration=2.0),
+                        clock=clock, sleep=clock.sleep)
+        pipe.run()
+        runs.append(sink.cat()[1])
+    assert np.abs(runs[0]).max() > 1.0
+    np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_a_chain_whose_neighbours_do_not_fit_fails_at_construction_naming_both(fake_clock) -> None:
+    from realtime.stages.engine import EmgEngine, EngineSettings
+
+    engine = EmgEngine(EngineSettings(fs=2000.0, units_per_muscle=5))
+    two = ("biceps", "triceps")  # the activation stage gives 2 muscles; the engine needs 8, by name
+    source = ScriptedImu(fake_clock, activation=lambda t, k: np.zeros((t.size, 2)), muscles=two)
+    with pytest.raises(ChainError, match=r"'engine-grid resampler' gives 2 channels .*'EMG engine' expects 8 "
+                                         r"channels.*\['brachialis', .*missing"):
+        Pipeline(source, TeacherActivation(two), [engine], settings=PipelineSettings(fs=2000.0), clock=fake_clock)
+    with pytest.raises(ChainError, match=r"'ScriptedImu' gives .*'teacher activation' expects .*columns of side "
+                                         r"data 'activation' differ \(m1, m2 given, biceps, triceps expected\)"):
+        Pipeline(ramp_source(fake_clock), TeacherActivation(two), [engine], clock=fake_clock)
+    wrong_rate = EmgEngine(EngineSettings(fs=1000.0, units_per_muscle=5))
+    with pytest.raises(ChainError, match=r"rate differs \(2000 Hz given, 1000 Hz expected\)"):
+        Pipeline(ramp_source(fake_clock), TeacherActivation(MUSCLES), [wrong_rate],
+                 settings=PipelineSettings(fs=2000.0), clock=fake_clock)
+    no_truth = ScriptedImu(fake_clock, activation=lambda t, k: np.zeros((t.size, 2)))
+    no_truth.output_format = no_truth.output_format.__class__(fs=100.0, channels=IMU_CHANNELS)
+    with pytest.raises(ChainError, match=r"stage 'teacher activation' expects .*side data \['activation'\]"):
+        Pipeline(no_truth, TeacherActivation(MUSCLES), [CopyEngine()], clock=fake_clock)

@@ -1,4 +1,9 @@
-"""Provenance: which IMU sample each EMG block is the newest consequence of (realtime.app.provenance)."""
+"""Provenance: which IMU sample each EMG block is the newest consequence of, carried by the blocks.
+
+The activation stages name the IMU sample behind each row (aux ``imu_seq``/``imu_time``), the
+engine-grid resampler names the row behind each block's last sample (``events["provenance"]``),
+the runner publishes it (``realtime.app.provenance``).
+"""
 
 from __future__ import annotations
 
@@ -13,11 +18,13 @@ from realtime.app.provenance import (
     IMU_SEQ,
     IMU_TIME,
     PROVENANCE_CHANNELS,
-    ProvenanceTracker,
     provenance_stream_spec,
 )
-from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings, TeacherActivation
+from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings
 from realtime.core.block import IMU_CHANNELS, Block, regular_timestamps
+from realtime.core.contract import StreamFormat
+from realtime.stages.grid import GridResampler
+from realtime.stages.teacher import TeacherActivation
 from tests.scripted import CopyEngine, ScriptedImu
 
 MUSCLES = ("m1", "m2")
@@ -29,133 +36,120 @@ def _imu(t: np.ndarray, seq: int, data: np.ndarray | None = None) -> Block:
     return Block(np.ascontiguousarray(data, np.float32), np.asarray(t, float), 1000.0, seq, IMU_CHANNELS)
 
 
-def _act(t: np.ndarray) -> Block:
-    return Block(np.zeros((t.size, 2), np.float32), np.asarray(t, float), 100.0, 0, MUSCLES)
+def _act(t: np.ndarray, imu_seq, imu_time) -> Block:  # noqa: ANN001
+    """Activation rows at times ``t`` produced by the IMU samples ``imu_seq`` (stamped ``imu_time``)."""
+    t = np.asarray(t, float)
+    aux = {"imu_seq": np.asarray(imu_seq, np.int64), "imu_time": np.asarray(imu_time, float)}
+    return Block(np.zeros((t.size, 2), np.float32), t, 100.0, 0, MUSCLES, aux)
 
 
-def test_rows_are_attributed_to_the_first_sample_at_or_after_them_and_the_grid_uses_neighbours() -> None:
-    tr = ProvenanceTracker(capacity=2)  # tiny: forces the buffers to grow and compact
-    # IMU samples 10..14 at 1.000, 1.004, ..., activation rows at 1.000, 1.005, 1.010, 1.015
-    imu = _imu(1.0 + 0.004 * np.arange(5), seq=10)
-    tr.activation(imu, _act(np.array([1.000, 1.005, 1.010, 1.015])), read_time=2.0)
-    # row 1.000 <- sample 10 (same time), 1.005 <- 12 (1.008), 1.010 <- 13 (1.012), 1.015 <- 14 (1.016)
-    row = tr.emg(0, 2, t_last=0.5, push_time=2.1)  # before every row: no provenance
-    assert row[IMU_SEQ] == -1
-    assert np.isnan(row[IMU_TIME])
-    assert np.isnan(row[IMU_READ_TIME])
-    assert (row[EMG_INDEX], row[EMG_SAMPLES], row[EMG_PUSH_TIME]) == (0, 2, 2.1)
-    assert tr.emg(2, 2, t_last=1.005, push_time=2.2)[IMU_SEQ] == 12  # exactly on a row: that row only
-    row = tr.emg(4, 2, t_last=1.007, push_time=2.3)  # between rows: the next row has a non-zero weight
-    assert row[IMU_SEQ] == 13
-    assert row[IMU_TIME] == pytest.approx(1.012)
-    assert row[IMU_READ_TIME] == 2.0
-    assert tr.emg(6, 2, t_last=1.5, push_time=2.4)[IMU_SEQ] == 14  # after every row: the newest is held
+class Grid:
+    """A 10 kHz engine grid from t = 0.9 s that answers "provenance at time t" by pulling up to t."""
+
+    def __init__(self) -> None:
+        self.grid = GridResampler(10_000.0)
+        self.grid.reset(StreamFormat(fs=100.0, channels=MUSCLES), t0=0.9)
+        self.n = 0
+
+    @staticmethod
+    def t(x: float) -> float:
+        """The grid time nearest ``x``, exactly as the grid computes it (rows placed there fall on it)."""
+        return float(regular_timestamps(0.9, 10_000.0, int(round((x - 0.9) * 10_000.0)), 1)[0])
+
+    def push(self, t_rows: list[float], imu_seq: list[int], imu_time: list[float], read_time: float) -> None:
+        act = _act([self.t(x) for x in t_rows], imu_seq, imu_time)
+        self.grid.push(act, _imu(np.zeros(0), 0), read_time)
+
+    def at(self, t_last: float) -> np.ndarray:
+        """Provenance ``(imu_time, imu_seq, read_time)`` of a block whose last sample is at ``t_last``."""
+        k = int(round((t_last - 0.9) * 10_000.0))
+        blk = self.grid.pull(k + 1 - self.n)
+        self.n = k + 1
+        assert blk.timestamps[-1] == self.t(t_last)
+        return blk.events["provenance"]
+
+
+def test_the_grid_names_the_row_its_last_sample_uses_held_or_right_neighbour() -> None:
+    g = Grid()
+    # Rows at 1.000, 1.005, 1.010, 1.015 produced by IMU samples 10, 12, 13, 14 (at 1.000 ... 1.016).
+    g.push([1.000, 1.005, 1.010, 1.015], [10, 12, 13, 14], [1.000, 1.008, 1.012, 1.016], read_time=2.0)
+    before = g.at(0.95)  # before every row: no provenance
+    assert before[1] == -1
+    assert np.isnan(before[0]) and np.isnan(before[2])
+    assert g.at(1.005)[1] == 12  # exactly on a row: that row only
+    imu_time, imu_seq, read_time = g.at(1.007)  # between rows: the next row has a non-zero weight
+    assert (imu_seq, imu_time, read_time) == (13, pytest.approx(1.012), 2.0)
+    assert g.at(1.5)[1] == 14  # after every row: the newest is held
     # A later read: rows not newer than the newest held are dropped (as the resampler drops them).
-    tr.activation(_imu(np.array([1.020, 1.024]), seq=15), _act(np.array([1.015, 1.020])), read_time=3.0)
-    row = tr.emg(8, 2, t_last=1.6, push_time=3.1)
-    assert row[IMU_SEQ] == 15
-    assert row[IMU_READ_TIME] == 3.0
-    assert tr.n_pending == 1
-
-
-def test_non_finite_imu_samples_cannot_complete_a_row() -> None:
-    tr = ProvenanceTracker()
-    data = np.zeros((3, 6), np.float32)
-    data[1, 2] = np.nan
-    tr.activation(_imu(np.array([1.0, 1.01, 1.02]), 0, data), _act(np.array([1.0, 1.01])), read_time=1.5)
-    assert tr.emg(0, 1, t_last=1.01, push_time=1.6)[IMU_SEQ] == 2  # sample 1 is NaN: sample 2 completed 1.01
-
-
-@pytest.mark.parametrize("provisional", [True, False], ids=["provisional", "grid-only"])
-def test_model_stage_rows_map_to_the_sample_whose_arrival_completed_them(provisional: bool) -> None:
-    """Feeding the network stage one sample at a time shows which sample emits each row; any
-    chunking must give the tracker the same attribution. Committed grid rows are the same for every
-    chunking; a provisional row stands at the newest sample of its read and names that sample."""
-    from realtime.stages.model.stage import ModelActivationStage
-
-    rng = np.random.default_rng(0)
-    n = 600
-    t = 50.0 + np.cumsum(rng.uniform(0.6e-3, 1.4e-3, n))  # ~1 kHz with jitter
-    x = rng.normal(0, 1, (n, 6)).astype(np.float32)
-    stage = ModelActivationStage(None, provisional=provisional)
-    stage.reset()
-    truth, grid = {}, set()
-    for i in range(n):
-        out = stage.process(_imu(t[i:i + 1], i, x[i:i + 1]))
-        for g, p in zip(out.timestamps, out.aux["provisional"]):
-            truth[float(g)] = i
-            if not p:
-                grid.add(float(g))
-        # with provisional rows every sample has a row in its own read (the last row of the block)
-        assert bool(out.n_samples > 0 and out.timestamps[-1] == t[i]) is (provisional or float(t[i]) in grid)
-    assert len(grid) > 50
-    assert (len(truth) > 500) is provisional
-
-    stage.reset()
-    tr = ProvenanceTracker()
-    cuts = np.sort(rng.choice(np.arange(1, n), 120, replace=False))
-    attributed, provisional_rows = {}, {}
-    for a, b in zip([0, *cuts], [*cuts, n]):
-        act = stage.process(_imu(t[a:b], a, x[a:b]))
-        tr.activation(_imu(t[a:b], a, x[a:b]), act, read_time=float(t[b - 1]))
-        for g, p in zip(act.timestamps, act.aux["provisional"]):  # ask for each row exactly at its own time
-            attributed[float(g)] = int(tr.emg(0, 1, float(g), 0.0)[IMU_SEQ])
-            if p:
-                provisional_rows[float(g)] = b - 1
-    assert {g: attributed[g] for g in grid} == {g: truth[g] for g in grid}  # every grid row, same sample
-    assert set(attributed) - grid == set(provisional_rows)
-    assert {g: attributed[g] for g in provisional_rows} == provisional_rows  # the newest sample of the read
-    assert all(truth[g] == i for g, i in provisional_rows.items())
-    assert (len(provisional_rows) > 100) is provisional
-
-
-def test_the_one_row_shortcut_gives_what_the_general_rule_gives(monkeypatch) -> None:  # noqa: ANN001
-    """Reads of one to three samples (some NaN, some repeating a time), each with zero to two rows at
-    sample times, between them or after them; the tracker with and without its one-row shortcut agrees on every row."""
-    rng = np.random.default_rng(4)
-    general = ProvenanceTracker(capacity=4)
-    monkeypatch.setattr(general, "_one_row_at_newest_sample", lambda *a: False)
-    fast = ProvenanceTracker(capacity=4)
-    taken = []
-    original = fast._one_row_at_newest_sample
-    monkeypatch.setattr(fast, "_one_row_at_newest_sample", lambda *a: taken.append(original(*a)) or taken[-1])
-    t, k, n_emg = 10.0, 0, 0
-    for _ in range(600):
-        n = int(rng.integers(1, 4))
-        ts = t + np.cumsum(rng.choice([0.0, 1e-3, 1e-3, 1e-3], n)) + 1e-3
-        data = np.zeros((n, 6), np.float32)
-        if rng.uniform() < 0.1:
-            data[rng.integers(n), 0] = np.nan
-        m = int(rng.choice([0, 1, 1, 1, 2]))
-        kind = rng.uniform()
-        if kind < 0.8:  # rows at sample times
-            rows = np.sort(rng.choice(ts, m))
-        else:  # rows between samples or after the newest (then a later row may not be newer than held)
-            rows = np.sort(ts[-1] + rng.uniform(-2e-3, 3e-3, m))
-        imu, act = _imu(ts, k, data), _act(rows)
-        general.activation(imu, act, read_time=float(ts[-1]))
-        fast.activation(imu, act, read_time=float(ts[-1]))
-        t_last = float(ts[-1]) + rng.choice([-1e-3, 0.0, 0.5e-3])
-        np.testing.assert_array_equal(general.emg(n_emg, 2, t_last, 1.0), fast.emg(n_emg, 2, t_last, 1.0))
-        t, k, n_emg = float(ts[-1]), k + n, n_emg + 2
-    assert general.n_pending == fast.n_pending
-    assert 50 < sum(taken) < len(taken)  # the shortcut was taken, and refused too
+    g.push([1.015, 1.020], [15, 16], [1.020, 1.024], read_time=3.0)
+    imu_time, imu_seq, read_time = g.at(1.6)
+    assert (imu_seq, read_time) == (16, 3.0)
 
 
 def test_a_provisional_row_reaches_the_next_emg_block() -> None:
     """A row stamped with the newest IMU sample (a provisional row) makes that sample the provenance of
     the EMG block computed after it, whether the block ends after the row (held) or before it
     (right neighbour of the interpolation); a block ending exactly on the previous row does not use it."""
-    tr = ProvenanceTracker()
-    tr.activation(_imu(np.array([1.0095, 1.0105]), seq=9), _act(np.array([1.010])), read_time=1.011)
-    assert tr.emg(0, 2, t_last=1.0105, push_time=1.011)[IMU_SEQ] == 10  # the committed row's sample
-    tr.activation(_imu(np.array([1.0115, 1.0125]), seq=11), _act(np.array([1.0125])), read_time=1.013)
-    assert tr.emg(2, 2, t_last=1.0130, push_time=1.013)[IMU_SEQ] == 12  # held
-    tr.activation(_imu(np.array([1.0135]), seq=13), _act(np.array([1.0135])), read_time=1.0136)
-    assert tr.emg(4, 2, t_last=1.0133, push_time=1.0136)[IMU_SEQ] == 13  # interpolated towards it
-    tr.activation(_imu(np.array([1.0145]), seq=14), _act(np.array([1.0145])), read_time=1.0146)
-    assert tr.emg(6, 2, t_last=1.0135, push_time=1.0146)[IMU_SEQ] == 13  # ends on the older row
-    assert tr.emg(8, 2, t_last=1.0145, push_time=1.0151)[IMU_SEQ] == 14
+    g = Grid()
+    g.push([1.010], [10], [1.0105], read_time=1.011)
+    assert g.at(1.0105)[1] == 10  # the committed row's sample
+    g.push([1.0125], [12], [1.0125], read_time=1.013)
+    assert g.at(1.0130)[1] == 12  # held
+    g.push([1.0135], [13], [1.0135], read_time=1.0136)
+    assert g.at(1.0133)[1] == 13  # interpolated towards it
+    g.push([1.0145], [14], [1.0145], read_time=1.0146)
+    assert g.at(1.0135)[1] == 13  # ends on the older row
+    assert g.at(1.0145)[1] == 14
+
+
+def test_teacher_rows_are_their_own_samples() -> None:
+    imu = _imu(np.array([1.0, 1.01, 1.02]), 40).replace(aux={"activation": np.zeros((3, 2), np.float32)})
+    act = TeacherActivation(MUSCLES).process(imu)
+    assert act.aux["imu_seq"].tolist() == [40, 41, 42]
+    np.testing.assert_array_equal(act.aux["imu_time"], imu.timestamps)
+
+
+@pytest.mark.parametrize("provisional", [True, False], ids=["provisional", "grid-only"])
+def test_model_stage_rows_name_the_sample_whose_arrival_completed_them(provisional: bool) -> None:
+    """Feeding the network stage one sample at a time shows which sample emits each row; any chunking
+    gives the same committed rows with the same samples in their aux["imu_seq"]; a provisional row
+    stands at the newest sample of its read and names that sample. NaN samples complete no row."""
+    from realtime.stages.model.stage import ModelActivationStage
+
+    rng = np.random.default_rng(0)
+    n = 600
+    t = 50.0 + np.cumsum(rng.uniform(0.6e-3, 1.4e-3, n))  # ~1 kHz with jitter
+    x = rng.normal(0, 1, (n, 6)).astype(np.float32)
+    x[rng.choice(n, 30, replace=False), 2] = np.nan
+    valid = np.isfinite(x).all(axis=1)
+    stage = ModelActivationStage(None, provisional=provisional)
+    stage.reset()
+    truth, grid = {}, set()
+    for i in range(n):
+        out = stage.process(_imu(t[i:i + 1], i, x[i:i + 1]))
+        assert out.aux["imu_seq"].tolist() == [i] * out.n_samples
+        for g, p in zip(out.timestamps, out.aux["provisional"]):
+            truth[float(g)] = i
+            if not p:
+                grid.add(float(g))
+    assert len(grid) > 50
+    assert (len(truth) > 500) is provisional
+    assert all(valid[i] for i in truth.values())  # a NaN sample never completes a row
+
+    stage.reset()
+    cuts = np.sort(rng.choice(np.arange(1, n), 120, replace=False))
+    attributed, provisional_rows = {}, {}
+    for a, b in zip([0, *cuts], [*cuts, n]):
+        act = stage.process(_imu(t[a:b], a, x[a:b]))
+        np.testing.assert_array_equal(act.aux["imu_time"], t[act.aux["imu_seq"]])
+        for g, p, s in zip(act.timestamps, act.aux["provisional"], act.aux["imu_seq"]):
+            attributed[float(g)] = int(s)
+            if p:
+                provisional_rows[float(g)] = int(np.flatnonzero(valid[a:b])[-1]) + a
+    assert {g: attributed[g] for g in grid} == {g: truth[g] for g in grid}  # every grid row, same sample
+    assert set(attributed) - grid == set(provisional_rows)
+    assert {g: attributed[g] for g in provisional_rows} == provisional_rows  # the newest valid sample of the read
+    assert (len(provisional_rows) > 100) is provisional
 
 
 class Collect:
@@ -176,7 +170,7 @@ class Collect:
 def test_pipeline_publishes_one_row_per_block_naming_the_sample_the_emg_shows(fake_clock, slow: bool) -> None:
     sink = Collect()
     engine = CopyEngine(fake_clock, frozenset({50, 51, 52}) if slow else frozenset(), cost=0.037)
-    pipe = Pipeline(ScriptedImu(fake_clock, lambda t, k: np.stack([k, k], axis=1)), TeacherActivation(MUSCLES), engine, MUSCLES,
+    pipe = Pipeline(ScriptedImu(fake_clock, lambda t, k: np.stack([k, k], axis=1)), TeacherActivation(MUSCLES), [engine],
                     PipelineOutputs(emg=sink, provenance=sink.provenance),
                     PipelineSettings(fs=1000.0, block_size=4, duration=0.5), clock=fake_clock,
                     sleep=fake_clock.sleep)
@@ -208,6 +202,7 @@ class Sine1k:
     """1 kHz IMU on the fake clock that remembers the newest sample index of every read."""
 
     fs = 1000.0
+    output_format = StreamFormat(fs=1000.0, channels=IMU_CHANNELS)
 
     def __init__(self, clock) -> None:  # noqa: ANN001
         self.clock, self.running, self.k, self.newest = clock, False, 0, []
@@ -236,7 +231,7 @@ def test_with_provisional_rows_each_block_names_the_newest_sample_read(fake_cloc
     sink = Collect()
     source = Sine1k(fake_clock)
     stage = ModelActivationStage(None, provisional=provisional)
-    pipe = Pipeline(source, stage, CopyEngine(fake_clock), stage.channels,
+    pipe = Pipeline(source, stage, [CopyEngine(fake_clock)],
                     PipelineOutputs(emg=sink, provenance=sink.provenance),
                     PipelineSettings(fs=2000.0, block_size=2, duration=0.5), clock=fake_clock,
                     sleep=fake_clock.sleep)
@@ -261,5 +256,3 @@ def test_provenance_stream_spec_is_a_regular_double_stream_at_the_block_rate() -
     assert spec.fs == 500.0
     assert spec.channel_format == "double64"
     assert [c.label for c in spec.channels] == list(PROVENANCE_CHANNELS)
-    with pytest.raises(ValueError, match="capacity"):
-        ProvenanceTracker(capacity=0)

@@ -10,8 +10,7 @@ from numpy.testing import assert_allclose
 
 from realtime.app.simulator import SPIKE_CHANNELS, Simulator, SimulatorConfig
 from realtime.core.anatomy import MUSCLES
-from realtime.core.block import Block
-from tests.scripted import ScriptedImu
+from tests.scripted import ScriptedImu, Tap
 
 
 def _ramp_to_half(t: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -20,23 +19,8 @@ def _ramp_to_half(t: np.ndarray, k: np.ndarray) -> np.ndarray:
     return np.repeat(level[:, None], len(MUSCLES), axis=1)
 
 
-class RecordingEngine:
-    """Wraps the simulator's engine and keeps the discharges of every block."""
-
-    def __init__(self, engine) -> None:
-        self.engine, self.log = engine, []
-
-    def reset(self, max_block: int) -> None:
-        self.engine.reset(max_block)
-
-    def process(self, block: Block) -> Block:
-        out = self.engine.process(block)
-        self.log.append(self.engine.discharges)
-        return out
-
-    @property
-    def discharges(self):
-        return self.engine.discharges
+def _discharges(tap: Tap) -> list:
+    return [b.events["discharges"] for b in tap.blocks if "discharges" in b.events]
 
 
 def _inlet(name: str, timeout: float = 60.0) -> pylsl.StreamInlet:
@@ -54,9 +38,9 @@ def test_lsl_consumer_receives_exactly_the_engine_discharges(lsl_prefix: str, fa
     fs, duration = 2000.0, 2.5
     config = SimulatorConfig(prefix=lsl_prefix, fs=fs, block_size=4, duration=duration, activation="teacher",
                              units_per_muscle=12)
-    sim = Simulator(config, ScriptedImu(fake_clock, _ramp_to_half),  clock=fake_clock, sleep=fake_clock.sleep)
-    recorder = RecordingEngine(sim.engine)
-    sim.pipeline.engine = recorder
+    sim = Simulator(config, ScriptedImu(fake_clock, _ramp_to_half, muscles=MUSCLES), clock=fake_clock, sleep=fake_clock.sleep)
+    recorder = Tap(sim.engine)
+    sim.pipeline.stages = (recorder, *sim.pipeline.stages[1:])
     for outlet in sim.outlets:
         outlet.start()
     try:
@@ -64,7 +48,7 @@ def test_lsl_consumer_receives_exactly_the_engine_discharges(lsl_prefix: str, fa
         info = inlet.info(10.0)
         sim.pipeline.start()
         assert sim.wait(timeout=60.0)
-        expected_n = sum(len(d) for d in recorder.log)
+        expected_n = sum(len(d) for d in _discharges(recorder))
         rows, stamps = [], []
         deadline = time.monotonic() + 30.0
         while len(stamps) < expected_n and time.monotonic() < deadline:
@@ -86,9 +70,9 @@ def test_lsl_consumer_receives_exactly_the_engine_discharges(lsl_prefix: str, fa
     assert info.desc().child("spikes").child_value("muscles") == ",".join(MUSCLES)
 
     # Exactly the engine's discharges, in order, none lost, none twice.
-    sample = np.concatenate([d.sample for d in recorder.log])
-    muscle = np.concatenate([d.muscle for d in recorder.log])
-    unit = np.concatenate([d.unit for d in recorder.log])
+    sample = np.concatenate([d.sample for d in _discharges(recorder)])
+    muscle = np.concatenate([d.muscle for d in _discharges(recorder)])
+    unit = np.concatenate([d.unit for d in _discharges(recorder)])
     assert sample.size > 300  # 8 muscles × a few units at 10-25 Hz for 2.5 s
     got = np.asarray(rows)
     assert got.shape == (sample.size, 3)

@@ -2,9 +2,15 @@
 
 ::
 
-    source.read() ─▶ activation.process() ─▶ resampler ─▶ engine.process() ─▶ post stages ─▶ outputs
-      IMU block        activation block       engine grid     EMG block         artefacts,     LSL outlets
-                                                                                faults
+    source.read() ─▶ activation.process() ─▶ GridResampler ─▶ engine.process() ─▶ later stages ─▶ outputs
+      IMU block        activation block        (the clock      EMG block           artefacts,     LSL outlets
+                                                boundary)                           faults
+
+The chain is checked once, when the pipeline is built
+(:func:`realtime.core.contract.check_chain`): every stage must take what its
+neighbour gives (rate, channel count, labels by name). Side data travels in
+the blocks (``Block.aux``, ``Block.events``); the runner reads device events,
+discharges, markers and provenance from the blocks it passes on.
 
 Each tick the runner waits until the last sample of the next EMG block is due
 (``t0 + (n + block_size - 1) / fs`` on the injected clock), then reads what the
@@ -26,12 +32,20 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from realtime.app.provenance import IMU_SEQ, IMU_TIME, ProvenanceTracker
-from realtime.core.anatomy import JOINTS
-from realtime.core.block import IMU_CHANNELS, Block
+from realtime.app.provenance import (
+    EMG_INDEX,
+    EMG_PUSH_TIME,
+    EMG_SAMPLES,
+    IMU_READ_TIME,
+    IMU_SEQ,
+    IMU_TIME,
+    PROVENANCE_CHANNELS,
+)
+from realtime.core.block import IMU_CHANNELS, Block, regular_timestamps
+from realtime.core.contract import StreamFormat, check_chain, part_name
 from realtime.core.logs import logger
 from realtime.core.priority import check_priority, set_thread_priority
-from realtime.stages.resample import CausalResampler
+from realtime.stages.grid import GridResampler
 
 if TYPE_CHECKING:
     from realtime.core.contract import Sink, Source, Stage
@@ -104,16 +118,17 @@ class PipelineOutputs:
         without the rows its aux ``"provisional"`` marks (estimates between model-grid
         rows: they drive the engine but are not published).
     markers : Callable[[str, float], None] | None
-        Called with (text, timestamp) for every event (source lost/back, start, stop,
-        and the markers of post stages such as fault onsets).
+        Called with (text, timestamp) for every event (the source's ``events["source_events"]``,
+        start, stop, and the ``events["markers"]`` of later stages such as fault onsets).
     spikes : Callable[[ndarray, ndarray], None] | None
-        Called for each block in which the engine reports discharges (``engine.discharges``)
+        Called for each block in which the engine reports discharges (``events["discharges"]``)
         with rows ``(n, 3)`` float64 ``(muscle, unit, sample)`` and their timestamps
         ``t0 + sample / fs`` (the EMG grid's).
     provenance : Callable[[ndarray, float], None] | None
         Called after each EMG block with its provenance row (float64, columns
         ``realtime.app.provenance.PROVENANCE_CHANNELS``; the array is reused) and the
-        block's last-sample timestamp.
+        block's last-sample timestamp. The row comes from the grid block's
+        ``events["provenance"]`` (the activation rows' own ``aux["imu_seq"]``).
     """
 
     emg: Sink | None = None
@@ -145,8 +160,8 @@ class RunnerStats:
         Cumulative time spent working (all stages).
     newest_imu_time, newest_imu_seq : float | None, int | None
         Timestamp and source sample index (the IMU blocks' ``seq`` numbering) of the
-        newest IMU sample that contributed to the latest EMG block, through the
-        activation stage and the resampler (``realtime.app.provenance``); ``None`` before any.
+        newest IMU sample that contributed to the latest EMG block, as the blocks'
+        provenance says (``realtime.app.provenance``); ``None`` before any.
     """
 
     samples_sent: int = 0
@@ -184,119 +199,128 @@ class StatusReport:
     loop_load: float
 
 
-class TeacherActivation:
-    """Activation stage that passes on the ground truth carried by the synthetic source.
+class StillSource:
+    """A source that gives a still arm (gravity on z, zeros elsewhere) in the format of another source.
 
-    The synthetic arm attaches the physics teacher's activations to each IMU
-    block (aux ``"activation"``); this stage returns them as a block of their
-    own, with the IMU timestamps.
+    Used by :meth:`Pipeline.warm_up`: every tick of the warm-up reads it
+    instead of the real source, so the warm-up runs the live tick's code.
 
     Parameters
     ----------
-    muscles : tuple of str
-        Muscle names (channel labels of the output).
+    fmt : StreamFormat
+        The real source's output format (its rate and aux are copied).
     """
 
-    def __init__(self, muscles: tuple[str, ...]) -> None:
-        self.muscles = tuple(muscles)
+    name = "still arm (warm-up)"
 
-    def reset(self) -> None:
-        """Nothing to reset: the stage is stateless."""
+    def __init__(self, fmt: StreamFormat) -> None:
+        self._fmt = fmt
+        self.fs = float(fmt.fs or 100.0)
+        self._k = 0
 
-    def process(self, block: Block) -> Block:
-        """Return the source's ground-truth activations for ``block``."""
-        act = block.aux.get("activation")
-        if act is None:
-            raise ValueError(
-                "The activation source 'teacher' needs ground-truth activations, which only the "
-                "synthetic source provides. Use --activation model with this source."
-            )
-        if act.shape[1] != len(self.muscles):
-            raise ValueError(
-                f"The source carries {act.shape[1]} activations, the engine expects {len(self.muscles)} muscles."
-            )
-        data = np.ascontiguousarray(act, np.float32)
-        angles = block.aux.get("angles")
-        aux = {} if angles is None else {"angles": np.ascontiguousarray(angles, np.float32)}
-        return Block(data, block.timestamps, block.fs, block.seq, self.muscles, aux)
+    @property
+    def output_format(self) -> StreamFormat:
+        """The real source's format."""
+        return self._fmt
+
+    def read(self, n: int = 4) -> Block:
+        """The next ``n`` still samples, ``1 / fs`` apart from time 0."""
+        t = regular_timestamps(0.0, self.fs, self._k, n)
+        still = np.zeros((n, len(IMU_CHANNELS)), np.float32)
+        still[:, 2] = 9.81
+        widths = {k: self._fmt.aux_width(k) for k in self._fmt.aux}
+        aux = {k: np.zeros((n, w) if w else n, np.float32) for k, w in widths.items()}
+        blk = Block(still, t, self.fs, self._k, IMU_CHANNELS, aux)
+        self._k += n
+        return blk
 
 
 class Pipeline:
-    """Source → activation → resampler → engine → outputs, paced by one runner thread.
+    """Source → activation stage → clock boundary → engine and later stages → outputs, paced by one thread.
 
     Parameters
     ----------
     source : Source
         The IMU source (already constructed, not started).
     activation : Stage
-        Maps IMU blocks to activation blocks (its own rate and timestamps).
-    engine : Stage
-        Maps activation blocks on the engine grid to EMG blocks. It must have a
-        ``reset(max_block)`` method; it receives blocks of ``settings.block_size``
-        samples whose aux ``"angles"`` holds the joint angles (``JOINTS``) on the same grid.
-    muscles : tuple of str
-        Channel labels of the activation blocks.
-    outputs : PipelineOutputs
+        Maps IMU blocks to activation blocks (its own rate and timestamps), with
+        each row's provenance (aux ``"imu_seq"``, ``"imu_time"``).
+    stages : sequence of Stage
+        The stages on the EMG grid, in order: the engine first (activation
+        blocks of ``settings.block_size`` samples in, EMG out), then artefacts,
+        faults... A stage may drop rows (lost samples); the remaining rows keep
+        their timestamps.
+    outputs : PipelineOutputs | None
         Sinks for the blocks produced.
-    settings : PipelineSettings
-        Rate, block size, duration.
-    clock : Callable[[], float]
+    settings : PipelineSettings | None
+        Rate, block size, duration, priority.
+    clock : Callable[[], float] | None
         Returns the current time in seconds (LSL clock by default).
     sleep : Callable[[float], None]
         Sleeps for the given number of seconds.
     status_callbacks : Sequence[Callable[[StatusReport], None]]
         Called from the runner thread once per ``settings.status_interval``.
-    post_stages : Sequence[Stage]
-        Applied in order to each EMG block after the engine (artefacts, faults).
-        Each may have ``reset(max_block)``; ``pop_markers() -> [(text, timestamp)]``
-        (sent to ``outputs.markers``); and ``needs_imu``: then the block carries
-        aux ``"imu"``, the source's IMU resampled causally onto the EMG grid
-        (NaN rows before the first IMU sample, the last value held when it stops).
-        A stage may drop rows (lost samples); the remaining rows keep their timestamps.
+    Raises
+    ------
+    ChainError
+        Two neighbours do not fit (checked here, once): e.g. the activation
+        stage does not give a muscle the engine needs, or a stage expects
+        another rate. The message names both stages.
     """
 
     def __init__(
         self,
         source: Source,
         activation: Stage,
-        engine: Stage,
-        muscles: tuple[str, ...],
+        stages: Sequence[Stage],
         outputs: PipelineOutputs | None = None,
         settings: PipelineSettings | None = None,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         status_callbacks: Sequence[Callable[[StatusReport], None]] = (),
-        post_stages: Sequence[Stage] = (),
     ) -> None:
         if clock is None:
-            import pylsl
+            import pylsl  # deferred: tests pass a fake clock and need no liblsl
 
             clock = pylsl.local_clock
         self.source = source
         self.activation = activation
-        self.engine = engine
-        self.muscles = tuple(muscles)
+        self.stages = tuple(stages)
+        if not self.stages:
+            raise ValueError("The argument 'stages' must hold at least the engine (the first stage on the EMG grid).")
         self.outputs = outputs or PipelineOutputs()
         self.settings = settings or PipelineSettings()
         self._clock = clock
         self._sleep = sleep
         self._status_callbacks = list(status_callbacks)
-        self.resampler = CausalResampler(self.muscles, self.settings.fs)
-        # Joint angles (from the synthetic arm or the network's posture head) follow the
-        # activations onto the engine grid; they hold their last value when the input stops.
-        self.posture_resampler = CausalResampler(JOINTS, self.settings.fs, stale_after=np.inf)
-        self.post_stages = tuple(post_stages)
-        self._post_needs_imu = any(getattr(stage, "needs_imu", False) for stage in self.post_stages)
-        self.imu_resampler = CausalResampler(
-            IMU_CHANNELS, self.settings.fs, initial=np.full(len(IMU_CHANNELS), np.nan), stale_after=np.inf
-        )
-        self.provenance = ProvenanceTracker()
+        needs_imu = any("imu" in stage.input_format.aux for stage in self.stages)
+        self.grid = GridResampler(self.settings.fs, imu=needs_imu)
+        formats = check_chain(source.output_format, [activation, self.grid, *self.stages], part_name(source))
+        self.formats: tuple[StreamFormat, ...] = tuple(formats)
+        """The resolved format entering each part (activation, grid, stages...), then the chain's output."""
+        source_fmt = formats[0]  # formats[i] enters part i (activation, grid, stages...); the last leaves
+        truth = source_fmt.aux_labels("activation")
+        if truth is None and "activation" in source_fmt.aux:
+            truth = tuple(f"activation{k + 1}" for k in range(source_fmt.aux_width("activation")))
+        self.truth_channels: tuple[str, ...] = truth or ()
+        """Labels of the source's ground-truth activations (aux ``"activation"``), as published."""
         self.stats = RunnerStats()
+        self._provenance = np.full(len(PROVENANCE_CHANNELS), np.nan)
         self._stop_event = threading.Event()
         self._thread: threading.Thread | None = None
         self.thread_priority: str | None = None
         """What the runner thread got from ``settings.priority`` (``"realtime"``/``"normal"``), once started."""
         self._error: BaseException | None = None
+
+    @property
+    def engine(self) -> Stage:
+        """The first stage on the EMG grid."""
+        return self.stages[0]
+
+    @property
+    def output_format(self) -> StreamFormat:
+        """What the last stage gives (the EMG blocks the outputs receive)."""
+        return self.formats[-1]
 
     # ------------------------------------------------------------------ control
     @property
@@ -383,7 +407,7 @@ class Pipeline:
             t0 = clock()
             self._reset_stages(t0)
             stats = self.stats = RunnerStats(t0=t0)
-            self._emit_marker("myostream: start", t0)
+            self._emit_marker("myostream: start", t0, self.outputs)
             next_status = t0 + s.status_interval
             last_status_t, last_status_n, last_status_busy = t0, 0, 0
             while not self._stop_event.is_set():
@@ -398,7 +422,7 @@ class Pipeline:
                     now = clock()
                 elif now - due > block_period:
                     stats.late_ticks += 1
-                self._tick(n)
+                self._tick(n, self.source.read, self.outputs)
                 if now >= next_status:
                     elapsed = now - last_status_t
                     report = StatusReport(
@@ -412,96 +436,83 @@ class Pipeline:
                     next_status = now + s.status_interval
                     for callback in self._status_callbacks:
                         callback(report)
-            self._emit_marker("myostream: stop", t0 + stats.samples_sent / fs)
+            self._emit_marker("myostream: stop", t0 + stats.samples_sent / fs, self.outputs)
         finally:
             self.source.stop()
 
     def _reset_stages(self, t0: float) -> None:
         """Put every stage back at the start of a stream whose first EMG sample is at ``t0``."""
         block_size = self.settings.block_size
-        if hasattr(self.activation, "reset"):
-            self.activation.reset()
-        self.engine.reset(block_size)
-        for stage in self.post_stages:
-            if hasattr(stage, "reset"):
-                stage.reset(block_size)
-        self.imu_resampler.reset(t0)
-        self.resampler.reset(t0)
-        self.posture_resampler.reset(t0)
-        self.provenance.reset()
+        formats = self.formats
+        self.activation.reset(formats[0])
+        self.grid.reset(formats[1], max_block=block_size, t0=t0)
+        for stage, fmt in zip(self.stages, formats[2:]):
+            stage.reset(fmt, max_block=block_size)
+        self._provenance[:] = np.nan
+        self._provenance[IMU_SEQ] = -1.0
 
-    def warm_up(self) -> None:
+    def warm_up(self, ticks: int = 3) -> None:
         """Build every table and compile every kernel now, before the stream goes live.
 
-        Pushes a few samples of a still arm through every stage (nothing is
-        published), so that the first real tick costs what every later tick
-        costs. The run resets every stage again when it starts, so the output is
-        the same with or without a warm-up. Call it before the outlets appear:
-        a consumer then never sees a stream that stalls for seconds at start.
+        Runs a few ticks of the live code (:meth:`_tick`) on a still arm
+        (:class:`StillSource`) with every output muted, so that the first real
+        tick costs what every later tick costs; then the stages are reset again
+        when the run starts, so the output is the same with or without a
+        warm-up. Call it before the outlets appear: a consumer then never sees
+        a stream that stalls for seconds at start.
         """
-        n, fs = self.settings.block_size, self.settings.fs
-        imu_fs = float(getattr(self.source, "fs", 0.0) or 100.0)
+        still = StillSource(self.source.output_format)
         self._reset_stages(0.0)
-        t_imu = np.arange(n) / imu_fs
-        still = np.zeros((n, 6), np.float32)
-        still[:, 2] = 9.81
-        aux = {"activation": np.zeros((n, len(self.muscles)), np.float32), "angles": np.zeros((n, 3), np.float32)}
-        act = self.activation.process(Block(still, t_imu, imu_fs, 0, IMU_CHANNELS, aux))
-        self.resampler.push(act)
-        grid = self.resampler.pull(n)
-        angles = np.zeros((n, len(JOINTS)), np.float32)
-        emg = self.engine.process(Block(grid.data, grid.timestamps, fs, 0, grid.channels, {"angles": angles}))
-        if self.post_stages:
-            emg = Block(emg.data, emg.timestamps, emg.fs, emg.seq, emg.channels, {"imu": np.zeros((n, 6), np.float32)})
-            for stage in self.post_stages:
-                emg = stage.process(emg)
-                pop_markers = getattr(stage, "pop_markers", None)
-                if pop_markers is not None:
-                    pop_markers()  # events of the dry run are not events
+        saved = self.stats
+        self.stats = RunnerStats()
+        try:
+            for _ in range(ticks):
+                self._tick(self.settings.block_size, still.read, PipelineOutputs())
+        finally:
+            self.stats = saved
 
-    def _tick(self, n: int) -> None:
-        stats, out = self.stats, self.outputs
+    def _tick(self, n: int, read: Callable[[], Block], out: PipelineOutputs) -> None:
+        """One tick: read the source, pass the blocks forward, hand the results to ``out``."""
+        stats = self.stats
         ns = stats.stage_ns
         t_a = time.perf_counter_ns()
-        imu = self.source.read()
+        imu = read()
         t_read = self._clock()
-        pop_events = getattr(self.source, "pop_events", None)
-        if pop_events is not None:
-            for text in pop_events():
-                self._emit_marker(text, self._clock())
+        for text in imu.events.get("source_events", ()):
+            self._emit_marker(text, t_read, out)
         t_b = time.perf_counter_ns()
         act = self.activation.process(imu)
         t_c = time.perf_counter_ns()
-        self.provenance.activation(imu, act, t_read)
-        self.resampler.push(act)
-        grid = self.resampler.pull(n)
-        angles = act.aux.get("angles")
-        if angles is not None and act.n_samples:
-            self.posture_resampler.push(Block(angles, act.timestamps, act.fs, act.seq, JOINTS))
-        posture = self.posture_resampler.pull(n)
-        grid = Block(grid.data, grid.timestamps, grid.fs, grid.seq, grid.channels, {"angles": posture.data})
+        self.grid.push(act, imu, t_read)
+        blk = self.grid.pull(n)
+        t_grid_last = float(blk.timestamps[-1])
+        provenance = blk.events["provenance"]
         t_d = time.perf_counter_ns()
-        emg = self.engine.process(grid)
+        blk = self.engine.process(blk)
+        discharges = blk.events.get("discharges")
+        if discharges is not None and out.spikes is not None:
+            self._write_spikes(discharges, out)
         t_e = time.perf_counter_ns()
-        if out.spikes is not None:
-            self._write_spikes()
-        if self.post_stages:
-            emg = self._post_process(emg, imu, n)
+        for stage in self.stages[1:]:
+            blk = stage.process(blk)
+            for text, timestamp in blk.events.get("markers", ()):
+                self._emit_marker(text, timestamp, out)
         t_p = time.perf_counter_ns()
         t_push = self._clock()
         if out.emg is not None:
-            out.emg.write(emg)
-        t_grid = grid.timestamps
-        prov = self.provenance.emg(stats.samples_sent, n, float(t_grid[-1]), t_push)
+            out.emg.write(blk)
+        prov = self._provenance
+        prov[IMU_TIME], prov[IMU_SEQ], prov[IMU_READ_TIME] = provenance
+        prov[EMG_INDEX], prov[EMG_SAMPLES], prov[EMG_PUSH_TIME] = stats.samples_sent, n, t_push
         if out.provenance is not None:
-            out.provenance(prov, float(t_grid[-1]))
+            out.provenance(prov, t_grid_last)
         if imu.n_samples:
             if out.imu is not None:
                 out.imu.write(imu)
             truth = imu.aux.get("activation")
             if out.activation_truth is not None and truth is not None:
                 out.activation_truth.write(
-                    Block(np.ascontiguousarray(truth, np.float32), imu.timestamps, imu.fs, imu.seq, self.muscles)
+                    Block(np.ascontiguousarray(truth, np.float32), imu.timestamps, imu.fs, imu.seq, self.truth_channels)
                 )
         if out.activation_model is not None and act.n_samples:
             provisional = act.aux.get("provisional")
@@ -524,30 +535,14 @@ class Pipeline:
             stats.newest_imu_time = float(prov[IMU_TIME])
             stats.newest_imu_seq = int(prov[IMU_SEQ])
 
-    def _write_spikes(self) -> None:
-        d = getattr(self.engine, "discharges", None)
-        if d is None or len(d) == 0:
-            return
+    def _write_spikes(self, d: object, out: PipelineOutputs) -> None:
         rows = np.empty((len(d), 3))
         rows[:, 0], rows[:, 1], rows[:, 2] = d.muscle, d.unit, d.sample
         # The same expression as the EMG grid (regular_timestamps): bit-identical times.
-        self.outputs.spikes(rows, self.stats.t0 + (d.sample.astype(np.float64) / self.settings.fs))
+        out.spikes(rows, self.stats.t0 + (d.sample.astype(np.float64) / self.settings.fs))
 
-    def _post_process(self, emg: Block, imu: Block, n: int) -> Block:
-        if self._post_needs_imu:
-            if imu.n_samples:
-                self.imu_resampler.push(imu)
-            grid_imu = self.imu_resampler.pull(n)
-            emg = Block(emg.data, emg.timestamps, emg.fs, emg.seq, emg.channels, {"imu": grid_imu.data})
-        for stage in self.post_stages:
-            emg = stage.process(emg)
-            pop_markers = getattr(stage, "pop_markers", None)
-            if pop_markers is not None:
-                for text, timestamp in pop_markers():
-                    self._emit_marker(text, timestamp)
-        return emg
-
-    def _emit_marker(self, text: str, timestamp: float) -> None:
-        logger.info("%s: %s", type(self).__name__, text)
-        if self.outputs.markers is not None:
-            self.outputs.markers(text, timestamp)
+    @staticmethod
+    def _emit_marker(text: str, timestamp: float, out: PipelineOutputs) -> None:
+        logger.info("Pipeline: %s", text)
+        if out.markers is not None:
+            out.markers(text, timestamp)

@@ -23,18 +23,13 @@ from devices.lsl_outlet import (
     stable_source_id,
 )
 from realtime.app.provenance import provenance_stream_spec
-from realtime.app.runner import (
-    Pipeline,
-    PipelineOutputs,
-    PipelineSettings,
-    StatusReport,
-    TeacherActivation,
-)
+from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings, StatusReport
 from realtime.core.anatomy import MUSCLES
 from realtime.core.block import IMU_CHANNELS
 from realtime.core.logs import logger
 from realtime.stages.artefacts import ArtefactSettings, ArtefactStage
 from realtime.stages.faults import Fault, FaultStage
+from realtime.stages.teacher import TeacherActivation
 
 if TYPE_CHECKING:
     from realtime.core.contract import Source, Stage
@@ -248,7 +243,8 @@ class Simulator:
         self.truth_outlet = LslOutlet(activation_stream_spec(prefix, "activation", MUSCLES, source_fs))
         model_fs = float(getattr(activation_stage, "fs", 0.0))
         self.model_outlet = (
-            LslOutlet(activation_stream_spec(prefix, "activation-model", MUSCLES, model_fs))
+            LslOutlet(activation_stream_spec(prefix, "activation-model", activation_stage.output_format.channels,
+                                             model_fs))
             if config.activation == "model"
             else None
         )
@@ -272,8 +268,7 @@ class Simulator:
         self.pipeline = Pipeline(
             source,
             activation_stage,
-            self.engine,
-            MUSCLES,
+            (self.engine, self.artefact_stage, self.fault_stage),
             outputs,
             PipelineSettings(
                 fs=config.fs,
@@ -283,7 +278,6 @@ class Simulator:
             ),
             clock=clock,
             status_callbacks=[self._publish_status],
-            post_stages=(self.artefact_stage, self.fault_stage),
             **kwargs,
         )
 

@@ -319,12 +319,6 @@ def _replay(opts: dict[str, Any], clock: Callable[[], float]) -> Source:
         raise click.UsageError(str(err)) from err
 
 
-def source_events(source: object) -> list[str]:
-    """Events a source queued since the last call (``[]`` for sources without events)."""
-    pop = getattr(source, "pop_events", None)
-    return list(pop()) if pop is not None else []
-
-
 def source_status_line(source: object) -> str | None:
     """The source's one-line health summary, or ``None`` for sources without one (the synthetic arm)."""
     line = getattr(source, "status_line", None)

@@ -30,7 +30,7 @@ from scipy.signal import correlate, welch
 from scipy.stats import spearmanr
 
 from realtime.core.block import Block
-from realtime.stages.engine.engine import EmgEngine
+from realtime.stages.engine.engine import Discharges, EmgEngine
 from realtime.stages.engine.layouts import get_layout
 from realtime.stages.engine.pool import PoolParameters, advance_pool, build_pools, initial_state
 from realtime.stages.engine.settings import EngineSettings
@@ -340,7 +340,7 @@ def _steady_emg(
     engine.reset(max_block=n)
     act = np.full((n, engine.settings.n_muscles), drive, np.float32)
     out = engine.process(Block(act, np.arange(n) / fs, fs, 0, engine.settings.muscles))
-    d = engine.discharges
+    d = out.events.get("discharges", Discharges.empty())
     units = engine.pool.starts[d.muscle] + d.unit
     return out.data.astype(np.float64), (d.sample, units)
 

@@ -21,6 +21,9 @@ IMU_UNITS: tuple[str, ...] = ("m/s^2",) * 3 + ("rad/s",) * 3
 NO_AUX: Mapping[str, np.ndarray] = MappingProxyType({})
 """An empty, read-only ``aux`` mapping (shared; the default of :meth:`Block.trusted`)."""
 
+NO_EVENTS: Mapping[str, object] = MappingProxyType({})
+"""An empty, read-only ``events`` mapping (shared; the default of :class:`Block`)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Block:
@@ -42,7 +45,12 @@ class Block:
     aux : Mapping[str, ndarray]
         Side data aligned with the rows of ``data`` (first axis ``n_samples``),
         for example ``"angles"`` (joint angles, rad) or ``"activation"``
-        (ground-truth muscle activations) from the synthetic arm.
+        (ground-truth muscle activations) from the synthetic arm. The keys in
+        use are listed in :mod:`realtime.core.contract`.
+    events : Mapping[str, object]
+        Side data of the block that is not aligned with its rows: motor-unit
+        discharges, markers, a source's device events, provenance. The keys
+        in use are listed in :mod:`realtime.core.contract`.
     """
 
     data: np.ndarray
@@ -51,6 +59,7 @@ class Block:
     seq: int
     channels: tuple[str, ...]
     aux: Mapping[str, np.ndarray] = field(default_factory=dict)
+    events: Mapping[str, object] = field(default_factory=lambda: NO_EVENTS)
 
     def __post_init__(self) -> None:
         data = self.data
@@ -81,6 +90,8 @@ class Block:
                 )
         if not isinstance(self.aux, MappingProxyType):
             object.__setattr__(self, "aux", MappingProxyType(dict(self.aux)))
+        if not isinstance(self.events, MappingProxyType):
+            object.__setattr__(self, "events", MappingProxyType(dict(self.events)))
 
     @classmethod
     def trusted(
@@ -91,6 +102,7 @@ class Block:
         seq: int,
         channels: tuple[str, ...],
         aux: Mapping[str, np.ndarray] = NO_AUX,
+        events: Mapping[str, object] = NO_EVENTS,
     ) -> Block:
         """Build a block **without validating it**, for hot paths whose fields are valid by construction.
 
@@ -102,19 +114,21 @@ class Block:
         ``(n_samples, n_channels)`` array, ``timestamps`` float64
         ``(n_samples,)``, one label per column in ``channels`` (a tuple),
         ``aux`` a read-only mapping (``types.MappingProxyType``, e.g.
-        :data:`NO_AUX`) of arrays with ``n_samples`` rows. A block built
+        :data:`NO_AUX`) of arrays with ``n_samples`` rows, ``events`` a
+        read-only mapping (e.g. :data:`NO_EVENTS`). A block built
         otherwise is invalid and its consumers may misbehave; when in doubt,
         use ``Block(...)``.
 
         Parameters
         ----------
-        data, timestamps, fs, seq, channels, aux
+        data, timestamps, fs, seq, channels, aux, events
             As for :class:`Block`.
 
         Returns
         -------
         Block
-            With the same fields as ``Block(data, timestamps, fs, seq, channels, aux)`` for valid fields.
+            With the same fields as ``Block(data, timestamps, fs, seq, channels, aux, events)`` for
+            valid fields.
         """
         blk = _new_object(cls)
         _set_data(blk, data)
@@ -123,7 +137,17 @@ class Block:
         _set_seq(blk, seq)
         _set_channels(blk, channels)
         _set_aux(blk, aux)
+        _set_events(blk, events)
         return blk
+
+    def replace(self, **changes: object) -> Block:
+        """A copy of this block with some fields changed (validated like a new block)."""
+        fields = {
+            "data": self.data, "timestamps": self.timestamps, "fs": self.fs, "seq": self.seq,
+            "channels": self.channels, "aux": self.aux, "events": self.events,
+        }
+        fields.update(changes)
+        return Block(**fields)
 
     @property
     def n_samples(self) -> int:
@@ -149,6 +173,7 @@ _set_fs = Block.__dict__["fs"].__set__
 _set_seq = Block.__dict__["seq"].__set__
 _set_channels = Block.__dict__["channels"].__set__
 _set_aux = Block.__dict__["aux"].__set__
+_set_events = Block.__dict__["events"].__set__
 
 
 def empty_block(

@@ -52,7 +52,7 @@ import numpy as np
 from realtime.app.bench.reference import reference_emg, spike_trains
 from realtime.core.block import Block
 from realtime.core.logs import logger
-from realtime.stages.engine.engine import EmgEngine
+from realtime.stages.engine.engine import Discharges, EmgEngine
 from realtime.stages.engine.posture import POSTURE_RANGE
 from realtime.stages.engine.settings import MUAP_MODES, EngineSettings
 
@@ -264,13 +264,13 @@ def _bench_config(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     engine = EmgEngine(settings)
     t0 = time.perf_counter()
-    engine.reset(block)
+    engine.reset(max_block=block)
     setup_s = time.perf_counter() - t0
     n_total = int(round(duration * settings.fs))
     blocks = _blocks(settings, drive, block, n_total)
     cpu = []
     for _ in range(repeats):
-        engine.reset(block)
+        engine.reset(max_block=block)
         process = engine.process
         # The prebuilt input blocks (thousands of objects a running pipeline never holds) go to the
         # collector's permanent generation, so its collections do not walk them on the clock.
@@ -286,11 +286,12 @@ def _bench_config(
     # Untimed pass over the baseline segment at the neutral posture (no angles): the engine then adds
     # exactly engine.muaps, so the np.convolve baseline must reproduce its output.
     n_base = int(round(baseline_duration * settings.fs))
-    engine.reset(block)
+    engine.reset(max_block=block)
     outs, samples, units = [], [], []
     for blk in _blocks(settings, drive, block, n_base, angles=False):
-        outs.append(engine.process(blk).data)
-        d = engine.discharges
+        out = engine.process(blk)
+        outs.append(out.data)
+        d = out.events.get("discharges", Discharges.empty())
         samples.append(d.sample)
         units.append(engine.pool.starts[d.muscle] + d.unit)
     emg = np.concatenate(outs)
@@ -346,7 +347,7 @@ t0 = time.perf_counter()
 from realtime.stages.engine import EmgEngine, EngineSettings
 t1 = time.perf_counter()
 e = EmgEngine(EngineSettings(**json.loads(sys.argv[1])))
-e.reset(4)
+e.reset(max_block=4)
 t2 = time.perf_counter()
 print(json.dumps({"import_s": t1 - t0, "engine_s": t2 - t1, "muap_tables_s": e.timings["muap_tables_s"],
                   "kernel_jit_s": e.timings["jit_s"], "tables_source": e.tables_source}))

@@ -22,6 +22,7 @@ from realtime.body.synthetic.trajectory import Trajectory
 from realtime.core.anatomy import JOINTS, MUSCLES
 from realtime.core.block import IMU_CHANNELS, Block, empty_block, regular_timestamps
 from realtime.core.checks import check_number
+from realtime.core.contract import StreamFormat
 from realtime.core.logs import logger
 
 LOOKAHEAD_S = 0.25
@@ -164,6 +165,13 @@ class SyntheticArm:
     def running(self) -> bool:
         """Whether ``start()`` has been called and ``stop()`` has not."""
         return self._running
+
+    @property
+    def output_format(self) -> StreamFormat:
+        """IMU blocks at the arm's rate with the ground truth in aux (``AUX_SHAPES``): activations of
+        ``MUSCLES``, angles and torques of ``JOINTS``."""
+        return StreamFormat(fs=self.fs, channels=IMU_CHANNELS, aux={"activation": MUSCLES, "angles": JOINTS,
+                                                                      "torques": JOINTS})
 
     @property
     def t_start(self) -> float:

@@ -26,6 +26,7 @@ from typing import Protocol
 import numpy as np
 
 from realtime.core.block import Block
+from realtime.core.contract import StreamFormat, check_format
 from realtime.stages.artefacts.ecg import EcgCrosstalk
 from realtime.stages.artefacts.motion import MotionArtefact
 from realtime.stages.artefacts.noise import GaussianNoise, pink_sos, wander_sos
@@ -63,6 +64,8 @@ class ArtefactStage:
     returns a new block with the same timestamps, ``seq``, labels and aux.
     """
 
+    name = "artefacts"
+
     def __init__(self, settings: ArtefactSettings, fs: float, channels: tuple[str, ...]) -> None:
         if not isinstance(settings, ArtefactSettings):
             raise TypeError(
@@ -80,9 +83,15 @@ class ArtefactStage:
         self._acc = np.zeros((0, len(self.channels)))
 
     @property
-    def needs_imu(self) -> bool:
-        """Whether ``process`` needs aux ``"imu"`` (motion artefacts on)."""
-        return "motion" in self.components
+    def input_format(self) -> StreamFormat:
+        """EMG blocks with this stage's channels and rate; aux ``"imu"`` when motion artefacts are on."""
+        aux = {"imu": 6} if "motion" in self.components else {}
+        return StreamFormat(fs=self.fs, channels=self.channels, aux=aux)
+
+    @property
+    def output_format(self) -> StreamFormat:
+        """The same channels and rate; the input's aux passed on."""
+        return StreamFormat(fs=None, channels=None, passes_aux=True)
 
     def _build(self) -> dict[str, _Component]:
         s, fs, n_ch = self.settings, self.fs, len(self.channels)
@@ -106,8 +115,12 @@ class ArtefactStage:
                 built[name] = EcgCrosstalk(s.ecg_uv, s.ecg_bpm, s.ecg_hrv, fs, n_ch, seeds[name])
         return built
 
-    def reset(self, max_block: int = 64) -> None:
+    def reset(self, fmt: StreamFormat | None = None, *, max_block: int = 64) -> None:
         """Restart every component at its seed and preallocate for blocks of ``max_block`` samples."""
+        if check_format(fmt, "ArtefactStage") is not None:
+            why = self.input_format.mismatch(fmt)
+            if why is not None:
+                raise ValueError(f"The artefact stage expects {self.input_format.describe()}: {why}.")
         if not (isinstance(max_block, (int, np.integer)) and max_block >= 1):
             raise ValueError(f"The argument 'max_block' must be a positive integer. {max_block!r} is invalid.")
         for component in self.components.values():
@@ -183,5 +196,5 @@ def add_artefacts(
             raise ValueError(f"The argument 'imu' should be ({n}, 6) (the IMU on the EMG grid), {imu.shape} is invalid.")
         aux["imu"] = imu
     stage = ArtefactStage(settings, fs, labels)
-    stage.reset(max(n, 1))
+    stage.reset(max_block=max(n, 1))
     return stage.process(Block(x, np.arange(n) / float(fs), float(fs), 0, labels, aux)).data

@@ -22,7 +22,8 @@ import numpy as np
 from numba import njit
 
 from realtime.core.anatomy import JOINTS
-from realtime.core.block import NO_AUX, Block
+from realtime.core.block import NO_EVENTS, Block
+from realtime.core.contract import StreamFormat, check_format
 from realtime.core.logs import logger
 from realtime.stages.engine.layouts import Layout, get_layout
 from realtime.stages.engine.muaps import UnitGeometry, sample_geometry
@@ -59,6 +60,23 @@ class Discharges:
 
     def __len__(self) -> int:
         return int(self.sample.size)
+
+    @classmethod
+    def empty(cls) -> Discharges:
+        """No discharges."""
+        none = np.zeros(0, np.int32)
+        return cls(np.zeros(0, np.int64), none, none)
+
+    @classmethod
+    def concatenate(cls, parts: list[Discharges]) -> Discharges:
+        """The discharges of several consecutive blocks, in order."""
+        if not parts:
+            return cls.empty()
+        return cls(
+            np.concatenate([p.sample for p in parts]),
+            np.concatenate([p.muscle for p in parts]),
+            np.concatenate([p.unit for p in parts]),
+        )
 
 
 # Slots of the kernel's state in its pointer table: the contract between EmgEngine._pack_args
@@ -125,8 +143,10 @@ class EmgEngine:
     ``seq`` and the layout's channel labels. With ``muaps="dynamic"`` the
     block's ``aux["angles"]`` (``(n, 3)`` rad, :data:`realtime.core.anatomy.JOINTS`
     order) sets the posture of each sample; without it, or for NaN angles,
-    the posture is :data:`~realtime.stages.engine.posture.NEUTRAL_POSTURE`. After each
-    call, :attr:`discharges` lists the discharges of that block.
+    the posture is :data:`~realtime.stages.engine.posture.NEUTRAL_POSTURE`. The
+    output block passes the input's ``aux`` on, and its ``events["discharges"]``
+    (:class:`Discharges`) lists the discharges of the block (absent when there
+    are none).
 
     Examples
     --------
@@ -134,6 +154,8 @@ class EmgEngine:
     >>> engine.reset(max_block=40)
     >>> emg = engine.process(activation_block)  # doctest: +SKIP
     """
+
+    name = "EMG engine"
 
     def __init__(self, settings: EngineSettings | None = None) -> None:
         if settings is None:
@@ -178,6 +200,16 @@ class EmgEngine:
     def n_channels(self) -> int:
         """Number of EMG channels."""
         return self.layout.n_channels
+
+    @property
+    def input_format(self) -> StreamFormat:
+        """One activation column per engine muscle, picked by name, at the engine's rate."""
+        return StreamFormat(fs=self._fs, channels=self.settings.muscles, by_name=True)
+
+    @property
+    def output_format(self) -> StreamFormat:
+        """The layout's EMG channels (µV) at the engine's rate; the input's aux passed on."""
+        return StreamFormat(fs=self._fs, channels=self._channels, passes_aux=True)
 
     @property
     def tables(self) -> MuapTables:
@@ -229,13 +261,9 @@ class EmgEngine:
             )
         return self.tables.at(q) if self._dynamic else self.muaps
 
-    @property
-    def discharges(self) -> Discharges:
-        """Discharges of the last processed block (empty before the first block)."""
+    def _discharges(self) -> Discharges:
+        """Discharges of the block just processed (``_n_spk`` of them, at least one)."""
         n = self._n_spk
-        if self._max_block == 0 or n == 0:
-            empty = np.zeros(0, np.int32)
-            return Discharges(np.zeros(0, np.int64), empty, empty)
         units = self._spk_unit[:n]
         return Discharges(
             sample=self._spk_seq + self._spk_sample[:n].astype(np.int64),
@@ -244,7 +272,7 @@ class EmgEngine:
         )
 
     # ------------------------------------------------------------------ stage API
-    def reset(self, max_block: int = 64) -> None:
+    def reset(self, fmt: StreamFormat | None = None, *, max_block: int = 64) -> None:
         """Allocate buffers for blocks of up to ``max_block`` samples and restart from rest.
 
         Loads or builds the MUAP tables on the first call, and compiles (or
@@ -255,9 +283,20 @@ class EmgEngine:
 
         Parameters
         ----------
+        fmt : StreamFormat | None
+            Format of the activation blocks to come: its rate must be the
+            engine's and its labels must include every engine muscle (the
+            columns are then picked by name). ``None``: checked on each block.
         max_block : int
             Largest expected block length in samples (>= 1).
         """
+        if check_format(fmt, "EmgEngine") is not None:
+            why = self.input_format.mismatch(fmt)
+            if why is not None:
+                raise ValueError(
+                    f"The EMG engine expects {self.input_format.describe()}; the format given has "
+                    f"{fmt.describe()}: {why}."
+                )
         if (
             not isinstance(max_block, (int, np.integer))
             or isinstance(max_block, bool)
@@ -275,6 +314,8 @@ class EmgEngine:
         self._acc[:] = 0.0
         self._n_spk = 0
         self._spk_seq = 0
+        if fmt is not None and fmt.channels is not None and fmt.channels != self._cols_key:
+            self._map_columns(fmt.channels)
         self._pack_args()
         t0 = time.perf_counter()
         self._run(
@@ -318,9 +359,10 @@ class EmgEngine:
         seq = block.seq
         self._spk_seq = seq
         self._n_spk = _engine_block(data, angles, out, self._state_table)
+        events = {"discharges": self._discharges()} if self._n_spk else NO_EVENTS
         # Every field is valid by construction: a fresh C-contiguous float32 array with one column
-        # per label; timestamps, fs and seq from the validated input block.
-        return Block.trusted(out, block.timestamps, fs, seq, self._channels, NO_AUX)
+        # per label; timestamps, fs, seq and aux from the validated input block.
+        return Block.trusted(out, block.timestamps, fs, seq, self._channels, block.aux, events)
 
     # ------------------------------------------------------------------ internals
     def _run(self, act: np.ndarray, angles: np.ndarray, out: np.ndarray) -> None:
@@ -405,7 +447,7 @@ class EmgEngine:
     def _grow(self, n: int) -> None:
         if self._max_block == 0:
             raise RuntimeError(
-                "EmgEngine.process() was called before reset(). Use EmgEngine.reset(max_block) first."
+                "EmgEngine.process() was called before reset(). Use EmgEngine.reset(max_block=...) first."
             )
         logger.info(
             "%s: block of %s samples > max_block %s; growing buffers",
@@ -467,11 +509,11 @@ def simulate_emg(
             )
         aux["angles"] = ang
     engine = EmgEngine(settings)
-    engine.reset(max(n, 1))
+    engine.reset(max_block=max(n, 1))
     block = Block(
         act, np.arange(n, dtype=np.float64) / settings.fs, settings.fs, 0, settings.muscles, aux
     )
-    emg = engine.process(block).data
+    out = engine.process(block)
     if return_discharges:
-        return emg, engine.discharges
-    return emg
+        return out.data, out.events.get("discharges", Discharges.empty())
+    return out.data

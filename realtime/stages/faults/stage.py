@@ -13,7 +13,7 @@ Sample loss removes rows from the block: the surviving samples keep their
 own timestamps (the block is then not a gap-free run; the LSL outlet pushes
 such blocks with one timestamp per sample).
 
-Onsets and offsets are announced through :meth:`FaultStage.pop_markers` as
+Onsets and offsets are announced in the output block's ``events["markers"]`` as
 ``("fault start: dropout ch=EMG3 id=2", timestamp)`` where ``timestamp`` is
 the timestamp of the onset (or offset) sample.
 """
@@ -27,7 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from realtime.core.block import Block
+from realtime.core.block import NO_EVENTS, Block
+from realtime.core.contract import StreamFormat, check_format
 from realtime.core.logs import logger
 from realtime.stages.faults.schedule import Fault
 
@@ -182,6 +183,8 @@ class FaultStage:
     at the next block.
     """
 
+    name = "faults"
+
     def __init__(self, faults: Sequence[Fault], fs: float, channels: tuple[str, ...], seed: int = 0) -> None:
         if not (isinstance(fs, (int, float)) and fs > 0):
             raise ValueError(f"The argument 'fs' must be a positive rate in Hz. {fs!r} is invalid.")
@@ -199,7 +202,6 @@ class FaultStage:
         self._next_id = len(self.faults) + 1
         self._requests: list[tuple[str, int, Fault | None]] = []
         self._active: list[_Active] = []
-        self._markers: list[tuple[str, float]] = []
         self._next_seq: int | None = None
         self._placed: dict[int, ScheduledFault] = {}
 
@@ -272,10 +274,15 @@ class FaultStage:
                 )
             self._requests.append(("end", fault_id, None))
 
-    def pop_markers(self) -> list[tuple[str, float]]:
-        """Return and forget the markers ``(text, timestamp)`` produced since the last call, in time order."""
-        out, self._markers = self._markers, []
-        return out
+    @property
+    def input_format(self) -> StreamFormat:
+        """EMG blocks with this stage's channels and rate."""
+        return StreamFormat(fs=self.fs, channels=self.channels)
+
+    @property
+    def output_format(self) -> StreamFormat:
+        """The same channels and rate; the input's aux passed on (rows of lost samples removed)."""
+        return StreamFormat(fs=None, channels=None, passes_aux=True)
 
     @property
     def schedule(self) -> list[ScheduledFault]:
@@ -284,14 +291,17 @@ class FaultStage:
         return [self._placed[k] for k in sorted(self._placed)]
 
     # ------------------------------------------------------------------ stage API
-    def reset(self, max_block: int = 64) -> None:
+    def reset(self, fmt: StreamFormat | None = None, *, max_block: int = 64) -> None:
         """Start a run: place the scripted faults; forget run-time faults of an earlier run.
 
         Injections requested before the run starts are kept and start at the first block.
         """
+        if check_format(fmt, "FaultStage") is not None:
+            why = self.input_format.mismatch(fmt)
+            if why is not None:
+                raise ValueError(f"The fault stage expects {self.input_format.describe()}: {why}.")
         self._placed = {}
         self._active = [self._place(f, i, int(round(f.onset * self.fs))) for i, f in enumerate(self.faults, start=1)]
-        self._markers = []
         self._next_seq = None
 
     def _take_requests(self, seq: int) -> None:
@@ -338,7 +348,8 @@ class FaultStage:
             self._take_requests(seq)
         if n == 0 or not self._active:
             return block
-        self._announce(block)
+        markers = self._announce(block)
+        events = {"markers": markers} if markers else NO_EVENTS
         hits = [
             a for a in self._active
             if a.sf.onset < end and (a.sf.offset is None or a.sf.offset > seq)
@@ -346,7 +357,7 @@ class FaultStage:
         # Keep a fault whose offset is the next block's first sample: its end is announced there.
         self._active = [a for a in self._active if a.sf.offset is None or a.sf.offset >= end]
         if not hits:
-            return block
+            return block.replace(events=events) if markers else block
         src = block.data
         data = src.copy()
         keep = np.ones(n, bool)
@@ -355,13 +366,16 @@ class FaultStage:
             b = (end if act.sf.offset is None else min(act.sf.offset, end)) - seq
             act.apply(data, src, a, b, seq + a, keep)
         if keep.all():
-            return Block(data, block.timestamps, block.fs, seq, block.channels, block.aux)
+            return Block(data, block.timestamps, block.fs, seq, block.channels, block.aux, events)
         rows = np.flatnonzero(keep)
         aux = {k: v[rows] for k, v in block.aux.items()}
         first = seq + int(rows[0]) if rows.size else end
-        return Block(np.ascontiguousarray(data[rows]), block.timestamps[rows], block.fs, first, block.channels, aux)
+        return Block(
+            np.ascontiguousarray(data[rows]), block.timestamps[rows], block.fs, first, block.channels, aux, events
+        )
 
-    def _announce(self, block: Block) -> None:
+    def _announce(self, block: Block) -> tuple[tuple[str, float], ...]:
+        """The fault starts and ends that fall on ``block``'s samples, as ``(text, timestamp)`` in time order."""
         seq, end = block.seq, block.seq + block.n_samples
         events = []
         for act in self._active:
@@ -370,8 +384,7 @@ class FaultStage:
                 events.append((sf.onset, 1, sf.id, sf.marker("start")))
             if sf.offset is not None and seq <= sf.offset < end:
                 events.append((sf.offset, 0, sf.id, sf.marker("end")))
-        for sample, _, _, text in sorted(events):
-            self._markers.append((text, float(block.timestamps[sample - seq])))
+        return tuple((text, float(block.timestamps[sample - seq])) for sample, _, _, text in sorted(events))
 
 
 @dataclass(frozen=True, eq=False)
@@ -421,8 +434,8 @@ def apply_faults(
     n, n_ch = x.shape
     labels = tuple(channels) if channels is not None else tuple(f"EMG{k + 1}" for k in range(n_ch))
     stage = FaultStage(faults, fs, labels, seed)
-    stage.reset(max(n, 1))
+    stage.reset(max_block=max(n, 1))
     t = np.arange(n, dtype=np.float64)
     out = stage.process(Block(x, t, float(fs), 0, labels))
-    markers = [(text, int(round(ts))) for text, ts in stage.pop_markers()]
+    markers = [(text, int(round(ts))) for text, ts in out.events.get("markers", ())]
     return FaultedRecord(out.data, np.round(out.timestamps).astype(np.int64), markers)

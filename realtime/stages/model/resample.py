@@ -31,8 +31,9 @@ _T_PREV, _T0, _K, _STARTED, _DROPPED, _STATE0 = 0, 1, 2, 3, 4, 5
 
 
 @numba.njit(cache=True, nogil=True)
-def _resample_kernel(t, x, out, st, fs_out, tau):
-    """Filter and interpolate ``(t, x)``; write grid samples to ``out``; return how many."""
+def _resample_kernel(t, x, out, src, st, fs_out, tau):
+    """Filter and interpolate ``(t, x)``; write grid samples to ``out`` and, for each, the index of the
+    input sample whose arrival completed it to ``src``; return how many."""
     c = x.shape[1]
     y1 = st[_STATE0 : _STATE0 + c]
     y2 = st[_STATE0 + c : _STATE0 + 2 * c]
@@ -56,6 +57,7 @@ def _resample_kernel(t, x, out, st, fs_out, tau):
                 y2[j] = x[i, j]
                 yp[j] = x[i, j]
                 out[n, j] = x[i, j]
+            src[n] = i
             n += 1
             st[_K] = 1.0
             continue
@@ -70,6 +72,7 @@ def _resample_kernel(t, x, out, st, fs_out, tau):
             w = (g - st[_T_PREV]) / dt
             for j in range(c):
                 out[n, j] = yp[j] + w * (y2[j] - yp[j])
+            src[n] = i
             n += 1
             k += 1.0
             g = st[_T0] + k / fs_out
@@ -112,12 +115,14 @@ class ImuResampler:
         self._tau = 1.0 / (2.0 * math.pi * cutoff_hz) if cutoff_hz > 0 else 0.0
         self._state = np.zeros(_STATE0 + 3 * n_channels, np.float64)
         self._buf = np.zeros((64, n_channels), np.float32)
+        self._src = np.zeros(64, np.int64)
         self.reset()
 
     def reset(self) -> None:
         """Forget everything: the next valid sample starts a new grid."""
         self._state[:] = 0.0
         self._seq = 0
+        self._n_last = 0
 
     @property
     def started(self) -> bool:
@@ -138,6 +143,25 @@ class ImuResampler:
     def n_dropped(self) -> int:
         """Input samples dropped since ``reset`` (non-finite, or timestamp not advancing)."""
         return int(self._state[_DROPPED])
+
+    @property
+    def newest_time(self) -> float:
+        """Time of the newest accepted input sample (0 before any)."""
+        return float(self._state[_T_PREV])
+
+    @property
+    def newest_filtered(self) -> np.ndarray:
+        """The anti-aliased input at :attr:`newest_time`, float64 ``(n_channels,)`` (a read-only view)."""
+        c = self.n_channels
+        view = self._state[_STATE0 + 2 * c : _STATE0 + 3 * c]
+        view.setflags(write=False)
+        return view
+
+    @property
+    def sources(self) -> np.ndarray:
+        """For each grid sample returned by the last :meth:`process`, the index (in that call's input)
+        of the input sample whose arrival completed it (a view, valid until the next call)."""
+        return self._src[: self._n_last]
 
     @property
     def delay_s(self) -> float:
@@ -170,6 +194,7 @@ class ImuResampler:
                 f"got {x.shape} and {t.shape}."
             )
         seq = self._seq
+        self._n_last = 0
         if x.shape[0] == 0:
             return self._buf[:0], seq
         finite_t = t[np.isfinite(t)]
@@ -179,8 +204,11 @@ class ImuResampler:
         t_ref = self._state[_T0] if self.started else float(finite_t.min())
         bound = int(math.floor((float(finite_t.max()) - t_ref) * self.fs_out)) - seq + 2
         if bound > self._buf.shape[0]:
-            self._buf = np.zeros((max(bound, 2 * self._buf.shape[0]), self.n_channels), np.float32)
-        n = _resample_kernel(t, x, self._buf, self._state, self.fs_out, self._tau)
+            size = max(bound, 2 * self._buf.shape[0])
+            self._buf = np.zeros((size, self.n_channels), np.float32)
+            self._src = np.zeros(size, np.int64)
+        n = _resample_kernel(t, x, self._buf, self._src, self._state, self.fs_out, self._tau)
+        self._n_last = n
         self._seq += n
         return self._buf[:n], seq
 

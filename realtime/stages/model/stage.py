@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 
 from realtime.core.block import Block, regular_timestamps
+from realtime.core.contract import StreamFormat
 from realtime.core.logs import logger
 from realtime.stages.model.checkpoint import Checkpoint, load_checkpoint
-from realtime.stages.model.resample import _STATE0, _T_PREV, ImuResampler
+from realtime.stages.model.resample import ImuResampler
 
 
 class ModelActivationStage:
@@ -49,6 +50,8 @@ class ModelActivationStage:
         The checkpoint is missing, corrupt or inconsistent (one-line message with the fix).
     """
 
+    name = "activation network"
+
     def __init__(self, checkpoint: str | Path | Checkpoint | None = None, provisional: bool = True) -> None:
         if not isinstance(provisional, bool):
             raise ValueError(f"The argument 'provisional' must be True or False. {provisional!r} is invalid.")
@@ -79,6 +82,19 @@ class ModelActivationStage:
         return self.checkpoint.posture
 
     @property
+    def input_format(self) -> StreamFormat:
+        """The IMU channels the network was trained on, at any rate (resampled to the model's)."""
+        return StreamFormat(fs=None, channels=self.checkpoint.inputs)
+
+    @property
+    def output_format(self) -> StreamFormat:
+        """One column per network output at the model rate, with posture, provisional flags and provenance."""
+        aux = {"provisional": 0, "imu_seq": 0, "imu_time": 0}
+        if self.checkpoint.posture:
+            aux["angles"] = len(self.checkpoint.posture)
+        return StreamFormat(fs=self.checkpoint.fs, channels=self.checkpoint.outputs, aux=aux)
+
+    @property
     def receptive_field_s(self) -> float:
         """How far back in time one output looks (s)."""
         return self.checkpoint.receptive_field_s
@@ -88,18 +104,24 @@ class ModelActivationStage:
         """Low-frequency group delay of the input anti-alias filter (s)."""
         return 2.0 / (2.0 * np.pi * self.checkpoint.cutoff_hz) if self.checkpoint.cutoff_hz > 0 else 0.0
 
-    def reset(self) -> None:
-        """Allocate (or clear) the resampler and the network caches for a new stream."""
+    def reset(self, fmt: StreamFormat | None = None, *, max_block: int = 64) -> None:
+        """Allocate (or clear) the resampler and the network caches for a new stream.
+
+        Parameters
+        ----------
+        fmt : StreamFormat | None
+            The IMU source's format (its rate and channels are checked against the checkpoint);
+            ``None`` checks them on the first block.
+        max_block : int
+            Unused: the stage takes IMU reads of any length.
+        """
         ck = self.checkpoint
+        if fmt is not None and fmt.channels is not None:
+            ck.check_source(fmt.channels, fmt.fs or 0.0)
         if self._net is None:
             n_in = ck.config.n_inputs
             self._net = ck.streaming_net()
             self._resampler = ImuResampler(ck.fs, n_in, ck.cutoff_hz)
-            # The resampler's state array is reset in place, so these views stay valid: the time of
-            # the newest accepted sample and the anti-aliased input at that time (float64).
-            state = self._resampler._state
-            self._t_newest = state[_T_PREV : _T_PREV + 1]
-            self._x_newest = state[_STATE0 + 2 * n_in : _STATE0 + 3 * n_in]
             self._x_peek = np.zeros(n_in, np.float32)
         self._net.reset()
         self._resampler.reset()
@@ -126,7 +148,10 @@ class ModelActivationStage:
             stands in for, so row ``i`` has index ``seq + i``);
             ``aux["angles"]`` (n_out, 3) joint angles in radians (same rows);
             ``aux["provisional"]`` (n_out,) bool, ``True`` for the provisional
-            row. ``n_out`` may be 0.
+            row; ``aux["imu_seq"]`` (int64) and ``aux["imu_time"]`` the IMU
+            sample whose arrival produced each row (for a committed row, the
+            first valid sample at or after its grid time; for a provisional
+            row, the newest sample). ``n_out`` may be 0.
         """
         if self._net is None:
             self.reset()
@@ -148,29 +173,33 @@ class ModelActivationStage:
         n = x.shape[0]
         if n:
             self._t_row = rs.t0 + (rs.seq - 1) / ck.fs  # the same expression as regular_timestamps
-        t_new = float(self._t_newest[0])
+        t_new = rs.newest_time
         extra = self.provisional and rs.started and t_new > self._t_row
         m = n + extra
         if m == 0:
             return Block(
                 np.zeros((0, self._n_out), np.float32), np.zeros(0), ck.fs, rs.seq, ck.outputs,
-                {"angles": np.zeros((0, self._n_cols - self._n_out), np.float32), "provisional": np.zeros(0, bool)},
+                {"angles": np.zeros((0, self._n_cols - self._n_out), np.float32), "provisional": np.zeros(0, bool),
+                 "imu_seq": np.zeros(0, np.int64), "imu_time": np.zeros(0)},
             )
         out = np.empty((m, self._n_cols), np.float32)
         stamps = np.empty(m)
         flags = np.zeros(m, bool)
+        src = np.empty(m, np.int64)
         if n:
             self._net.process_into(x, out[:n])
             stamps[:n] = regular_timestamps(rs.t0, ck.fs, seq, n)
+            src[:n] = rs.sources
         if extra:
             # Phase of the newest sample within the grid step after the newest committed row (< 1:
             # a sample at or after the next grid point would have completed it).
             t_grid = rs.t0 + (rs.seq - 1) / ck.fs
             phase = min(max((t_new - t_grid) * ck.fs, 0.0), 1.0)
-            self._x_peek[:] = self._x_newest
+            self._x_peek[:] = rs.newest_filtered
             self._net.peek_into(self._x_peek, out[n], phase)
             stamps[n] = t_new
             flags[n] = True
+            src[n] = self._newest_valid_index(block, t_new)
             self._t_row = t_new
         return Block(
             np.ascontiguousarray(out[:, : self._n_out]),
@@ -178,8 +207,18 @@ class ModelActivationStage:
             ck.fs,
             seq,
             ck.outputs,
-            {"angles": np.ascontiguousarray(out[:, self._n_out :]), "provisional": flags},
+            {"angles": np.ascontiguousarray(out[:, self._n_out :]), "provisional": flags,
+             "imu_seq": block.seq + src, "imu_time": block.timestamps[src]},
         )
+
+    @staticmethod
+    def _newest_valid_index(block: Block, t_new: float) -> int:
+        """Index in ``block`` of the newest sample the resampler accepted (stamped ``t_new``)."""
+        last = block.n_samples - 1
+        if block.timestamps[last] == t_new and np.isfinite(block.data[last]).all():
+            return last
+        hits = np.flatnonzero((block.timestamps == t_new) & np.isfinite(block.data).all(axis=1))
+        return int(hits[-1]) if hits.size else last
 
 
 __all__ = ["ModelActivationStage"]
