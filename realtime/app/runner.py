@@ -46,6 +46,7 @@ from realtime.core.contract import StreamFormat, check_chain, part_name
 from realtime.core.logs import logger
 from realtime.core.priority import check_priority, set_thread_priority
 from realtime.stages.grid import GridResampler
+from realtime.stages.guard import GuardSettings, InputGuard
 
 if TYPE_CHECKING:
     from realtime.core.contract import Sink, Source, Stage
@@ -72,6 +73,9 @@ class PipelineSettings:
         Scheduling of the runner thread started by :meth:`Pipeline.start`
         (:mod:`realtime.core.priority`): ``"auto"`` asks for real-time scheduling
         and keeps normal priority if refused; ``"realtime"`` fails if refused.
+    guard : GuardSettings
+        Rules of the source boundary (:mod:`realtime.stages.guard`): plausible IMU
+        ranges and timestamps.
     """
 
     fs: float = 2000.0
@@ -79,6 +83,7 @@ class PipelineSettings:
     duration: float | None = None
     status_interval: float = 1.0
     priority: str = "normal"
+    guard: GuardSettings = GuardSettings()
 
     def __post_init__(self) -> None:
         if not (isinstance(self.fs, (int, float)) and 100.0 <= self.fs <= 10_000.0):
@@ -99,6 +104,8 @@ class PipelineSettings:
                 f"The argument 'status_interval' must be > 0 seconds. {self.status_interval!r} is invalid."
             )
         check_priority(self.priority)
+        if not isinstance(self.guard, GuardSettings):
+            raise TypeError(f"The argument 'guard' must be a GuardSettings, {type(self.guard).__name__} is invalid.")
 
 
 @dataclass
@@ -209,13 +216,16 @@ class StillSource:
     ----------
     fmt : StreamFormat
         The real source's output format (its rate and aux are copied).
+    t0 : float
+        Time of the first sample (the runner's clock: the input guard judges timestamps against it).
     """
 
     name = "still arm (warm-up)"
 
-    def __init__(self, fmt: StreamFormat) -> None:
+    def __init__(self, fmt: StreamFormat, t0: float) -> None:
         self._fmt = fmt
         self.fs = float(fmt.fs or 100.0)
+        self._t0 = float(t0)
         self._k = 0
 
     @property
@@ -224,8 +234,8 @@ class StillSource:
         return self._fmt
 
     def read(self, n: int = 4) -> Block:
-        """The next ``n`` still samples, ``1 / fs`` apart from time 0."""
-        t = regular_timestamps(0.0, self.fs, self._k, n)
+        """The next ``n`` still samples, ``1 / fs`` apart from ``t0``."""
+        t = regular_timestamps(self._t0, self.fs, self._k, n)
         still = np.zeros((n, len(IMU_CHANNELS)), np.float32)
         still[:, 2] = 9.81
         widths = {k: self._fmt.aux_width(k) for k in self._fmt.aux}
@@ -293,12 +303,14 @@ class Pipeline:
         self._clock = clock
         self._sleep = sleep
         self._status_callbacks = list(status_callbacks)
+        self.guard = InputGuard(self.settings.guard, clock)
         needs_imu = any("imu" in stage.input_format.aux for stage in self.stages)
         self.grid = GridResampler(self.settings.fs, imu=needs_imu)
-        formats = check_chain(source.output_format, [activation, self.grid, *self.stages], part_name(source))
+        formats = check_chain(source.output_format, [self.guard, activation, self.grid, *self.stages],
+                              part_name(source))
         self.formats: tuple[StreamFormat, ...] = tuple(formats)
-        """The resolved format entering each part (activation, grid, stages...), then the chain's output."""
-        source_fmt = formats[0]  # formats[i] enters part i (activation, grid, stages...); the last leaves
+        """The resolved format entering each part (guard, activation, grid, stages...), then the chain's output."""
+        source_fmt = formats[0]  # formats[i] enters part i (guard, activation, grid, stages...); the last leaves
         truth = source_fmt.aux_labels("activation")
         if truth is None and "activation" in source_fmt.aux:
             truth = tuple(f"activation{k + 1}" for k in range(source_fmt.aux_width("activation")))
@@ -444,9 +456,10 @@ class Pipeline:
         """Put every stage back at the start of a stream whose first EMG sample is at ``t0``."""
         block_size = self.settings.block_size
         formats = self.formats
-        self.activation.reset(formats[0])
-        self.grid.reset(formats[1], max_block=block_size, t0=t0)
-        for stage, fmt in zip(self.stages, formats[2:]):
+        self.guard.reset(formats[0])
+        self.activation.reset(formats[1])
+        self.grid.reset(formats[2], max_block=block_size, t0=t0)
+        for stage, fmt in zip(self.stages, formats[3:]):
             stage.reset(fmt, max_block=block_size)
         self._provenance[:] = np.nan
         self._provenance[IMU_SEQ] = -1.0
@@ -461,8 +474,9 @@ class Pipeline:
         warm-up. Call it before the outlets appear: a consumer then never sees
         a stream that stalls for seconds at start.
         """
-        still = StillSource(self.source.output_format)
-        self._reset_stages(0.0)
+        t0 = self._clock()
+        still = StillSource(self.source.output_format, t0)
+        self._reset_stages(t0)
         saved = self.stats
         self.stats = RunnerStats()
         try:
@@ -476,7 +490,7 @@ class Pipeline:
         stats = self.stats
         ns = stats.stage_ns
         t_a = time.perf_counter_ns()
-        imu = read()
+        imu = self.guard.process(read())
         t_read = self._clock()
         for text in imu.events.get("source_events", ()):
             self._emit_marker(text, t_read, out)

@@ -26,7 +26,8 @@ Side data travels in the blocks, never through attributes of a stage:
 - ``"angles"``: joint angles in rad, ``realtime.core.anatomy.JOINTS`` order.
 - ``"provisional"``: bool, rows of the network stage that stand in for a model-grid row.
 - ``"imu_seq"``, ``"imu_time"``: the source sample (its ``seq`` index and timestamp) whose arrival
-  produced each activation row (provenance).
+  produced each activation row (provenance). On an IMU block, ``"imu_seq"`` gives each row's
+  source index when the rows are not consecutive (the input guard removed some).
 - ``"imu"``: the source's IMU on the EMG grid (for motion artefacts; NaN before the first sample).
 
 ``Block.events`` (not aligned with the rows):
@@ -215,7 +216,10 @@ def check_chain(first: StreamFormat, parts: Sequence[object], first_name: str = 
                 f"{expected.describe()}: {why}. Build the chain from stages that agree, or put a "
                 "stage between them that converts."
             )
-        given, giver = part.output_format.resolved(given), part_name(part)
+        out = part.output_format
+        transparent = out.fs is None and out.channels is None and out.passes_aux and not out.aux
+        # A part that passes its input on unchanged (a guard, a tap) is not named as the giver.
+        given, giver = out.resolved(given), (giver if transparent else part_name(part))
         formats.append(given)
     return formats
 

@@ -57,8 +57,9 @@ class TeacherActivation:
                 f"muscles ({', '.join(self.muscles)})."
             )
         n = block.n_samples
+        index = block.aux.get("imu_seq")  # source indices when the rows are not consecutive (input guard)
         aux = {
-            "imu_seq": np.arange(block.seq, block.seq + n, dtype=np.int64),
+            "imu_seq": np.arange(block.seq, block.seq + n, dtype=np.int64) if index is None else index,
             "imu_time": block.timestamps,
         }
         angles = block.aux.get("angles")

@@ -163,8 +163,8 @@ class ModelActivationStage:
             self._checked_fs = block.fs
         rs = self._resampler
         x, seq = rs.process(block.timestamps, block.data)
-        if rs.n_dropped != self._dropped_reported:
-            logger.warning(
+        if rs.n_dropped != self._dropped_reported:  # the input guard before this stage counts and reports them
+            logger.debug(
                 "ModelActivationStage: dropped %s IMU samples so far (NaN/inf values or timestamps "
                 "that do not advance)",
                 rs.n_dropped,
@@ -208,8 +208,14 @@ class ModelActivationStage:
             seq,
             ck.outputs,
             {"angles": np.ascontiguousarray(out[:, self._n_out :]), "provisional": flags,
-             "imu_seq": block.seq + src, "imu_time": block.timestamps[src]},
+             "imu_seq": self._source_index(block, src), "imu_time": block.timestamps[src]},
         )
+
+    @staticmethod
+    def _source_index(block: Block, rows: np.ndarray) -> np.ndarray:
+        """Source sample index of ``rows`` of ``block`` (aux ``"imu_seq"`` when its rows are not consecutive)."""
+        index = block.aux.get("imu_seq")
+        return block.seq + rows if index is None else index[rows]
 
     @staticmethod
     def _newest_valid_index(block: Block, t_new: float) -> int:
