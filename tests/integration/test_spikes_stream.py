@@ -11,7 +11,7 @@ from numpy.testing import assert_allclose
 from realtime.app.simulator import SPIKE_CHANNELS, Simulator, SimulatorConfig
 from realtime.core.anatomy import MUSCLES
 from realtime.core.block import Block
-from tests.scripted import ScriptedImu
+from tests.helpers.scripted import ScriptedImu
 
 
 def _ramp_to_half(t: np.ndarray, k: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ from numpy.testing import assert_allclose
 
 from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings, TeacherActivation
 from realtime.core.block import IMU_CHANNELS, Block
-from tests.scripted import CopyEngine, ScriptedImu
+from tests.helpers.scripted import CopyEngine, ScriptedImu
 
 MUSCLES = ("m1", "m2")
 
@@ -136,7 +136,7 @@ def test_warm_up_changes_nothing_in_the_output() -> None:
     from realtime.core.anatomy import MUSCLES as ALL_MUSCLES
     from realtime.stages.engine import EmgEngine, EngineSettings
     from realtime.stages.model.stage import ModelActivationStage
-    from tests.conftest import FakeClock
+    from tests.helpers import FakeClock
 
     runs = []
     for warm in (False, True):

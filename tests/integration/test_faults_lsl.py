@@ -16,7 +16,7 @@ from realtime.core.anatomy import MUSCLES
 from realtime.core.block import Block
 from realtime.stages.artefacts import ArtefactSettings
 from realtime.stages.faults import apply_faults, load_faults
-from tests.scripted import ScriptedImu
+from tests.helpers.scripted import ScriptedImu
 
 FS = 2000.0
 

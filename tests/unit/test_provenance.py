@@ -18,7 +18,7 @@ from realtime.app.provenance import (
 )
 from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings, TeacherActivation
 from realtime.core.block import IMU_CHANNELS, Block, regular_timestamps
-from tests.scripted import CopyEngine, ScriptedImu
+from tests.helpers.scripted import CopyEngine, ScriptedImu
 
 MUSCLES = ("m1", "m2")
 
