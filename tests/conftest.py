@@ -1,4 +1,10 @@
-"""Shared test fixtures: LSL confined to this machine, unique stream names, a fake clock."""
+"""Shared test set-up: the two tiers, LSL confined to this machine, unique stream names, a fake clock.
+
+The tiers are folders: ``tests/unit/`` (fake clock, in-process, no LSL network, no ptys, no Qt, no
+subprocesses) and ``tests/integration/`` (real LSL, ptys, Qt, processes). Every test gets the marker of
+its folder, so ``python -m pytest -m "not integration"`` runs the fast tier and ``python -m pytest``
+runs both.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,13 @@ from pathlib import Path
 import pylsl
 import pytest
 
+from tests.helpers import FakeClock
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+TESTS = Path(__file__).resolve().parent
+TIERS = ("unit", "integration")
+"""The tier folders under ``tests/``; each is also the marker of the tests it holds."""
 
 # Keep LSL traffic on this machine and liblsl quiet; must run before any other LSL call. A wide
 # port range, because the tests hold many outlets at once (the default 32 ports run out and
@@ -30,36 +42,34 @@ os.environ["MYOSTREAM_CACHE"] = str(_config_file.parent / "cache")
 pylsl.set_config_content(_LSL_CONFIG)
 
 
+def tier_of(path: Path) -> str | None:
+    """The tier (``"unit"`` or ``"integration"``) of a test file, from its folder; ``None`` outside both."""
+    try:
+        parts = Path(path).resolve().relative_to(TESTS).parts
+    except ValueError:
+        return None
+    return parts[0] if len(parts) > 1 and parts[0] in TIERS else None
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Mark each test with its tier; refuse a test outside both tiers or a Qt test in the unit tier."""
+    tier = tier_of(item.path)
+    if tier is None:
+        raise pytest.UsageError(
+            f"{item.nodeid}: every test lives in tests/unit/ (fake clock, in-process) or tests/integration/ "
+            "(real LSL, ptys, Qt, processes); move its file into one of them."
+        )
+    qt = {"qtbot", "qapp"} & set(getattr(item, "fixturenames", ()))
+    if tier == "unit" and qt:
+        raise pytest.UsageError(f"{item.nodeid}: uses {sorted(qt)}, so it is a Qt test; move it to tests/integration/.")
+    item.add_marker(getattr(pytest.mark, tier))
+
+
 @pytest.fixture
 def lsl_prefix(request: pytest.FixtureRequest) -> str:
     """A stream-name prefix unique to this test (stream names and source_ids derive from it)."""
     name = "".join(c if c.isalnum() else "_" for c in request.node.name)[:40]
     return f"T_{name}_{uuid.uuid4().hex[:8]}"
-
-
-class FakeClock:
-    """A clock that only moves when something sleeps or advances it.
-
-    ``sleep(dt)`` advances time by ``dt`` immediately, so a runner paced by this
-    clock runs as fast as the CPU allows while seeing exact, repeatable times.
-    """
-
-    def __init__(self, t: float = 1000.0) -> None:
-        self.t = float(t)
-        self.slept = 0.0
-
-    def __call__(self) -> float:
-        return self.t
-
-    def sleep(self, dt: float) -> None:
-        """Advance by ``dt`` seconds (ignores non-positive values)."""
-        if dt > 0:
-            self.t += dt
-            self.slept += dt
-
-    def advance(self, dt: float) -> None:
-        """Advance by ``dt`` seconds without counting it as sleep (time spent working)."""
-        self.t += dt
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from uuid import uuid4
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -17,15 +16,12 @@ pytest.importorskip("pyqtgraph")
 from gui.demo_outlet import emg_info  # noqa: E402
 from gui.streams import discover  # noqa: E402
 from gui.viewer import Viewer, ViewerOptions, make_app  # noqa: E402
-
-
-def _unique(tag: str) -> str:
-    return f"test_{tag}_{uuid4().hex[:8]}"
+from tests.helpers import unique_name
 
 
 def test_companion_panels_and_simulator_status(qtbot) -> None:
     make_app()
-    prefix = _unique("pfx")
+    prefix = unique_name("pfx")
     emg = pylsl.StreamOutlet(emg_info(f"{prefix}-EMG", "armband8", 500.0, source_id=f"{prefix}-e"))
     status_info = pylsl.StreamInfo(f"{prefix}-status", "Status", 5, 1.0, "float32", f"{prefix}-s")
     chans = status_info.desc().append_child("channels")

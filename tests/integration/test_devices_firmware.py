@@ -12,8 +12,9 @@ import pytest
 
 from devices.formats import BinaryDecoder, CsvDecoder
 from devices.formats import binary as binary_format
+from tests.helpers import REPO_ROOT
 
-SKETCH = Path(__file__).resolve().parents[1] / "firmware" / "myostream_imu"
+SKETCH = REPO_ROOT / "firmware" / "myostream_imu"
 
 ARDUINO_MOCK = r"""
 #include <cstdint>

@@ -6,7 +6,6 @@ import gc
 import os
 import threading
 from typing import TYPE_CHECKING
-from uuid import uuid4
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -20,13 +19,10 @@ pytest.importorskip("pyqtgraph")
 from gui.demo_outlet import emg_info  # noqa: E402
 from gui.streams import discover  # noqa: E402
 from gui.viewer import Viewer, ViewerOptions, make_app  # noqa: E402
+from tests.helpers import unique_name
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-
-def _unique(tag: str) -> str:
-    return f"test_{tag}_{uuid4().hex[:8]}"
 
 
 @pytest.fixture
@@ -107,7 +103,7 @@ def _expected_curve(data, ts, channels, spacing, width):
 
 @pytest.mark.parametrize(("fs", "n_samples"), [(100.0, 300), (2000.0, 7000)])
 def test_curve_equals_the_samples_sent(open_viewer, qtbot, fs: float, n_samples: int) -> None:
-    name = _unique("curve")
+    name = unique_name("curve")
     n_ch = 8
     outlet = pylsl.StreamOutlet(emg_info(name, "armband8", fs, source_id=name))
     win = open_viewer(name, window_s=4.0)
@@ -132,7 +128,7 @@ def test_curve_equals_the_samples_sent(open_viewer, qtbot, fs: float, n_samples:
 
 
 def test_heatmap_shows_the_channel_with_the_largest_signal(open_viewer, qtbot) -> None:
-    name = _unique("heat")
+    name = unique_name("heat")
     fs = 1000.0
     outlet = pylsl.StreamOutlet(emg_info(name, "grid64", fs, source_id=name))
     win = open_viewer(name, window_s=2.0)
@@ -166,7 +162,7 @@ def test_heatmap_shows_the_channel_with_the_largest_signal(open_viewer, qtbot) -
 
 @pytest.mark.parametrize("with_source_id", [True, False], ids=["source_id", "no_source_id"])
 def test_stream_loss_and_return_are_shown(open_viewer, qtbot, with_source_id: bool) -> None:
-    name = _unique("lost")
+    name = unique_name("lost")
     fs = 500.0
     sid = name if with_source_id else ""
 
@@ -200,7 +196,7 @@ def test_stream_loss_and_return_are_shown(open_viewer, qtbot, with_source_id: bo
 
 
 def test_foreign_emg_stream_without_metadata(open_viewer, qtbot) -> None:
-    name = _unique("foreign")
+    name = unique_name("foreign")
     outlet = pylsl.StreamOutlet(pylsl.StreamInfo(name, "EMG", 5, 250.0, "float32", ""))
     win = open_viewer(name)
     pusher = Pusher(outlet, 5, 250.0, np.array([1.0, 1.0, 1.0, 30.0, 1.0])).start()
@@ -218,7 +214,7 @@ def test_foreign_emg_stream_without_metadata(open_viewer, qtbot) -> None:
 def test_screenshot_png_is_written_and_not_blank(open_viewer, qtbot, tmp_path: Path) -> None:
     from pyqtgraph.Qt import QtGui
 
-    name = _unique("shot")
+    name = unique_name("shot")
     fs = 1000.0
     outlet = pylsl.StreamOutlet(emg_info(name, "grid64", fs, source_id=name))
     win = open_viewer(name, window_s=2.0)
@@ -240,7 +236,7 @@ def test_screenshot_png_is_written_and_not_blank(open_viewer, qtbot, tmp_path: P
 
 
 def test_window_closes_cleanly_and_controls_work(open_viewer, qtbot) -> None:
-    name = _unique("close")
+    name = unique_name("close")
     outlet = pylsl.StreamOutlet(emg_info(name, "armband8", 500.0, source_id=name))
     win = open_viewer(name, window_s=3.0)
     pusher = Pusher(outlet, 8, 500.0, np.full(8, 20.0)).start()
@@ -270,7 +266,7 @@ def test_window_closes_cleanly_and_controls_work(open_viewer, qtbot) -> None:
 
 
 def test_minimized_window_and_folded_panels_are_not_redrawn(open_viewer, qtbot) -> None:
-    name = _unique("hidden")
+    name = unique_name("hidden")
     fs = 1000.0
     outlet = pylsl.StreamOutlet(emg_info(name, "grid64", fs, source_id=name))
     win = open_viewer(name, window_s=2.0, side_fps=30.0)

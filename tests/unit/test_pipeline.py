@@ -17,7 +17,7 @@ from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings
 from realtime.core.block import IMU_CHANNELS, Block
 from realtime.core.contract import ChainError
 from realtime.stages.teacher import TeacherActivation
-from tests.scripted import CopyEngine, ScriptedImu
+from tests.helpers.scripted import CopyEngine, ScriptedImu
 
 MUSCLES = ("m1", "m2")
 
@@ -137,7 +137,7 @@ def test_warm_up_changes_nothing_in_the_output() -> None:
     from realtime.body.synthetic import SyntheticArm, SyntheticSettings
     from realtime.stages.engine import EmgEngine, EngineSettings
     from realtime.stages.model.stage import ModelActivationStage
-    from tests.conftest import FakeClock
+    from tests.helpers import FakeClock
 
     runs = []
     for warm in (False, True):

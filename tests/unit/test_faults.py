@@ -19,10 +19,11 @@ from realtime.stages.faults import (
     load_faults,
     parse_faults,
 )
+from tests.helpers import REPO_ROOT
 
 FS = 1000.0
 LABELS = tuple(f"EMG{k}" for k in range(1, 9))
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "faults"
+EXAMPLES = REPO_ROOT / "examples" / "faults"
 
 
 def _emg(n: int = 6000, seed: int = 0) -> np.ndarray:

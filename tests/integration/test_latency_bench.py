@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO_ROOT
+
 KEYS = ("fs", "block", "layout", "source", "p50_ms", "p90_ms", "p99_ms", "max_ms", "lost_samples", "rate_error_ppm",
         "late_ticks")
 
@@ -20,7 +21,7 @@ def test_bench_latency_measures_a_non_negative_latency_for_every_imu_sample(tmp_
         [sys.executable, "launch.py", "bench", "latency", "--json", str(out), "--report", str(report),
          "--fs", "2000", "--block", "2", "--layout", "armband8", "--source", "lsl", "--duration", "6",
          "--warmup", "1.5", "--units", "30", "--workdir", str(tmp_path / "work")],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     doc = json.loads(out.read_text())

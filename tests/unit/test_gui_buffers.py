@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-import time
-from collections.abc import Callable
-from uuid import uuid4
-
 import numpy as np
 import pylsl
 import pytest
@@ -15,17 +10,10 @@ from gui.decimate import StackedDecimator, block_size
 from gui.demo_outlet import emg_info
 from gui.ring_buffer import RingBuffer
 from gui.streams import (
-    RELEASE_AFTER_S,
-    NoStreamError,
     StreamMeta,
-    StreamSlot,
-    discover,
     parse_metadata,
 )
-
-
-def _unique(tag: str) -> str:
-    return f"test_{tag}_{uuid4().hex[:8]}"
+from tests.helpers import unique_name
 
 
 # --------------------------------------------------------------------------- ring buffer
@@ -58,33 +46,6 @@ def test_ring_buffer_write_longer_than_capacity_and_bad_shapes() -> None:
         ring.write(np.zeros((3, 2), np.float32), np.zeros(4))
     with pytest.raises(ValueError, match="'capacity' must be a strictly positive integer"):
         RingBuffer(2, 0)
-
-
-def test_ring_buffer_pulls_from_a_real_inlet_without_losing_or_reordering() -> None:
-    name = _unique("ring")
-    fs = 1000.0
-    out = pylsl.StreamOutlet(pylsl.StreamInfo(name, "EMG", 4, fs, "float32", name))
-    info = pylsl.resolve_byprop("name", name, timeout=5.0)[0]
-    inlet = pylsl.StreamInlet(info, max_buflen=60)
-    inlet.open_stream(timeout=5.0)
-    ring = RingBuffer(4, 700, max_chunk=256)  # small chunks: many pulls, several wraps
-    n_total = 2500
-    sent = np.empty((n_total, 4), dtype=np.float32)
-    sent[:, 0] = np.arange(n_total)  # sample-index channel exposes drops/duplicates
-    sent[:, 1:] = np.random.default_rng(1).standard_normal((n_total, 3))
-    t0 = pylsl.local_clock()
-    for start in range(0, n_total, 100):
-        out.push_chunk(sent[start : start + 100], timestamp=t0 + (start + 99) / fs)
-    deadline = time.monotonic() + 5.0
-    while ring.total_written < n_total and time.monotonic() < deadline:
-        ring.pull(inlet)
-        time.sleep(0.01)
-    assert ring.total_written == n_total
-    data, ts = ring.latest(700)
-    np.testing.assert_array_equal(data, sent[-700:])
-    np.testing.assert_allclose(np.diff(ts), 1 / fs, atol=1e-6)
-    del inlet, out
-    gc.collect()
 
 
 # --------------------------------------------------------------------------- decimation
@@ -173,7 +134,7 @@ def test_decimated_segments_join_neighbours_and_flat_stretches_stay_visible() ->
 
 # --------------------------------------------------------------------------- metadata
 def test_parse_metadata_reads_labels_units_locations_and_layout() -> None:
-    meta = parse_metadata(emg_info(_unique("meta"), "grid64", 2000.0))
+    meta = parse_metadata(emg_info(unique_name("meta"), "grid64", 2000.0))
     assert meta.n_channels == 64
     assert meta.fs == 2000.0
     assert meta.labels[0] == "R1C1"
@@ -185,7 +146,7 @@ def test_parse_metadata_reads_labels_units_locations_and_layout() -> None:
 
 
 def test_parse_metadata_without_desc_gives_default_labels() -> None:
-    info = pylsl.StreamInfo(_unique("bare"), "EMG", 5, 500.0, "float32", "")
+    info = pylsl.StreamInfo(unique_name("bare"), "EMG", 5, 500.0, "float32", "")
     meta = parse_metadata(info)
     assert meta.labels == ("Ch1", "Ch2", "Ch3", "Ch4", "Ch5")
     assert meta.unit == ""
@@ -203,7 +164,7 @@ def test_grid_layout_from_locations_rows_cols_and_none() -> None:
     pytest.importorskip("pyqtgraph")
     from gui.heatmap import grid_layout
 
-    grid = grid_layout(parse_metadata(emg_info(_unique("grid"), "grid64", 2000.0)))
+    grid = grid_layout(parse_metadata(emg_info(unique_name("grid"), "grid64", 2000.0)))
     assert grid is not None
     assert (grid.rows, grid.cols) == (8, 8)
     # R1C1 is at the top-left: X = 0 mm (column 0), Y = 70 mm (top row)
@@ -212,9 +173,9 @@ def test_grid_layout_from_locations_rows_cols_and_none() -> None:
     assert len({(r, c) for r, c in zip(grid.row, grid.col)}) == 64
     assert grid.rect == (-5.0, -5.0, 80.0, 80.0)
     # an armband (electrodes on a ring) is not a grid
-    assert grid_layout(parse_metadata(emg_info(_unique("band"), "armband8", 2000.0))) is None
+    assert grid_layout(parse_metadata(emg_info(unique_name("band"), "armband8", 2000.0))) is None
     # rows/cols without locations: row-major, first row on top
-    info = pylsl.StreamInfo(_unique("rc"), "EMG", 12, 1000.0, "float32", "")
+    info = pylsl.StreamInfo(unique_name("rc"), "EMG", 12, 1000.0, "float32", "")
     lay = info.desc().append_child("layout")
     lay.append_child_value("rows", "3")
     lay.append_child_value("cols", "4")
@@ -225,63 +186,8 @@ def test_grid_layout_from_locations_rows_cols_and_none() -> None:
     assert (grid.row[11], grid.col[11]) == (0, 3)
 
 
-# --------------------------------------------------------------------------- discovery / slots
-def test_discover_lists_what_was_found_when_nothing_matches() -> None:
-    other = _unique("other")
-    out = pylsl.StreamOutlet(pylsl.StreamInfo(other, "EEG", 2, 250.0, "float32", other))
-    missing = _unique("missing")
-    t0 = time.monotonic()
-    with pytest.raises(NoStreamError) as err:
-        discover(stream=missing, timeout=0.6)
-    assert time.monotonic() - t0 < 3.0
-    msg = str(err.value)
-    assert f"no stream named '{missing}'" in msg
-    assert f"{other} [EEG, 2 ch @ 250 Hz]" in msg
-    assert "\n" not in msg
-    with pytest.raises(ValueError, match="'timeout' must be a positive number"):
-        discover(stream=missing, timeout=0)
-    del out
-
-
-def test_discover_finds_prefix_companions() -> None:
-    prefix = _unique("pfx")
-    emg = pylsl.StreamOutlet(emg_info(f"{prefix}-EMG", "armband8", 1000.0))
-    status = pylsl.StreamOutlet(
-        pylsl.StreamInfo(f"{prefix}-status", "Status", 5, 1.0, "float32", f"{prefix}-s")
-    )
-    found = discover(prefix=prefix, timeout=5.0)
-    assert found.emg.name() == f"{prefix}-EMG"
-    assert set(found.companions) == {"status"}
-    assert found.prefix == prefix
-    del emg, status
-
-
-def test_stream_slot_counts_timestamp_gaps() -> None:
-    name = _unique("gaps")
-    fs = 500.0
-    out = pylsl.StreamOutlet(pylsl.StreamInfo(name, "EMG", 2, fs, "float32", name))
-    info = pylsl.resolve_byprop("name", name, timeout=5.0)[0]
-    slot = StreamSlot(info, buffer_s=4.0)
-    t0 = pylsl.local_clock()
-    block = np.ones((50, 2), np.float32)
-    # three blocks; a 40 ms hole (20 missing samples) between the 2nd and the 3rd
-    out.push_chunk(block, timestamp=t0 + 49 / fs)
-    out.push_chunk(block, timestamp=t0 + 99 / fs)
-    out.push_chunk(block, timestamp=t0 + 169 / fs)
-    deadline = time.monotonic() + 5.0
-    while slot.received < 150 and time.monotonic() < deadline:
-        slot.poll()
-        time.sleep(0.01)
-    assert slot.received == 150
-    assert slot.state == "live"
-    assert slot.n_gaps == 1
-    assert slot.gap_seconds == pytest.approx(20 / fs, abs=1e-6)
-    slot.close()
-    del out
-
-
 def _info_with_locations(labels, locations_mm, rows: int = 0, cols: int = 0) -> pylsl.StreamInfo:
-    info = pylsl.StreamInfo(_unique("loc"), "EMG", len(labels), 2000.0, "float32", "")
+    info = pylsl.StreamInfo(unique_name("loc"), "EMG", len(labels), 2000.0, "float32", "")
     chans = info.desc().append_child("channels")
     for label, loc in zip(labels, locations_mm):
         ch = chans.append_child("channel")
@@ -325,76 +231,3 @@ def test_grid_layout_unrolls_the_simulators_grid_wrapped_around_the_forearm() ->
     meta = parse_metadata(_info_with_locations(band.channels, band.channel_locations * 1000.0))
     assert grid_layout(meta) is None  # a ring of electrodes: bars, not a map
 
-
-def test_stream_slot_refuses_a_returned_stream_with_other_channels() -> None:
-    name = _unique("shape")
-    fs = 200.0
-    out = pylsl.StreamOutlet(pylsl.StreamInfo(name, "EMG", 4, fs, "float32", ""))
-    info = pylsl.resolve_byprop("name", name, timeout=5.0)[0]
-    slot = StreamSlot(info, buffer_s=2.0, lost_after_s=0.2)
-    out.push_chunk(np.zeros((20, 4), np.float32))
-    deadline = time.monotonic() + 5.0
-    while slot.state != "live" and time.monotonic() < deadline:
-        slot.poll()
-        time.sleep(0.01)
-    assert slot.state == "live"
-    del out
-    gc.collect()
-    while slot.state != "lost" and time.monotonic() < deadline + 5.0:
-        slot.poll()
-        time.sleep(0.01)
-    assert slot.state == "lost"
-    wider = pylsl.StreamOutlet(pylsl.StreamInfo(name, "EMG", 6, fs, "float32", ""))
-    deadline = time.monotonic() + 5.0
-    while not slot.note and time.monotonic() < deadline:
-        wider.push_chunk(np.zeros((5, 6), np.float32))
-        slot.poll()
-        time.sleep(0.02)
-    assert slot.state == "lost"
-    assert "is back with 6 channels" in slot.note
-    assert "restart the viewer" in slot.status_text()
-    slot.close()
-    del wider
-
-
-def _poll_until(
-    slot: StreamSlot,
-    done: Callable[[], bool],
-    seconds: float,
-    push: pylsl.StreamOutlet | None = None,
-) -> None:
-    """Poll ``slot`` (pushing 4 samples to ``push`` before each poll, if given) until ``done()``."""
-    deadline = time.monotonic() + seconds
-    while not done() and time.monotonic() < deadline:
-        if push is not None:
-            push.push_chunk(np.zeros((4, 4), np.float32))
-        slot.poll()
-        time.sleep(0.02)
-
-
-def test_stream_slot_releases_a_vanished_stream_and_takes_it_back() -> None:
-    """A gone outlet: the slot closes its inlet (liblsl's recovery would flood discovery) and
-    reconnects when a stream of that name and source_id is announced again; a silent but
-    still-announced outlet keeps its inlet."""
-    name = _unique("release")
-    fs = 200.0
-    out = pylsl.StreamOutlet(pylsl.StreamInfo(name, "EMG", 4, fs, "float32", name))
-    slot = StreamSlot(
-        pylsl.resolve_byprop("name", name, timeout=5.0)[0], buffer_s=2.0, lost_after_s=0.2
-    )
-    _poll_until(slot, lambda: slot.state == "live", 5.0, push=out)
-    assert slot.state == "live"
-    # Silent for longer than the release delay, outlet still there: the inlet stays open.
-    _poll_until(slot, lambda: False, RELEASE_AFTER_S + 1.5)
-    assert slot.state == "lost"
-    assert slot._inlet is not None
-    del out
-    gc.collect()
-    _poll_until(slot, lambda: slot._inlet is None, RELEASE_AFTER_S + 10.0)
-    assert slot._inlet is None  # released: no liblsl recovery loop left running
-    back = pylsl.StreamOutlet(pylsl.StreamInfo(name, "EMG", 4, fs, "float32", name))
-    _poll_until(slot, lambda: slot.state == "live", 10.0, push=back)
-    assert slot.state == "live"
-    assert slot.n_returns == 1
-    slot.close()
-    del back

@@ -25,7 +25,7 @@ from realtime.core.block import IMU_CHANNELS, Block, regular_timestamps
 from realtime.core.contract import StreamFormat
 from realtime.stages.grid import GridResampler
 from realtime.stages.teacher import TeacherActivation
-from tests.scripted import CopyEngine, ScriptedImu
+from tests.helpers.scripted import CopyEngine, ScriptedImu
 
 MUSCLES = ("m1", "m2")
 

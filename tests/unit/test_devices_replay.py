@@ -11,7 +11,7 @@ import pytest
 
 from devices.replay import ReplaySettings, ReplaySource
 from realtime.core.block import IMU_CHANNELS, Block
-from tests.scripted import EventTap
+from tests.helpers.scripted import EventTap
 
 
 def _write_csv(path: Path, n: int, fs: float, with_time: bool = True) -> np.ndarray:

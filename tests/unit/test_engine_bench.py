@@ -72,19 +72,6 @@ def test_bench_result_shape_and_sanity() -> None:
     assert any("target" in line for line in format_rows(result))
 
 
-def test_startup_probe_cold_then_warm() -> None:
-    settings = EngineSettings(
-        muscles=("wrist_flexors",), units_per_muscle=3, muaps="dynamic", posture_points=(2, 2, 2)
-    )
-    times = measure_startup(
-        settings
-    )  # this checkout's numba cache: the kernels are compiled already
-    assert set(times) == {"cold", "warm"}
-    assert [times[k]["tables_source"] for k in ("cold", "warm")] == ["built", "cache"]
-    assert times["warm"]["muap_tables_s"] < times["cold"]["muap_tables_s"]
-    assert times["warm"]["process_wall_s"] > 0
-
-
 def test_startup_first_run_needs_an_empty_numba_cache(tmp_path: Path) -> None:
     (tmp_path / "stale.nbi").write_text("")
     with pytest.raises(ValueError, match="empty 'numba_cache'"):
@@ -128,3 +115,4 @@ def test_posture_sweep_covers_the_range() -> None:
     for j, (lo, hi) in enumerate(POSTURE_RANGE):
         assert q[:, j].min() == pytest.approx(lo, abs=0.02)
         assert q[:, j].max() == pytest.approx(hi, abs=0.02)
+

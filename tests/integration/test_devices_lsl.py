@@ -9,11 +9,10 @@ import numpy as np
 import pylsl
 import pytest
 
-from devices.channel_map import parse_channel_spec, select_channels
 from devices.lsl_imu import LslImu, LslSettings, resolve_stream
 from devices.threaded_source import DeviceError
 from realtime.core.block import Block
-from tests.scripted import EventTap, read_samples
+from tests.helpers.scripted import EventTap, read_samples
 
 LABELS = ("index", "AccX", "AccY", "AccZ", "GyrX", "GyrY", "GyrZ", "temperature")
 UNITS = ("", "g", "g", "g", "deg/s", "deg/s", "deg/s", "C")
@@ -138,15 +137,3 @@ def test_missing_stream_error_lists_what_is_visible(lsl_prefix: str) -> None:
     with pytest.raises(DeviceError, match=r"No LSL stream with name '.*_none' found within 0.3 s .*list-streams"):
         resolve_stream(LslSettings(name=f"{lsl_prefix}_none", resolve_timeout_s=0.3))
 
-
-def test_settings_and_channel_specs() -> None:
-    with pytest.raises(ValueError, match="needs a stream name or type"):
-        LslSettings()
-    assert parse_channel_spec("auto") is None
-    assert parse_channel_spec("ax,ay,az,gx,gy,gz") == ("ax", "ay", "az", "gx", "gy", "gz")
-    with pytest.raises(ValueError, match="must name 6 channels"):
-        parse_channel_spec("ax,ay")
-    assert select_channels(["t", "gx", "gy", "gz", "ax", "ay", "az"]) == [4, 5, 6, 1, 2, 3]
-    assert select_channels(["a", "b", "c", "d", "e", "f"]) == [0, 1, 2, 3, 4, 5]
-    with pytest.raises(ValueError, match="'zz' is not among"):
-        select_channels(["ax", "ay"], ("zz", "ay", "ax", "ax", "ax", "ax"))

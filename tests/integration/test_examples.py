@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import subprocess
 import sys
 import threading
@@ -14,16 +13,7 @@ import pytest
 
 from realtime.app.simulator import Simulator, SimulatorConfig
 from realtime.app.sources import build_source
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _example(name: str) -> object:
-    spec = importlib.util.spec_from_file_location(f"example_{name}", ROOT / "examples" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+from tests.helpers import REPO_ROOT, load_example
 
 
 @pytest.fixture
@@ -41,7 +31,7 @@ def simulator(lsl_prefix: str):
 
 def test_controller_and_recorder_run_against_the_simulator(simulator: Simulator, lsl_prefix: str,
                                                            tmp_path: Path) -> None:
-    controller, recorder = _example("controller"), _example("record_csv")
+    controller, recorder = load_example("controller"), load_example("record_csv")
     counts: dict[str, int] = {}
     rec = threading.Thread(target=lambda: counts.update(recorder.record(lsl_prefix, tmp_path, duration=5.0)))
     rec.start()
@@ -87,27 +77,9 @@ def test_controller_and_recorder_run_against_the_simulator(simulator: Simulator,
 
 def test_example_command_lines_fail_cleanly_without_a_simulator(lsl_prefix: str, tmp_path: Path) -> None:
     for script, extra in (("controller.py", []), ("record_csv.py", ["--out", str(tmp_path)])):
-        proc = subprocess.run([sys.executable, str(ROOT / "examples" / script), "--prefix", lsl_prefix,
+        proc = subprocess.run([sys.executable, str(REPO_ROOT / "examples" / script), "--prefix", lsl_prefix,
                                "--resolve-timeout", "1", *extra],
                               capture_output=True, text=True, timeout=60)
         assert proc.returncode == 1
         assert lsl_prefix in proc.stderr
 
-
-def test_sliding_features_and_velocity_mapping() -> None:
-    controller = _example("controller")
-    feats = controller.SlidingFeatures(2, 4)
-    feats.push(np.array([[1, -2], [3, 4], [-5, 6]], np.float32))
-    feats.push(np.array([[7, 8], [9, -10]], np.float32))  # wraps: window is the last 4 rows
-    np.testing.assert_allclose(feats.mav(), [(3 + 5 + 7 + 9) / 4, (4 + 6 + 8 + 10) / 4])
-    np.testing.assert_allclose(feats.rms(), np.sqrt([(9 + 25 + 49 + 81) / 4, (16 + 36 + 64 + 100) / 4]))
-    assert controller.wrist_velocity(1.0, 1.0, 2.0, 0.1, 0.5) == 0.0  # co-contraction: no movement
-    assert controller.wrist_velocity(0.2, 0.1, 2.0, 0.1, 0.5) == 0.0  # at rest
-    assert controller.wrist_velocity(3.0, 1.0, 2.0, 0.1, 0.5) == pytest.approx(2.0 * 0.5)
-    assert controller.wrist_velocity(1.0, 3.0, 2.0, 0.1, 0.5) == pytest.approx(-1.0)
-    angles = np.array([0.0, 45.0, 90.0, 135.0, 180.0, -135.0, -90.0, -45.0])
-    assert controller.pick_channels(angles, -40.0) == [0, 6, 7]
-    assert controller.pick_channels(angles, 180.0) == [3, 4, 5]
-    assert controller.parse_channels("1, 8", 8) == [0, 7]
-    with pytest.raises(ValueError, match="'9'"):
-        controller.parse_channels("1,9", 8)

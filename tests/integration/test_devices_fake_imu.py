@@ -15,7 +15,7 @@ from devices.formats.csv_text import CsvSettings, parse_columns
 from devices.serial_imu import SerialImu, SerialSettings
 from realtime.body.synthetic import SyntheticSettings, simulate
 from realtime.core.block import IMU_CHANNELS, Block, empty_block, regular_timestamps
-from tests.scripted import EventTap, read_samples
+from tests.helpers.scripted import EventTap, read_samples
 
 
 class GatedRecording:
@@ -140,17 +140,6 @@ def test_stopping_the_fake_is_an_unplug() -> None:
         reader.stop()
 
 
-def test_settings_check_what_the_baud_rate_can_carry() -> None:
-    with pytest.raises(ValueError, match=r"csv at 1000 Hz needs about \d+ baud, more than --baud 115200"):
-        FakeImuSettings(format="csv", rate=1000.0, baud=115200)
-    FakeImuSettings(format="binary", rate=1000.0, baud=921600)
-    FakeImuSettings(format="csv", rate=1000.0, baud=115200, check_baud=False)
-    with pytest.raises(ValueError, match="'garbage' must be a probability"):
-        FakeImuSettings(garbage=2.0)
-    with pytest.raises(ValueError, match="'format' must be one of"):
-        FakeImuSettings(format="nmea")
-
-
 def test_lifecycle() -> None:
     fake = FakeImu(FakeImuSettings(format="binary", rate=100.0, baud=921600))
     with pytest.raises(RuntimeError, match=r"Use FakeImu.start\(\)"):
@@ -160,3 +149,4 @@ def test_lifecycle() -> None:
         fake.start()
     fake.stop()
     assert not fake.running
+

@@ -10,7 +10,7 @@ from numpy.testing import assert_allclose
 
 from realtime.app.simulator import SPIKE_CHANNELS, Simulator, SimulatorConfig
 from realtime.core.anatomy import MUSCLES
-from tests.scripted import ScriptedImu, Tap
+from tests.helpers.scripted import ScriptedImu, Tap
 
 
 def _ramp_to_half(t: np.ndarray, k: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ from realtime.app.simulator import Simulator, SimulatorConfig
 from realtime.core.anatomy import MUSCLES
 from realtime.stages.artefacts import ArtefactSettings
 from realtime.stages.faults import apply_faults, load_faults
-from tests.scripted import ScriptedImu, Tap
+from tests.helpers.scripted import ScriptedImu, Tap
 
 FS = 2000.0
 

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
-import tty
 from pathlib import Path
 
 import click
-import pylsl
 import pytest
 from click.testing import CliRunner
 
-from devices.lsl_imu import LslImu
 from devices.replay import ReplaySource
-from devices.serial_imu import SerialImu
 from realtime.app.sources import (
     SOURCE_DEFAULTS,
     build_source,
@@ -22,15 +17,6 @@ from realtime.app.sources import (
     source_status_line,
 )
 from realtime.body.synthetic import SyntheticArm
-
-
-@pytest.fixture
-def pty_path():
-    master, slave = os.openpty()
-    tty.setraw(slave)
-    yield os.ttyname(slave)
-    os.close(master)
-    os.close(slave)
 
 
 def test_defaults_build_the_synthetic_arm(fake_clock) -> None:
@@ -72,21 +58,6 @@ def test_bad_values_name_the_option(options: dict, pattern: str) -> None:
     assert re.search(pattern, message), message
 
 
-def test_serial_options(pty_path: str) -> None:
-    src = build_source({"source": "serial", "port": pty_path, "baud": 921600, "serial_format": "csv",
-                        "csv_columns": "t,ax,ay,az,gx,gy,gz", "csv_acc_scale": "g", "csv_gyro_scale": "deg/s",
-                        "csv_time_scale": "us", "imu_rate": 250.0, "no_frame_timeout": 2.0})
-    assert isinstance(src, SerialImu)
-    s = src.settings
-    assert (s.port, s.baud, s.format, s.fs, s.no_frame_timeout_s) == (pty_path, 921600, "csv", 250.0, 2.0)
-    assert s.csv.columns == ("t", "ax", "ay", "az", "gx", "gy", "gz")
-    assert s.csv.acc_scale == pytest.approx(9.80665)
-    assert s.csv.time_scale == 1e-6
-    with src:
-        assert "serial" in source_status_line(src)
-        assert "source_events" not in src.read().events
-
-
 @pytest.mark.parametrize(
     ("options", "error", "pattern"),
     [
@@ -108,18 +79,6 @@ def test_missing_and_contradictory_options(options: dict, error: type, pattern: 
     with pytest.raises(error) as err:
         build_source(options)
     assert re.search(pattern, err.value.format_message()), err.value.format_message()
-
-
-def test_lsl_source_is_resolved_at_build_time(lsl_prefix: str) -> None:
-    name = f"{lsl_prefix}_imu"
-    info = pylsl.StreamInfo(name, "IMU", 6, 250.0, pylsl.cf_float32, f"{name}_src")
-    outlet = pylsl.StreamOutlet(info)
-    src = build_source({"source": "lsl", "stream_name": name, "resolve_timeout": 5.0})
-    assert isinstance(src, LslImu)
-    assert src.fs == 250.0
-    del outlet
-    with pytest.raises(click.UsageError, match="No LSL stream with name .* found within 0.2 s"):
-        build_source({"source": "lsl", "stream_name": f"{lsl_prefix}_absent", "resolve_timeout": 0.2})
 
 
 def test_replay_source(tmp_path: Path, fake_clock) -> None:
@@ -158,3 +117,4 @@ def test_source_options_on_a_click_command(tmp_path: Path) -> None:
     for flag in ("--source", "--port", "--baud", "--format", "--csv-columns", "--stream-name", "--imu-channels",
                  "--file", "--replay-speed", "--loop / --no-loop"):
         assert flag in help_text
+
