@@ -36,7 +36,6 @@ STANDARD_GRAVITY = 9.80665
 SYNC = b"\xa5\x5a"
 KIND_INT16 = 0x01
 KIND_FLOAT32 = 0x02
-HEADER_SIZE = 10
 FRAME_SIZES: dict[int, int] = {KIND_INT16: 24, KIND_FLOAT32: 36}
 """Frame length in bytes for each payload kind."""
 

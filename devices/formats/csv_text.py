@@ -220,12 +220,6 @@ def format_lines(samples: np.ndarray, columns: tuple[str, ...] = IMU_ROLES, seq:
     return "".join(delimiter.join(row) + "\r\n" for row in zip(*cols)).encode("ascii")
 
 
-def expected_values(text_values: np.ndarray, settings: CsvSettings) -> np.ndarray:
-    """Return the float32 samples the decoder produces from parsed IMU fields (shape (n, 6), in IMU order)."""
-    scale = np.array([settings.acc_scale] * 3 + [settings.gyro_scale] * 3)
-    return (np.asarray(text_values, np.float64) * scale).astype(np.float32)
-
-
 class CsvDecoder:
     """Incremental decoder of text IMU lines.
 

@@ -507,8 +507,3 @@ def fast_settings(engine: EngineSettings | None = None) -> ValidationSettings:
     return ValidationSettings(
         engine=engine or EngineSettings(), ramp_s=12.0, steady_s=10.0, emg_s=5.0
     )
-
-
-def with_engine(settings: ValidationSettings, **engine_changes: Any) -> ValidationSettings:
-    """``settings`` with some engine settings replaced."""
-    return replace(settings, engine=replace(settings.engine, **engine_changes))

@@ -21,16 +21,12 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-try:  # Python >= 3.11
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10 with the tomli backport
-    import tomli as tomllib
 
 from realtime.stages.engine.layouts import FOREARM_RADIUS, KINDS, Layout
 

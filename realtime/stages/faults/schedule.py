@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -232,16 +233,6 @@ def load_faults(path: str | Path) -> tuple[Fault, ...]:
         except json.JSONDecodeError as err:
             raise ValueError(f"{path}: not valid JSON: {err}") from err
     elif suffix == ".toml":
-        try:
-            import tomllib
-        except ModuleNotFoundError:  # Python 3.10
-            try:
-                import tomli as tomllib
-            except ModuleNotFoundError as err:
-                raise ValueError(
-                    f"{path}: reading TOML needs Python >= 3.11 or the 'tomli' package; "
-                    "install tomli or write the faults as JSON."
-                ) from err
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as err:
