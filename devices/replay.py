@@ -31,8 +31,9 @@ import numpy as np
 
 from devices.channel_map import select_channels, unit_scales
 from devices.threaded_source import SourceStatus
-from realtime.core.block import IMU_CHANNELS, Block, empty_block
+from realtime.core.block import Block, empty_block
 from realtime.core.logs import logger
+from realtime.core.units import IMU_CHANNELS
 
 TIME_COLUMNS: tuple[str, ...] = ("time", "timestamp", "timestamps", "t", "time_s", "lsl_time", "t_s")
 """Header labels recognised as the time column of a CSV file (seconds)."""

@@ -27,8 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from realtime.core.block import IMU_CHANNELS, Block, empty_block
+from realtime.core.block import Block, empty_block
 from realtime.core.logs import logger
+from realtime.core.units import IMU_CHANNELS
 
 MAX_PENDING_RUNS = 64
 """Safety valve: above this many queued runs separated by gaps (a device losing frames faster than

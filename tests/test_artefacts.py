@@ -237,7 +237,8 @@ def test_run_rejects_bad_artefact_options(args: list[str], option: str) -> None:
 
 def test_runner_hands_the_imu_on_the_emg_grid_to_a_post_stage(fake_clock) -> None:
     from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings, TeacherActivation
-    from realtime.core.block import IMU_CHANNELS, regular_timestamps
+    from realtime.core.block import regular_timestamps
+    from realtime.core.units import IMU_CHANNELS
 
     muscles = ("m1",)
 

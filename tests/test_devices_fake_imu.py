@@ -14,7 +14,8 @@ from devices.formats import binary, witmotion
 from devices.formats.csv_text import CsvSettings, parse_columns
 from devices.serial_imu import SerialImu, SerialSettings
 from realtime.body.synthetic import SyntheticSettings, simulate
-from realtime.core.block import IMU_CHANNELS, Block, empty_block, regular_timestamps
+from realtime.core.block import Block, empty_block, regular_timestamps
+from realtime.core.units import IMU_CHANNELS
 from tests.scripted import read_samples
 
 

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from devices.replay import ReplaySettings, ReplaySource
-from realtime.core.block import IMU_CHANNELS, Block
+from realtime.core.block import Block
+from realtime.core.units import IMU_CHANNELS
 
 
 def _write_csv(path: Path, n: int, fs: float, with_time: bool = True) -> np.ndarray:

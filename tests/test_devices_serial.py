@@ -15,7 +15,8 @@ from devices.formats import binary, witmotion
 from devices.formats.csv_text import CsvSettings, format_lines, parse_columns
 from devices.serial_imu import SerialImu, SerialSettings
 from devices.threaded_source import DeviceError
-from realtime.core.block import IMU_CHANNELS, Block
+from realtime.core.block import Block
+from realtime.core.units import IMU_CHANNELS
 
 
 class Pty:

@@ -11,7 +11,7 @@ import torch
 
 from realtime.app.training.network import ActivationNet
 from realtime.core.anatomy import JOINTS, MUSCLES
-from realtime.core.block import IMU_CHANNELS
+from realtime.core.units import IMU_CHANNELS
 from realtime.stages.model.checkpoint import (
     Checkpoint,
     CheckpointError,

@@ -8,7 +8,8 @@ import torch
 
 from realtime.app.training.network import ActivationNet
 from realtime.core.anatomy import JOINTS, MUSCLES
-from realtime.core.block import IMU_CHANNELS, Block
+from realtime.core.block import Block
+from realtime.core.units import IMU_CHANNELS
 from realtime.stages.model.checkpoint import Checkpoint, CheckpointError
 from realtime.stages.model.config import NetConfig
 from realtime.stages.model.resample import ImuResampler

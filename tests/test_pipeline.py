@@ -14,7 +14,8 @@ import pytest
 from numpy.testing import assert_allclose
 
 from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings, TeacherActivation
-from realtime.core.block import IMU_CHANNELS, Block
+from realtime.core.block import Block
+from realtime.core.units import IMU_CHANNELS
 from tests.scripted import CopyEngine, ScriptedImu
 
 MUSCLES = ("m1", "m2")

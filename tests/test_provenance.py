@@ -17,7 +17,8 @@ from realtime.app.provenance import (
     provenance_stream_spec,
 )
 from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings, TeacherActivation
-from realtime.core.block import IMU_CHANNELS, Block, regular_timestamps
+from realtime.core.block import Block, regular_timestamps
+from realtime.core.units import IMU_CHANNELS
 from tests.scripted import CopyEngine, ScriptedImu
 
 MUSCLES = ("m1", "m2")

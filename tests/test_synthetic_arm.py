@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from realtime.body.musculoskeletal import GRAVITY, JOINT_LIMITS, ArmParams
+from realtime.body.musculoskeletal import JOINT_LIMITS, ArmParams
 from realtime.body.synthetic import (
     MOTIONS,
     Segment,
@@ -22,10 +22,10 @@ from realtime.body.synthetic import (
 )
 from realtime.body.synthetic.imu import rotation_matrix
 from realtime.core.anatomy import MUSCLES
-from realtime.core.block import IMU_CHANNELS
 from realtime.core.contract import Source
+from realtime.core.units import IMU_CHANNELS, STANDARD_GRAVITY
 
-G = GRAVITY
+G = STANDARD_GRAVITY
 QUIET = {"noise": False}
 
 

@@ -29,9 +29,7 @@ import numpy as np
 
 from devices.formats.base import DecoderCounters, FrameBatch, gather_rows, select_frames
 from devices.formats.crc import crc16_ccitt_false, crc16_ccitt_false_rows
-
-STANDARD_GRAVITY = 9.80665
-"""m/s² per g."""
+from realtime.core.units import STANDARD_GRAVITY
 
 SYNC = b"\xa5\x5a"
 KIND_INT16 = 0x01

@@ -23,8 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from devices.formats.base import DecoderCounters, FrameBatch
-
-STANDARD_GRAVITY = 9.80665
+from realtime.core.units import STANDARD_GRAVITY
 
 IMU_ROLES: tuple[str, ...] = ("ax", "ay", "az", "gx", "gy", "gz")
 """Column roles of the six IMU values, in ``IMU_CHANNELS`` order."""

@@ -28,9 +28,10 @@ import numpy as np
 
 from realtime.app.provenance import IMU_SEQ, IMU_TIME, ProvenanceTracker
 from realtime.core.anatomy import JOINTS
-from realtime.core.block import IMU_CHANNELS, Block
+from realtime.core.block import Block
 from realtime.core.logs import logger
 from realtime.core.priority import check_priority, set_thread_priority
+from realtime.core.units import IMU_CHANNELS
 from realtime.stages.resample import CausalResampler
 
 if TYPE_CHECKING:

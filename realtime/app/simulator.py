@@ -31,8 +31,8 @@ from realtime.app.runner import (
     TeacherActivation,
 )
 from realtime.core.anatomy import MUSCLES
-from realtime.core.block import IMU_CHANNELS
 from realtime.core.logs import logger
+from realtime.core.units import IMU_CHANNELS
 from realtime.stages.artefacts import ArtefactSettings, ArtefactStage
 from realtime.stages.faults import Fault, FaultStage
 

@@ -113,7 +113,8 @@ def bench_stage(checkpoint: Any = None, n: int = 5000, imu_rate: float = 1000.0)
         IMU rate in Hz (one sample per call, like a 1 ms runner tick at 1 kHz).
     """
     from realtime.body.synthetic import SyntheticSettings, simulate
-    from realtime.core.block import IMU_CHANNELS, Block
+    from realtime.core.block import Block
+    from realtime.core.units import IMU_CHANNELS
     from realtime.stages.model.stage import ModelActivationStage
 
     warm = 2000

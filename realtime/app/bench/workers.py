@@ -35,7 +35,8 @@ from pathlib import Path
 import click
 import numpy as np
 
-from realtime.core.block import IMU_CHANNELS, Block, empty_block, regular_timestamps
+from realtime.core.block import Block, empty_block, regular_timestamps
+from realtime.core.units import IMU_CHANNELS
 
 ARM, STOP = "arm", "stop"
 

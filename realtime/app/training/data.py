@@ -32,10 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
+from realtime.core.units import STANDARD_GRAVITY
 from realtime.stages.model.resample import resample_imu
 
-G = 9.80665
-ACC_UNITS = {"m/s2": 1.0, "g": G}
+ACC_UNITS = {"m/s2": 1.0, "g": STANDARD_GRAVITY}
 GYRO_UNITS = {"rad/s": 1.0, "deg/s": math.pi / 180.0}
 
 

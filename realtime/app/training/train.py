@@ -25,8 +25,8 @@ import torch
 
 from realtime.app.training.data import DataError, Dataset, Sequence
 from realtime.app.training.network import ActivationNet
-from realtime.core.block import IMU_CHANNELS
 from realtime.core.logs import logger
+from realtime.core.units import IMU_CHANNELS
 from realtime.stages.model.checkpoint import Checkpoint
 from realtime.stages.model.config import NetConfig
 

@@ -20,9 +20,10 @@ from realtime.body.synthetic.motions import motion_program
 from realtime.body.synthetic.settings import SyntheticSettings
 from realtime.body.synthetic.trajectory import Trajectory
 from realtime.core.anatomy import JOINTS, MUSCLES
-from realtime.core.block import IMU_CHANNELS, Block, empty_block, regular_timestamps
+from realtime.core.block import Block, empty_block, regular_timestamps
 from realtime.core.checks import check_number
 from realtime.core.logs import logger
+from realtime.core.units import IMU_CHANNELS
 
 LOOKAHEAD_S = 0.25
 """The live source computes its deterministic script in chunks of this many seconds ahead
@@ -75,7 +76,7 @@ class SimulatedRecording:
     t : ndarray, shape (n,)
         Time of each sample from 0, s (``k / fs``).
     imu : ndarray, shape (n, 6), float32
-        IMU samples in ``realtime.core.block.IMU_CHANNELS`` order (m/s², rad/s).
+        IMU samples in ``realtime.core.units.IMU_CHANNELS`` order (m/s², rad/s).
     angles : ndarray, shape (n, 3)
         Joint angles in ``realtime.core.anatomy.JOINTS`` order, rad.
     torques : ndarray, shape (n, 3)

@@ -52,7 +52,7 @@ class Checkpoint:
     state : Mapping[str, ndarray]
         Weights (torch layout, float32) including the normaliser ``norm_mean``/``norm_std``.
     inputs : tuple of str
-        Input channel names (``realtime.core.block.IMU_CHANNELS``).
+        Input channel names (``realtime.core.units.IMU_CHANNELS``).
     outputs : tuple of str
         Activation output names (muscles, or EMG channels for a model trained on recordings).
     posture : tuple of str

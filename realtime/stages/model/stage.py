@@ -113,7 +113,7 @@ class ModelActivationStage:
         Parameters
         ----------
         block : Block
-            IMU samples, channels ``realtime.core.block.IMU_CHANNELS`` (m/s², rad/s).
+            IMU samples, channels ``realtime.core.units.IMU_CHANNELS`` (m/s², rad/s).
 
         Returns
         -------
