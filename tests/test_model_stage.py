@@ -265,5 +265,5 @@ def test_missing_checkpoint_error(tmp_path) -> None:  # noqa: ANN001
 
 
 def test_provisional_must_be_a_bool() -> None:
-    with pytest.raises(ValueError, match="'provisional'"):
+    with pytest.raises(TypeError, match="'provisional' must be True or False"):
         ModelActivationStage(make_checkpoint(), provisional="yes")

@@ -57,20 +57,24 @@ def _sensor_pose(q: np.ndarray, mount: SensorMount) -> tuple[np.ndarray, np.ndar
 
 # --- settings ----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("field", "value", "pattern"), [
-    ("motion", "jogging", r"'motion'.*'rest'.*'random-reaches'.*'jogging'"),
-    ("fs", 20.0, r"'fs'.*\[50, 1000\] Hz.*20"),
-    ("fs", 5000, r"'fs'.*5000"),
-    ("speed", 0.0, r"'speed'.*\(0, 10\].*0.0"),
-    ("amplitude", 2.0, r"'amplitude'.*\[0, 1.5\].*2.0"),
-    ("seed", -1, r"'seed'.*non-negative integer.*-1"),
-    ("noise", "yes", r"'noise'.*True or False"),
-    ("sensor_position", 0.0, r"'sensor_position'.*\[0.1, 1\]"),
-    ("sensor_rotation", (0.0, 0.0, 90.0), r"'sensor_rotation\[2\]'.*\[-45, 45\] degrees.*90"),
-    ("arm", "long", r"'arm'.*ArmParams"),
+@pytest.mark.parametrize(("field", "value", "exc", "pattern"), [
+    ("motion", "jogging", ValueError, r"'motion'.*rest,.*random-reaches.*'jogging'"),
+    ("fs", 20.0, ValueError, r"'fs'.*\[50, 1000\] Hz.*20"),
+    ("fs", 5000, ValueError, r"'fs'.*5000"),
+    ("fs", "fast", TypeError, r"'fs'.*\[50, 1000\] Hz.*'fast' \(str\)"),
+    ("speed", 0.0, ValueError, r"'speed'.*\(0, 10\].*0.0"),
+    ("amplitude", 2.0, ValueError, r"'amplitude'.*\[0, 1.5\].*2.0"),
+    ("seed", -1, ValueError, r"'seed'.*integer >= 0.*-1"),
+    ("seed", 1.5, TypeError, r"'seed'.*integer >= 0.*1.5 \(float\)"),
+    ("noise", "yes", TypeError, r"'noise'.*True or False"),
+    ("sensor_position", 0.0, ValueError, r"'sensor_position'.*\[0.1, 1\]"),
+    ("sensor_rotation", (0.0, 0.0, 90.0), ValueError, r"'sensor_rotation\[2\]'.*\[-45, 45\] degrees.*90"),
+    ("arm", "long", TypeError, r"'arm'.*ArmParams"),
 ])
-def test_bad_settings_name_the_field_and_the_allowed_values(field: str, value: object, pattern: str) -> None:
-    with pytest.raises(ValueError, match=pattern):
+def test_bad_settings_name_the_field_and_the_allowed_values(
+    field: str, value: object, exc: type[Exception], pattern: str
+) -> None:
+    with pytest.raises(exc, match=pattern):
         SyntheticSettings(**{field: value})
 
 

@@ -29,9 +29,10 @@ import numpy as np
 from realtime.app.provenance import IMU_SEQ, IMU_TIME, ProvenanceTracker
 from realtime.core.anatomy import JOINTS
 from realtime.core.block import Block
+from realtime.core.checks import check_number, check_optional_number, ensure_int
 from realtime.core.logs import logger
 from realtime.core.priority import check_priority, set_thread_priority
-from realtime.core.units import IMU_CHANNELS
+from realtime.core.units import EMG_FS_HINT, EMG_FS_MAX, EMG_FS_MIN, IMU_CHANNELS
 from realtime.stages.resample import CausalResampler
 
 if TYPE_CHECKING:
@@ -48,7 +49,8 @@ class PipelineSettings:
     Parameters
     ----------
     fs : float
-        EMG sampling rate in Hz (1000 or 2000 are the usual values; 100-10000 accepted).
+        EMG sampling rate in Hz (1000 or 2000 are the usual values; 500-10000 accepted:
+        :data:`~realtime.core.units.EMG_FS_MIN`, :data:`~realtime.core.units.EMG_FS_MAX`).
     block_size : int
         EMG samples per tick. The default, 4 samples at 2 kHz, is 2 ms.
     duration : float | None
@@ -68,23 +70,15 @@ class PipelineSettings:
     priority: str = "normal"
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.fs, (int, float)) and 100.0 <= self.fs <= 10_000.0):
-            raise ValueError(f"The argument 'fs' must be a rate in Hz within [100, 10000]. {self.fs!r} is invalid.")
-        if not (isinstance(self.block_size, int) and self.block_size >= 1):
-            raise ValueError(
-                f"The argument 'block_size' must be a strictly positive integer. {self.block_size!r} is invalid."
-            )
+        check_number("fs", self.fs, EMG_FS_MIN, EMG_FS_MAX, "Hz", hint=EMG_FS_HINT)
+        ensure_int("block_size", self.block_size, lo=1)
         if self.block_size / self.fs > 0.1:
             raise ValueError(
                 f"The argument 'block_size' must span at most 100 ms of samples at {self.fs} Hz "
                 f"(at most {int(0.1 * self.fs)}). {self.block_size} is invalid."
             )
-        if self.duration is not None and not (self.duration >= 0):
-            raise ValueError(f"The argument 'duration' must be >= 0 seconds or None. {self.duration!r} is invalid.")
-        if not self.status_interval > 0:
-            raise ValueError(
-                f"The argument 'status_interval' must be > 0 seconds. {self.status_interval!r} is invalid."
-            )
+        check_optional_number("duration", self.duration, 0.0, unit="s", hint="None runs until stop().")
+        check_number("status_interval", self.status_interval, 0.0, unit="s", lo_open=True)
         check_priority(self.priority)
 
 

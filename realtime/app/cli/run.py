@@ -8,6 +8,7 @@ import sys
 import click
 
 from realtime.app.sources import build_source, source_options, source_status_line
+from realtime.core.units import EMG_FS_MAX, EMG_FS_MIN
 
 FS_CHOICES = ("1000", "2000")
 
@@ -29,8 +30,10 @@ def _check_duration(ctx: click.Context, param: click.Parameter, value: float | N
 
 
 def _check_fs(ctx: click.Context, param: click.Parameter, value: float) -> float:
-    if not 100 <= value <= 10_000:
-        raise click.BadParameter(f"must be a rate in Hz within [100, 10000] (usually 1000 or 2000); {value} is invalid.")
+    if not EMG_FS_MIN <= value <= EMG_FS_MAX:
+        raise click.BadParameter(
+            f"must be a rate in Hz within [{EMG_FS_MIN:g}, {EMG_FS_MAX:g}] (usually 1000 or 2000); {value} is invalid."
+        )
     return value
 
 

@@ -21,7 +21,7 @@ from realtime.body.synthetic.settings import SyntheticSettings
 from realtime.body.synthetic.trajectory import Trajectory
 from realtime.core.anatomy import JOINTS, MUSCLES
 from realtime.core.block import Block, empty_block, regular_timestamps
-from realtime.core.checks import check_number
+from realtime.core.checks import check_number, check_type
 from realtime.core.logs import logger
 from realtime.core.units import IMU_CHANNELS
 
@@ -111,8 +111,7 @@ def simulate(settings: SyntheticSettings, duration_s: float) -> SimulatedRecordi
     duration_s : float
         Seconds to simulate, [0, 86400]; ``floor(duration_s * fs)`` samples.
     """
-    if not isinstance(settings, SyntheticSettings):
-        raise ValueError(f"The argument 'settings' must be a SyntheticSettings; {type(settings).__name__} is invalid.")
+    check_type("settings", settings, SyntheticSettings, "a SyntheticSettings")
     duration_s = check_number("duration_s", duration_s, 0.0, 86400.0, "s")
     n = int(np.floor(duration_s * settings.fs + 1e-9))
     out = _Generator(settings).next(n)
@@ -142,9 +141,7 @@ class SyntheticArm:
     def __init__(self, settings: SyntheticSettings | None = None,
                  clock: Callable[[], float] | None = None) -> None:
         self.settings = settings or SyntheticSettings()
-        if not isinstance(self.settings, SyntheticSettings):
-            raise ValueError(
-                f"The argument 'settings' must be a SyntheticSettings; {type(self.settings).__name__} is invalid.")
+        check_type("settings", self.settings, SyntheticSettings, "a SyntheticSettings")
         if clock is None:
             import pylsl
 

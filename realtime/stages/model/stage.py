@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from realtime.core.block import Block, regular_timestamps
+from realtime.core.checks import check_bool
 from realtime.core.logs import logger
 from realtime.stages.model.checkpoint import Checkpoint, load_checkpoint
 from realtime.stages.model.resample import _STATE0, _T_PREV, ImuResampler
@@ -50,8 +51,7 @@ class ModelActivationStage:
     """
 
     def __init__(self, checkpoint: str | Path | Checkpoint | None = None, provisional: bool = True) -> None:
-        if not isinstance(provisional, bool):
-            raise ValueError(f"The argument 'provisional' must be True or False. {provisional!r} is invalid.")
+        check_bool("provisional", provisional)
         self.checkpoint = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
         self.provisional = provisional
         ck = self.checkpoint
