@@ -36,6 +36,7 @@ import numpy as np
 
 from devices.formats import FORMATS, binary, max_rate_hz, witmotion
 from devices.formats.csv_text import IMU_ROLES, format_lines, parse_columns
+from realtime.core.checks import check_choice, check_number, check_type, ensure_int
 from realtime.core.logs import logger
 
 if TYPE_CHECKING:
@@ -94,22 +95,14 @@ class FakeImuSettings:
     write_interval_s: float = 0.002
 
     def __post_init__(self) -> None:
-        if self.format not in FORMATS:
-            raise ValueError(f"The argument 'format' must be one of {', '.join(FORMATS)}. {self.format!r} is invalid.")
-        if not (isinstance(self.rate, (int, float)) and 1 <= self.rate <= 5000):
-            raise ValueError(f"The argument 'rate' must be a rate in Hz within [1, 5000]. {self.rate!r} is invalid.")
-        if not (isinstance(self.baud, int) and self.baud > 0):
-            raise ValueError(f"The argument 'baud' must be a positive integer. {self.baud!r} is invalid.")
-        if not (isinstance(self.garbage, (int, float)) and 0.0 <= self.garbage <= 1.0):
-            raise ValueError(f"The argument 'garbage' must be a probability in [0, 1]. {self.garbage!r} is invalid.")
-        if self.payload not in binary.PAYLOADS:
-            raise ValueError(f"The argument 'payload' must be one of {binary.PAYLOADS}. {self.payload!r} is invalid.")
+        check_choice("format", self.format, FORMATS)
+        check_number("rate", self.rate, 1.0, 5000.0, "Hz")
+        ensure_int("baud", self.baud, lo=1)
+        check_number("garbage", self.garbage, 0.0, 1.0, "(a probability per frame)")
+        check_choice("payload", self.payload, binary.PAYLOADS)
         binary.range_code(self.acc_range_g, self.gyro_range_dps)
         object.__setattr__(self, "csv_columns", parse_columns(",".join(self.csv_columns)))
-        if not (isinstance(self.write_interval_s, (int, float)) and 0 < self.write_interval_s <= 0.1):
-            raise ValueError(
-                f"The argument 'write_interval_s' must be in (0, 0.1] seconds. {self.write_interval_s!r} is invalid."
-            )
+        check_number("write_interval_s", self.write_interval_s, 0.0, 0.1, "s", lo_open=True)
         if self.check_baud:
             capacity = max_rate_hz(self.format, self.baud, self.payload)
             if self.rate > capacity:
@@ -154,8 +147,7 @@ class FakeImu:
 
     def __init__(self, settings: FakeImuSettings, source: Source | None = None,
                  clock: Callable[[], float] | None = None, record: bool = False) -> None:
-        if not isinstance(settings, FakeImuSettings):
-            raise ValueError(f"The argument 'settings' must be a FakeImuSettings. {type(settings).__name__} is invalid.")
+        check_type("settings", settings, FakeImuSettings, "a FakeImuSettings")
         self.settings = settings
         if source is None:
             from realtime.body.synthetic import SyntheticArm, SyntheticSettings

@@ -21,7 +21,6 @@ interval; ``read()`` returns every due sample not yet returned.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ import numpy as np
 from devices.channel_map import select_channels, unit_scales
 from devices.threaded_source import SourceStatus
 from realtime.core.block import Block, empty_block
+from realtime.core.checks import check_number, check_optional_number, check_type, ensure_path
 from realtime.core.logs import logger
 from realtime.core.units import IMU_CHANNELS
 
@@ -72,18 +72,13 @@ class ReplaySettings:
     gyro_scale: float = 1.0
 
     def __post_init__(self) -> None:
-        if not Path(self.path).is_file():
-            raise ValueError(f"The argument 'path' must be an existing file. {self.path!r} does not exist.")
-        if not (isinstance(self.speed, (int, float)) and 0 < self.speed <= 100):
-            raise ValueError(f"The argument 'speed' must be a factor in (0, 100]. {self.speed!r} is invalid.")
-        if self.fs is not None and not (isinstance(self.fs, (int, float)) and 0 < self.fs <= 100_000):
-            raise ValueError(f"The argument 'fs' must be a rate in Hz in (0, 100000]. {self.fs!r} is invalid.")
+        ensure_path("path", self.path)
+        check_number("speed", self.speed, 0.0, 100.0, "(a playback factor)", lo_open=True)
+        check_optional_number("fs", self.fs, 0.0, 100_000.0, "Hz", lo_open=True)
         if self.channels is not None and len(self.channels) != 6:
-            raise ValueError(f"The argument 'channels' must list 6 channels. {self.channels!r} is invalid.")
+            raise ValueError(f"The argument 'channels' must list 6 channels; {self.channels!r} is invalid.")
         for name in ("acc_scale", "gyro_scale"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ValueError(f"The argument '{name}' must be a positive number. {value!r} is invalid.")
+            check_number(name, getattr(self, name), 0.0, lo_open=True)
 
 
 @dataclass(frozen=True)
@@ -247,8 +242,7 @@ class ReplaySource:
     """
 
     def __init__(self, settings: ReplaySettings, clock: Callable[[], float] | None = None) -> None:
-        if not isinstance(settings, ReplaySettings):
-            raise ValueError(f"The argument 'settings' must be a ReplaySettings. {type(settings).__name__} is invalid.")
+        check_type("settings", settings, ReplaySettings, "a ReplaySettings")
         if clock is None:
             import pylsl
 

@@ -18,7 +18,6 @@ is wrong: ``read()`` raises :class:`DeviceError` ("no valid frame in N s").
 from __future__ import annotations
 
 import errno
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -28,6 +27,7 @@ from devices.clock_sync import ClockSync
 from devices.continuity import ContinuityTracker
 from devices.formats import FORMATS, CsvSettings, make_decoder, max_rate_hz
 from devices.threaded_source import DeviceError, SourceStatus, ThreadedSource
+from realtime.core.checks import check_choice, check_number, check_type, ensure_int
 from realtime.core.logs import logger
 
 STANDARD_BAUDS: tuple[int, ...] = (9600, 19200, 38400, 57600, 115200, 230400, 460800, 500000, 921600,
@@ -75,23 +75,15 @@ class SerialSettings:
     read_timeout_s: float = 0.02
 
     def __post_init__(self) -> None:
-        if not isinstance(self.port, str) or not self.port:
-            raise ValueError(f"The argument 'port' must be a device path such as /dev/ttyUSB0. {self.port!r} is invalid.")
-        if not (isinstance(self.baud, int) and self.baud > 0):
-            raise ValueError(
-                f"The argument 'baud' must be a positive integer (usually one of {STANDARD_BAUDS}). "
-                f"{self.baud!r} is invalid."
-            )
-        if self.format not in FORMATS:
-            raise ValueError(f"The argument 'format' must be one of {', '.join(FORMATS)}. {self.format!r} is invalid.")
-        if not (isinstance(self.fs, (int, float)) and math.isfinite(self.fs) and 1.0 <= self.fs <= 10_000.0):
-            raise ValueError(f"The argument 'fs' must be a rate in Hz within [1, 10000]. {self.fs!r} is invalid.")
-        if not isinstance(self.csv, CsvSettings):
-            raise ValueError(f"The argument 'csv' must be a CsvSettings. {type(self.csv).__name__} is invalid.")
+        check_type("port", self.port, str, "a device path such as /dev/ttyUSB0")
+        if not self.port:
+            raise ValueError(f"The argument 'port' must be a device path such as /dev/ttyUSB0; {self.port!r} is invalid.")
+        ensure_int("baud", self.baud, lo=1, hint=f"The usual rates are {', '.join(map(str, STANDARD_BAUDS))}.")
+        check_choice("format", self.format, FORMATS)
+        check_number("fs", self.fs, 1.0, 10_000.0, "Hz")
+        check_type("csv", self.csv, CsvSettings, "a CsvSettings")
         for name in ("no_frame_timeout_s", "silence_s", "reconnect_min_s", "reconnect_max_s", "read_timeout_s"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ValueError(f"The argument '{name}' must be a positive number of seconds. {value!r} is invalid.")
+            check_number(name, getattr(self, name), 0.0, unit="s", lo_open=True)
         if self.reconnect_max_s < self.reconnect_min_s:
             raise ValueError(
                 f"The argument 'reconnect_max_s' ({self.reconnect_max_s}) must be >= reconnect_min_s "
@@ -162,8 +154,7 @@ class SerialImu(ThreadedSource):
     """
 
     def __init__(self, settings: SerialSettings, clock: Callable[[], float] | None = None) -> None:
-        if not isinstance(settings, SerialSettings):
-            raise ValueError(f"The argument 'settings' must be a SerialSettings. {type(settings).__name__} is invalid.")
+        check_type("settings", settings, SerialSettings, "a SerialSettings")
         if clock is None:
             import pylsl
 

@@ -28,6 +28,7 @@ from pylsl.util import LostError
 from pylsl.util import TimeoutError as LslTimeoutError
 
 from gui.ring_buffer import RingBuffer
+from realtime.core.checks import check_number
 from realtime.core.logs import logger
 
 if TYPE_CHECKING:
@@ -285,10 +286,7 @@ def discover(
     NoStreamError
         Nothing matching was found; the message lists the streams seen.
     """
-    if not (isinstance(timeout, (int, float)) and timeout > 0 and math.isfinite(timeout)):
-        raise ValueError(
-            f"The argument 'timeout' must be a positive number of seconds. {timeout!r} is invalid."
-        )
+    check_number("timeout", timeout, 0.0, unit="s", lo_open=True)
     fallback = prefix is None and stream is None
     if prefix is None and stream is not None and stream.endswith("-EMG"):
         prefix = stream[: -len("-EMG")]
@@ -385,14 +383,8 @@ class StreamSlot:
         info_timeout: float = 2.0,
         clock: Callable[[], float] = pylsl.local_clock,
     ) -> None:
-        if not buffer_s > 0:
-            raise ValueError(
-                f"The argument 'buffer_s' must be positive seconds. {buffer_s!r} is invalid."
-            )
-        if not lost_after_s > 0:
-            raise ValueError(
-                f"The argument 'lost_after_s' must be positive seconds. {lost_after_s!r} is invalid."
-            )
+        check_number("buffer_s", buffer_s, 0.0, unit="s", lo_open=True)
+        check_number("lost_after_s", lost_after_s, 0.0, unit="s", lo_open=True)
         self._clock = clock
         self._inlet: pylsl.StreamInlet | None = self._open(info)
         try:

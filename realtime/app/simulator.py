@@ -31,6 +31,7 @@ from realtime.app.runner import (
     TeacherActivation,
 )
 from realtime.core.anatomy import MUSCLES
+from realtime.core.checks import check_choice, check_name, check_type, ensure_int
 from realtime.core.logs import logger
 from realtime.core.units import IMU_CHANNELS
 from realtime.stages.artefacts import ArtefactSettings, ArtefactStage
@@ -92,25 +93,14 @@ class SimulatorConfig:
     priority: str = "normal"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.artefacts, ArtefactSettings):
-            raise TypeError(
-                f"The argument 'artefacts' must be an ArtefactSettings, {type(self.artefacts).__name__} is invalid."
-            )
-        if not (isinstance(self.faults, tuple) and all(isinstance(f, Fault) for f in self.faults)):
-            raise TypeError(
-                "The argument 'faults' must be a tuple of realtime.stages.faults.Fault (see load_faults). "
-                f"{self.faults!r} is invalid."
-            )
-        if not self.prefix or any(c.isspace() for c in self.prefix):
-            raise ValueError(f"The argument 'prefix' must be a non-empty name without spaces. {self.prefix!r} is invalid.")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(
-                f"The argument 'activation' must be one of {', '.join(ACTIVATIONS)}. {self.activation!r} is invalid."
-            )
-        if not (isinstance(self.units_per_muscle, int) and 1 <= self.units_per_muscle <= 1000):
-            raise ValueError(
-                f"The argument 'units_per_muscle' must be an integer in [1, 1000]. {self.units_per_muscle!r} is invalid."
-            )
+        check_type("artefacts", self.artefacts, ArtefactSettings, "an ArtefactSettings")
+        faults_rule = "a tuple of realtime.stages.faults.Fault (see load_faults)"
+        check_type("faults", self.faults, tuple, faults_rule)
+        for fault in self.faults:
+            check_type("faults", fault, Fault, faults_rule)
+        check_name("prefix", self.prefix)
+        check_choice("activation", self.activation, ACTIVATIONS)
+        ensure_int("units_per_muscle", self.units_per_muscle, 1, 1000)
         # Rate, block size and duration are checked by PipelineSettings.
         PipelineSettings(
             fs=self.fs, block_size=self.block_size, duration=self.duration, priority=self.priority

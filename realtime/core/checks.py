@@ -29,6 +29,12 @@ def _message(name: str, rule: str, value: object, hint: str = "") -> str:
     return f"{text} {hint}" if hint else text
 
 
+def _choice_text(value: object) -> str:
+    """A choice as the user types it: a plain word bare, anything else (white space, "") quoted."""
+    plain = isinstance(value, str) and value and value.isprintable() and not any(c.isspace() for c in value)
+    return str(value) if plain or isinstance(value, (int, float)) else repr(value)
+
+
 def _type_name(value: object) -> str:
     return type(value).__name__
 
@@ -174,7 +180,7 @@ def check_choice(name: str, value: Any, allowed: Sequence[Any], hint: str = "") 
     if ok and isinstance(value, bool):
         ok = any(a is value for a in allowed)
     if not ok:
-        choices = ", ".join(str(a) for a in allowed)
+        choices = ", ".join(_choice_text(a) for a in allowed)
         raise ValueError(_message(name, f"one of {choices}", value, hint))
     return value
 
