@@ -26,7 +26,6 @@ import select
 import threading
 import time
 import tty
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,7 @@ import numpy as np
 from devices.formats import FORMATS, binary, max_rate_hz, witmotion
 from devices.formats.csv_text import IMU_ROLES, format_lines, parse_columns
 from realtime.core.checks import check_choice, check_number, check_type, ensure_int
+from realtime.core.lifecycle import Lifecycle
 from realtime.core.logs import logger
 
 if TYPE_CHECKING:
@@ -114,8 +114,9 @@ class FakeImuSettings:
                 )
 
 
-class FakeImu:
-    """The virtual serial IMU (see the module docstring).
+class FakeImu(Lifecycle):
+    """The virtual serial IMU (see the module docstring; a :class:`~realtime.core.lifecycle.Lifecycle` part
+    whose worker thread writes the frames).
 
     Parameters
     ----------
@@ -148,6 +149,7 @@ class FakeImu:
     def __init__(self, settings: FakeImuSettings, source: Source | None = None,
                  clock: Callable[[], float] | None = None, record: bool = False) -> None:
         check_type("settings", settings, FakeImuSettings, "a FakeImuSettings")
+        super().__init__()
         self.settings = settings
         if source is None:
             from realtime.body.synthetic import SyntheticArm, SyntheticSettings
@@ -168,9 +170,6 @@ class FakeImu:
         self._serial = None
         self._port_path = ""
         self._backlog = bytearray()
-        self._thread: threading.Thread | None = None
-        self._stop_event = threading.Event()
-        self._error: BaseException | None = None
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
@@ -179,16 +178,8 @@ class FakeImu:
         """The path a reader opens: the pty slave (or the link to it), or ``settings.port``."""
         return self.settings.link or self._port_path
 
-    @property
-    def running(self) -> bool:
-        """Whether ``start()`` has been called and ``stop()`` has not."""
-        return self._thread is not None
-
-    def start(self) -> None:
-        """Create the pty (or open the port) and start streaming."""
-        if self._thread is not None:
-            warnings.warn("FakeImu is already started; start() ignored.", RuntimeWarning, stacklevel=2)
-            return
+    def _open(self) -> None:
+        """Create the pty (or open the port) and start the source; the worker then streams it."""
         s = self.settings
         if s.port is not None:
             from devices.serial_imu import open_port
@@ -206,34 +197,20 @@ class FakeImu:
             self._poll.register(self._master, select.POLLOUT)
             if s.link:
                 self._make_link(s.link, self._port_path)
-        self._stop_event.clear()
-        self._error = None
-        self.source.start()
-        self._thread = threading.Thread(target=self._thread_main, name="myostream-fake-imu", daemon=True)
-        self._thread.start()
+        try:
+            self.source.start()
+        except BaseException:
+            self._close_device()
+            raise
         logger.info("FakeImu: %s at %s Hz on %s", s.format, s.rate, self.port)
 
-    def stop(self) -> None:
-        """Stop streaming, close the pty (a reader sees the device disappear) and re-raise a writer error."""
-        if self._thread is None:
-            raise RuntimeError("FakeImu is not started. Use FakeImu.start() first.")
-        self._stop_event.set()
-        self._thread.join(5.0)
-        self._thread = None
-        if self.source.running:
-            self.source.stop()
-        self._close_device()
-        if self._error is not None:
-            err, self._error = self._error, None
-            raise err
-
-    def __enter__(self) -> FakeImu:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._thread is not None:
-            self.stop()
+    def _close(self) -> None:
+        """Stop the source and close the pty (a reader sees the device disappear)."""
+        try:
+            if self.source.running:
+                self.source.stop()
+        finally:
+            self._close_device()
 
     def _make_link(self, link: str, target: str) -> None:
         path = Path(link)
@@ -260,25 +237,22 @@ class FakeImu:
                     Path(self.settings.link).unlink()
 
     # ------------------------------------------------------------------ streaming
-    def _thread_main(self) -> None:
-        try:
-            interval = self.settings.write_interval_s
-            next_t = time.monotonic()
-            while not self._stop_event.is_set():
-                block = self.source.read()
-                if block.n_samples:
-                    payload = self.encode(block.data, block.seq)
-                    self._write(payload)
-                else:
-                    self._write(b"")
-                next_t += interval
-                delay = next_t - time.monotonic()
-                if delay < -0.1:
-                    next_t = time.monotonic()
-                self._stop_event.wait(max(delay, 0.0))
-        except BaseException as err:  # re-raised from stop()
-            logger.error("FakeImu: writer failed: %s", err)
-            self._error = err
+    def _run(self) -> None:
+        """The writer: send what the source has every ``write_interval_s`` (errors are re-raised from stop())."""
+        interval = self.settings.write_interval_s
+        next_t = time.monotonic()
+        while not self._stop_event.is_set():
+            block = self.source.read()
+            if block.n_samples:
+                payload = self.encode(block.data, block.seq)
+                self._write(payload)
+            else:
+                self._write(b"")
+            next_t += interval
+            delay = next_t - time.monotonic()
+            if delay < -0.1:
+                next_t = time.monotonic()
+            self._stop_event.wait(max(delay, 0.0))
 
     def encode(self, samples: np.ndarray, seq0: int) -> bytes:
         """Encode ``samples`` (sample indices ``seq0 ...``) in the wire format, with faults injected.

@@ -162,7 +162,7 @@ class LslImu(ThreadedSource):
         self._buffer = np.zeros((0, 0), np.float32)
         self._last_t = -math.inf
 
-    def _open(self) -> None:
+    def _open_device(self) -> None:
         info = self._info if self._info is not None else resolve_stream(self.settings)
         self._info = None  # resolve again on a later start()
         self._connect(info)
@@ -201,7 +201,7 @@ class LslImu(ThreadedSource):
         logger.info("LslImu: reading %s, channels %s, unit scales %s", self.name,
                     [labels[k] for k in cols], self._scales.tolist())
 
-    def _close(self) -> None:
+    def _close_device(self) -> None:
         if self._inlet is not None:
             self._inlet.close_stream()
             self._inlet = None

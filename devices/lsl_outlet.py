@@ -16,6 +16,7 @@ import numpy as np
 import pylsl
 
 from realtime.core.block import Block
+from realtime.core.lifecycle import Lifecycle
 from realtime.core.logs import logger
 
 _FORMATS = {"float32": pylsl.cf_float32, "double64": pylsl.cf_double64, "string": pylsl.cf_string}
@@ -113,8 +114,8 @@ def stable_source_id(prefix: str, suffix: str) -> str:
     return f"{prefix}-{suffix}-{socket.gethostname()}"
 
 
-class LslOutlet:
-    """A sink that pushes blocks to an LSL outlet.
+class LslOutlet(Lifecycle):
+    """A sink that pushes blocks to an LSL outlet (a :class:`~realtime.core.lifecycle.Lifecycle` part).
 
     Every sample is pushed with its own timestamp, the one the block carries
     (``t0 + n / fs`` for the EMG). LSL's shortcut of stamping only a chunk's
@@ -133,37 +134,23 @@ class LslOutlet:
     """
 
     def __init__(self, spec: StreamSpec, max_buffered: int = 60) -> None:
+        super().__init__()
         self.spec = spec
         self.max_buffered = int(max_buffered)
         self._outlet: pylsl.StreamOutlet | None = None
         self.samples_pushed = 0
 
-    @property
-    def running(self) -> bool:
-        """Whether the outlet exists."""
-        return self._outlet is not None
-
-    def start(self) -> None:
+    def _open(self) -> None:
         """Create the outlet (it becomes visible to resolvers)."""
-        if self._outlet is not None:
-            logger.warning("%s: outlet %r already started.", type(self).__name__, self.spec.name)
-            return
         self._outlet = pylsl.StreamOutlet(self.spec.to_stream_info(), 0, self.max_buffered)
         logger.info("%s: publishing %r (%s)", type(self).__name__, self.spec.name, self.spec.source_id)
 
-    def stop(self) -> None:
+    def _close(self) -> None:
         """Destroy the outlet."""
-        if self._outlet is None:
-            raise RuntimeError(f"The outlet {self.spec.name!r} is not started. Use LslOutlet.start() first.")
         self._outlet = None
 
-    def __enter__(self) -> LslOutlet:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._outlet is not None:
-            self.stop()
+    def _describe(self) -> str:
+        return f"The outlet {self.spec.name!r}"
 
     def have_consumers(self) -> bool:
         """Whether at least one inlet is connected."""
@@ -177,7 +164,7 @@ class LslOutlet:
         """Push ``block`` (an empty block is ignored)."""
         outlet = self._outlet
         if outlet is None:
-            raise RuntimeError(f"The outlet {self.spec.name!r} is not started. Use LslOutlet.start() first.")
+            self._check_started("write()")
         n = block.n_samples
         if n == 0:
             return
@@ -200,7 +187,7 @@ class LslOutlet:
             LSL time of each row.
         """
         if self._outlet is None:
-            raise RuntimeError(f"The outlet {self.spec.name!r} is not started. Use LslOutlet.start() first.")
+            self._check_started("push_rows()")
         n = rows.shape[0]
         if n == 0:
             return
@@ -215,13 +202,13 @@ class LslOutlet:
     def push_sample(self, values: Sequence[float], timestamp: float) -> None:
         """Push one sample given as a sequence of numbers (for low-rate streams such as status)."""
         if self._outlet is None:
-            raise RuntimeError(f"The outlet {self.spec.name!r} is not started. Use LslOutlet.start() first.")
+            self._check_started("push_sample()")
         self._outlet.push_sample(list(values), timestamp)
         self.samples_pushed += 1
 
 
-class MarkerOutlet:
-    """A string stream of events (type ``Markers``, irregular rate).
+class MarkerOutlet(Lifecycle):
+    """A string stream of events (type ``Markers``, irregular rate; a :class:`~realtime.core.lifecycle.Lifecycle` part).
 
     Parameters
     ----------
@@ -232,33 +219,27 @@ class MarkerOutlet:
     """
 
     def __init__(self, name: str, source_id: str) -> None:
+        super().__init__()
         self.spec = StreamSpec(
             name, "Markers", (ChannelInfo("event", "", "Marker"),), 0.0, source_id, channel_format="string"
         )
         self._outlet: pylsl.StreamOutlet | None = None
 
-    @property
-    def running(self) -> bool:
-        """Whether the outlet exists."""
-        return self._outlet is not None
-
-    def start(self) -> None:
+    def _open(self) -> None:
         """Create the outlet."""
-        if self._outlet is not None:
-            logger.warning("%s: outlet %r already started.", type(self).__name__, self.spec.name)
-            return
         self._outlet = pylsl.StreamOutlet(self.spec.to_stream_info())
 
-    def stop(self) -> None:
+    def _close(self) -> None:
         """Destroy the outlet."""
-        if self._outlet is None:
-            raise RuntimeError(f"The outlet {self.spec.name!r} is not started. Use MarkerOutlet.start() first.")
         self._outlet = None
+
+    def _describe(self) -> str:
+        return f"The outlet {self.spec.name!r}"
 
     def __call__(self, text: str, timestamp: float) -> None:
         """Push one event with its LSL timestamp."""
         if self._outlet is None:
-            raise RuntimeError(f"The outlet {self.spec.name!r} is not started. Use MarkerOutlet.start() first.")
+            self._check_started("pushing a marker")
         self._outlet.push_sample([text], timestamp)
 
 

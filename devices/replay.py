@@ -21,7 +21,6 @@ interval; ``read()`` returns every due sample not yet returned.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ from devices.channel_map import select_channels, unit_scales
 from devices.threaded_source import SourceStatus
 from realtime.core.block import Block, empty_block
 from realtime.core.checks import check_number, check_optional_number, check_type, ensure_path
+from realtime.core.lifecycle import Lifecycle
 from realtime.core.logs import logger
 from realtime.core.units import IMU_CHANNELS
 
@@ -225,8 +225,9 @@ def _is_number(text: str) -> bool:
     return True
 
 
-class ReplaySource:
-    """A recorded file played back as an IMU source (``realtime.core.contract.Source``).
+class ReplaySource(Lifecycle):
+    """A recorded file played back as an IMU source (``realtime.core.contract.Source``; a
+    :class:`~realtime.core.lifecycle.Lifecycle` part).
 
     The file is loaded by the constructor, so a bad file fails before anything
     starts. ``read()`` never blocks and returns every sample due since the last
@@ -243,6 +244,7 @@ class ReplaySource:
 
     def __init__(self, settings: ReplaySettings, clock: Callable[[], float] | None = None) -> None:
         check_type("settings", settings, ReplaySettings, "a ReplaySettings")
+        super().__init__()
         if clock is None:
             import pylsl
 
@@ -250,7 +252,6 @@ class ReplaySource:
         self.settings = settings
         self.recording = load_recording(settings)
         self._clock = clock
-        self._running = False
         self._t_start = 0.0
         self._delivered = 0
         self._finished_reported = False
@@ -267,38 +268,15 @@ class ReplaySource:
         return self.recording.fs * self.settings.speed
 
     @property
-    def running(self) -> bool:
-        """Whether ``start()`` has been called and ``stop()`` has not."""
-        return self._running
-
-    @property
     def finished(self) -> bool:
         """Whether every sample has been returned (never for a looping replay)."""
         return not self.settings.loop and self._delivered >= self.recording.data.shape[0]
 
-    def start(self) -> None:
+    def _open(self) -> None:
         """Start playing from the first sample, which is due now."""
-        if self._running:
-            warnings.warn("ReplaySource is already started; start() ignored.", RuntimeWarning, stacklevel=2)
-            return
         self._t_start = float(self._clock())
         self._delivered = 0
         self._finished_reported = False
-        self._running = True
-
-    def stop(self) -> None:
-        """Stop playing."""
-        if not self._running:
-            raise RuntimeError("ReplaySource is not started. Use ReplaySource.start() first.")
-        self._running = False
-
-    def __enter__(self) -> ReplaySource:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._running:
-            self.stop()
 
     def _due(self, now: float) -> int:
         """Number of samples due at clock time ``now`` (over all loops)."""
@@ -314,8 +292,8 @@ class ReplaySource:
 
     def read(self) -> Block:
         """Return every sample due since the last call (an empty block if none); never blocks."""
-        if not self._running:
-            raise RuntimeError("ReplaySource is not started. Use ReplaySource.start() before read().")
+        if not self._started:
+            self._check_started("read()")
         rec = self.recording
         n_file = rec.data.shape[0]
         due = self._due(float(self._clock()))
@@ -343,9 +321,9 @@ class ReplaySource:
     def status(self) -> SourceStatus:
         """A snapshot in the same form as the device sources."""
         return SourceStatus(
-            name=f"replay {self.settings.path}", connected=self._running and not self.finished,
+            name=f"replay {self.settings.path}", connected=self._started and not self.finished,
             samples=self._delivered, frames_ok=0, crc_errors=0, malformed=0, text_lines=0, bytes_skipped=0,
-            seq_gaps=0, samples_lost=0, reconnects=0, rate_hz=self.fs if self._running and not self.finished else 0.0,
+            seq_gaps=0, samples_lost=0, reconnects=0, rate_hz=self.fs if self._started and not self.finished else 0.0,
             last_error="",
         )
 

@@ -200,7 +200,7 @@ class SerialImu(ThreadedSource):
         return self._bytes
 
     # ------------------------------------------------------------------ device
-    def _open(self) -> None:
+    def _open_device(self) -> None:
         s = self.settings
         self._port = open_port(s.port, s.baud, s.read_timeout_s)
         self._port.reset_input_buffer()
@@ -209,7 +209,7 @@ class SerialImu(ThreadedSource):
         self._last_frame_at = now
         logger.info("SerialImu: opened %s at %s baud (%s)", s.port, s.baud, s.format)
 
-    def _close(self) -> None:
+    def _close_device(self) -> None:
         if self._port is not None:
             try:
                 self._port.close()
@@ -228,7 +228,7 @@ class SerialImu(ThreadedSource):
                 if self._stop_event.wait(backoff):
                     break
                 try:
-                    self._open()
+                    self._open_device()
                 except DeviceError as err:
                     logger.debug("SerialImu: reopening %s failed: %s", s.port, err)
                     backoff = min(backoff * 2.0, s.reconnect_max_s)
@@ -247,7 +247,7 @@ class SerialImu(ThreadedSource):
             try:
                 data = port.read(port.in_waiting or 1)
             except (OSError, serial.SerialException) as err:
-                self._close()
+                self._close_device()
                 # The event is queued before the state flips, so whoever sees "disconnected" finds it.
                 self._event(f"device lost: {self.name}: {err}")
                 self._last_error = str(err)

@@ -12,6 +12,8 @@ from pathlib import Path
 import pylsl
 import pytest
 
+from realtime.core.logs import logger
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 # Keep LSL traffic on this machine and liblsl quiet; must run before any other LSL call. A wide
@@ -60,6 +62,16 @@ class FakeClock:
     def advance(self, dt: float) -> None:
         """Advance by ``dt`` seconds without counting it as sleep (time spent working)."""
         self.t += dt
+
+
+@pytest.fixture
+def myostream_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """``caplog`` for the package logger (``myostream`` does not propagate to the root logger)."""
+    logger.addHandler(caplog.handler)
+    try:
+        yield caplog
+    finally:
+        logger.removeHandler(caplog.handler)
 
 
 @pytest.fixture

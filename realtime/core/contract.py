@@ -8,7 +8,8 @@
 - A **sink** consumes blocks: ``write(block)``.
 
 Resource parts (serial ports, outlets) also have ``start()``/``stop()``, a
-``running`` property and are context managers.
+``running`` property and are context managers: they derive from
+:class:`realtime.core.lifecycle.Lifecycle`, which writes that once.
 """
 
 from __future__ import annotations

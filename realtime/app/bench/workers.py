@@ -36,6 +36,7 @@ import click
 import numpy as np
 
 from realtime.core.block import Block, empty_block, regular_timestamps
+from realtime.core.lifecycle import Lifecycle
 from realtime.core.units import IMU_CHANNELS
 
 ARM, STOP = "arm", "stop"
@@ -113,8 +114,9 @@ def say(text: str) -> None:
     sys.stdout.flush()
 
 
-class PlaybackSource:
-    """A precomputed IMU recording played on a clock, from :meth:`arm` on (a ``realtime.core.contract.Source``).
+class PlaybackSource(Lifecycle):
+    """A precomputed IMU recording played on a clock, from :meth:`arm` on (a ``realtime.core.contract.Source``;
+    :class:`~realtime.core.lifecycle.Lifecycle` gives it start/stop/running).
 
     Sample ``k`` (``data[k % len(data)]``: the recording loops) is due at
     ``t_arm + k / fs``; ``read()`` returns every due sample not yet returned,
@@ -133,30 +135,17 @@ class PlaybackSource:
     def __init__(self, data: np.ndarray, fs: float, clock: object) -> None:
         if data.ndim != 2 or data.shape[1] != len(IMU_CHANNELS) or data.shape[0] == 0:
             raise ValueError(f"The argument 'data' should have shape (n > 0, 6), {data.shape} is invalid.")
+        super().__init__()
         self.data = np.ascontiguousarray(data, np.float32)
         self._fs = float(fs)
         self._clock = clock
         self.t_arm: float | None = None
         self.n_read = 0
-        self._running = False
 
     @property
     def fs(self) -> float:
         """Rate in Hz."""
         return self._fs
-
-    @property
-    def running(self) -> bool:
-        """Whether ``start()`` was called and ``stop()`` was not."""
-        return self._running
-
-    def start(self) -> None:
-        """Mark the source started (samples flow from :meth:`arm` on)."""
-        self._running = True
-
-    def stop(self) -> None:
-        """Mark the source stopped."""
-        self._running = False
 
     def arm(self) -> None:
         """Make sample 0 due now."""

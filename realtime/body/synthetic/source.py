@@ -8,7 +8,6 @@ step is either per sample or chunk-independent, so the live stream equals
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,6 +21,7 @@ from realtime.body.synthetic.trajectory import Trajectory
 from realtime.core.anatomy import JOINTS, MUSCLES
 from realtime.core.block import Block, empty_block, regular_timestamps
 from realtime.core.checks import check_number, check_type
+from realtime.core.lifecycle import Lifecycle
 from realtime.core.logs import logger
 from realtime.core.units import IMU_CHANNELS
 
@@ -121,8 +121,9 @@ def simulate(settings: SyntheticSettings, duration_s: float) -> SimulatedRecordi
     )
 
 
-class SyntheticArm:
-    """Live synthetic IMU source (``realtime.core.contract.Source``) with ground truth in ``aux``.
+class SyntheticArm(Lifecycle):
+    """Live synthetic IMU source (``realtime.core.contract.Source``; a
+    :class:`~realtime.core.lifecycle.Lifecycle` part) with ground truth in ``aux``.
 
     Sample ``k`` is due at ``t_start + k / fs`` on ``clock``; ``read()`` returns
     every due sample not yet returned, however long since the last call
@@ -140,6 +141,7 @@ class SyntheticArm:
 
     def __init__(self, settings: SyntheticSettings | None = None,
                  clock: Callable[[], float] | None = None) -> None:
+        super().__init__()
         self.settings = settings or SyntheticSettings()
         check_type("settings", self.settings, SyntheticSettings, "a SyntheticSettings")
         if clock is None:
@@ -151,7 +153,6 @@ class SyntheticArm:
         self._ahead: dict[str, np.ndarray] = {}
         self._next = 0
         self._t_start = 0.0
-        self._running = False
 
     @property
     def fs(self) -> float:
@@ -159,41 +160,20 @@ class SyntheticArm:
         return self.settings.fs
 
     @property
-    def running(self) -> bool:
-        """Whether ``start()`` has been called and ``stop()`` has not."""
-        return self._running
-
-    @property
     def t_start(self) -> float:
         """Clock time of sample 0 (set by ``start()``)."""
         return self._t_start
 
-    def start(self) -> None:
-        """Start a new stream: sample 0 is due now."""
-        if self._running:
-            warnings.warn("SyntheticArm is already running; start() is ignored.", RuntimeWarning, stacklevel=2)
-            return
+    def _open(self) -> None:
+        """Start a new stream: sample 0 is due now (a later ``start()`` begins a new one from sample 0)."""
         self._gen = _Generator(self.settings)
         self._ahead = {}
         self._next = 0
         self._t_start = float(self._clock())
-        self._running = True
         logger.info("SyntheticArm: started %s at %s Hz (seed %s)", self.settings.motion, self.fs, self.settings.seed)
 
-    def stop(self) -> None:
-        """Stop the stream (a later ``start()`` begins a new one from sample 0)."""
-        if not self._running:
-            raise RuntimeError("SyntheticArm is not running. Use SyntheticArm.start() first.")
-        self._running = False
+    def _close(self) -> None:
         logger.info("SyntheticArm: stopped after %s samples", self._next)
-
-    def __enter__(self) -> SyntheticArm:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._running:
-            self.stop()
 
     def _due(self, now: float) -> int:
         """Number of samples ``k`` with ``t_start + k / fs <= now``."""
@@ -211,8 +191,8 @@ class SyntheticArm:
     def read(self) -> Block:
         """Every due sample not yet returned: IMU data (n, 6) float32 with aux ground truth."""
         gen = self._gen
-        if not self._running or gen is None:
-            raise RuntimeError("SyntheticArm is not running. Use SyntheticArm.start() before read().")
+        if not self._started or gen is None:
+            self._check_started("read()")
         seq = self._next
         n = self._due(float(self._clock())) - seq
         if n <= 0:
