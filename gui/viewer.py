@@ -26,11 +26,10 @@ from gui.streams import LIVE, LOST, ROLE_SUFFIXES, WAITING, StreamSlot
 from gui.traces import MAX_WINDOW_S, MIN_WINDOW_S, EmgTraces, format_amount
 from realtime.core.checks import check_number, check_vector, ensure_path
 from realtime.core.logs import logger
+from realtime.core.schemas import STATUS_CHANNELS
 
 if TYPE_CHECKING:
     from gui.streams import Discovery
-
-STATUS_CHANNELS = ("samples_sent", "effective_rate_hz", "late_ticks", "loop_load", "latency_ms")
 
 
 @dataclass(frozen=True)
@@ -629,4 +628,4 @@ def make_app() -> QtWidgets.QApplication:
     return app
 
 
-__all__ = ["STATUS_CHANNELS", "ChannelDialog", "Viewer", "ViewerOptions", "make_app"]
+__all__ = ["ChannelDialog", "Viewer", "ViewerOptions", "make_app"]

@@ -14,10 +14,10 @@ from realtime.app.provenance import (
     IMU_TIME,
     PROVENANCE_CHANNELS,
     ProvenanceTracker,
-    provenance_stream_spec,
 )
 from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings, TeacherActivation
 from realtime.core.block import Block, regular_timestamps
+from realtime.core.schemas import provenance_stream_spec
 from realtime.core.units import IMU_CHANNELS
 from tests.scripted import CopyEngine, ScriptedImu
 
