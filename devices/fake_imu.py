@@ -4,7 +4,8 @@
 writes to its master side; any program can open the slave side (printed as
 ``port``) exactly like a USB-serial IMU. With ``port`` set it writes to that
 serial port instead (e.g. one end of a null-modem pair). The samples come from
-an IMU source (by default ``realtime.body.synthetic.SyntheticArm``) and are encoded
+an IMU source the caller passes in (``launch.py fake-imu`` passes the synthetic
+arm, ``realtime.body.synthetic.SyntheticArm``) and are encoded
 in ``csv``, ``binary`` or ``witmotion`` with the device's own sample counter
 (sample index) and clock (index / rate, in µs).
 
@@ -26,7 +27,6 @@ import select
 import threading
 import time
 import tty
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -122,11 +122,11 @@ class FakeImu(Lifecycle):
     ----------
     settings : FakeImuSettings
         Format, rate, port, faults.
-    source : Source | None
-        Where the samples come from (started and stopped by this object);
-        default: the synthetic arm at ``settings.rate``.
-    clock : Callable[[], float] | None
-        Clock of ``source`` (default ``pylsl.local_clock``).
+    source : Source
+        Where the samples come from (started and stopped by this object), at
+        ``settings.rate``; e.g. ``SyntheticArm(SyntheticSettings(fs=rate))``.
+    record : bool
+        Keep what was sent (see :attr:`corrupted` and :attr:`sent`; tests).
 
     Attributes
     ----------
@@ -146,15 +146,10 @@ class FakeImu(Lifecycle):
         The samples written, one array per write (only when ``record``).
     """
 
-    def __init__(self, settings: FakeImuSettings, source: Source | None = None,
-                 clock: Callable[[], float] | None = None, record: bool = False) -> None:
+    def __init__(self, settings: FakeImuSettings, source: Source, record: bool = False) -> None:
         check_type("settings", settings, FakeImuSettings, "a FakeImuSettings")
         super().__init__()
         self.settings = settings
-        if source is None:
-            from realtime.body.synthetic import SyntheticArm, SyntheticSettings
-
-            source = SyntheticArm(SyntheticSettings(fs=settings.rate), clock=clock)
         if abs(float(source.fs) - settings.rate) > 1e-9:
             raise ValueError(f"The source's rate ({source.fs} Hz) must equal the argument 'rate' ({settings.rate} Hz).")
         self.source = source

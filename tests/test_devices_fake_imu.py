@@ -13,7 +13,7 @@ from devices.fake_imu import FakeImu, FakeImuSettings
 from devices.formats import binary, witmotion
 from devices.formats.csv_text import CsvSettings, parse_columns
 from devices.serial_imu import SerialImu, SerialSettings
-from realtime.body.synthetic import SyntheticSettings, simulate
+from realtime.body.synthetic import SyntheticArm, SyntheticSettings, simulate
 from realtime.core.block import Block, empty_block, regular_timestamps
 from realtime.core.units import IMU_CHANNELS
 from tests.scripted import read_samples
@@ -105,7 +105,8 @@ def test_fake_imu_with_faults_delivers_every_intact_sample(fmt: str) -> None:
 
 def test_fake_imu_streams_the_synthetic_arm_through_a_stable_link(tmp_path: Path) -> None:
     link = tmp_path / "imu"
-    fake = FakeImu(FakeImuSettings(format="binary", rate=200.0, baud=921600, link=str(link)))
+    fake = FakeImu(FakeImuSettings(format="binary", rate=200.0, baud=921600, link=str(link)),
+                   SyntheticArm(SyntheticSettings(fs=200.0)))
     with fake:
         assert fake.port == str(link)
         assert link.is_symlink()
@@ -122,7 +123,7 @@ def test_fake_imu_streams_the_synthetic_arm_through_a_stable_link(tmp_path: Path
 
 
 def test_stopping_the_fake_is_an_unplug() -> None:
-    fake = FakeImu(FakeImuSettings(format="csv", rate=100.0))
+    fake = FakeImu(FakeImuSettings(format="csv", rate=100.0), SyntheticArm(SyntheticSettings(fs=100.0)))
     fake.start()
     reader = SerialImu(SerialSettings(fake.port, 115200, "csv", fs=100.0))
     reader.start()
@@ -153,7 +154,8 @@ def test_settings_check_what_the_baud_rate_can_carry() -> None:
 
 
 def test_lifecycle(myostream_log: pytest.LogCaptureFixture) -> None:
-    fake = FakeImu(FakeImuSettings(format="binary", rate=100.0, baud=921600))
+    fake = FakeImu(FakeImuSettings(format="binary", rate=100.0, baud=921600),
+                   SyntheticArm(SyntheticSettings(fs=100.0)))
     with pytest.raises(RuntimeError, match=r"Use FakeImu.start\(\)"):
         fake.stop()
     fake.start()
