@@ -12,7 +12,7 @@ import pylsl
 import pytest
 
 from gui.decimate import StackedDecimator, block_size
-from gui.demo_outlet import emg_info
+from realtime.app.demo_outlet import emg_info
 from gui.ring_buffer import RingBuffer
 from gui.streams import (
     RELEASE_AFTER_S,

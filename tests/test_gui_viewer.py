@@ -17,7 +17,7 @@ import pytest
 pytest.importorskip("pytestqt")
 pytest.importorskip("pyqtgraph")
 
-from gui.demo_outlet import emg_info  # noqa: E402
+from realtime.app.demo_outlet import emg_info  # noqa: E402
 from gui.streams import discover  # noqa: E402
 from gui.viewer import Viewer, ViewerOptions, make_app  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""Cost and accuracy of the network stage's provisional rows (``python -m realtime.app.bench.provisional``).
+"""Cost and accuracy of the network stage's provisional rows (``launch.py bench provisional``).
 
 A provisional row is the network's output at the newest IMU sample's time,
 computed between two model-grid points without committing anything
@@ -22,13 +22,10 @@ This benchmark measures, on one thread:
 
 from __future__ import annotations
 
-import json
 import platform
 import time
-from pathlib import Path
 from typing import Any
 
-import click
 import numpy as np
 
 ESTIMATES: tuple[str, ...] = ("hold", "peek_next", "peek_phase", "blend")
@@ -246,32 +243,3 @@ def run(ckpt: str | None = None, n: int = 5000, seconds: float = 10.0) -> dict[s
                     "processor": platform.processor() or platform.machine(), "date": time.strftime("%Y-%m-%d %H:%M")},
         "checkpoint": str(ckpt or "default"),
     }
-
-
-@click.command()
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Where to write the results.")
-@click.option("--ckpt", default=None, help="Checkpoint (default: the shipped model).")
-@click.option("--samples", type=click.IntRange(100, 10**6), default=5000, show_default=True,
-              help="Calls timed per kind.")
-@click.option("--seconds", type=click.FloatRange(4.0, 600.0), default=10.0, show_default=True,
-              help="Seconds of each motion program for the accuracy comparison.")
-def main(json_path: Path, ckpt: str | None, samples: int, seconds: float) -> None:
-    """Cost of a peek and of the stage per IMU sample; accuracy of the provisional rows."""
-    res = run(ckpt, samples, seconds)
-    json_path.write_text(json.dumps(res, indent=2))
-    for name, r in res["nets"].items():
-        click.echo(f"{name:9s} {r['layers']} x {r['channels']}: process one {r['process_one']['p50_us']:.1f} us, "
-                   f"peek {r['peek_fractional']['p50_us']:.1f} us (p99 {r['peek_fractional']['p99_us']:.1f})")
-    for name in ("grid_only", "provisional"):
-        r = res["stage"][name]
-        click.echo(f"stage {name:11s}: {r['p50_us']:.1f} us p50, {r['p99_us']:.1f} us p99 per 1-sample call, "
-                   f"{r['rows_per_call']:.2f} rows per call")
-    for name, r in res["accuracy"]["estimates"].items():
-        click.echo(f"{name:10s} activation RMS {r['activation_rms']:.5f} (x std {r['activation_rms_over_std']:.3f}), "
-                   f"angles {r['angles_rms_deg']:.3f} deg")
-    click.echo(f"wrote {json_path}")
-
-
-if __name__ == "__main__":
-    main()

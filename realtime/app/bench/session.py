@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import queue
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -29,10 +28,10 @@ from pathlib import Path
 import numpy as np
 
 from realtime.core.checks import check_bool, check_choice, check_number, ensure_int
+from realtime.core.launcher import cli_command, cli_environment
 from realtime.core.logs import logger
 from realtime.core.units import EMG_FS_HINT, EMG_FS_MAX, EMG_FS_MIN
 
-ROOT = Path(__file__).resolve().parents[3]
 SOURCES: tuple[str, ...] = ("lsl", "serial")
 
 
@@ -156,9 +155,9 @@ class _Worker:
         self.name = name
         self.stderr_path = workdir / f"{name}.stderr.txt"
         self._stderr = open(self.stderr_path, "w")  # noqa: SIM115 - closed in close()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "realtime.app.bench.workers", *args],
-            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, text=True, bufsize=1,
+        self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and CLI
+            cli_command("bench", "worker", *args), env=cli_environment(),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, text=True, bufsize=1,
         )
         self.lines: queue.Queue[str | None] = queue.Queue()
         self._pump_thread = threading.Thread(target=self._pump, name=f"bench-{name}-out", daemon=True)
