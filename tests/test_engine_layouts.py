@@ -13,14 +13,8 @@ import pytest
 from devices.lsl_outlet import to_stream_info
 from realtime.app.simulator import layout_emg_spec
 from realtime.stages.engine.layout_files import save_layout
-from realtime.stages.engine.layouts import (
-    FOREARM_LENGTH,
-    FOREARM_RADIUS,
-    LAYOUTS,
-    Layout,
-    builtin_layout_path,
-    get_layout,
-)
+from realtime.stages.engine.layout import FOREARM_LENGTH, FOREARM_RADIUS, Layout
+from realtime.stages.engine.layouts import LAYOUTS, builtin_layout_path, get_layout
 from realtime.stages.engine.muscles import MUSCLE_GEOMETRY
 
 

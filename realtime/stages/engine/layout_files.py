@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from realtime.stages.engine.layouts import FOREARM_RADIUS, KINDS, Layout
+from realtime.stages.engine.layout import FOREARM_RADIUS, KINDS, Layout
+from realtime.stages.engine.muscles import MUSCLE_GEOMETRY
 
 SECTIONS: tuple[str, ...] = ("ring", "grid", "pair", "electrode")
 """Electrode sections of a layout file; a file has exactly one (``electrode`` goes with ``channel``)."""
@@ -273,8 +274,6 @@ def _grid(t: Mapping[str, Any], radius: float) -> tuple:
 
 
 def _pairs(items: list[Mapping[str, Any]]) -> tuple:
-    from realtime.stages.engine.muscles import MUSCLE_GEOMETRY
-
     labels, ex, ea = [], [], []
     n = len(items)
     for k, p in enumerate(items):
