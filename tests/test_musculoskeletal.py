@@ -7,7 +7,6 @@ import pytest
 from numpy.testing import assert_allclose
 
 from realtime.body.musculoskeletal import (
-    JOINT_LIMITS,
     MAX_FORCE_N,
     ActivationDynamics,
     ArmParams,
@@ -31,7 +30,7 @@ from realtime.body.musculoskeletal.arm import (
     HAND_GYRATION,
     LOAD_GYRATION_M,
 )
-from realtime.core.anatomy import MUSCLES
+from realtime.core.anatomy import JOINT_LIMITS, MUSCLES
 from realtime.core.units import STANDARD_GRAVITY
 
 FLEXORS = [MUSCLES.index(m) for m in ("biceps", "brachialis", "brachioradialis")]

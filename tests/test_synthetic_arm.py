@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from realtime.body.musculoskeletal import JOINT_LIMITS, ArmParams
+from realtime.body.musculoskeletal import ArmParams
 from realtime.body.synthetic import (
     MOTIONS,
     Segment,
@@ -21,7 +21,7 @@ from realtime.body.synthetic import (
     simulate,
 )
 from realtime.body.synthetic.imu import rotation_matrix
-from realtime.core.anatomy import MUSCLES
+from realtime.core.anatomy import JOINT_LIMITS, MUSCLES
 from realtime.core.contract import Source
 from realtime.core.units import IMU_CHANNELS, STANDARD_GRAVITY
 

@@ -10,7 +10,7 @@ See ``docs/teacher.md``.
 from __future__ import annotations
 
 from realtime.body.musculoskeletal.activation import ActivationDynamics, activation_dynamics
-from realtime.body.musculoskeletal.arm import JOINT_LIMITS, ArmParams
+from realtime.body.musculoskeletal.arm import ArmParams
 from realtime.body.musculoskeletal.dynamics import (
     forearm_motion,
     inverse_dynamics,
@@ -33,7 +33,6 @@ from realtime.body.musculoskeletal.teacher import (
 
 __all__ = [
     "CROSSES",
-    "JOINT_LIMITS",
     "MAX_FORCE_N",
     "ActivationDynamics",
     "ArmParams",

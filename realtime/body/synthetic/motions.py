@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from realtime.body.musculoskeletal import JOINT_LIMITS
 from realtime.body.synthetic.trajectory import Segment
+from realtime.core.anatomy import JOINT_LIMITS
 from realtime.core.checks import check_choice
 
 MOTIONS: tuple[str, ...] = (
