@@ -22,9 +22,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from realtime.app.training.data import DataError, Dataset, Sequence
-from realtime.app.training.network import ActivationNet
+from realtime.app.training.network import ActivationNet, net_from_checkpoint
 from realtime.core.logs import logger
 from realtime.core.units import IMU_CHANNELS
 from realtime.stages.model.checkpoint import Checkpoint
@@ -197,7 +198,7 @@ def train_network(
     has_angles = bool(dataset.posture) and all(s.angles is not None for s in dataset.train)
     angle_var = np.concatenate([s.angles for s in dataset.train]).var(axis=0) if has_angles else None
     if init is not None:
-        net = init.torch_module()
+        net = net_from_checkpoint(init)
         if init.config.n_outputs != config.n_outputs:
             logger.info("train: re-initialising the activation head (%s -> %s outputs)", init.config.n_outputs, config.n_outputs)
             net.act = torch.nn.Conv1d(config.channels, config.n_outputs, 1)
@@ -225,8 +226,6 @@ def train_network(
     t_start = time.perf_counter()
     bar = None
     if progress:
-        from tqdm import tqdm
-
         bar = tqdm(total=settings.epochs, desc="train", unit="epoch", dynamic_ncols=True, leave=True)
     net.eval()
     v0 = validation_loss(net, val_seqs, loss_fn)
