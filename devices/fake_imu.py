@@ -35,6 +35,7 @@ import numpy as np
 
 from devices.formats import FORMATS, binary, max_rate_hz, witmotion
 from devices.formats.csv_text import IMU_ROLES, format_lines, parse_columns
+from devices.serial_imu import open_port
 from realtime.core.checks import check_choice, check_number, check_type, ensure_int
 from realtime.core.lifecycle import Lifecycle
 from realtime.core.logs import logger
@@ -177,8 +178,6 @@ class FakeImu(Lifecycle):
         """Create the pty (or open the port) and start the source; the worker then streams it."""
         s = self.settings
         if s.port is not None:
-            from devices.serial_imu import open_port
-
             self._serial = open_port(s.port, s.baud, 0.1)
             self._port_path = s.port
         else:

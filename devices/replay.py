@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pylsl
 
 from devices.channel_map import select_channels, unit_scales
 from devices.threaded_source import SourceStatus
@@ -171,7 +172,7 @@ def _load_csv(settings: ReplaySettings) -> Recording:
 
 
 def _load_xdf(settings: ReplaySettings) -> Recording:
-    import pyxdf
+    import pyxdf  # deferred: pyxdf only for XDF recordings
 
     query: dict[str, str] = {}
     if settings.stream_name:
@@ -246,8 +247,6 @@ class ReplaySource(Lifecycle):
         check_type("settings", settings, ReplaySettings, "a ReplaySettings")
         super().__init__()
         if clock is None:
-            import pylsl
-
             clock = pylsl.local_clock
         self.settings = settings
         self.recording = load_recording(settings)

@@ -21,7 +21,9 @@ import errno
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import pylsl
 import serial
+from serial.tools import list_ports
 
 from devices.clock_sync import ClockSync
 from devices.continuity import ContinuityTracker
@@ -93,8 +95,6 @@ class SerialSettings:
 
 def available_ports() -> list[str]:
     """Device paths of the serial ports the system reports (ptys are not listed)."""
-    from serial.tools import list_ports
-
     return sorted(p.device for p in list_ports.comports())
 
 
@@ -156,8 +156,6 @@ class SerialImu(ThreadedSource):
     def __init__(self, settings: SerialSettings, clock: Callable[[], float] | None = None) -> None:
         check_type("settings", settings, SerialSettings, "a SerialSettings")
         if clock is None:
-            import pylsl
-
             clock = pylsl.local_clock
         super().__init__(f"serial {settings.port} ({settings.format})", settings.fs, clock)
         self.settings = settings

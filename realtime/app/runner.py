@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pylsl
 
 from realtime.app.provenance import IMU_SEQ, IMU_TIME, ProvenanceTracker
 from realtime.core.anatomy import JOINTS
@@ -264,8 +265,6 @@ class Pipeline:
         post_stages: Sequence[Stage] = (),
     ) -> None:
         if clock is None:
-            import pylsl
-
             clock = pylsl.local_clock
         self.source = source
         self.activation = activation

@@ -35,7 +35,9 @@ from realtime.core.schemas import (
     status_stream_spec,
 )
 from realtime.stages.artefacts import ArtefactSettings, ArtefactStage
+from realtime.stages.engine import EmgEngine, EngineSettings, get_layout
 from realtime.stages.faults import Fault, FaultStage
+from realtime.stages.model.stage import ModelActivationStage
 
 if TYPE_CHECKING:
     from realtime.core.contract import Source, Stage
@@ -143,8 +145,6 @@ class Simulator:
         sleep: Callable[[float], None] | None = None,
         on_status: Callable[[StatusReport], None] | None = None,
     ) -> None:
-        from realtime.stages.engine import EmgEngine, EngineSettings, get_layout
-
         self.config = config
         self.source = source
         self.layout = get_layout(config.layout)
@@ -209,7 +209,6 @@ class Simulator:
     def _default_activation_stage(self) -> Stage:
         if self.config.activation == "teacher":
             return TeacherActivation(MUSCLES)
-        from realtime.stages.model.stage import ModelActivationStage
 
         return ModelActivationStage(None)
 

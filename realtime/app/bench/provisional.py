@@ -26,7 +26,17 @@ import platform
 import time
 from typing import Any
 
+import numba
 import numpy as np
+
+from realtime.body.synthetic import MOTIONS, SyntheticSettings, simulate
+from realtime.core.block import Block
+from realtime.core.units import IMU_CHANNELS
+from realtime.stages.model.checkpoint import Checkpoint, load_checkpoint
+from realtime.stages.model.config import REFERENCE_NET
+from realtime.stages.model.resample import ImuResampler
+from realtime.stages.model.stage import ModelActivationStage
+from realtime.stages.model.streaming import StreamingNet
 
 ESTIMATES: tuple[str, ...] = ("hold", "peek_next", "peek_phase", "blend")
 """Names of the estimates compared by :func:`provisional_accuracy` (``peek_phase`` is the stage's)."""
@@ -52,8 +62,6 @@ def bench_peek(config: Any, state: Any, n: int = 5000, seed: int = 0) -> dict[st
     seed : int
         Seed of the inputs (and of the random weights).
     """
-    from realtime.stages.model.streaming import StreamingNet
-
     rng = np.random.default_rng(seed)
     if state is None:
         state = _random_state(config, rng)
@@ -109,11 +117,6 @@ def bench_stage(checkpoint: Any = None, n: int = 5000, imu_rate: float = 1000.0)
     imu_rate : float
         IMU rate in Hz (one sample per call, like a 1 ms runner tick at 1 kHz).
     """
-    from realtime.body.synthetic import SyntheticSettings, simulate
-    from realtime.core.block import Block
-    from realtime.core.units import IMU_CHANNELS
-    from realtime.stages.model.stage import ModelActivationStage
-
     warm = 2000
     x = simulate(SyntheticSettings(motion="elbow-curls", fs=imu_rate, seed=0), (n + warm) / imu_rate + 0.01).imu
     t = 100.0 + np.arange(n + warm) / imu_rate
@@ -161,10 +164,6 @@ def provisional_accuracy(checkpoint: Any = None, seconds: float = 10.0, imu_rate
         deviation (mean over muscles), joint-angle RMS error in degrees; the
         same RMS per program; and ``activation_std``.
     """
-    from realtime.body.synthetic import MOTIONS, SyntheticSettings, simulate
-    from realtime.stages.model.checkpoint import Checkpoint, load_checkpoint
-    from realtime.stages.model.resample import ImuResampler
-
     ck = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
     period = int(round(imu_rate / ck.fs))
     if abs(period * ck.fs - imu_rate) > 1e-9 or period < 2:
@@ -228,11 +227,6 @@ def provisional_accuracy(checkpoint: Any = None, seconds: float = 10.0, imu_rate
 
 def run(ckpt: str | None = None, n: int = 5000, seconds: float = 10.0) -> dict[str, Any]:
     """The whole benchmark: costs of both nets and of the stage, then the accuracy comparison."""
-    import numba
-
-    from realtime.stages.model.checkpoint import load_checkpoint
-    from realtime.stages.model.config import REFERENCE_NET
-
     ck = load_checkpoint(ckpt)
     return {
         "nets": {"default": bench_peek(ck.config, dict(ck.state), n),

@@ -80,7 +80,7 @@ def measure_fps(channels: int, seconds: float, screenshot_dir: str | None = None
             f"The argument 'channels' must be one of {sorted(LAYOUT_FOR_CHANNELS)}. {channels!r} is invalid."
         )
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    # deferred: Qt (and the viewer) only for the fps measurement, after the offscreen platform is set
+    # deferred: Qt only for the fps measurement, once the offscreen platform is set
     from pyqtgraph.Qt import QtCore
 
     from gui.viewer import Viewer, ViewerOptions, make_app  # deferred: Qt, as above

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import pylsl
 
 from realtime.body.musculoskeletal import MuscleTeacher
 from realtime.body.synthetic.imu import ImuNoise, imu_signals
@@ -145,8 +146,6 @@ class SyntheticArm(Lifecycle):
         self.settings = settings or SyntheticSettings()
         check_type("settings", self.settings, SyntheticSettings, "a SyntheticSettings")
         if clock is None:
-            import pylsl
-
             clock = pylsl.local_clock
         self._clock = clock
         self._gen: _Generator | None = None
