@@ -13,6 +13,7 @@ from devices.replay import ReplaySource
 from devices.serial_imu import SerialImu
 from realtime.body.synthetic import SyntheticArm
 from realtime.core.lifecycle import Lifecycle
+from realtime.core.schemas import markers_stream_spec
 
 
 class Plain(Lifecycle):
@@ -140,7 +141,8 @@ def test_wait_collects_a_worker_that_ends_by_itself() -> None:
     part.start()
     assert part.entered.wait(5.0)
     assert part.wait(timeout=0.01) is False
-    assert part.running and part.worker_alive
+    assert part.running
+    assert part.worker_alive
     release.set()
     assert part.wait(timeout=5.0) is True
     assert not part.running
@@ -169,7 +171,7 @@ def test_every_resource_part_uses_the_base(cls: type) -> None:
 
 
 def test_outlet_messages_name_the_stream(lsl_prefix: str) -> None:
-    markers = MarkerOutlet(f"{lsl_prefix}-markers", f"{lsl_prefix}-markers")
+    markers = MarkerOutlet(markers_stream_spec(lsl_prefix))
     with pytest.raises(RuntimeError, match=rf"The outlet '{lsl_prefix}-markers' is not started\. Use MarkerOutlet\.start\(\)"):
         markers("hello", 0.0)
     with markers:
