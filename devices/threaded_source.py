@@ -143,8 +143,10 @@ class ThreadedSource(Lifecycle, ABC):
         Exception
             An error the reader thread stored (e.g. :class:`DeviceError` "no valid frame").
         """
-        self._check_started("read()")
-        self._raise_stored_error()
+        if not self._started:
+            self._check_started("read()")
+        if self._error is not None:
+            self._raise_stored_error()
         with self._lock:
             if not self._runs:
                 return empty_block(IMU_CHANNELS, self._fs, self._next_seq)
