@@ -49,6 +49,7 @@ import numpy as np
 
 from realtime.app.bench.reference import reference_emg, spike_trains
 from realtime.core.block import Block
+from realtime.core.launcher import cli_environment
 from realtime.core.logs import logger
 from realtime.stages.engine.engine import EmgEngine
 from realtime.stages.engine.posture import POSTURE_RANGE
@@ -390,7 +391,6 @@ def measure_startup(
             f"measure_startup(first_run=True) needs an empty 'numba_cache' directory, {numba_cache!r} is "
             "invalid. Pass a fresh temporary directory."
         )
-    root = Path(__file__).resolve().parents[3]
     args = json.dumps(
         {
             "layout": settings.layout,
@@ -404,9 +404,7 @@ def measure_startup(
     )
     with tempfile.TemporaryDirectory(prefix="myostream-startup-") as tmp:
         muap_cache = Path(tmp) / "cache"
-        env = dict(
-            os.environ, MYOSTREAM_CACHE=str(muap_cache), PYTHONPATH=str(root), NUMBA_NUM_THREADS="1"
-        )
+        env = cli_environment(dict(os.environ, MYOSTREAM_CACHE=str(muap_cache), NUMBA_NUM_THREADS="1"))
         if numba_cache is not None:
             env["NUMBA_CACHE_DIR"] = str(numba_cache)
         runs: dict[str, Any] = {}
