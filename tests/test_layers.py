@@ -22,7 +22,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from realtime.core.launcher import PACKAGE_ROOT
+
+ROOT = PACKAGE_ROOT  # the checkout: launch.py and the packages
 PACKAGES = ("realtime", "devices", "gui")
 
 LAYERS: dict[str, tuple[str, ...]] = {

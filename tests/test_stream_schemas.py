@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pylsl
 import pytest
@@ -13,6 +12,7 @@ from devices.lsl_outlet import MarkerOutlet, to_stream_info
 from realtime.app.demo_outlet import emg_info, emg_spec
 from realtime.app.simulator import layout_emg_spec
 from realtime.core.anatomy import MUSCLES
+from realtime.core.launcher import PACKAGE_ROOT
 from realtime.core.schemas import (
     STREAM_SUFFIXES,
     STREAM_TYPES,
@@ -27,7 +27,7 @@ from realtime.core.schemas import (
 )
 from realtime.stages.engine import get_layout
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "streams.md"
+DOC = PACKAGE_ROOT / "docs" / "streams.md"
 PREFIX = "P"
 
 
