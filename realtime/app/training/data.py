@@ -35,6 +35,7 @@ import numpy as np
 from realtime.body.musculoskeletal import ArmParams
 from realtime.body.synthetic import MOTIONS, SyntheticSettings, simulate
 from realtime.core.anatomy import JOINTS, MUSCLES
+from realtime.core.checks import check_type
 from realtime.core.units import STANDARD_GRAVITY
 from realtime.stages.model.resample import resample_imu
 
@@ -591,8 +592,8 @@ class TeacherDataSpec:
 
     def __post_init__(self) -> None:
         for name, lo in (("subjects", 1), ("val_subjects", 0), ("test_subjects", 0)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            v = check_type(f"--{name.replace('_', '-')}", getattr(self, name), int, "an integer")
+            if v < lo:
                 raise DataError(f"The option '--{name.replace('_', '-')}' must be an integer >= {lo}. {v!r} is invalid.")
         if not (math.isfinite(self.duration_s) and self.duration_s >= 2.0):
             raise DataError(f"The option '--duration' must be >= 2 seconds. {self.duration_s!r} is invalid.")

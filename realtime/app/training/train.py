@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from realtime.app.training.data import DataError, Dataset, Sequence
 from realtime.app.training.network import ActivationNet, net_from_checkpoint
+from realtime.core.checks import check_number, check_optional_number, ensure_int
 from realtime.core.logs import logger
 from realtime.core.units import IMU_CHANNELS
 from realtime.stages.model.checkpoint import Checkpoint
@@ -69,16 +70,12 @@ class TrainSettings:
     max_minutes: float | None = None
 
     def __post_init__(self) -> None:
+        # Named by the option of `launch.py train` that sets each one.
         for name in ("epochs", "batch_size", "window", "patience", "threads"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"The option '--{name.replace('_', '-')}' must be an integer >= 1. {v!r} is invalid.")
-        if not (math.isfinite(self.lr) and 0 < self.lr < 1):
-            raise ValueError(f"The option '--lr' must be within (0, 1). {self.lr!r} is invalid.")
-        if not (math.isfinite(self.posture_weight) and self.posture_weight >= 0):
-            raise ValueError(f"The posture weight must be >= 0. {self.posture_weight!r} is invalid.")
-        if self.max_minutes is not None and not self.max_minutes > 0:
-            raise ValueError(f"The option '--max-minutes' must be > 0. {self.max_minutes!r} is invalid.")
+            ensure_int(f"--{name.replace('_', '-')}", getattr(self, name), lo=1)
+        check_number("--lr", self.lr, 0.0, 1.0, lo_open=True, hi_open=True)
+        check_number("posture_weight", self.posture_weight, 0.0)
+        check_optional_number("--max-minutes", self.max_minutes, 0.0, unit="minutes", lo_open=True)
 
 
 def _windows(seqs: list[Sequence], rf: int, window: int, rng: np.random.Generator) -> list[tuple[int, int, int]]:
