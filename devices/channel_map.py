@@ -1,7 +1,7 @@
 """Pick the six IMU channels of a multichannel stream by label, and convert their units.
 
 Used by the LSL inlet and the XDF/CSV replay. Labels are matched
-case-insensitively against ``realtime.core.block.IMU_CHANNELS`` and common
+case-insensitively against ``realtime.core.units.IMU_CHANNELS`` and common
 spellings (``ax``, ``AccX``, ``accel_x``, ``gyro_x``, ``GyrX`` ...). Units from
 the stream metadata convert to SI: ``g`` → m/s², ``deg/s`` (``dps``) → rad/s.
 """
@@ -14,9 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from realtime.core.block import IMU_CHANNELS
-
-STANDARD_GRAVITY = 9.80665
+from realtime.core.units import IMU_CHANNELS, STANDARD_GRAVITY
 
 _ACC_UNITS: dict[str, float] = {
     "": 1.0, "m/s^2": 1.0, "m/s2": 1.0, "m/s²": 1.0, "m/s/s": 1.0, "meters/second^2": 1.0,

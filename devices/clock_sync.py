@@ -25,6 +25,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from realtime.core.checks import check_number
 from realtime.core.logs import logger
 
 
@@ -59,8 +60,7 @@ class ClockSync:
                  max_rate_error: float = 0.01, jump_s: float = 0.5) -> None:
         for name, value in (("window_s", window_s), ("bin_s", bin_s), ("min_span_s", min_span_s),
                             ("max_rate_error", max_rate_error), ("jump_s", jump_s)):
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ValueError(f"The argument '{name}' must be a positive number of seconds. {value!r} is invalid.")
+            check_number(name, value, 0.0, lo_open=True)
         if not bin_s * 3 <= min_span_s <= window_s:
             raise ValueError(
                 f"The arguments must satisfy 3 * bin_s <= min_span_s <= window_s; got bin_s={bin_s}, "

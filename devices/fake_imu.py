@@ -4,7 +4,8 @@
 writes to its master side; any program can open the slave side (printed as
 ``port``) exactly like a USB-serial IMU. With ``port`` set it writes to that
 serial port instead (e.g. one end of a null-modem pair). The samples come from
-an IMU source (by default ``realtime.body.synthetic.SyntheticArm``) and are encoded
+an IMU source the caller passes in (``launch.py fake-imu`` passes the synthetic
+arm, ``realtime.body.synthetic.SyntheticArm``) and are encoded
 in ``csv``, ``binary`` or ``witmotion`` with the device's own sample counter
 (sample index) and clock (index / rate, in µs).
 
@@ -26,8 +27,6 @@ import select
 import threading
 import time
 import tty
-import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,6 +35,9 @@ import numpy as np
 
 from devices.formats import FORMATS, binary, max_rate_hz, witmotion
 from devices.formats.csv_text import IMU_ROLES, format_lines, parse_columns
+from devices.serial_imu import open_port
+from realtime.core.checks import check_choice, check_number, check_type, ensure_int
+from realtime.core.lifecycle import Lifecycle
 from realtime.core.logs import logger
 
 if TYPE_CHECKING:
@@ -94,22 +96,14 @@ class FakeImuSettings:
     write_interval_s: float = 0.002
 
     def __post_init__(self) -> None:
-        if self.format not in FORMATS:
-            raise ValueError(f"The argument 'format' must be one of {', '.join(FORMATS)}. {self.format!r} is invalid.")
-        if not (isinstance(self.rate, (int, float)) and 1 <= self.rate <= 5000):
-            raise ValueError(f"The argument 'rate' must be a rate in Hz within [1, 5000]. {self.rate!r} is invalid.")
-        if not (isinstance(self.baud, int) and self.baud > 0):
-            raise ValueError(f"The argument 'baud' must be a positive integer. {self.baud!r} is invalid.")
-        if not (isinstance(self.garbage, (int, float)) and 0.0 <= self.garbage <= 1.0):
-            raise ValueError(f"The argument 'garbage' must be a probability in [0, 1]. {self.garbage!r} is invalid.")
-        if self.payload not in binary.PAYLOADS:
-            raise ValueError(f"The argument 'payload' must be one of {binary.PAYLOADS}. {self.payload!r} is invalid.")
+        check_choice("format", self.format, FORMATS)
+        check_number("rate", self.rate, 1.0, 5000.0, "Hz")
+        ensure_int("baud", self.baud, lo=1)
+        check_number("garbage", self.garbage, 0.0, 1.0, "(a probability per frame)")
+        check_choice("payload", self.payload, binary.PAYLOADS)
         binary.range_code(self.acc_range_g, self.gyro_range_dps)
         object.__setattr__(self, "csv_columns", parse_columns(",".join(self.csv_columns)))
-        if not (isinstance(self.write_interval_s, (int, float)) and 0 < self.write_interval_s <= 0.1):
-            raise ValueError(
-                f"The argument 'write_interval_s' must be in (0, 0.1] seconds. {self.write_interval_s!r} is invalid."
-            )
+        check_number("write_interval_s", self.write_interval_s, 0.0, 0.1, "s", lo_open=True)
         if self.check_baud:
             capacity = max_rate_hz(self.format, self.baud, self.payload)
             if self.rate > capacity:
@@ -121,18 +115,19 @@ class FakeImuSettings:
                 )
 
 
-class FakeImu:
-    """The virtual serial IMU (see the module docstring).
+class FakeImu(Lifecycle):
+    """The virtual serial IMU (see the module docstring; a :class:`~realtime.core.lifecycle.Lifecycle` part
+    whose worker thread writes the frames).
 
     Parameters
     ----------
     settings : FakeImuSettings
         Format, rate, port, faults.
-    source : Source | None
-        Where the samples come from (started and stopped by this object);
-        default: the synthetic arm at ``settings.rate``.
-    clock : Callable[[], float] | None
-        Clock of ``source`` (default ``pylsl.local_clock``).
+    source : Source
+        Where the samples come from (started and stopped by this object), at
+        ``settings.rate``; e.g. ``SyntheticArm(SyntheticSettings(fs=rate))``.
+    record : bool
+        Keep what was sent (see :attr:`corrupted` and :attr:`sent`; tests).
 
     Attributes
     ----------
@@ -152,15 +147,10 @@ class FakeImu:
         The samples written, one array per write (only when ``record``).
     """
 
-    def __init__(self, settings: FakeImuSettings, source: Source | None = None,
-                 clock: Callable[[], float] | None = None, record: bool = False) -> None:
-        if not isinstance(settings, FakeImuSettings):
-            raise ValueError(f"The argument 'settings' must be a FakeImuSettings. {type(settings).__name__} is invalid.")
+    def __init__(self, settings: FakeImuSettings, source: Source, record: bool = False) -> None:
+        check_type("settings", settings, FakeImuSettings, "a FakeImuSettings")
+        super().__init__()
         self.settings = settings
-        if source is None:
-            from realtime.body.synthetic import SyntheticArm, SyntheticSettings
-
-            source = SyntheticArm(SyntheticSettings(fs=settings.rate), clock=clock)
         if abs(float(source.fs) - settings.rate) > 1e-9:
             raise ValueError(f"The source's rate ({source.fs} Hz) must equal the argument 'rate' ({settings.rate} Hz).")
         self.source = source
@@ -176,9 +166,6 @@ class FakeImu:
         self._serial = None
         self._port_path = ""
         self._backlog = bytearray()
-        self._thread: threading.Thread | None = None
-        self._stop_event = threading.Event()
-        self._error: BaseException | None = None
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
@@ -187,20 +174,10 @@ class FakeImu:
         """The path a reader opens: the pty slave (or the link to it), or ``settings.port``."""
         return self.settings.link or self._port_path
 
-    @property
-    def running(self) -> bool:
-        """Whether ``start()`` has been called and ``stop()`` has not."""
-        return self._thread is not None
-
-    def start(self) -> None:
-        """Create the pty (or open the port) and start streaming."""
-        if self._thread is not None:
-            warnings.warn("FakeImu is already started; start() ignored.", RuntimeWarning, stacklevel=2)
-            return
+    def _open(self) -> None:
+        """Create the pty (or open the port) and start the source; the worker then streams it."""
         s = self.settings
         if s.port is not None:
-            from devices.serial_imu import open_port
-
             self._serial = open_port(s.port, s.baud, 0.1)
             self._port_path = s.port
         else:
@@ -214,34 +191,20 @@ class FakeImu:
             self._poll.register(self._master, select.POLLOUT)
             if s.link:
                 self._make_link(s.link, self._port_path)
-        self._stop_event.clear()
-        self._error = None
-        self.source.start()
-        self._thread = threading.Thread(target=self._thread_main, name="myostream-fake-imu", daemon=True)
-        self._thread.start()
+        try:
+            self.source.start()
+        except BaseException:
+            self._close_device()
+            raise
         logger.info("FakeImu: %s at %s Hz on %s", s.format, s.rate, self.port)
 
-    def stop(self) -> None:
-        """Stop streaming, close the pty (a reader sees the device disappear) and re-raise a writer error."""
-        if self._thread is None:
-            raise RuntimeError("FakeImu is not started. Use FakeImu.start() first.")
-        self._stop_event.set()
-        self._thread.join(5.0)
-        self._thread = None
-        if self.source.running:
-            self.source.stop()
-        self._close_device()
-        if self._error is not None:
-            err, self._error = self._error, None
-            raise err
-
-    def __enter__(self) -> FakeImu:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._thread is not None:
-            self.stop()
+    def _close(self) -> None:
+        """Stop the source and close the pty (a reader sees the device disappear)."""
+        try:
+            if self.source.running:
+                self.source.stop()
+        finally:
+            self._close_device()
 
     def _make_link(self, link: str, target: str) -> None:
         path = Path(link)
@@ -268,25 +231,22 @@ class FakeImu:
                     Path(self.settings.link).unlink()
 
     # ------------------------------------------------------------------ streaming
-    def _thread_main(self) -> None:
-        try:
-            interval = self.settings.write_interval_s
-            next_t = time.monotonic()
-            while not self._stop_event.is_set():
-                block = self.source.read()
-                if block.n_samples:
-                    payload = self.encode(block.data, block.seq)
-                    self._write(payload)
-                else:
-                    self._write(b"")
-                next_t += interval
-                delay = next_t - time.monotonic()
-                if delay < -0.1:
-                    next_t = time.monotonic()
-                self._stop_event.wait(max(delay, 0.0))
-        except BaseException as err:  # re-raised from stop()
-            logger.error("FakeImu: writer failed: %s", err)
-            self._error = err
+    def _run(self) -> None:
+        """The writer: send what the source has every ``write_interval_s`` (errors are re-raised from stop())."""
+        interval = self.settings.write_interval_s
+        next_t = time.monotonic()
+        while not self._stop_event.is_set():
+            block = self.source.read()
+            if block.n_samples:
+                payload = self.encode(block.data, block.seq)
+                self._write(payload)
+            else:
+                self._write(b"")
+            next_t += interval
+            delay = next_t - time.monotonic()
+            if delay < -0.1:
+                next_t = time.monotonic()
+            self._stop_event.wait(max(delay, 0.0))
 
     def encode(self, samples: np.ndarray, seq0: int) -> bytes:
         """Encode ``samples`` (sample indices ``seq0 ...``) in the wire format, with faults injected.

@@ -24,6 +24,7 @@ import pylsl
 
 from devices.channel_map import select_channels, unit_scales
 from devices.threaded_source import DeviceError, ThreadedSource
+from realtime.core.checks import check_number, check_type, ensure_int
 from realtime.core.logs import logger
 
 _DTYPES = {
@@ -68,16 +69,15 @@ class LslSettings:
             )
         for arg in ("name", "type"):
             value = getattr(self, arg)
-            if value is not None and ("'" in value or not value.strip()):
-                raise ValueError(f"The argument '{arg}' must be a non-empty name without quotes. {value!r} is invalid.")
+            if value is not None:
+                check_type(arg, value, str, "a stream name")
+                if "'" in value or not value.strip():
+                    raise ValueError(f"The argument '{arg}' must be a non-empty name without quotes; {value!r} is invalid.")
         if self.channels is not None and len(self.channels) != 6:
-            raise ValueError(f"The argument 'channels' must list 6 channels. {self.channels!r} is invalid.")
+            raise ValueError(f"The argument 'channels' must list 6 channels; {self.channels!r} is invalid.")
         for arg in ("resolve_timeout_s", "lost_after_s"):
-            value = getattr(self, arg)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ValueError(f"The argument '{arg}' must be a positive number of seconds. {value!r} is invalid.")
-        if not (isinstance(self.buffer_s, int) and self.buffer_s >= 1):
-            raise ValueError(f"The argument 'buffer_s' must be an integer >= 1 (seconds). {self.buffer_s!r} is invalid.")
+            check_number(arg, getattr(self, arg), 0.0, unit="s", lo_open=True)
+        ensure_int("buffer_s", self.buffer_s, lo=1)
 
     @property
     def predicate(self) -> str:
@@ -150,8 +150,7 @@ class LslImu(ThreadedSource):
 
     def __init__(self, settings: LslSettings, clock: Callable[[], float] | None = None,
                  info: pylsl.StreamInfo | None = None) -> None:
-        if not isinstance(settings, LslSettings):
-            raise ValueError(f"The argument 'settings' must be an LslSettings. {type(settings).__name__} is invalid.")
+        check_type("settings", settings, LslSettings, "an LslSettings")
         super().__init__(f"lsl {settings.description}", info.nominal_srate() if info is not None else 0.0,
                          clock or pylsl.local_clock)
         self.settings = settings
@@ -163,7 +162,7 @@ class LslImu(ThreadedSource):
         self._buffer = np.zeros((0, 0), np.float32)
         self._last_t = -math.inf
 
-    def _open(self) -> None:
+    def _open_device(self) -> None:
         info = self._info if self._info is not None else resolve_stream(self.settings)
         self._info = None  # resolve again on a later start()
         self._connect(info)
@@ -202,7 +201,7 @@ class LslImu(ThreadedSource):
         logger.info("LslImu: reading %s, channels %s, unit scales %s", self.name,
                     [labels[k] for k in cols], self._scales.tolist())
 
-    def _close(self) -> None:
+    def _close_device(self) -> None:
         if self._inlet is not None:
             self._inlet.close_stream()
             self._inlet = None

@@ -1,120 +1,53 @@
 """LabStreamingLayer outlets: the sinks that publish myostream's streams.
 
-Metadata follows the XDF meta-data convention (``desc/channels/channel`` with
-``label``, ``unit``, ``type`` and ``location``; ``desc/acquisition``;
-``desc/reference``), so that LabRecorder, mne-lsl and other consumers show
-channel names and units. See ``docs/streams.md`` for every stream.
+What each stream announces is declared in :mod:`realtime.core.schemas`
+(:class:`~realtime.core.schemas.StreamSpec`); :func:`to_stream_info` turns a
+declaration into a ``pylsl.StreamInfo`` with XDF-convention metadata
+(``desc/channels/channel`` with ``label``, ``unit``, ``type`` and ``location``;
+``desc/acquisition``; ``desc/reference``), so that LabRecorder, mne-lsl and
+other consumers show channel names and units. See ``docs/streams.md`` for every stream.
 """
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
 import numpy as np
 import pylsl
 
 from realtime.core.block import Block
+from realtime.core.lifecycle import Lifecycle
 from realtime.core.logs import logger
+from realtime.core.schemas import StreamSpec
 
 _FORMATS = {"float32": pylsl.cf_float32, "double64": pylsl.cf_double64, "string": pylsl.cf_string}
 
 
-@dataclass(frozen=True)
-class ChannelInfo:
-    """Metadata of one channel.
-
-    Parameters
-    ----------
-    label : str
-        Channel name.
-    unit : str
-        Unit (XDF spelling, e.g. ``"microvolts"``, ``"m/s^2"``, ``"rad/s"``, ``"normalized"``).
-    type : str
-        Channel content type (``"EMG"``, ``"Accelerometer"``, ...).
-    location : tuple of float | None
-        Electrode position (x, y, z) in millimetres, for EMG channels.
-    """
-
-    label: str
-    unit: str
-    type: str
-    location: tuple[float, float, float] | None = None
-
-
-@dataclass(frozen=True)
-class StreamSpec:
-    """Everything an LSL outlet needs to announce a stream.
-
-    Parameters
-    ----------
-    name : str
-        Stream name (what consumers resolve by).
-    type : str
-        Stream content type (``"EMG"``, ``"IMU"``, ``"Markers"``, ...).
-    channels : tuple of ChannelInfo
-        One entry per channel.
-    fs : float
-        Nominal rate in Hz; 0 for an irregular stream.
-    source_id : str
-        Stable unique identifier, so consumers can recover after a restart.
-    channel_format : str
-        ``"float32"``, ``"double64"`` or ``"string"``.
-    desc : Mapping[str, Mapping[str, str]]
-        Extra ``desc`` children, e.g. ``{"acquisition": {"manufacturer": "myostream"}}``.
-    """
-
-    name: str
-    type: str
-    channels: tuple[ChannelInfo, ...]
-    fs: float
-    source_id: str
-    channel_format: str = "float32"
-    desc: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if not self.name:
-            raise ValueError("The argument 'name' must be a non-empty stream name.")
-        if not self.channels:
-            raise ValueError(f"Stream {self.name!r} needs at least one channel.")
-        if self.fs < 0:
-            raise ValueError(f"The argument 'fs' must be >= 0 (0 = irregular). {self.fs!r} is invalid.")
-        if self.channel_format not in _FORMATS:
-            raise ValueError(
-                f"The argument 'channel_format' must be one of {sorted(_FORMATS)}. "
-                f"{self.channel_format!r} is invalid."
-            )
-
-    def to_stream_info(self) -> pylsl.StreamInfo:
-        """Build the ``pylsl.StreamInfo`` with the XDF-convention metadata."""
-        fmt = _FORMATS[self.channel_format]
-        info = pylsl.StreamInfo(self.name, self.type, len(self.channels), self.fs, fmt, self.source_id)
-        desc = info.desc()
-        chans = desc.append_child("channels")
-        for ch in self.channels:
-            node = chans.append_child("channel")
-            node.append_child_value("label", ch.label)
-            node.append_child_value("unit", ch.unit)
-            node.append_child_value("type", ch.type)
-            if ch.location is not None:
-                loc = node.append_child("location")
-                for axis, value in zip("XYZ", ch.location):
-                    loc.append_child_value(axis, f"{value:.3f}")
-        for section, values in self.desc.items():
-            node = desc.append_child(section)
-            for key, value in values.items():
-                node.append_child_value(key, str(value))
-        return info
+def to_stream_info(spec: StreamSpec) -> pylsl.StreamInfo:
+    """Build the ``pylsl.StreamInfo`` of ``spec`` with the XDF-convention metadata."""
+    info = pylsl.StreamInfo(
+        spec.name, spec.type, len(spec.channels), spec.fs, _FORMATS[spec.channel_format], spec.source_id
+    )
+    desc = info.desc()
+    chans = desc.append_child("channels")
+    for ch in spec.channels:
+        node = chans.append_child("channel")
+        node.append_child_value("label", ch.label)
+        node.append_child_value("unit", ch.unit)
+        node.append_child_value("type", ch.type)
+        if ch.location is not None:
+            loc = node.append_child("location")
+            for axis, value in zip("XYZ", ch.location):
+                loc.append_child_value(axis, f"{value:.3f}")
+    for section, values in spec.desc.items():
+        node = desc.append_child(section)
+        for key, value in values.items():
+            node.append_child_value(key, str(value))
+    return info
 
 
-def stable_source_id(prefix: str, suffix: str) -> str:
-    """Return ``<prefix>-<suffix>-<hostname>``: stable across restarts on one machine."""
-    return f"{prefix}-{suffix}-{socket.gethostname()}"
-
-
-class LslOutlet:
-    """A sink that pushes blocks to an LSL outlet.
+class LslOutlet(Lifecycle):
+    """A sink that pushes blocks to an LSL outlet (a :class:`~realtime.core.lifecycle.Lifecycle` part).
 
     Every sample is pushed with its own timestamp, the one the block carries
     (``t0 + n / fs`` for the EMG). LSL's shortcut of stamping only a chunk's
@@ -133,37 +66,23 @@ class LslOutlet:
     """
 
     def __init__(self, spec: StreamSpec, max_buffered: int = 60) -> None:
+        super().__init__()
         self.spec = spec
         self.max_buffered = int(max_buffered)
         self._outlet: pylsl.StreamOutlet | None = None
         self.samples_pushed = 0
 
-    @property
-    def running(self) -> bool:
-        """Whether the outlet exists."""
-        return self._outlet is not None
-
-    def start(self) -> None:
+    def _open(self) -> None:
         """Create the outlet (it becomes visible to resolvers)."""
-        if self._outlet is not None:
-            logger.warning("%s: outlet %r already started.", type(self).__name__, self.spec.name)
-            return
-        self._outlet = pylsl.StreamOutlet(self.spec.to_stream_info(), 0, self.max_buffered)
+        self._outlet = pylsl.StreamOutlet(to_stream_info(self.spec), 0, self.max_buffered)
         logger.info("%s: publishing %r (%s)", type(self).__name__, self.spec.name, self.spec.source_id)
 
-    def stop(self) -> None:
+    def _close(self) -> None:
         """Destroy the outlet."""
-        if self._outlet is None:
-            raise RuntimeError(f"The outlet {self.spec.name!r} is not started. Use LslOutlet.start() first.")
         self._outlet = None
 
-    def __enter__(self) -> LslOutlet:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._outlet is not None:
-            self.stop()
+    def _describe(self) -> str:
+        return f"The outlet {self.spec.name!r}"
 
     def have_consumers(self) -> bool:
         """Whether at least one inlet is connected."""
@@ -177,7 +96,7 @@ class LslOutlet:
         """Push ``block`` (an empty block is ignored)."""
         outlet = self._outlet
         if outlet is None:
-            raise RuntimeError(f"The outlet {self.spec.name!r} is not started. Use LslOutlet.start() first.")
+            self._check_started("write()")
         n = block.n_samples
         if n == 0:
             return
@@ -200,7 +119,7 @@ class LslOutlet:
             LSL time of each row.
         """
         if self._outlet is None:
-            raise RuntimeError(f"The outlet {self.spec.name!r} is not started. Use LslOutlet.start() first.")
+            self._check_started("push_rows()")
         n = rows.shape[0]
         if n == 0:
             return
@@ -215,56 +134,43 @@ class LslOutlet:
     def push_sample(self, values: Sequence[float], timestamp: float) -> None:
         """Push one sample given as a sequence of numbers (for low-rate streams such as status)."""
         if self._outlet is None:
-            raise RuntimeError(f"The outlet {self.spec.name!r} is not started. Use LslOutlet.start() first.")
+            self._check_started("push_sample()")
         self._outlet.push_sample(list(values), timestamp)
         self.samples_pushed += 1
 
 
-class MarkerOutlet:
-    """A string stream of events (type ``Markers``, irregular rate).
+class MarkerOutlet(Lifecycle):
+    """A string stream of events (type ``Markers``, irregular rate; a :class:`~realtime.core.lifecycle.Lifecycle` part).
 
     Parameters
     ----------
-    name : str
-        Stream name, e.g. ``"myostream-markers"``.
-    source_id : str
-        Stable identifier.
+    spec : StreamSpec
+        A one-channel string stream, e.g. :func:`realtime.core.schemas.markers_stream_spec`.
     """
 
-    def __init__(self, name: str, source_id: str) -> None:
-        self.spec = StreamSpec(
-            name, "Markers", (ChannelInfo("event", "", "Marker"),), 0.0, source_id, channel_format="string"
-        )
+    def __init__(self, spec: StreamSpec) -> None:
+        super().__init__()
+        if spec.channel_format != "string" or len(spec.channels) != 1:
+            raise ValueError(
+                f"The argument 'spec' must declare one string channel; {spec.name!r} has {len(spec.channels)} "
+                f"{spec.channel_format} channels. Use realtime.core.schemas.markers_stream_spec()."
+            )
+        self.spec = spec
         self._outlet: pylsl.StreamOutlet | None = None
 
-    @property
-    def running(self) -> bool:
-        """Whether the outlet exists."""
-        return self._outlet is not None
-
-    def start(self) -> None:
+    def _open(self) -> None:
         """Create the outlet."""
-        if self._outlet is not None:
-            logger.warning("%s: outlet %r already started.", type(self).__name__, self.spec.name)
-            return
-        self._outlet = pylsl.StreamOutlet(self.spec.to_stream_info())
+        self._outlet = pylsl.StreamOutlet(to_stream_info(self.spec))
 
-    def stop(self) -> None:
+    def _close(self) -> None:
         """Destroy the outlet."""
-        if self._outlet is None:
-            raise RuntimeError(f"The outlet {self.spec.name!r} is not started. Use MarkerOutlet.start() first.")
         self._outlet = None
+
+    def _describe(self) -> str:
+        return f"The outlet {self.spec.name!r}"
 
     def __call__(self, text: str, timestamp: float) -> None:
         """Push one event with its LSL timestamp."""
         if self._outlet is None:
-            raise RuntimeError(f"The outlet {self.spec.name!r} is not started. Use MarkerOutlet.start() first.")
+            self._check_started("pushing a marker")
         self._outlet.push_sample([text], timestamp)
-
-
-def float_channels(labels: Sequence[str], unit: str, ctype: str) -> tuple[ChannelInfo, ...]:
-    """Channel infos for channels sharing one unit and type."""
-    return tuple(ChannelInfo(label, unit, ctype) for label in labels)
-
-
-STATUS_CHANNELS: tuple[str, ...] = ("samples_sent", "effective_rate_hz", "late_ticks", "loop_load", "latency_ms")

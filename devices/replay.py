@@ -21,19 +21,21 @@ interval; ``read()`` returns every due sample not yet returned.
 
 from __future__ import annotations
 
-import math
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pylsl
 
 from devices.channel_map import select_channels, unit_scales
 from devices.threaded_source import SourceStatus
-from realtime.core.block import IMU_CHANNELS, NO_EVENTS, Block, empty_block
+from realtime.core.block import NO_EVENTS, Block, empty_block
+from realtime.core.checks import check_number, check_optional_number, check_type, ensure_path
 from realtime.core.contract import StreamFormat
+from realtime.core.lifecycle import Lifecycle
 from realtime.core.logs import logger
+from realtime.core.units import IMU_CHANNELS
 
 TIME_COLUMNS: tuple[str, ...] = ("time", "timestamp", "timestamps", "t", "time_s", "lsl_time", "t_s")
 """Header labels recognised as the time column of a CSV file (seconds)."""
@@ -72,18 +74,13 @@ class ReplaySettings:
     gyro_scale: float = 1.0
 
     def __post_init__(self) -> None:
-        if not Path(self.path).is_file():
-            raise ValueError(f"The argument 'path' must be an existing file. {self.path!r} does not exist.")
-        if not (isinstance(self.speed, (int, float)) and 0 < self.speed <= 100):
-            raise ValueError(f"The argument 'speed' must be a factor in (0, 100]. {self.speed!r} is invalid.")
-        if self.fs is not None and not (isinstance(self.fs, (int, float)) and 0 < self.fs <= 100_000):
-            raise ValueError(f"The argument 'fs' must be a rate in Hz in (0, 100000]. {self.fs!r} is invalid.")
+        ensure_path("path", self.path)
+        check_number("speed", self.speed, 0.0, 100.0, "(a playback factor)", lo_open=True)
+        check_optional_number("fs", self.fs, 0.0, 100_000.0, "Hz", lo_open=True)
         if self.channels is not None and len(self.channels) != 6:
-            raise ValueError(f"The argument 'channels' must list 6 channels. {self.channels!r} is invalid.")
+            raise ValueError(f"The argument 'channels' must list 6 channels; {self.channels!r} is invalid.")
         for name in ("acc_scale", "gyro_scale"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ValueError(f"The argument '{name}' must be a positive number. {value!r} is invalid.")
+            check_number(name, getattr(self, name), 0.0, lo_open=True)
 
 
 @dataclass(frozen=True)
@@ -176,7 +173,7 @@ def _load_csv(settings: ReplaySettings) -> Recording:
 
 
 def _load_xdf(settings: ReplaySettings) -> Recording:
-    import pyxdf
+    import pyxdf  # deferred: pyxdf only for XDF recordings
 
     query: dict[str, str] = {}
     if settings.stream_name:
@@ -230,8 +227,9 @@ def _is_number(text: str) -> bool:
     return True
 
 
-class ReplaySource:
-    """A recorded file played back as an IMU source (``realtime.core.contract.Source``).
+class ReplaySource(Lifecycle):
+    """A recorded file played back as an IMU source (``realtime.core.contract.Source``; a
+    :class:`~realtime.core.lifecycle.Lifecycle` part).
 
     The file is loaded by the constructor, so a bad file fails before anything
     starts. ``read()`` never blocks and returns every sample due since the last
@@ -247,16 +245,13 @@ class ReplaySource:
     """
 
     def __init__(self, settings: ReplaySettings, clock: Callable[[], float] | None = None) -> None:
-        if not isinstance(settings, ReplaySettings):
-            raise ValueError(f"The argument 'settings' must be a ReplaySettings. {type(settings).__name__} is invalid.")
+        check_type("settings", settings, ReplaySettings, "a ReplaySettings")
+        super().__init__()
         if clock is None:
-            import pylsl
-
             clock = pylsl.local_clock
         self.settings = settings
         self.recording = load_recording(settings)
         self._clock = clock
-        self._running = False
         self._t_start = 0.0
         self._delivered = 0
         self._finished_reported = False
@@ -272,38 +267,15 @@ class ReplaySource:
         return self.recording.fs * self.settings.speed
 
     @property
-    def running(self) -> bool:
-        """Whether ``start()`` has been called and ``stop()`` has not."""
-        return self._running
-
-    @property
     def finished(self) -> bool:
         """Whether every sample has been returned (never for a looping replay)."""
         return not self.settings.loop and self._delivered >= self.recording.data.shape[0]
 
-    def start(self) -> None:
+    def _open(self) -> None:
         """Start playing from the first sample, which is due now."""
-        if self._running:
-            warnings.warn("ReplaySource is already started; start() ignored.", RuntimeWarning, stacklevel=2)
-            return
         self._t_start = float(self._clock())
         self._delivered = 0
         self._finished_reported = False
-        self._running = True
-
-    def stop(self) -> None:
-        """Stop playing."""
-        if not self._running:
-            raise RuntimeError("ReplaySource is not started. Use ReplaySource.start() first.")
-        self._running = False
-
-    def __enter__(self) -> ReplaySource:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._running:
-            self.stop()
 
     def _due(self, now: float) -> int:
         """Number of samples due at clock time ``now`` (over all loops)."""
@@ -319,8 +291,8 @@ class ReplaySource:
 
     def read(self) -> Block:
         """Return every sample due since the last call (an empty block if none); never blocks."""
-        if not self._running:
-            raise RuntimeError("ReplaySource is not started. Use ReplaySource.start() before read().")
+        if not self._started:
+            self._check_started("read()")
         rec = self.recording
         n_file = rec.data.shape[0]
         due = self._due(float(self._clock()))
@@ -351,9 +323,9 @@ class ReplaySource:
     def status(self) -> SourceStatus:
         """A snapshot in the same form as the device sources."""
         return SourceStatus(
-            name=f"replay {self.settings.path}", connected=self._running and not self.finished,
+            name=f"replay {self.settings.path}", connected=self._started and not self.finished,
             samples=self._delivered, frames_ok=0, crc_errors=0, malformed=0, text_lines=0, bytes_skipped=0,
-            seq_gaps=0, samples_lost=0, reconnects=0, rate_hz=self.fs if self._running and not self.finished else 0.0,
+            seq_gaps=0, samples_lost=0, reconnects=0, rate_hz=self.fs if self._started and not self.finished else 0.0,
             last_error="",
         )
 

@@ -18,16 +18,18 @@ is wrong: ``read()`` raises :class:`DeviceError` ("no valid frame in N s").
 from __future__ import annotations
 
 import errno
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import pylsl
 import serial
+from serial.tools import list_ports
 
 from devices.clock_sync import ClockSync
 from devices.continuity import ContinuityTracker
 from devices.formats import FORMATS, CsvSettings, make_decoder, max_rate_hz
 from devices.threaded_source import DeviceError, SourceStatus, ThreadedSource
+from realtime.core.checks import check_choice, check_number, check_type, ensure_int
 from realtime.core.logs import logger
 
 STANDARD_BAUDS: tuple[int, ...] = (9600, 19200, 38400, 57600, 115200, 230400, 460800, 500000, 921600,
@@ -75,23 +77,15 @@ class SerialSettings:
     read_timeout_s: float = 0.02
 
     def __post_init__(self) -> None:
-        if not isinstance(self.port, str) or not self.port:
-            raise ValueError(f"The argument 'port' must be a device path such as /dev/ttyUSB0. {self.port!r} is invalid.")
-        if not (isinstance(self.baud, int) and self.baud > 0):
-            raise ValueError(
-                f"The argument 'baud' must be a positive integer (usually one of {STANDARD_BAUDS}). "
-                f"{self.baud!r} is invalid."
-            )
-        if self.format not in FORMATS:
-            raise ValueError(f"The argument 'format' must be one of {', '.join(FORMATS)}. {self.format!r} is invalid.")
-        if not (isinstance(self.fs, (int, float)) and math.isfinite(self.fs) and 1.0 <= self.fs <= 10_000.0):
-            raise ValueError(f"The argument 'fs' must be a rate in Hz within [1, 10000]. {self.fs!r} is invalid.")
-        if not isinstance(self.csv, CsvSettings):
-            raise ValueError(f"The argument 'csv' must be a CsvSettings. {type(self.csv).__name__} is invalid.")
+        check_type("port", self.port, str, "a device path such as /dev/ttyUSB0")
+        if not self.port:
+            raise ValueError(f"The argument 'port' must be a device path such as /dev/ttyUSB0; {self.port!r} is invalid.")
+        ensure_int("baud", self.baud, lo=1, hint=f"The usual rates are {', '.join(map(str, STANDARD_BAUDS))}.")
+        check_choice("format", self.format, FORMATS)
+        check_number("fs", self.fs, 1.0, 10_000.0, "Hz")
+        check_type("csv", self.csv, CsvSettings, "a CsvSettings")
         for name in ("no_frame_timeout_s", "silence_s", "reconnect_min_s", "reconnect_max_s", "read_timeout_s"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ValueError(f"The argument '{name}' must be a positive number of seconds. {value!r} is invalid.")
+            check_number(name, getattr(self, name), 0.0, unit="s", lo_open=True)
         if self.reconnect_max_s < self.reconnect_min_s:
             raise ValueError(
                 f"The argument 'reconnect_max_s' ({self.reconnect_max_s}) must be >= reconnect_min_s "
@@ -101,8 +95,6 @@ class SerialSettings:
 
 def available_ports() -> list[str]:
     """Device paths of the serial ports the system reports (ptys are not listed)."""
-    from serial.tools import list_ports
-
     return sorted(p.device for p in list_ports.comports())
 
 
@@ -162,11 +154,8 @@ class SerialImu(ThreadedSource):
     """
 
     def __init__(self, settings: SerialSettings, clock: Callable[[], float] | None = None) -> None:
-        if not isinstance(settings, SerialSettings):
-            raise ValueError(f"The argument 'settings' must be a SerialSettings. {type(settings).__name__} is invalid.")
+        check_type("settings", settings, SerialSettings, "a SerialSettings")
         if clock is None:
-            import pylsl
-
             clock = pylsl.local_clock
         super().__init__(f"serial {settings.port} ({settings.format})", settings.fs, clock)
         self.settings = settings
@@ -209,7 +198,7 @@ class SerialImu(ThreadedSource):
         return self._bytes
 
     # ------------------------------------------------------------------ device
-    def _open(self) -> None:
+    def _open_device(self) -> None:
         s = self.settings
         self._port = open_port(s.port, s.baud, s.read_timeout_s)
         self._port.reset_input_buffer()
@@ -218,7 +207,7 @@ class SerialImu(ThreadedSource):
         self._last_frame_at = now
         logger.info("SerialImu: opened %s at %s baud (%s)", s.port, s.baud, s.format)
 
-    def _close(self) -> None:
+    def _close_device(self) -> None:
         if self._port is not None:
             try:
                 self._port.close()
@@ -237,7 +226,7 @@ class SerialImu(ThreadedSource):
                 if self._stop_event.wait(backoff):
                     break
                 try:
-                    self._open()
+                    self._open_device()
                 except DeviceError as err:
                     logger.debug("SerialImu: reopening %s failed: %s", s.port, err)
                     backoff = min(backoff * 2.0, s.reconnect_max_s)
@@ -257,7 +246,7 @@ class SerialImu(ThreadedSource):
             try:
                 data = port.read(port.in_waiting or 1)
             except (OSError, serial.SerialException) as err:
-                self._close()
+                self._close_device()
                 # The event is queued before the state flips, so whoever sees "disconnected" finds it.
                 self._event(f"device lost: {self.name}: {err}")
                 self._last_error = str(err)

@@ -2,10 +2,11 @@
 
 :class:`ThreadedSource` gives the serial and LSL sources the same behaviour:
 
-- ``start()`` opens the device in the caller's thread (so a missing port or
-  stream fails at once, with a clear message) and starts the reader thread; a
-  second ``start()`` warns. ``stop()`` joins the thread and re-raises an
-  exception the thread stored; ``read()`` before ``start()`` raises with the fix.
+- The lifecycle of :class:`realtime.core.lifecycle.Lifecycle`: ``start()``
+  opens the device in the caller's thread (so a missing port or stream fails
+  at once, with a clear message) and starts the reader thread; a second
+  ``start()`` warns. ``stop()`` joins the thread and re-raises an exception the
+  thread stored; ``read()`` before ``start()`` raises with the fix.
 - ``read()`` never blocks: it returns every sample queued since the last call
   as one :class:`realtime.core.block.Block`, or an empty block. ``Block.seq`` is the
   running sample index; a gap (lost samples) is a jump in ``seq``, so a block
@@ -19,7 +20,6 @@
 from __future__ import annotations
 
 import threading
-import warnings
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
@@ -27,9 +27,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from realtime.core.block import IMU_CHANNELS, NO_EVENTS, Block, empty_block
+from realtime.core.block import NO_EVENTS, Block, empty_block
 from realtime.core.contract import StreamFormat
+from realtime.core.lifecycle import Lifecycle
 from realtime.core.logs import logger
+from realtime.core.units import IMU_CHANNELS
 
 MAX_PENDING_RUNS = 64
 """Safety valve: above this many queued runs separated by gaps (a device losing frames faster than
@@ -91,13 +93,14 @@ class DeviceError(RuntimeError):
     """A device cannot be used (missing, busy, wrong settings); the message says what to do."""
 
 
-class ThreadedSource(ABC):
+class ThreadedSource(Lifecycle, ABC):
     """Base of the sources that read a device in a background thread (see the module docstring).
 
-    Subclasses implement ``_open()`` (called by ``start()`` in the caller's
-    thread; raise :class:`DeviceError` with the fix), ``_run()`` (the thread
-    body: loop until ``self._stop_event`` is set, call ``_push`` with decoded
-    samples) and ``_close()``.
+    Subclasses implement ``_open_device()`` (called by ``start()`` in the
+    caller's thread, and by the reader thread to reconnect; raise
+    :class:`DeviceError` with the fix), ``_run()`` (the thread body: loop until
+    ``self._stop_event`` is set, call ``_push`` with decoded samples) and
+    ``_close_device()``.
 
     Parameters
     ----------
@@ -110,6 +113,7 @@ class ThreadedSource(ABC):
     """
 
     def __init__(self, name: str, fs: float, clock: Callable[[], float]) -> None:
+        super().__init__()
         self.name = name
         self._fs = float(fs)
         self._clock = clock
@@ -117,10 +121,6 @@ class ThreadedSource(ABC):
         # Queued samples as runs of consecutive indices: [first index, end index, data chunks, timestamp chunks].
         self._runs: deque[list] = deque()
         self._events: deque[str] = deque()
-        self._stop_event = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
-        self._started = False
         self._next_seq = 0
         self._samples = 0
         self._connected = False
@@ -134,50 +134,6 @@ class ThreadedSource(ABC):
         """Nominal sampling rate in Hz (0 if unknown)."""
         return self._fs
 
-    @property
-    def running(self) -> bool:
-        """Whether ``start()`` has been called and ``stop()`` has not."""
-        return self._started
-
-    def start(self) -> None:
-        """Open the device and start the reader thread.
-
-        Raises
-        ------
-        DeviceError
-            The device cannot be opened (the message says why and what to do).
-        """
-        if self._started:
-            warnings.warn(f"{type(self).__name__} is already started; start() ignored.", RuntimeWarning, stacklevel=2)
-            return
-        self._stop_event.clear()
-        self._error = None
-        with self._lock:
-            self._runs.clear()
-        self._open()
-        self._connected = True
-        self._started = True
-        self._thread = threading.Thread(target=self._thread_main, name=f"myostream-{type(self).__name__}",
-                                         daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop the reader thread, close the device and re-raise an error the thread stored."""
-        if not self._started:
-            raise RuntimeError(f"{type(self).__name__} is not started. Use {type(self).__name__}.start() first.")
-        self._stop_event.set()
-        if self._thread is not None:
-            self._thread.join(5.0)
-            if self._thread.is_alive():
-                logger.error("%s: the reader thread did not stop within 5 s.", type(self).__name__)
-        self._thread = None
-        self._started = False
-        try:
-            self._close()
-        finally:
-            self._connected = False
-            self._raise_stored_error()
-
     def read(self) -> Block:
         """Return every sample that arrived since the last call (an empty block if none); never blocks.
 
@@ -189,11 +145,9 @@ class ThreadedSource(ABC):
             An error the reader thread stored (e.g. :class:`DeviceError` "no valid frame").
         """
         if not self._started:
-            raise RuntimeError(
-                f"{type(self).__name__} is not started. Use {type(self).__name__}.start() "
-                f"(or `with {type(self).__name__}(...) as source:`) before read()."
-            )
-        self._raise_stored_error()
+            self._check_started("read()")
+        if self._error is not None:
+            self._raise_stored_error()
         with self._lock:
             events = {"source_events": tuple(self._events)} if self._events else NO_EVENTS
             self._events.clear()
@@ -210,14 +164,6 @@ class ThreadedSource(ABC):
         if len(parts_d) == 1:
             return Block(parts_d[0], parts_t[0], self._fs, seq0, IMU_CHANNELS, events=events)
         return Block(np.concatenate(parts_d), np.concatenate(parts_t), self._fs, seq0, IMU_CHANNELS, events=events)
-
-    def __enter__(self) -> ThreadedSource:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._started:
-            self.stop()
 
     # ------------------------------------------------------------------ health
     @property
@@ -239,30 +185,31 @@ class ThreadedSource(ABC):
         """One human-readable line with the source's health."""
         return self.status.line()
 
+    # ------------------------------------------------------------------ lifecycle hooks
+    def _open(self) -> None:
+        with self._lock:
+            self._runs.clear()
+        self._open_device()
+        self._connected = True
+
+    def _close(self) -> None:
+        try:
+            self._close_device()
+        finally:
+            self._connected = False
+
     # ------------------------------------------------------------------ for subclasses
     @abstractmethod
-    def _open(self) -> None:
-        """Open the device in the caller's thread (raise DeviceError with the fix if impossible)."""
+    def _open_device(self) -> None:
+        """Open the device (raise DeviceError with the fix if impossible)."""
 
     @abstractmethod
     def _run(self) -> None:
         """The reader thread's loop: read, decode, queue samples, reconnect; return when stopping."""
 
     @abstractmethod
-    def _close(self) -> None:
+    def _close_device(self) -> None:
         """Release the device (called from the reader thread or ``stop()``)."""
-
-    def _thread_main(self) -> None:
-        try:
-            self._run()
-        except BaseException as err:  # re-raised from read()/stop()
-            logger.error("%s: reader thread failed: %s", type(self).__name__, err)
-            self._error = err
-
-    def _raise_stored_error(self) -> None:
-        if self._error is not None:
-            err, self._error = self._error, None
-            raise err
 
     def _event(self, text: str) -> None:
         """Queue an event for the next block read (``events["source_events"]``) and log it."""

@@ -8,7 +8,11 @@ GUI can never stall the producer. Modules:
 - :mod:`gui.streams`: stream discovery, metadata parsing, inlets with loss/return detection.
 - :mod:`gui.traces`, :mod:`gui.heatmap`, :mod:`gui.panels`: the plot widgets.
 - :mod:`gui.viewer`: the main window and the presenter that drives it at ~30 Hz.
-- :mod:`realtime.app.cli.view`: the ``view`` and ``bench viewer`` commands.
+- :mod:`gui.process`: starting the viewer's process, its readiness line, its CPU priority.
+
+The commands are ``view`` and ``bench viewer`` (:mod:`realtime.app.cli`); a test
+producer of the streams it draws is ``demo-outlet`` (:mod:`realtime.app.demo_outlet`).
+Like every peer of the foundation, the package imports only :mod:`realtime.core`.
 
 Importing this package does not import Qt; the Qt modules import it themselves.
 """

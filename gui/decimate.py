@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from realtime.core.checks import ensure_int
+
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
@@ -60,11 +62,7 @@ class StackedDecimator:
     """
 
     def __init__(self, n_channels: int, width: int, dtype: Any = np.float32) -> None:
-        if not isinstance(n_channels, (int, np.integer)) or n_channels < 1:
-            raise ValueError(
-                f"The argument 'n_channels' must be a strictly positive integer. {n_channels!r} is invalid."
-            )
-        self._n_channels = int(n_channels)
+        self._n_channels = ensure_int("n_channels", n_channels, lo=1)
         self._dtype = np.dtype(dtype)
         self._width = 0
         self._data: NDArray[Any] = np.empty((0, self._n_channels), dtype=self._dtype)

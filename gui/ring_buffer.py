@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from realtime.core.checks import ensure_int
+
 if TYPE_CHECKING:
     from numpy.typing import DTypeLike, NDArray
 
@@ -45,10 +47,7 @@ class RingBuffer:
             ("capacity", capacity),
             ("max_chunk", max_chunk),
         ):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(
-                    f"The argument '{name}' must be a strictly positive integer. {value!r} is invalid."
-                )
+            ensure_int(name, value, lo=1)
         self._n_channels = int(n_channels)
         self._capacity = int(capacity)
         self._max_chunk = int(max_chunk)

@@ -28,22 +28,21 @@ from pylsl.util import LostError
 from pylsl.util import TimeoutError as LslTimeoutError
 
 from gui.ring_buffer import RingBuffer
+from realtime.core.checks import check_number
 from realtime.core.logs import logger
+from realtime.core.schemas import DEFAULT_PREFIX, STREAM_SUFFIXES, STREAM_TYPES
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-DEFAULT_PREFIX = "myostream"
+VIEWED_ROLES: tuple[str, ...] = ("emg", "activation", "activation_model", "imu", "status", "markers")
+"""The streams the viewer shows, by their role in :mod:`realtime.core.schemas`."""
 
-# role -> stream-name suffix, as published by the simulator (docs/streams.md)
-ROLE_SUFFIXES: dict[str, str] = {
-    "emg": "EMG",
-    "activation": "activation",
-    "activation_model": "activation-model",
-    "imu": "IMU",
-    "status": "status",
-    "markers": "markers",
-}
+ROLE_SUFFIXES: dict[str, str] = {role: STREAM_SUFFIXES[role] for role in VIEWED_ROLES}
+"""Role -> stream-name suffix of the streams the viewer looks for (``<prefix>-<suffix>``)."""
+
+_EMG_SUFFIX = "-" + STREAM_SUFFIXES["emg"]
+_EMG_TYPE = STREAM_TYPES["emg"]
 
 _UNIT_NAMES = {
     "microvolts": "µV",
@@ -285,13 +284,10 @@ def discover(
     NoStreamError
         Nothing matching was found; the message lists the streams seen.
     """
-    if not (isinstance(timeout, (int, float)) and timeout > 0 and math.isfinite(timeout)):
-        raise ValueError(
-            f"The argument 'timeout' must be a positive number of seconds. {timeout!r} is invalid."
-        )
+    check_number("timeout", timeout, 0.0, unit="s", lo_open=True)
     fallback = prefix is None and stream is None
-    if prefix is None and stream is not None and stream.endswith("-EMG"):
-        prefix = stream[: -len("-EMG")]
+    if prefix is None and stream is not None and stream.endswith(_EMG_SUFFIX):
+        prefix = stream[: -len(_EMG_SUFFIX)]
     eff_prefix = prefix if prefix is not None else DEFAULT_PREFIX
     emg_name = stream if stream is not None else f"{eff_prefix}-{ROLE_SUFFIXES['emg']}"
 
@@ -306,7 +302,7 @@ def discover(
         seen = resolver.results()
         now = time.monotonic()
         named = [i for i in seen if i.name() == emg_name]
-        typed = [i for i in seen if i.type().lower() == "emg"] if fallback and not named else []
+        typed = [i for i in seen if i.type().lower() == _EMG_TYPE.lower()] if fallback and not named else []
         candidates = named or typed
         if candidates:
             emg = _newest(candidates)
@@ -320,12 +316,12 @@ def discover(
         time.sleep(0.05)
     found = sorted(_describe_info(i) for i in seen)
     if emg is not None:
-        _warn_duplicates(candidates, f"name {emg_name!r}" if named else "type 'EMG'")
+        _warn_duplicates(candidates, f"name {emg_name!r}" if named else f"type {_EMG_TYPE!r}")
     if emg is None:
         found_txt = "; ".join(found) if found else "no LSL streams at all"
         what = f"no stream named {emg_name!r}"
         if fallback:
-            what += " and no stream of type 'EMG'"
+            what += f" and no stream of type {_EMG_TYPE!r}"
         hint = (
             "start the simulator (python launch.py run) or pass --stream NAME"
             if stream is None
@@ -385,14 +381,8 @@ class StreamSlot:
         info_timeout: float = 2.0,
         clock: Callable[[], float] = pylsl.local_clock,
     ) -> None:
-        if not buffer_s > 0:
-            raise ValueError(
-                f"The argument 'buffer_s' must be positive seconds. {buffer_s!r} is invalid."
-            )
-        if not lost_after_s > 0:
-            raise ValueError(
-                f"The argument 'lost_after_s' must be positive seconds. {lost_after_s!r} is invalid."
-            )
+        check_number("buffer_s", buffer_s, 0.0, unit="s", lo_open=True)
+        check_number("lost_after_s", lost_after_s, 0.0, unit="s", lo_open=True)
         self._clock = clock
         self._inlet: pylsl.StreamInlet | None = self._open(info)
         try:
@@ -621,10 +611,10 @@ class StreamSlot:
 
 
 __all__ = [
-    "DEFAULT_PREFIX",
     "LIVE",
     "LOST",
     "ROLE_SUFFIXES",
+    "VIEWED_ROLES",
     "WAITING",
     "Discovery",
     "NoStreamError",

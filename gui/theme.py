@@ -6,10 +6,8 @@ told apart (ground truth vs model, IMU axes).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import pyqtgraph as pg
+import pyqtgraph as pg
+from pyqtgraph.Qt import QtGui, QtWidgets
 
 BACKGROUND = "#0f1318"
 PANEL_BACKGROUND = "#151a21"
@@ -35,7 +33,6 @@ STATUS_FONT_PT = 11
 
 def apply_global_options() -> None:
     """Set pyqtgraph's global options (call once before creating widgets)."""
-    import pyqtgraph as pg
 
     pg.setConfigOptions(
         background=BACKGROUND,
@@ -59,7 +56,6 @@ def style_plot(
     title : str | None
         Plot title (HTML allowed).
     """
-    from pyqtgraph.Qt import QtGui, QtWidgets
 
     tick_font = QtGui.QFont()
     tick_font.setPointSize(TICK_FONT_PT)

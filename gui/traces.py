@@ -20,6 +20,7 @@ from pyqtgraph.Qt import QtCore
 
 from gui import theme
 from gui.decimate import StackedDecimator
+from realtime.core.checks import check_number
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -174,11 +175,7 @@ class EmgTraces:
     # ------------------------------------------------------------------ settings
     def set_window(self, window_s: float) -> None:
         """Show the last ``window_s`` seconds (1 to 10)."""
-        if not (MIN_WINDOW_S <= float(window_s) <= MAX_WINDOW_S):
-            raise ValueError(
-                f"The argument 'window_s' must be between {MIN_WINDOW_S:g} and {MAX_WINDOW_S:g} s. "
-                f"{window_s!r} is invalid."
-            )
+        check_number("window_s", window_s, MIN_WINDOW_S, MAX_WINDOW_S, "s")
         self.window_s = float(window_s)
         self.plot.setXRange(-self.window_s, 0.0, padding=0.0)
         self.lost_text.setPos(-self.window_s / 2, self._top())
@@ -200,10 +197,7 @@ class EmgTraces:
 
     def set_spacing(self, spacing: float) -> None:
         """Fixed vertical distance between channels in data units (turns auto-scale off)."""
-        if not (spacing > 0 and math.isfinite(spacing)):
-            raise ValueError(
-                f"The argument 'spacing' must be a positive number. {spacing!r} is invalid."
-            )
+        check_number("spacing", spacing, 0.0, lo_open=True)
         self.autoscale = False
         self.spacing = float(spacing)
         self._update_left_label()

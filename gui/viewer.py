@@ -24,12 +24,12 @@ from gui.heatmap import make_rms_panel
 from gui.panels import ActivationBars, ImuTraces
 from gui.streams import LIVE, LOST, ROLE_SUFFIXES, WAITING, StreamSlot
 from gui.traces import MAX_WINDOW_S, MIN_WINDOW_S, EmgTraces, format_amount
+from realtime.core.checks import check_number, check_vector, ensure_path
 from realtime.core.logs import logger
+from realtime.core.schemas import STATUS_CHANNELS
 
 if TYPE_CHECKING:
     from gui.streams import Discovery
-
-STATUS_CHANNELS = ("samples_sent", "effective_rate_hz", "late_ticks", "loop_load", "latency_ms")
 
 
 @dataclass(frozen=True)
@@ -63,31 +63,12 @@ class ViewerOptions:
     screenshot_dir: str = "."
 
     def __post_init__(self) -> None:
-        if not (MIN_WINDOW_S <= self.window_s <= MAX_WINDOW_S):
-            raise ValueError(
-                f"The option 'window_s' must be between {MIN_WINDOW_S:g} and {MAX_WINDOW_S:g} s. "
-                f"{self.window_s!r} is invalid."
-            )
-        if not (1.0 <= self.fps <= 120.0):
-            raise ValueError(
-                f"The option 'fps' must be between 1 and 120 Hz. {self.fps!r} is invalid."
-            )
-        if not (self.lost_after_s > 0 and math.isfinite(self.lost_after_s)):
-            raise ValueError(
-                f"The option 'lost_after_s' must be positive seconds. {self.lost_after_s!r} is invalid."
-            )
-        if not (0.01 <= self.rms_window_s <= MAX_WINDOW_S):
-            raise ValueError(
-                f"The option 'rms_window_s' must be between 0.01 and {MAX_WINDOW_S:g} s. {self.rms_window_s!r} is invalid."
-            )
-        if not (0.5 <= self.side_fps <= 120.0):
-            raise ValueError(
-                f"The option 'side_fps' must be between 0.5 and 120 Hz. {self.side_fps!r} is invalid."
-            )
-        if len(self.size) != 2 or min(self.size) < 200:
-            raise ValueError(
-                f"The option 'size' must be (width, height) of at least 200 px. {self.size!r} is invalid."
-            )
+        check_number("window_s", self.window_s, MIN_WINDOW_S, MAX_WINDOW_S, "s")
+        check_number("fps", self.fps, 1.0, 120.0, "Hz")
+        check_number("lost_after_s", self.lost_after_s, 0.0, unit="s", lo_open=True)
+        check_number("rms_window_s", self.rms_window_s, 0.01, MAX_WINDOW_S, "s")
+        check_number("side_fps", self.side_fps, 0.5, 120.0, "Hz")
+        check_vector("size", self.size, 2, 200.0, unit="px (width, height)")
 
 
 class ChannelDialog(QtWidgets.QDialog):
@@ -428,8 +409,7 @@ class Viewer(QtWidgets.QMainWindow):
         if path is None:
             path = Path(self.options.screenshot_dir) / time.strftime("myostream-%Y%m%d-%H%M%S.png")
         path = Path(path)
-        if path.suffix.lower() != ".png":
-            raise ValueError(f"The argument 'path' must end in .png. {str(path)!r} is invalid.")
+        ensure_path("path", path, must_exist=False, suffixes=(".png",))
         path.parent.mkdir(parents=True, exist_ok=True)
         if not self.grab().save(str(path), "PNG"):
             raise OSError(
@@ -648,4 +628,4 @@ def make_app() -> QtWidgets.QApplication:
     return app
 
 
-__all__ = ["STATUS_CHANNELS", "ChannelDialog", "Viewer", "ViewerOptions", "make_app"]
+__all__ = ["ChannelDialog", "Viewer", "ViewerOptions", "make_app"]

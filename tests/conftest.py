@@ -18,6 +18,7 @@ from pathlib import Path
 import pylsl
 import pytest
 
+from realtime.core.logs import logger
 from tests.helpers import FakeClock
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -70,6 +71,16 @@ def lsl_prefix(request: pytest.FixtureRequest) -> str:
     """A stream-name prefix unique to this test (stream names and source_ids derive from it)."""
     name = "".join(c if c.isalnum() else "_" for c in request.node.name)[:40]
     return f"T_{name}_{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def myostream_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """``caplog`` for the package logger (``myostream`` does not propagate to the root logger)."""
+    logger.addHandler(caplog.handler)
+    try:
+        yield caplog
+    finally:
+        logger.removeHandler(caplog.handler)
 
 
 @pytest.fixture

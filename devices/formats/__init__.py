@@ -35,7 +35,7 @@ def make_decoder(fmt: str, csv: CsvSettings | None = None) -> FrameDecoder:
         return BinaryDecoder()
     if fmt == "witmotion":
         return WitMotionDecoder()
-    raise ValueError(f"The argument 'format' must be one of {', '.join(FORMATS)}. {fmt!r} is invalid.")
+    raise ValueError(f"The argument 'format' must be one of {', '.join(FORMATS)}; {fmt!r} is invalid.")
 
 
 def bytes_per_sample(fmt: str, payload: str = "int16", csv_line_bytes: int = 55) -> int:
@@ -57,7 +57,7 @@ def bytes_per_sample(fmt: str, payload: str = "int16", csv_line_bytes: int = 55)
         return 24 if payload == "int16" else 36
     if fmt == "witmotion":
         return 22
-    raise ValueError(f"The argument 'format' must be one of {', '.join(FORMATS)}. {fmt!r} is invalid.")
+    raise ValueError(f"The argument 'format' must be one of {', '.join(FORMATS)}; {fmt!r} is invalid.")
 
 
 def max_rate_hz(fmt: str, baud: int, payload: str = "int16", csv_line_bytes: int = 55) -> float:

@@ -29,14 +29,12 @@ import numpy as np
 
 from devices.formats.base import DecoderCounters, FrameBatch, gather_rows, select_frames
 from devices.formats.crc import crc16_ccitt_false, crc16_ccitt_false_rows
-
-STANDARD_GRAVITY = 9.80665
-"""m/s² per g."""
+from realtime.core.checks import check_choice
+from realtime.core.units import STANDARD_GRAVITY
 
 SYNC = b"\xa5\x5a"
 KIND_INT16 = 0x01
 KIND_FLOAT32 = 0x02
-HEADER_SIZE = 10
 FRAME_SIZES: dict[int, int] = {KIND_INT16: 24, KIND_FLOAT32: 36}
 """Frame length in bytes for each payload kind."""
 
@@ -83,14 +81,8 @@ def range_code(acc_range_g: float, gyro_range_dps: float) -> int:
     gyro_range_dps : float
         Gyroscope full scale in °/s, one of ``GYRO_RANGES_DPS``.
     """
-    if acc_range_g not in ACC_RANGES_G:
-        raise ValueError(
-            f"The argument 'acc_range_g' must be one of {ACC_RANGES_G}. {acc_range_g!r} is invalid."
-        )
-    if gyro_range_dps not in GYRO_RANGES_DPS:
-        raise ValueError(
-            f"The argument 'gyro_range_dps' must be one of {GYRO_RANGES_DPS}. {gyro_range_dps!r} is invalid."
-        )
+    check_choice("acc_range_g", acc_range_g, ACC_RANGES_G)
+    check_choice("gyro_range_dps", gyro_range_dps, GYRO_RANGES_DPS)
     return ACC_RANGES_G.index(acc_range_g) | (GYRO_RANGES_DPS.index(gyro_range_dps) << 4)
 
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from devices.formats.base import DecoderCounters, FrameBatch
-
-STANDARD_GRAVITY = 9.80665
+from realtime.core.checks import check_choice, check_number, ensure_int
+from realtime.core.units import STANDARD_GRAVITY
 
 IMU_ROLES: tuple[str, ...] = ("ax", "ay", "az", "gx", "gy", "gz")
 """Column roles of the six IMU values, in ``IMU_CHANNELS`` order."""
@@ -156,17 +156,10 @@ class CsvSettings:
     def __post_init__(self) -> None:
         roles = parse_columns(",".join(self.columns))
         object.__setattr__(self, "columns", roles)
-        if self.delimiter not in DELIMITERS:
-            raise ValueError(
-                f"The argument 'delimiter' must be one of {', '.join(repr(d) for d in DELIMITERS)}. "
-                f"{self.delimiter!r} is invalid."
-            )
+        check_choice("delimiter", self.delimiter, tuple(DELIMITERS))
         for name in ("acc_scale", "gyro_scale", "time_scale"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ValueError(f"The argument '{name}' must be a positive number. {value!r} is invalid.")
-        if not (isinstance(self.max_line, int) and self.max_line >= 16):
-            raise ValueError(f"The argument 'max_line' must be an integer >= 16. {self.max_line!r} is invalid.")
+            check_number(name, getattr(self, name), 0.0, lo_open=True)
+        ensure_int("max_line", self.max_line, lo=16)
 
 
 _LABEL = re.compile(r"(?:^|(?<=[\s,;]))[A-Za-z_][\w.]*\s*[:=]")
@@ -218,12 +211,6 @@ def format_lines(samples: np.ndarray, columns: tuple[str, ...] = IMU_ROLES, seq:
         else:
             cols.append(["0"] * n)
     return "".join(delimiter.join(row) + "\r\n" for row in zip(*cols)).encode("ascii")
-
-
-def expected_values(text_values: np.ndarray, settings: CsvSettings) -> np.ndarray:
-    """Return the float32 samples the decoder produces from parsed IMU fields (shape (n, 6), in IMU order)."""
-    scale = np.array([settings.acc_scale] * 3 + [settings.gyro_scale] * 3)
-    return (np.asarray(text_values, np.float64) * scale).astype(np.float32)
 
 
 class CsvDecoder:

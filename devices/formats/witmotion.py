@@ -25,6 +25,7 @@ import struct
 import numpy as np
 
 from devices.formats.base import DecoderCounters, FrameBatch, gather_rows, select_frames
+from realtime.core.units import STANDARD_GRAVITY
 
 FRAME_SIZE = 11
 HEADER = 0x55
@@ -33,7 +34,6 @@ TYPE_GYRO = 0x52
 TYPE_ANGLE = 0x53
 ACC_FULL_SCALE_G = 16.0
 GYRO_FULL_SCALE_DPS = 2000.0
-STANDARD_GRAVITY = 9.80665
 ACC_LSB = ACC_FULL_SCALE_G * STANDARD_GRAVITY / 32768.0
 GYRO_LSB = GYRO_FULL_SCALE_DPS * math.pi / 180.0 / 32768.0
 

@@ -42,62 +42,10 @@ reaches the engine grid there is no provenance (``imu_seq = -1``, times NaN).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from devices.lsl_outlet import StreamSpec
-
-PROVENANCE_CHANNELS: tuple[str, ...] = (
-    "imu_time",
-    "imu_seq",
-    "emg_index",
-    "emg_samples",
-    "imu_read_time",
-    "emg_push_time",
-)
-"""Columns of a provenance row (all float64; see :class:`ProvenanceTracker`)."""
+from realtime.core.schemas import PROVENANCE_CHANNELS, provenance_stream_spec
 
 IMU_TIME, IMU_SEQ, EMG_INDEX, EMG_SAMPLES, IMU_READ_TIME, EMG_PUSH_TIME = range(len(PROVENANCE_CHANNELS))
 """Column indices of a provenance row."""
-
-
-def provenance_stream_spec(prefix: str, fs: float, block_size: int) -> StreamSpec:
-    """The ``<prefix>-provenance`` stream: one double64 row per EMG block.
-
-    Parameters
-    ----------
-    prefix : str
-        Stream-name prefix.
-    fs : float
-        EMG rate in Hz.
-    block_size : int
-        EMG samples per block; the stream's nominal rate is ``fs / block_size``.
-    """
-    from devices.lsl_outlet import ChannelInfo, StreamSpec, stable_source_id
-
-    units = {"imu_time": "seconds", "imu_read_time": "seconds", "emg_push_time": "seconds"}
-    channels = tuple(ChannelInfo(name, units.get(name, "count"), "Provenance") for name in PROVENANCE_CHANNELS)
-    desc = {
-        "provenance": {
-            "imu_time": "LSL timestamp of the newest IMU sample that contributed to the EMG block",
-            "imu_seq": "source sample index of that IMU sample (-1: none yet)",
-            "emg_index": "index of the EMG block's first sample (EMG sample n has timestamp t0 + n / fs)",
-            "emg_samples": "samples in the EMG block",
-            "imu_read_time": "LSL clock when the runner read that IMU sample from the source",
-            "emg_push_time": "LSL clock when the EMG block was handed to its outlet",
-            "timestamp": "the EMG block's last-sample timestamp",
-        }
-    }
-    return StreamSpec(
-        f"{prefix}-provenance",
-        "Provenance",
-        channels,
-        float(fs) / int(block_size),
-        stable_source_id(prefix, "provenance"),
-        channel_format="double64",
-        desc=desc,
-    )
-
 
 __all__ = [
     "EMG_INDEX",

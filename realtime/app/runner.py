@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pylsl
 
 from realtime.app.provenance import (
     EMG_INDEX,
@@ -41,10 +42,12 @@ from realtime.app.provenance import (
     IMU_TIME,
     PROVENANCE_CHANNELS,
 )
-from realtime.core.block import IMU_CHANNELS, Block, regular_timestamps
+from realtime.core.block import Block, regular_timestamps
+from realtime.core.checks import check_number, check_optional_number, ensure_int
 from realtime.core.contract import StreamFormat, check_chain, part_name
 from realtime.core.logs import logger
 from realtime.core.priority import check_priority, set_thread_priority
+from realtime.core.units import EMG_FS_HINT, EMG_FS_MAX, EMG_FS_MIN, IMU_CHANNELS, STANDARD_GRAVITY
 from realtime.stages.grid import GridResampler
 from realtime.stages.guard import GuardSettings, InputGuard
 
@@ -62,7 +65,8 @@ class PipelineSettings:
     Parameters
     ----------
     fs : float
-        EMG sampling rate in Hz (1000 or 2000 are the usual values; 100-10000 accepted).
+        EMG sampling rate in Hz (1000 or 2000 are the usual values; 500-10000 accepted:
+        :data:`~realtime.core.units.EMG_FS_MIN`, :data:`~realtime.core.units.EMG_FS_MAX`).
     block_size : int
         EMG samples per tick. The default, 4 samples at 2 kHz, is 2 ms.
     duration : float | None
@@ -86,23 +90,15 @@ class PipelineSettings:
     guard: GuardSettings = GuardSettings()
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.fs, (int, float)) and 100.0 <= self.fs <= 10_000.0):
-            raise ValueError(f"The argument 'fs' must be a rate in Hz within [100, 10000]. {self.fs!r} is invalid.")
-        if not (isinstance(self.block_size, int) and self.block_size >= 1):
-            raise ValueError(
-                f"The argument 'block_size' must be a strictly positive integer. {self.block_size!r} is invalid."
-            )
+        check_number("fs", self.fs, EMG_FS_MIN, EMG_FS_MAX, "Hz", hint=EMG_FS_HINT)
+        ensure_int("block_size", self.block_size, lo=1)
         if self.block_size / self.fs > 0.1:
             raise ValueError(
                 f"The argument 'block_size' must span at most 100 ms of samples at {self.fs} Hz "
                 f"(at most {int(0.1 * self.fs)}). {self.block_size} is invalid."
             )
-        if self.duration is not None and not (self.duration >= 0):
-            raise ValueError(f"The argument 'duration' must be >= 0 seconds or None. {self.duration!r} is invalid.")
-        if not self.status_interval > 0:
-            raise ValueError(
-                f"The argument 'status_interval' must be > 0 seconds. {self.status_interval!r} is invalid."
-            )
+        check_optional_number("duration", self.duration, 0.0, unit="s", hint="None runs until stop().")
+        check_number("status_interval", self.status_interval, 0.0, unit="s", lo_open=True)
         check_priority(self.priority)
         if not isinstance(self.guard, GuardSettings):
             raise TypeError(f"The argument 'guard' must be a GuardSettings, {type(self.guard).__name__} is invalid.")
@@ -237,7 +233,7 @@ class StillSource:
         """The next ``n`` still samples, ``1 / fs`` apart from ``t0``."""
         t = regular_timestamps(self._t0, self.fs, self._k, n)
         still = np.zeros((n, len(IMU_CHANNELS)), np.float32)
-        still[:, 2] = 9.81
+        still[:, 2] = STANDARD_GRAVITY
         widths = {k: self._fmt.aux_width(k) for k in self._fmt.aux}
         aux = {k: np.zeros((n, w) if w else n, np.float32) for k, w in widths.items()}
         blk = Block(still, t, self.fs, self._k, IMU_CHANNELS, aux)
@@ -290,8 +286,6 @@ class Pipeline:
         status_callbacks: Sequence[Callable[[StatusReport], None]] = (),
     ) -> None:
         if clock is None:
-            import pylsl  # deferred: tests pass a fake clock and need no liblsl
-
             clock = pylsl.local_clock
         self.source = source
         self.activation = activation

@@ -13,22 +13,25 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from devices.lsl_outlet import (
-    STATUS_CHANNELS,
-    ChannelInfo,
-    LslOutlet,
-    MarkerOutlet,
-    StreamSpec,
-    float_channels,
-    stable_source_id,
-)
-from realtime.app.provenance import provenance_stream_spec
+from devices.lsl_outlet import LslOutlet, MarkerOutlet
 from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings, StatusReport
 from realtime.core.anatomy import MUSCLES
-from realtime.core.block import IMU_CHANNELS
+from realtime.core.checks import check_choice, check_name, check_type, ensure_int
 from realtime.core.logs import logger
+from realtime.core.schemas import (
+    StreamSpec,
+    activation_stream_spec,
+    emg_stream_spec,
+    imu_stream_spec,
+    markers_stream_spec,
+    provenance_stream_spec,
+    spikes_stream_spec,
+    status_stream_spec,
+)
 from realtime.stages.artefacts import ArtefactSettings, ArtefactStage
+from realtime.stages.engine import EmgEngine, EngineSettings, get_layout
 from realtime.stages.faults import Fault, FaultStage
+from realtime.stages.model.stage import ModelActivationStage
 from realtime.stages.teacher import TeacherActivation
 
 if TYPE_CHECKING:
@@ -87,108 +90,26 @@ class SimulatorConfig:
     priority: str = "normal"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.artefacts, ArtefactSettings):
-            raise TypeError(
-                f"The argument 'artefacts' must be an ArtefactSettings, {type(self.artefacts).__name__} is invalid."
-            )
-        if not (isinstance(self.faults, tuple) and all(isinstance(f, Fault) for f in self.faults)):
-            raise TypeError(
-                "The argument 'faults' must be a tuple of realtime.stages.faults.Fault (see load_faults). "
-                f"{self.faults!r} is invalid."
-            )
-        if not self.prefix or any(c.isspace() for c in self.prefix):
-            raise ValueError(f"The argument 'prefix' must be a non-empty name without spaces. {self.prefix!r} is invalid.")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(
-                f"The argument 'activation' must be one of {', '.join(ACTIVATIONS)}. {self.activation!r} is invalid."
-            )
-        if not (isinstance(self.units_per_muscle, int) and 1 <= self.units_per_muscle <= 1000):
-            raise ValueError(
-                f"The argument 'units_per_muscle' must be an integer in [1, 1000]. {self.units_per_muscle!r} is invalid."
-            )
+        check_type("artefacts", self.artefacts, ArtefactSettings, "an ArtefactSettings")
+        faults_rule = "a tuple of realtime.stages.faults.Fault (see load_faults)"
+        check_type("faults", self.faults, tuple, faults_rule)
+        for fault in self.faults:
+            check_type("faults", fault, Fault, faults_rule)
+        check_name("prefix", self.prefix)
+        check_choice("activation", self.activation, ACTIVATIONS)
+        ensure_int("units_per_muscle", self.units_per_muscle, 1, 1000)
         # Rate, block size and duration are checked by PipelineSettings.
         PipelineSettings(
             fs=self.fs, block_size=self.block_size, duration=self.duration, priority=self.priority
         )
 
 
-def emg_stream_spec(prefix: str, layout: Layout, fs: float) -> StreamSpec:
-    """The ``<prefix>-EMG`` stream: one channel per layout channel, µV, electrode locations in mm."""
-    locations_mm = np.asarray(layout.channel_locations, float) * 1000.0
-    channels = tuple(
-        ChannelInfo(label, "microvolts", "EMG", tuple(float(v) for v in loc))
-        for label, loc in zip(layout.channels, locations_mm)
-    )
-    layout_desc = {"name": layout.name, "montage": layout.kind, "description": layout.model}
-    if layout.grid is not None:
-        layout_desc.update(rows=str(layout.grid[0]), cols=str(layout.grid[1]))
-    desc = {
-        "acquisition": {
-            "manufacturer": "myostream",
-            "model": layout.name,
-            "compensated_lag": "0",
-            "precision": "32",
-        },
-        "reference": {"label": layout.reference, "subtracted": "Yes" if layout.differential else "No"},
-        "layout": layout_desc,
-    }
-    return StreamSpec(f"{prefix}-EMG", "EMG", channels, fs, stable_source_id(prefix, f"emg-{layout.name}"), desc=desc)
-
-
-def imu_stream_spec(prefix: str, fs: float) -> StreamSpec:
-    """The ``<prefix>-IMU`` stream: the 6 IMU channels actually used, with units."""
-    channels = float_channels(IMU_CHANNELS[:3], "m/s^2", "Accelerometer") + float_channels(
-        IMU_CHANNELS[3:], "rad/s", "Gyroscope"
-    )
-    return StreamSpec(f"{prefix}-IMU", "IMU", channels, fs, stable_source_id(prefix, "imu"))
-
-
-def activation_stream_spec(prefix: str, suffix: str, muscles: tuple[str, ...], fs: float) -> StreamSpec:
-    """A ``<prefix>-<suffix>`` activation stream: one channel per muscle, in [0, 1]."""
-    desc = {"activation": {"range": "0-1", "kind": "ground truth" if suffix == "activation" else "model prediction"}}
-    return StreamSpec(
-        f"{prefix}-{suffix}",
-        "Activation",
-        float_channels(muscles, "normalized", "Activation"),
-        fs,
-        stable_source_id(prefix, suffix),
-        desc=desc,
-    )
-
-
-SPIKE_CHANNELS: tuple[str, ...] = ("muscle", "unit", "sample")
-"""Channels of the ``<prefix>-spikes`` stream (one LSL sample per motor-unit discharge)."""
-
-
-def spikes_stream_spec(prefix: str, muscles: tuple[str, ...], fs: float) -> StreamSpec:
-    """The ``<prefix>-spikes`` stream: irregular, float64, one sample per discharge.
-
-    Channels ``muscle`` (index into ``muscles``, listed in ``desc/spikes/muscles``),
-    ``unit`` (rank in the muscle's pool, 0 = first recruited) and ``sample``
-    (index of the EMG sample where the MUAP starts); the LSL timestamp is that
-    EMG sample's timestamp.
-    """
-    channels = (
-        ChannelInfo("muscle", "index", "MuscleIndex"),
-        ChannelInfo("unit", "index", "MotorUnit"),
-        ChannelInfo("sample", "samples", "SampleIndex"),
-    )
-    desc = {"spikes": {"muscles": ",".join(muscles), "emg_fs": f"{fs:g}", "emg_stream": f"{prefix}-EMG"}}
-    return StreamSpec(
-        f"{prefix}-spikes", "Spikes", channels, 0.0, stable_source_id(prefix, "spikes"),
-        channel_format="double64", desc=desc,
-    )
-
-
-def status_stream_spec(prefix: str) -> StreamSpec:
-    """The ``<prefix>-status`` stream: runner health once per second."""
-    return StreamSpec(
-        f"{prefix}-status",
-        "Status",
-        float_channels(STATUS_CHANNELS, "", "Status"),
-        1.0,
-        stable_source_id(prefix, "status"),
-        channel_format="double64",
+def layout_emg_spec(prefix: str, layout: Layout, fs: float) -> StreamSpec:
+    """The ``<prefix>-EMG`` stream of ``layout`` (:func:`realtime.core.schemas.emg_stream_spec`)."""
+    return emg_stream_spec(
+        prefix, fs, layout.channels, np.asarray(layout.channel_locations, float) * 1000.0,
+        layout=layout.name, montage=layout.kind, reference=layout.reference, differential=layout.differential,
+        description=layout.model, grid=layout.grid,
     )
 
 
@@ -219,8 +140,6 @@ class Simulator:
         sleep: Callable[[float], None] | None = None,
         on_status: Callable[[StatusReport], None] | None = None,
     ) -> None:
-        from realtime.stages.engine import EmgEngine, EngineSettings, get_layout
-
         self.config = config
         self.source = source
         self.layout = get_layout(config.layout)
@@ -238,18 +157,17 @@ class Simulator:
         self.activation_stage = activation_stage
 
         prefix, source_fs = config.prefix, float(getattr(source, "fs", 0.0) or 0.0)
-        self.emg_outlet = LslOutlet(emg_stream_spec(prefix, self.layout, config.fs))
+        self.emg_outlet = LslOutlet(layout_emg_spec(prefix, self.layout, config.fs))
         self.imu_outlet = LslOutlet(imu_stream_spec(prefix, source_fs))
-        self.truth_outlet = LslOutlet(activation_stream_spec(prefix, "activation", MUSCLES, source_fs))
+        self.truth_outlet = LslOutlet(activation_stream_spec(prefix, MUSCLES, source_fs))
         model_fs = float(getattr(activation_stage, "fs", 0.0))
         self.model_outlet = (
-            LslOutlet(activation_stream_spec(prefix, "activation-model", activation_stage.output_format.channels,
-                                             model_fs))
+            LslOutlet(activation_stream_spec(prefix, activation_stage.output_format.channels, model_fs, model=True))
             if config.activation == "model"
             else None
         )
         self.status_outlet = LslOutlet(status_stream_spec(prefix))
-        self.marker_outlet = MarkerOutlet(f"{prefix}-markers", stable_source_id(prefix, "markers"))
+        self.marker_outlet = MarkerOutlet(markers_stream_spec(prefix))
         self.spike_outlet = LslOutlet(spikes_stream_spec(prefix, self.engine.settings.muscles, config.fs))
         self.provenance_outlet = LslOutlet(provenance_stream_spec(prefix, config.fs, config.block_size))
         self.artefact_stage = ArtefactStage(config.artefacts, config.fs, self.engine.channels)
@@ -284,7 +202,6 @@ class Simulator:
     def _default_activation_stage(self) -> Stage:
         if self.config.activation == "teacher":
             return TeacherActivation(MUSCLES)
-        from realtime.stages.model.stage import ModelActivationStage
 
         return ModelActivationStage(None)
 

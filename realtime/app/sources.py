@@ -22,8 +22,24 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+import pylsl
 
+from devices.channel_map import parse_channel_spec
 from devices.formats import FORMATS, max_rate_hz
+from devices.formats.csv_text import (
+    ACC_SCALES,
+    DELIMITERS,
+    GYRO_SCALES,
+    TIME_SCALES,
+    CsvSettings,
+    parse_columns,
+    parse_scale,
+)
+from devices.lsl_imu import LslImu, LslSettings, resolve_stream
+from devices.replay import ReplaySettings, ReplaySource
+from devices.serial_imu import STANDARD_BAUDS, SerialImu, SerialSettings
+from devices.threaded_source import DeviceError
+from realtime.body.synthetic import MOTIONS, SyntheticArm, SyntheticSettings
 from realtime.core.logs import logger
 
 if TYPE_CHECKING:
@@ -150,8 +166,6 @@ def build_source(options: Mapping[str, Any], clock: Callable[[], float] | None =
         A required option is missing, or an option belongs to another source.
     """
     if clock is None:
-        import pylsl
-
         clock = pylsl.local_clock
     opts = {**SOURCE_DEFAULTS, **{k: v for k, v in options.items() if k in SOURCE_DEFAULTS}}
     kind = opts["source"]
@@ -174,8 +188,6 @@ def build_source(options: Mapping[str, Any], clock: Callable[[], float] | None =
 
 
 def _synthetic(opts: dict[str, Any], clock: Callable[[], float]) -> Source:
-    from realtime.body.synthetic import MOTIONS, SyntheticArm, SyntheticSettings
-
     if opts["motion"] not in MOTIONS:
         raise _bad("--motion", f"must be one of {', '.join(MOTIONS)}; {opts['motion']!r} is invalid.")
     checks = (("imu_rate", "--imu-rate", 50.0, 1000.0, "Hz"), ("speed", "--speed", 0.0, 10.0, ""),
@@ -199,16 +211,6 @@ def _synthetic(opts: dict[str, Any], clock: Callable[[], float]) -> Source:
 
 def csv_settings_from_options(opts: Mapping[str, Any]) -> Any:
     """Build a ``CsvSettings`` from the ``--csv-*`` options (``click.BadParameter`` on a bad value)."""
-    from devices.formats.csv_text import (
-        ACC_SCALES,
-        DELIMITERS,
-        GYRO_SCALES,
-        TIME_SCALES,
-        CsvSettings,
-        parse_columns,
-        parse_scale,
-    )
-
     opts = {**SOURCE_DEFAULTS, **opts}
     try:
         columns = parse_columns(opts["csv_columns"])
@@ -231,8 +233,6 @@ def csv_settings_from_options(opts: Mapping[str, Any]) -> Any:
 
 
 def _serial(opts: dict[str, Any], clock: Callable[[], float]) -> Source:
-    from devices.serial_imu import STANDARD_BAUDS, SerialImu, SerialSettings
-
     if not opts["port"]:
         raise click.UsageError(
             "--source serial needs --port (e.g. --port /dev/ttyUSB0; `python launch.py list-ports` lists the "
@@ -263,8 +263,6 @@ def _serial(opts: dict[str, Any], clock: Callable[[], float]) -> Source:
 
 
 def _channels(opts: Mapping[str, Any]) -> tuple[str, ...] | None:
-    from devices.channel_map import parse_channel_spec
-
     try:
         return parse_channel_spec(opts["imu_channels"])
     except ValueError as err:
@@ -272,9 +270,6 @@ def _channels(opts: Mapping[str, Any]) -> tuple[str, ...] | None:
 
 
 def _lsl(opts: dict[str, Any], clock: Callable[[], float]) -> Source:
-    from devices.lsl_imu import LslImu, LslSettings, resolve_stream
-    from devices.threaded_source import DeviceError
-
     if not opts["stream_name"] and not opts["stream_type"]:
         raise click.UsageError(
             "--source lsl needs --stream-name NAME and/or --stream-type TYPE "
@@ -296,9 +291,6 @@ def _lsl(opts: dict[str, Any], clock: Callable[[], float]) -> Source:
 
 
 def _replay(opts: dict[str, Any], clock: Callable[[], float]) -> Source:
-    from devices.formats.csv_text import ACC_SCALES, GYRO_SCALES, parse_scale
-    from devices.replay import ReplaySettings, ReplaySource
-
     if not opts["file"]:
         raise click.UsageError("--source replay needs --file PATH (a CSV with a header row, or an XDF recording).")
     speed = opts["replay_speed"]

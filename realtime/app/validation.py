@@ -30,6 +30,7 @@ from scipy.signal import correlate, welch
 from scipy.stats import spearmanr
 
 from realtime.core.block import Block
+from realtime.core.checks import check_number
 from realtime.stages.engine.engine import Discharges, EmgEngine
 from realtime.stages.engine.layouts import get_layout
 from realtime.stages.engine.pool import PoolParameters, advance_pool, build_pools, initial_state
@@ -135,10 +136,7 @@ class ValidationSettings:
             ("steady_s", self.steady_s, 5.0),
             ("emg_s", self.emg_s, 2.0),
         ):
-            if not (isinstance(value, (int, float)) and low <= value <= 600.0):
-                raise ValueError(
-                    f"The argument {name!r} must be within [{low}, 600] s, {value!r} is invalid."
-                )
+            check_number(name, value, low, 600.0, "s")
         drives = tuple(float(d) for d in self.drives)
         if (
             0.5 not in drives
@@ -507,8 +505,3 @@ def fast_settings(engine: EngineSettings | None = None) -> ValidationSettings:
     return ValidationSettings(
         engine=engine or EngineSettings(), ramp_s=12.0, steady_s=10.0, emg_s=5.0
     )
-
-
-def with_engine(settings: ValidationSettings, **engine_changes: Any) -> ValidationSettings:
-    """``settings`` with some engine settings replaced."""
-    return replace(settings, engine=replace(settings.engine, **engine_changes))

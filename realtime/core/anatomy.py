@@ -13,6 +13,9 @@ from __future__ import annotations
 
 JOINTS: tuple[str, ...] = ("elbow_flexion", "forearm_pronation", "wrist_flexion")
 
+JOINT_LIMITS: tuple[tuple[float, float], ...] = ((0.0, 2.4), (-1.4, 1.4), (-1.2, 1.3))
+"""Range of motion (rad) of :data:`JOINTS`: elbow flexion, pronation, wrist flexion."""
+
 MUSCLES: tuple[str, ...] = (
     "biceps",
     "brachialis",

@@ -13,11 +13,6 @@ from types import MappingProxyType
 
 import numpy as np
 
-IMU_CHANNELS: tuple[str, ...] = ("acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z")
-"""Channel names of a 6-axis IMU block: accelerometer (m/s²) then gyroscope (rad/s)."""
-
-IMU_UNITS: tuple[str, ...] = ("m/s^2",) * 3 + ("rad/s",) * 3
-
 NO_AUX: Mapping[str, np.ndarray] = MappingProxyType({})
 """An empty, read-only ``aux`` mapping (shared; the default of :meth:`Block.trusted`)."""
 

@@ -15,8 +15,8 @@
 - A **sink** consumes blocks: ``write(block)``.
 
 Resource parts (serial ports, outlets) also have ``start()``/``stop()``, a
-``running`` property and are context managers
-(:class:`realtime.core.lifecycle.Resource`).
+``running`` property and are context managers: they derive from
+:class:`realtime.core.lifecycle.Lifecycle`, which writes that once.
 
 Side data travels in the blocks, never through attributes of a stage:
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 
+from realtime.core.checks import check_choice
 from realtime.core.logs import logger
 
 PRIORITIES: tuple[str, ...] = ("auto", "realtime", "normal")
@@ -31,11 +32,7 @@ real-time threads (typically 50 and up)."""
 
 def check_priority(priority: object) -> str:
     """Validate a priority mode (one of :data:`PRIORITIES`)."""
-    if priority not in PRIORITIES:
-        raise ValueError(
-            f"The argument 'priority' must be one of {PRIORITIES}. {priority!r} is invalid."
-        )
-    return str(priority)
+    return check_choice("priority", priority, PRIORITIES)
 
 
 def set_thread_priority(priority: str) -> str:

@@ -31,9 +31,10 @@ import math
 import numpy as np
 
 from realtime.core.anatomy import JOINTS
-from realtime.core.block import IMU_CHANNELS, Block
+from realtime.core.block import Block
 from realtime.core.checks import check_number
 from realtime.core.contract import StreamFormat
+from realtime.core.units import IMU_CHANNELS
 from realtime.stages.resample import CausalResampler
 
 PROVENANCE_AUX: dict[str, int] = {"imu_seq": 0, "imu_time": 0}

@@ -11,8 +11,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from realtime.core.block import IMU_CHANNELS, Block, regular_timestamps
+from realtime.core.block import Block, regular_timestamps
 from realtime.core.contract import StreamFormat
+from realtime.core.units import IMU_CHANNELS
 
 TimeFunction = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """``f(t, k) -> (n, m)``: a value per sample from its time since the start (s) and its index."""

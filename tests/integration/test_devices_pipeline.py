@@ -11,9 +11,11 @@ import pylsl
 from devices.fake_imu import FakeImu, FakeImuSettings
 from devices.serial_imu import SerialImu, SerialSettings
 from realtime.app.simulator import Simulator, SimulatorConfig
+from realtime.body.synthetic import SyntheticArm, SyntheticSettings
 from realtime.core.anatomy import MUSCLES
-from realtime.core.block import IMU_CHANNELS, Block
+from realtime.core.block import Block
 from realtime.core.contract import StreamFormat
+from realtime.core.units import IMU_CHANNELS
 
 
 class GyroActivation:
@@ -55,7 +57,8 @@ def _markers(inlet: pylsl.StreamInlet) -> list[str]:
 
 def test_pipeline_keeps_publishing_emg_while_the_serial_imu_is_unplugged(tmp_path: Path, lsl_prefix: str) -> None:
     link = str(tmp_path / "imu")
-    fake = FakeImu(FakeImuSettings(format="binary", rate=200.0, baud=921600, link=link, seed=1))
+    arm = SyntheticArm(SyntheticSettings(fs=200.0))
+    fake = FakeImu(FakeImuSettings(format="binary", rate=200.0, baud=921600, link=link, seed=1), arm)
     fake.start()
     source = SerialImu(SerialSettings(link, 921600, "binary", fs=200.0, reconnect_max_s=0.2))
     config = SimulatorConfig(prefix=lsl_prefix, layout="armband8", fs=1000.0, block_size=4, units_per_muscle=10)
@@ -75,7 +78,8 @@ def test_pipeline_keeps_publishing_emg_while_the_serial_imu_is_unplugged(tmp_pat
         during = _pull_for(emg, 1.0)
         imu_during = _pull_for(imu, 0.3)
         events = _markers(markers)
-        fake = FakeImu(FakeImuSettings(format="binary", rate=200.0, baud=921600, link=link, seed=2))
+        arm = SyntheticArm(SyntheticSettings(fs=200.0))
+        fake = FakeImu(FakeImuSettings(format="binary", rate=200.0, baud=921600, link=link, seed=2), arm)
         fake.start()  # plug back in (a new pty behind the same name)
         deadline = time.monotonic() + 5.0
         while source.status.reconnects < 1 and time.monotonic() < deadline:

@@ -15,8 +15,10 @@ import pylsl
 import pytest
 from click.testing import CliRunner
 
-from gui.demo_outlet import emg_info
-from realtime.app.cli.view import start_viewer_process, view
+from gui.process import READY_LINE, start_viewer_process, viewer_command
+from realtime.app.cli.view import view
+from realtime.app.demo_outlet import emg_info
+from realtime.core.launcher import cli_command, cli_environment
 from tests.helpers import unique_name
 
 if TYPE_CHECKING:
@@ -42,8 +44,6 @@ def test_view_screenshot_mode_writes_png_and_exits(tmp_path: Path) -> None:
     import subprocess
     import threading
 
-    from realtime.app.cli.view import _LAUNCH, READY_LINE
-
     name = unique_name("cli_shot")
     fs = 500.0
     outlet = pylsl.StreamOutlet(emg_info(name, "armband8", fs, source_id=name))
@@ -63,22 +63,11 @@ def test_view_screenshot_mode_writes_png_and_exits(tmp_path: Path) -> None:
     path = tmp_path / "cli.png"
     try:
         proc = subprocess.run(
-            [
-                sys.executable,
-                str(_LAUNCH),
-                "view",
-                "--stream",
-                name,
-                "--screenshot",
-                str(path),
-                "--screenshot-after",
-                "1",
-                "--nice",
-                "0",
-            ],
+            cli_command("view", "--stream", name, "--screenshot", path, "--screenshot-after", 1, "--nice", 0),
             capture_output=True,
             text=True,
             timeout=120,
+            env=cli_environment(),
         )
     finally:
         stop.set()
@@ -91,14 +80,24 @@ def test_view_screenshot_mode_writes_png_and_exits(tmp_path: Path) -> None:
     assert sent["n"] > 0
 
 
+def test_viewer_command_and_process_helper_arguments() -> None:
+    argv = viewer_command("P1", timeout=10, screenshot_after=2.5, stream=None)
+    assert argv[:3] == [sys.executable, "-m", "realtime.app.cli"]
+    assert argv[3:] == ["view", "--prefix", "P1", "--timeout", "10", "--screenshot-after", "2.5"]
+    with pytest.raises(TypeError, match=r"Unknown viewer option\(s\) \['colour'\]"):
+        viewer_command("P1", colour="red")
+    with pytest.raises(ValueError, match="'prefix' must be a non-empty name without spaces"):
+        start_viewer_process("")
+    with pytest.raises(TypeError, match="'prefix' must be a string"):
+        start_viewer_process(None)
+
+
 def test_launch_view_without_stream_exits_nonzero() -> None:
     import subprocess
 
-    from realtime.app.cli.view import _LAUNCH
-
     missing = unique_name("missing_cli")
     proc = subprocess.run(
-        [sys.executable, str(_LAUNCH), "view", "--stream", missing, "--timeout", "0.5"],
+        cli_command("view", "--stream", missing, "--timeout", "0.5"), env=cli_environment(),
         capture_output=True,
         text=True,
         timeout=60,
@@ -156,14 +155,12 @@ def test_lower_priority_moves_the_viewer_to_the_idle_class() -> None:
     import subprocess
 
     code = (
-        "import os; from realtime.app.cli.view import lower_priority; lower_priority(5); "
+        "import os; from gui.process import lower_priority; lower_priority(5); "
         "print(os.sched_getscheduler(0) == os.SCHED_IDLE, os.nice(0))"
     )
-    from realtime.app.cli.view import _LAUNCH
-
     out = subprocess.run(
         [sys.executable, "-c", code],
-        cwd=_LAUNCH.parent,
+        env=cli_environment(),
         capture_output=True,
         text=True,
         timeout=60,

@@ -13,9 +13,11 @@ import pytest
 pytest.importorskip("pytestqt")
 pytest.importorskip("pyqtgraph")
 
-from gui.demo_outlet import emg_info  # noqa: E402
+from devices.lsl_outlet import to_stream_info  # noqa: E402
 from gui.streams import discover  # noqa: E402
 from gui.viewer import Viewer, ViewerOptions, make_app  # noqa: E402
+from realtime.app.demo_outlet import emg_info  # noqa: E402
+from realtime.core.schemas import status_stream_spec  # noqa: E402
 from tests.helpers import unique_name
 
 
@@ -23,11 +25,7 @@ def test_companion_panels_and_simulator_status(qtbot) -> None:
     make_app()
     prefix = unique_name("pfx")
     emg = pylsl.StreamOutlet(emg_info(f"{prefix}-EMG", "armband8", 500.0, source_id=f"{prefix}-e"))
-    status_info = pylsl.StreamInfo(f"{prefix}-status", "Status", 5, 1.0, "float32", f"{prefix}-s")
-    chans = status_info.desc().append_child("channels")
-    for label in ("samples_sent", "effective_rate_hz", "late_ticks", "loop_load", "latency_ms"):
-        chans.append_child("channel").append_child_value("label", label)
-    status = pylsl.StreamOutlet(status_info)
+    status = pylsl.StreamOutlet(to_stream_info(status_stream_spec(prefix)))  # as the simulator declares it
     act_info = pylsl.StreamInfo(
         f"{prefix}-activation", "Activation", 2, 50.0, "float32", f"{prefix}-a"
     )

@@ -10,7 +10,6 @@ import numpy as np
 import pylsl
 import pytest
 
-from gui.demo_outlet import emg_info
 from gui.ring_buffer import RingBuffer
 from gui.streams import (
     RELEASE_AFTER_S,
@@ -18,6 +17,7 @@ from gui.streams import (
     StreamSlot,
     discover,
 )
+from realtime.app.demo_outlet import emg_info
 from tests.helpers import unique_name
 
 
@@ -61,7 +61,7 @@ def test_discover_lists_what_was_found_when_nothing_matches() -> None:
     assert f"no stream named '{missing}'" in msg
     assert f"{other} [EEG, 2 ch @ 250 Hz]" in msg
     assert "\n" not in msg
-    with pytest.raises(ValueError, match="'timeout' must be a positive number"):
+    with pytest.raises(ValueError, match="'timeout' must be a number > 0 s"):
         discover(stream=missing, timeout=0)
     del out
 

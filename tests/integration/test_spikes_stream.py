@@ -8,8 +8,9 @@ import numpy as np
 import pylsl
 from numpy.testing import assert_allclose
 
-from realtime.app.simulator import SPIKE_CHANNELS, Simulator, SimulatorConfig
+from realtime.app.simulator import Simulator, SimulatorConfig
 from realtime.core.anatomy import MUSCLES
+from realtime.core.schemas import SPIKE_CHANNELS
 from tests.helpers.scripted import ScriptedImu, Tap
 
 

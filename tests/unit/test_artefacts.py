@@ -237,8 +237,9 @@ def test_run_rejects_bad_artefact_options(args: list[str], option: str) -> None:
 
 def test_runner_hands_the_imu_on_the_emg_grid_to_a_post_stage(fake_clock) -> None:
     from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings
-    from realtime.core.block import IMU_CHANNELS, regular_timestamps
+    from realtime.core.block import regular_timestamps
     from realtime.core.contract import StreamFormat
+    from realtime.core.units import IMU_CHANNELS
     from realtime.stages.teacher import TeacherActivation
 
     muscles = ("m1",)

@@ -12,8 +12,9 @@ def test_settings_check_what_the_baud_rate_can_carry() -> None:
         FakeImuSettings(format="csv", rate=1000.0, baud=115200)
     FakeImuSettings(format="binary", rate=1000.0, baud=921600)
     FakeImuSettings(format="csv", rate=1000.0, baud=115200, check_baud=False)
-    with pytest.raises(ValueError, match="'garbage' must be a probability"):
+    with pytest.raises(ValueError, match=r"'garbage' must be a number within \[0, 1\] \(a probability per frame\)"):
         FakeImuSettings(garbage=2.0)
     with pytest.raises(ValueError, match="'format' must be one of"):
         FakeImuSettings(format="nmea")
+
 

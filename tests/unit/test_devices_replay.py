@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from devices.replay import ReplaySettings, ReplaySource
-from realtime.core.block import IMU_CHANNELS, Block
+from realtime.core.block import Block
+from realtime.core.units import IMU_CHANNELS
 from tests.helpers.scripted import EventTap
 
 
@@ -115,15 +116,15 @@ def test_bad_files_fail_with_the_reason(tmp_path: Path) -> None:
         ReplaySource(ReplaySettings(str(odd)))
 
 
-def test_lifecycle(tmp_path: Path, fake_clock) -> None:
+def test_lifecycle(tmp_path: Path, fake_clock, myostream_log: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "rec.csv"
     _write_csv(path, 10, 100.0)
     src = ReplaySource(ReplaySettings(str(path)), clock=fake_clock)
     with pytest.raises(RuntimeError, match=r"Use ReplaySource.start\(\)"):
         src.read()
     src.start()
-    with pytest.warns(RuntimeWarning, match="already started"):
-        src.start()
+    src.start()  # a second start() warns through the package logger, nothing else
+    assert "already started; start() ignored" in myostream_log.text
     src.stop()
     with pytest.raises(RuntimeError, match="not started"):
         src.stop()

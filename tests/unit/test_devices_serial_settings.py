@@ -18,8 +18,9 @@ def test_missing_port_error_names_the_fix() -> None:
 def test_settings_are_validated() -> None:
     with pytest.raises(ValueError, match="'format' must be one of csv, binary, witmotion"):
         SerialSettings("/dev/x", format="nmea")
-    with pytest.raises(ValueError, match="'baud' must be a positive integer"):
+    with pytest.raises(ValueError, match="'baud' must be an integer >= 1"):
         SerialSettings("/dev/x", baud=0)
     with pytest.raises(ValueError, match="'port'"):
         SerialSettings("")
+
 

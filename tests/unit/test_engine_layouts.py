@@ -10,15 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from devices.lsl_outlet import to_stream_info
+from realtime.app.simulator import layout_emg_spec
+from realtime.stages.engine.layout import FOREARM_LENGTH, FOREARM_RADIUS, Layout
 from realtime.stages.engine.layout_files import save_layout
-from realtime.stages.engine.layouts import (
-    FOREARM_LENGTH,
-    FOREARM_RADIUS,
-    LAYOUTS,
-    Layout,
-    builtin_layout_path,
-    get_layout,
-)
+from realtime.stages.engine.layouts import LAYOUTS, builtin_layout_path, get_layout
 from realtime.stages.engine.muscles import MUSCLE_GEOMETRY
 
 
@@ -349,11 +345,10 @@ def _parse_stream_xml(xml: str) -> dict:
 
 @pytest.mark.parametrize("name", LAYOUTS)
 def test_layout_files_round_trip_into_lsl_metadata(tmp_path: Path, name: str) -> None:
-    emg_stream_spec = pytest.importorskip("realtime.app.simulator").emg_stream_spec
     # File -> Layout -> LSL stream description -> parsed back.
     path = save_layout(get_layout(name), tmp_path / f"{name}.json")
     lay = get_layout(path)
-    info = emg_stream_spec("T_layout", lay, 2000.0).to_stream_info()
+    info = to_stream_info(layout_emg_spec("T_layout", lay, 2000.0))
     meta = _parse_stream_xml(info.as_xml())
     assert meta["labels"] == list(lay.channels)
     assert meta["units"] == {"microvolts"}

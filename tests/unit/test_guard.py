@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings
-from realtime.core.block import IMU_CHANNELS, Block, regular_timestamps
+from realtime.core.block import Block, regular_timestamps
 from realtime.core.contract import StreamFormat
+from realtime.core.units import IMU_CHANNELS
 from realtime.stages.guard import GuardSettings, InputGuard
 
 

@@ -7,12 +7,12 @@ import pylsl
 import pytest
 
 from gui.decimate import StackedDecimator, block_size
-from gui.demo_outlet import emg_info
 from gui.ring_buffer import RingBuffer
 from gui.streams import (
     StreamMeta,
     parse_metadata,
 )
+from realtime.app.demo_outlet import emg_info
 from tests.helpers import unique_name
 
 
@@ -44,7 +44,7 @@ def test_ring_buffer_write_longer_than_capacity_and_bad_shapes() -> None:
         ring.write(np.zeros((3, 3), np.float32), np.zeros(3))
     with pytest.raises(ValueError, match="'timestamps' should be"):
         ring.write(np.zeros((3, 2), np.float32), np.zeros(4))
-    with pytest.raises(ValueError, match="'capacity' must be a strictly positive integer"):
+    with pytest.raises(ValueError, match="'capacity' must be an integer >= 1"):
         RingBuffer(2, 0)
 
 

@@ -210,7 +210,7 @@ def test_sweep_is_every_combination_and_settings_are_checked() -> None:
     assert targets_met(rows) == {"lsl grid64 2000 Hz block 2": True, "lsl grid64 2000 Hz block 2 grid-only": False}
     with pytest.raises(ValueError, match="'source'"):
         SessionConfig(source="usb")
-    with pytest.raises(ValueError, match="'provisional'"):
+    with pytest.raises(TypeError, match="'provisional' must be True or False"):
         SessionConfig(provisional="no")
     with pytest.raises(ValueError, match="'duration'"):
         SessionConfig(duration=2.0, warmup=2.0)

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from realtime.app.bench.provisional import ESTIMATES, bench_peek, main, provisional_accuracy
+from realtime.app.bench.provisional import ESTIMATES, bench_peek, provisional_accuracy
+from realtime.app.cli.bench_model import provisional as provisional_cmd
 from realtime.stages.model.config import NetConfig
 
 
@@ -34,7 +35,7 @@ def test_peek_timing_has_every_kind() -> None:
 
 def test_command_writes_json(tmp_path: Path) -> None:
     out = tmp_path / "p.json"
-    result = CliRunner().invoke(main, ["--json", str(out), "--samples", "200", "--seconds", "4"])
+    result = CliRunner().invoke(provisional_cmd, ["--json", str(out), "--samples", "200", "--seconds", "4"])
     assert result.exit_code == 0, result.output
     doc = json.loads(out.read_text())
     assert set(doc) >= {"nets", "stage", "accuracy", "machine"}

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from realtime.app.training.network import ActivationNet
+from realtime.app.training.network import ActivationNet, net_from_checkpoint
 from realtime.core.anatomy import JOINTS, MUSCLES
-from realtime.core.block import IMU_CHANNELS
+from realtime.core.units import IMU_CHANNELS
 from realtime.stages.model.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -63,7 +63,7 @@ def test_round_trip(tmp_path: Path) -> None:
     np.testing.assert_array_equal(a0, a1)
     np.testing.assert_array_equal(g0, g1)
     with torch.no_grad():
-        a2, _ = back.torch_module()(torch.from_numpy(x)[None], pad="replicate")
+        a2, _ = net_from_checkpoint(back)(torch.from_numpy(x)[None], pad="replicate")
     np.testing.assert_allclose(a2[0].numpy(), a0, atol=1e-5)
     assert back.receptive_field == CONFIG.receptive_field
     assert back.receptive_field_s == pytest.approx(CONFIG.receptive_field / 100.0)

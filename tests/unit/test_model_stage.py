@@ -8,8 +8,9 @@ import torch
 
 from realtime.app.training.network import ActivationNet
 from realtime.core.anatomy import JOINTS, MUSCLES
-from realtime.core.block import IMU_CHANNELS, Block
+from realtime.core.block import Block
 from realtime.core.contract import StreamFormat
+from realtime.core.units import IMU_CHANNELS
 from realtime.stages.model.checkpoint import Checkpoint, CheckpointError
 from realtime.stages.model.config import NetConfig
 from realtime.stages.model.resample import ImuResampler
@@ -268,5 +269,5 @@ def test_missing_checkpoint_error(tmp_path) -> None:  # noqa: ANN001
 
 
 def test_provisional_must_be_a_bool() -> None:
-    with pytest.raises(ValueError, match="'provisional'"):
+    with pytest.raises(TypeError, match="'provisional' must be True or False"):
         ModelActivationStage(make_checkpoint(), provisional="yes")

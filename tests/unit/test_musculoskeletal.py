@@ -7,8 +7,6 @@ import pytest
 from numpy.testing import assert_allclose
 
 from realtime.body.musculoskeletal import (
-    GRAVITY,
-    JOINT_LIMITS,
     MAX_FORCE_N,
     ActivationDynamics,
     ArmParams,
@@ -32,7 +30,8 @@ from realtime.body.musculoskeletal.arm import (
     HAND_GYRATION,
     LOAD_GYRATION_M,
 )
-from realtime.core.anatomy import MUSCLES
+from realtime.core.anatomy import JOINT_LIMITS, MUSCLES
+from realtime.core.units import STANDARD_GRAVITY
 
 FLEXORS = [MUSCLES.index(m) for m in ("biceps", "brachialis", "brachioradialis")]
 TRICEPS = MUSCLES.index("triceps")
@@ -96,7 +95,7 @@ def _mass_matrix(q: np.ndarray, arm: ArmParams, load: float, h: float = 1e-6) ->
 
 
 def _potential(q: np.ndarray, arm: ArmParams, load: float) -> float:
-    return sum(mass * GRAVITY * com[2] for mass, com, _, _ in _bodies(q, arm, load))
+    return sum(mass * STANDARD_GRAVITY * com[2] for mass, com, _, _ in _bodies(q, arm, load))
 
 
 def _lagrange_torque(q: np.ndarray, qd: np.ndarray, qdd: np.ndarray, arm: ArmParams, load: float) -> np.ndarray:
@@ -155,7 +154,7 @@ def test_static_elbow_torque_with_horizontal_forearm_matches_hand_calculation() 
     lf, lh = arm.forearm_length, arm.hand_length
     for load in (0.0, 2.0, 5.0):
         tau = inverse_dynamics(*_still(np.pi / 2, 0.0, 0.0), arm, load)[0]
-        expected = GRAVITY * (arm.forearm_mass * FOREARM_COM * lf + arm.hand_mass * (lf + HAND_COM * lh)
+        expected = STANDARD_GRAVITY * (arm.forearm_mass * FOREARM_COM * lf + arm.hand_mass * (lf + HAND_COM * lh)
                               + load * (lf + GRIP_FRACTION * lh))
         assert_allclose(tau, [expected, 0.0, 0.0], atol=1e-9)
     assert 9.0 < inverse_dynamics(*_still(np.pi / 2, 0, 0), arm, 2.0)[0, 0] < 11.0
@@ -163,7 +162,7 @@ def test_static_elbow_torque_with_horizontal_forearm_matches_hand_calculation() 
 
 def test_gravity_on_the_hand_needs_wrist_extension_palm_down_and_flexion_palm_up() -> None:
     arm = ArmParams()
-    hold = GRAVITY * (arm.hand_mass * HAND_COM + 1.0 * GRIP_FRACTION) * arm.hand_length
+    hold = STANDARD_GRAVITY * (arm.hand_mass * HAND_COM + 1.0 * GRIP_FRACTION) * arm.hand_length
     palm_down = inverse_dynamics(*_still(np.pi / 2, np.pi / 2, 0.0), arm, 1.0)[0]
     palm_up = inverse_dynamics(*_still(np.pi / 2, -np.pi / 2, 0.0), arm, 1.0)[0]
     assert_allclose(palm_down[2], -hold, rtol=1e-12)

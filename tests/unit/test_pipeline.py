@@ -14,8 +14,9 @@ import pytest
 from numpy.testing import assert_allclose
 
 from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings
-from realtime.core.block import IMU_CHANNELS, Block
+from realtime.core.block import Block
 from realtime.core.contract import ChainError
+from realtime.core.units import IMU_CHANNELS
 from realtime.stages.teacher import TeacherActivation
 from tests.helpers.scripted import CopyEngine, ScriptedImu
 

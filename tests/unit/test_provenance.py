@@ -21,8 +21,9 @@ from realtime.app.provenance import (
     provenance_stream_spec,
 )
 from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings
-from realtime.core.block import IMU_CHANNELS, Block, regular_timestamps
+from realtime.core.block import Block, regular_timestamps
 from realtime.core.contract import StreamFormat
+from realtime.core.units import IMU_CHANNELS
 from realtime.stages.grid import GridResampler
 from realtime.stages.teacher import TeacherActivation
 from tests.helpers.scripted import CopyEngine, ScriptedImu

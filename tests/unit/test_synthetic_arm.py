@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from realtime.body.musculoskeletal import GRAVITY, JOINT_LIMITS, ArmParams
+from realtime.body.musculoskeletal import ArmParams
 from realtime.body.synthetic import (
     MOTIONS,
     Segment,
@@ -21,11 +21,11 @@ from realtime.body.synthetic import (
     simulate,
 )
 from realtime.body.synthetic.imu import rotation_matrix
-from realtime.core.anatomy import MUSCLES
-from realtime.core.block import IMU_CHANNELS
+from realtime.core.anatomy import JOINT_LIMITS, MUSCLES
 from realtime.core.contract import Source
+from realtime.core.units import IMU_CHANNELS, STANDARD_GRAVITY
 
-G = GRAVITY
+G = STANDARD_GRAVITY
 QUIET = {"noise": False}
 
 
@@ -57,20 +57,24 @@ def _sensor_pose(q: np.ndarray, mount: SensorMount) -> tuple[np.ndarray, np.ndar
 
 # --- settings ----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("field", "value", "pattern"), [
-    ("motion", "jogging", r"'motion'.*'rest'.*'random-reaches'.*'jogging'"),
-    ("fs", 20.0, r"'fs'.*\[50, 1000\] Hz.*20"),
-    ("fs", 5000, r"'fs'.*5000"),
-    ("speed", 0.0, r"'speed'.*\(0, 10\].*0.0"),
-    ("amplitude", 2.0, r"'amplitude'.*\[0, 1.5\].*2.0"),
-    ("seed", -1, r"'seed'.*non-negative integer.*-1"),
-    ("noise", "yes", r"'noise'.*True or False"),
-    ("sensor_position", 0.0, r"'sensor_position'.*\[0.1, 1\]"),
-    ("sensor_rotation", (0.0, 0.0, 90.0), r"'sensor_rotation\[2\]'.*\[-45, 45\] degrees.*90"),
-    ("arm", "long", r"'arm'.*ArmParams"),
+@pytest.mark.parametrize(("field", "value", "exc", "pattern"), [
+    ("motion", "jogging", ValueError, r"'motion'.*rest,.*random-reaches.*'jogging'"),
+    ("fs", 20.0, ValueError, r"'fs'.*\[50, 1000\] Hz.*20"),
+    ("fs", 5000, ValueError, r"'fs'.*5000"),
+    ("fs", "fast", TypeError, r"'fs'.*\[50, 1000\] Hz.*'fast' \(str\)"),
+    ("speed", 0.0, ValueError, r"'speed'.*\(0, 10\].*0.0"),
+    ("amplitude", 2.0, ValueError, r"'amplitude'.*\[0, 1.5\].*2.0"),
+    ("seed", -1, ValueError, r"'seed'.*integer >= 0.*-1"),
+    ("seed", 1.5, TypeError, r"'seed'.*integer >= 0.*1.5 \(float\)"),
+    ("noise", "yes", TypeError, r"'noise'.*True or False"),
+    ("sensor_position", 0.0, ValueError, r"'sensor_position'.*\[0.1, 1\]"),
+    ("sensor_rotation", (0.0, 0.0, 90.0), ValueError, r"'sensor_rotation\[2\]'.*\[-45, 45\] degrees.*90"),
+    ("arm", "long", TypeError, r"'arm'.*ArmParams"),
 ])
-def test_bad_settings_name_the_field_and_the_allowed_values(field: str, value: object, pattern: str) -> None:
-    with pytest.raises(ValueError, match=pattern):
+def test_bad_settings_name_the_field_and_the_allowed_values(
+    field: str, value: object, exc: type[Exception], pattern: str
+) -> None:
+    with pytest.raises(exc, match=pattern):
         SyntheticSettings(**{field: value})
 
 
@@ -330,7 +334,7 @@ def test_live_stream_equals_simulate(step: str, motion: str) -> None:
         assert b.data.flags.c_contiguous
 
 
-def test_read_returns_exactly_the_due_samples() -> None:
+def test_read_returns_exactly_the_due_samples(myostream_log: pytest.LogCaptureFixture) -> None:
     clock = _Clock(50.0)
     arm = SyntheticArm(SyntheticSettings(fs=200.0), clock=clock)
     assert isinstance(arm, Source)
@@ -360,13 +364,13 @@ def test_read_returns_exactly_the_due_samples() -> None:
     assert blk.n_samples == 6000 - 2 + 1
     assert blk.seq == 2
     assert blk.t_last == 80.0
-    with pytest.warns(RuntimeWarning, match="already running"):
-        arm.start()
+    arm.start()  # a second start() warns through the package logger, nothing else
+    assert "already started; start() ignored" in myostream_log.text
     arm.stop()
     assert not arm.running
     with pytest.raises(RuntimeError, match=r"Use SyntheticArm.start\(\)"):
         arm.read()
-    with pytest.raises(RuntimeError, match=r"not running"):
+    with pytest.raises(RuntimeError, match=r"not started. Use SyntheticArm.start\(\) first."):
         arm.stop()
 
 

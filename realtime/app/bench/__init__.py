@@ -1,7 +1,7 @@
 """Latency and soak benchmarks: an IMU source, the simulator and a consumer, each in its own process.
 
-- :mod:`realtime.app.bench.workers`: the three process bodies
-  (``python -m realtime.app.bench.workers imu|sim|consumer``).
+- :mod:`realtime.app.bench.workers`: the three process bodies (started as
+  the hidden commands ``bench worker imu|sim|consumer``).
 - :mod:`realtime.app.bench.session`: starts the three processes for one
   configuration and collects what they recorded.
 - :mod:`realtime.app.bench.analysis`: latency, rate, grid and loss figures from
@@ -10,7 +10,9 @@
 - :mod:`realtime.app.bench.soak`: the long run of ``bench soak``.
 - :mod:`realtime.app.bench.report`: markdown tables and PNG plots.
 - :mod:`realtime.app.bench.provisional`: cost and accuracy of the network
-  stage's provisional rows (``python -m realtime.app.bench.provisional --json P``).
+  stage's provisional rows (``launch.py bench provisional --json P``).
+
+The commands that run them live in :mod:`realtime.app.cli` (``bench_*`` modules).
 
 See ``docs/latency.md``.
 """

@@ -26,13 +26,11 @@
   (:func:`measure_startup`).
 
 The machine may be shared: compare ratios measured in the same run, and see
-``load_average``. Run it with ``python -m realtime.app.bench.engine --json PATH``
-or ``python launch.py bench engine --json PATH``.
+``load_average``. Run it with ``python launch.py bench engine --json PATH``.
 """
 
 from __future__ import annotations
 
-import argparse
 import gc
 import json
 import os
@@ -51,6 +49,7 @@ import numpy as np
 
 from realtime.app.bench.reference import reference_emg, spike_trains
 from realtime.core.block import Block
+from realtime.core.launcher import cli_environment
 from realtime.core.logs import logger
 from realtime.stages.engine.engine import Discharges, EmgEngine
 from realtime.stages.engine.posture import POSTURE_RANGE
@@ -393,7 +392,6 @@ def measure_startup(
             f"measure_startup(first_run=True) needs an empty 'numba_cache' directory, {numba_cache!r} is "
             "invalid. Pass a fresh temporary directory."
         )
-    root = Path(__file__).resolve().parents[3]
     args = json.dumps(
         {
             "layout": settings.layout,
@@ -407,9 +405,7 @@ def measure_startup(
     )
     with tempfile.TemporaryDirectory(prefix="myostream-startup-") as tmp:
         muap_cache = Path(tmp) / "cache"
-        env = dict(
-            os.environ, MYOSTREAM_CACHE=str(muap_cache), PYTHONPATH=str(root), NUMBA_NUM_THREADS="1"
-        )
+        env = cli_environment(dict(os.environ, MYOSTREAM_CACHE=str(muap_cache), NUMBA_NUM_THREADS="1"))
         if numba_cache is not None:
             env["NUMBA_CACHE_DIR"] = str(numba_cache)
         runs: dict[str, Any] = {}
@@ -465,31 +461,3 @@ def format_rows(result: dict[str, Any]) -> list[str]:
             f"target {name}: {t['value']} {sign} {t['target']}: {'met' if t['met'] else 'NOT met'}"
         )
     return lines
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m realtime.app.bench.engine --json PATH [--duration S] [--repeats N] [--no-startup]``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", type=Path, required=True, help="Where to write the results.")
-    parser.add_argument("--duration", type=float, default=10.0)
-    parser.add_argument("--baseline-duration", type=float, default=1.0)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--units-per-muscle", type=int, default=200)
-    parser.add_argument("--no-startup", action="store_true")
-    args = parser.parse_args(argv)
-    result = run_engine_bench(
-        duration=args.duration,
-        baseline_duration=args.baseline_duration,
-        repeats=args.repeats,
-        baseline_repeats=args.repeats,
-        units_per_muscle=args.units_per_muscle,
-        startup=not args.no_startup,
-    )
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2))
-    sys.stdout.write("\n".join(format_rows(result)) + "\n")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -13,12 +13,18 @@ For each net, on one thread, in the same run:
 
 from __future__ import annotations
 
+import platform
 import time
 from typing import Any
 
+import numba
 import numpy as np
+import torch
 
+from realtime.app.training.network import ActivationNet
+from realtime.stages.model.checkpoint import load_checkpoint
 from realtime.stages.model.config import REFERENCE_NET, NetConfig
+from realtime.stages.model.streaming import StreamingNet
 
 
 def _percentiles(us: np.ndarray) -> tuple[float, float]:
@@ -50,11 +56,6 @@ def bench_net(
     seed : int
         Seed of weights and inputs.
     """
-    import torch
-
-    from realtime.app.training.network import ActivationNet
-    from realtime.stages.model.streaming import StreamingNet
-
     torch.set_num_threads(1)
     torch.manual_seed(seed)
     net = ActivationNet(config) if state is None else ActivationNet.from_numpy_state(config, state)
@@ -105,17 +106,11 @@ def bench_net(
 
 def bench_model(ckpt_path: str | None = None, n_stream: int = 5000, n_window: int = 30) -> dict[str, Any]:
     """Benchmark the default (shipped) net and the reference net; return the JSON-ready result."""
-    from realtime.stages.model.checkpoint import load_checkpoint
-
     ckpt = load_checkpoint(ckpt_path)
     nets = [
         bench_net("default", ckpt.config, dict(ckpt.state), n_stream, n_window),
         bench_net("reference", REFERENCE_NET, None, n_stream, max(5, n_window // 2)),
     ]
-    import platform
-
-    import numba
-    import torch
 
     return {
         "nets": nets,

@@ -1,4 +1,4 @@
-"""Cost and accuracy of the network stage's provisional rows (``python -m realtime.app.bench.provisional``).
+"""Cost and accuracy of the network stage's provisional rows (``launch.py bench provisional``).
 
 A provisional row is the network's output at the newest IMU sample's time,
 computed between two model-grid points without committing anything
@@ -22,14 +22,21 @@ This benchmark measures, on one thread:
 
 from __future__ import annotations
 
-import json
 import platform
 import time
-from pathlib import Path
 from typing import Any
 
-import click
+import numba
 import numpy as np
+
+from realtime.body.synthetic import MOTIONS, SyntheticSettings, simulate
+from realtime.core.block import Block
+from realtime.core.units import IMU_CHANNELS
+from realtime.stages.model.checkpoint import Checkpoint, load_checkpoint
+from realtime.stages.model.config import REFERENCE_NET
+from realtime.stages.model.resample import ImuResampler
+from realtime.stages.model.stage import ModelActivationStage
+from realtime.stages.model.streaming import StreamingNet
 
 ESTIMATES: tuple[str, ...] = ("hold", "peek_next", "peek_phase", "blend")
 """Names of the estimates compared by :func:`provisional_accuracy` (``peek_phase`` is the stage's)."""
@@ -55,8 +62,6 @@ def bench_peek(config: Any, state: Any, n: int = 5000, seed: int = 0) -> dict[st
     seed : int
         Seed of the inputs (and of the random weights).
     """
-    from realtime.stages.model.streaming import StreamingNet
-
     rng = np.random.default_rng(seed)
     if state is None:
         state = _random_state(config, rng)
@@ -112,10 +117,6 @@ def bench_stage(checkpoint: Any = None, n: int = 5000, imu_rate: float = 1000.0)
     imu_rate : float
         IMU rate in Hz (one sample per call, like a 1 ms runner tick at 1 kHz).
     """
-    from realtime.body.synthetic import SyntheticSettings, simulate
-    from realtime.core.block import IMU_CHANNELS, Block
-    from realtime.stages.model.stage import ModelActivationStage
-
     warm = 2000
     x = simulate(SyntheticSettings(motion="elbow-curls", fs=imu_rate, seed=0), (n + warm) / imu_rate + 0.01).imu
     t = 100.0 + np.arange(n + warm) / imu_rate
@@ -163,10 +164,6 @@ def provisional_accuracy(checkpoint: Any = None, seconds: float = 10.0, imu_rate
         deviation (mean over muscles), joint-angle RMS error in degrees; the
         same RMS per program; and ``activation_std``.
     """
-    from realtime.body.synthetic import MOTIONS, SyntheticSettings, simulate
-    from realtime.stages.model.checkpoint import Checkpoint, load_checkpoint
-    from realtime.stages.model.resample import ImuResampler
-
     ck = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
     period = int(round(imu_rate / ck.fs))
     if abs(period * ck.fs - imu_rate) > 1e-9 or period < 2:
@@ -230,11 +227,6 @@ def provisional_accuracy(checkpoint: Any = None, seconds: float = 10.0, imu_rate
 
 def run(ckpt: str | None = None, n: int = 5000, seconds: float = 10.0) -> dict[str, Any]:
     """The whole benchmark: costs of both nets and of the stage, then the accuracy comparison."""
-    import numba
-
-    from realtime.stages.model.checkpoint import load_checkpoint
-    from realtime.stages.model.config import REFERENCE_NET
-
     ck = load_checkpoint(ckpt)
     return {
         "nets": {"default": bench_peek(ck.config, dict(ck.state), n),
@@ -245,32 +237,3 @@ def run(ckpt: str | None = None, n: int = 5000, seconds: float = 10.0) -> dict[s
                     "processor": platform.processor() or platform.machine(), "date": time.strftime("%Y-%m-%d %H:%M")},
         "checkpoint": str(ckpt or "default"),
     }
-
-
-@click.command()
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Where to write the results.")
-@click.option("--ckpt", default=None, help="Checkpoint (default: the shipped model).")
-@click.option("--samples", type=click.IntRange(100, 10**6), default=5000, show_default=True,
-              help="Calls timed per kind.")
-@click.option("--seconds", type=click.FloatRange(4.0, 600.0), default=10.0, show_default=True,
-              help="Seconds of each motion program for the accuracy comparison.")
-def main(json_path: Path, ckpt: str | None, samples: int, seconds: float) -> None:
-    """Cost of a peek and of the stage per IMU sample; accuracy of the provisional rows."""
-    res = run(ckpt, samples, seconds)
-    json_path.write_text(json.dumps(res, indent=2))
-    for name, r in res["nets"].items():
-        click.echo(f"{name:9s} {r['layers']} x {r['channels']}: process one {r['process_one']['p50_us']:.1f} us, "
-                   f"peek {r['peek_fractional']['p50_us']:.1f} us (p99 {r['peek_fractional']['p99_us']:.1f})")
-    for name in ("grid_only", "provisional"):
-        r = res["stage"][name]
-        click.echo(f"stage {name:11s}: {r['p50_us']:.1f} us p50, {r['p99_us']:.1f} us p99 per 1-sample call, "
-                   f"{r['rows_per_call']:.2f} rows per call")
-    for name, r in res["accuracy"]["estimates"].items():
-        click.echo(f"{name:10s} activation RMS {r['activation_rms']:.5f} (x std {r['activation_rms_over_std']:.3f}), "
-                   f"angles {r['angles_rms_deg']:.3f} deg")
-    click.echo(f"wrote {json_path}")
-
-
-if __name__ == "__main__":
-    main()

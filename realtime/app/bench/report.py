@@ -29,10 +29,10 @@ BREAKDOWN: tuple[tuple[str, str], ...] = (
 
 
 def _pyplot():
-    import matplotlib
+    import matplotlib  # deferred: matplotlib (~1 s) only to draw the report's plots
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: after the Agg backend is chosen
 
     return plt
 

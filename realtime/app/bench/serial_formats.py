@@ -1,6 +1,6 @@
-"""``launch.py bench serial-formats``: decode throughput per serial format, and pty-to-read() latency.
+"""Decode throughput per serial format, and pty-to-read() latency (``launch.py bench serial-formats``).
 
-Writes a JSON file (``--json PATH``) with, for each format, the samples per second a decoder
+The command writes a JSON file (``--json PATH``) with, for each format, the samples per second a decoder
 handles when fed one sample per read (what a USB-serial reader sees at low rates), ten samples
 per read, and a whole recording at once, the largest rate a UART can carry at 115200 and 921600
 baud, and the latency from writing a frame into a pty to the sample coming out of
@@ -9,18 +9,16 @@ baud, and the latency from writing a frame into a pty to the sample coming out o
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import time
 import tty
-from pathlib import Path
 
-import click
 import numpy as np
 
 from devices.formats import FORMATS, binary, make_decoder, max_rate_hz, witmotion
 from devices.formats.csv_text import format_lines
+from devices.serial_imu import SerialImu, SerialSettings
 
 
 def _encoded(fmt: str, x: np.ndarray) -> tuple[bytes, int]:
@@ -52,8 +50,6 @@ def decode_throughput(fmt: str, n: int = 20000, samples_per_read: int = 1) -> fl
 
 def pty_latency(rate: float = 1000.0, seconds: float = 3.0) -> dict[str, float]:
     """Latency (ms) from writing a binary frame into a pty to the sample leaving ``SerialImu.read()``."""
-    from devices.serial_imu import SerialImu, SerialSettings
-
     master, slave = os.openpty()
     tty.setraw(slave)
     tty.setraw(master)
@@ -95,30 +91,16 @@ def pty_latency(rate: float = 1000.0, seconds: float = 3.0) -> dict[str, float]:
             "max_ms": float(lat.max())}
 
 
-@click.command("serial-formats")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
-              help="Write the results to this JSON file.")
-@click.option("--samples", type=click.IntRange(1000, 1_000_000), default=20000, show_default=True,
-              help="Samples per throughput measurement.")
-def serial_formats(json_path: str | None, samples: int) -> None:
-    """Decode throughput of each serial format and pty -> read() latency (writes JSON)."""
+def run_serial_formats(samples: int = 20000) -> dict[str, object]:
+    """Every format's decode throughput and UART capacity, and the pty latency at 1 kHz (a JSON-ready dict)."""
     results: dict[str, object] = {"python": platform.python_version(), "machine": platform.machine(), "formats": {}}
     for fmt in FORMATS:
-        row = {
+        results["formats"][fmt] = {
             "samples_per_s_one_per_read": decode_throughput(fmt, samples, 1),
             "samples_per_s_ten_per_read": decode_throughput(fmt, samples, 10),
             "samples_per_s_bulk": decode_throughput(fmt, samples, 0),
             "max_rate_hz_115200_baud": max_rate_hz(fmt, 115200),
             "max_rate_hz_921600_baud": max_rate_hz(fmt, 921600),
         }
-        results["formats"][fmt] = row
-        click.echo(f"{fmt:10s} one/read {row['samples_per_s_one_per_read']:10.0f}/s  ten/read "
-                   f"{row['samples_per_s_ten_per_read']:10.0f}/s  bulk {row['samples_per_s_bulk']:10.0f}/s  "
-                   f"UART max {row['max_rate_hz_115200_baud']:.0f} Hz @115200, "
-                   f"{row['max_rate_hz_921600_baud']:.0f} Hz @921600")
-    results["pty_latency_binary_1khz"] = lat = pty_latency()
-    click.echo(f"pty -> SerialImu.read() at 1 kHz: median {lat['median_ms']:.2f} ms, p95 {lat['p95_ms']:.2f} ms, "
-               f"p99 {lat['p99_ms']:.2f} ms")
-    if json_path:
-        Path(json_path).write_text(json.dumps(results, indent=2))
-        click.echo(f"wrote {json_path}")
+    results["pty_latency_binary_1khz"] = pty_latency()
+    return results

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import queue
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -28,9 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
+from realtime.core.checks import check_bool, check_choice, check_number, ensure_int
+from realtime.core.launcher import cli_command, cli_environment
 from realtime.core.logs import logger
+from realtime.core.units import EMG_FS_HINT, EMG_FS_MAX, EMG_FS_MIN
 
-ROOT = Path(__file__).resolve().parents[3]
 SOURCES: tuple[str, ...] = ("lsl", "serial")
 
 
@@ -79,17 +80,14 @@ class SessionConfig:
     provisional: bool = True
 
     def __post_init__(self) -> None:
-        if not isinstance(self.provisional, bool):
-            raise ValueError(f"The argument 'provisional' must be True or False. {self.provisional!r} is invalid.")
-        if self.source not in SOURCES:
-            raise ValueError(f"The argument 'source' must be one of {', '.join(SOURCES)}. {self.source!r} is invalid.")
-        if not (isinstance(self.block, int) and self.block >= 1):
-            raise ValueError(f"The argument 'block' must be a positive integer. {self.block!r} is invalid.")
-        if not 100.0 <= self.fs <= 10_000.0:
-            raise ValueError(f"The argument 'fs' must be within [100, 10000] Hz. {self.fs!r} is invalid.")
-        if not 50.0 <= self.imu_rate <= 1000.0:
-            raise ValueError(f"The argument 'imu_rate' must be within [50, 1000] Hz. {self.imu_rate!r} is invalid.")
-        if not (self.warmup >= 0 and self.duration > self.warmup + 1.0):
+        check_bool("provisional", self.provisional)
+        check_choice("source", self.source, SOURCES)
+        ensure_int("block", self.block, lo=1)
+        check_number("fs", self.fs, EMG_FS_MIN, EMG_FS_MAX, "Hz", hint=EMG_FS_HINT)
+        check_number("imu_rate", self.imu_rate, 50.0, 1000.0, "Hz")
+        check_number("warmup", self.warmup, 0.0, unit="s")
+        check_number("duration", self.duration, 0.0, unit="s", lo_open=True)
+        if not self.duration > self.warmup + 1.0:
             raise ValueError(
                 f"The argument 'duration' must exceed 'warmup' by more than 1 s (warmup {self.warmup!r} s). "
                 f"{self.duration!r} is invalid."
@@ -157,9 +155,9 @@ class _Worker:
         self.name = name
         self.stderr_path = workdir / f"{name}.stderr.txt"
         self._stderr = open(self.stderr_path, "w")  # noqa: SIM115 - closed in close()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "realtime.app.bench.workers", *args],
-            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, text=True, bufsize=1,
+        self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and CLI
+            cli_command("bench", "worker", *args), env=cli_environment(),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, text=True, bufsize=1,
         )
         self.lines: queue.Queue[str | None] = queue.Queue()
         self._pump_thread = threading.Thread(target=self._pump, name=f"bench-{name}-out", daemon=True)

@@ -82,7 +82,7 @@ def compare(
         ``raises_vs_<ref>`` (True / False, ``None`` with fewer than
         :data:`MIN_WINDOWS` windows in either condition).
     """
-    from scipy.stats import mannwhitneyu
+    from scipy.stats import mannwhitneyu  # deferred: scipy.stats (~1 s) only for a comparison
 
     if not (0.0 < alpha < 1.0):
         raise ValueError(f"The argument 'alpha' must be in (0, 1). {alpha!r} is invalid.")

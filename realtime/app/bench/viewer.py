@@ -2,7 +2,7 @@
 
 Two measurements per channel count (8 = ``armband8``, 64 = ``grid64``), 4 s window, 2 kHz:
 
-- **fps**: a producer process (:mod:`gui.demo_outlet`, the streams of
+- **fps**: a producer process (``launch.py demo-outlet``, the streams of
   docs/streams.md) publishes EMG + activation + IMU + status; the full viewer
   window (1600 x 900, offscreen) runs its presenter tick as fast as it can once
   the 4 s window is full, redrawing the traces on every tick (pull, decimate,
@@ -34,7 +34,6 @@ import json
 import os
 import platform
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -42,14 +41,17 @@ from typing import Any
 from uuid import uuid4
 
 import numpy as np
+import pylsl
 
+from gui.process import start_viewer_process
+from gui.streams import discover
+from realtime.app.bench.stats import compare
+from realtime.core.launcher import cli_command, cli_environment
 from realtime.core.logs import logger
 
 LAYOUT_FOR_CHANNELS = {8: "armband8", 64: "grid64"}
 FS = 2000.0
 WINDOW_S = 4.0
-_ROOT = Path(__file__).resolve().parents[3]
-_LAUNCH = _ROOT / "launch.py"
 
 
 def _wait_for(predicate, timeout: float, step: Any) -> bool:
@@ -78,28 +80,17 @@ def measure_fps(channels: int, seconds: float, screenshot_dir: str | None = None
             f"The argument 'channels' must be one of {sorted(LAYOUT_FOR_CHANNELS)}. {channels!r} is invalid."
         )
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    # deferred: Qt only for the fps measurement, once the offscreen platform is set
     from pyqtgraph.Qt import QtCore
 
-    from gui.streams import discover
-    from gui.viewer import Viewer, ViewerOptions, make_app
+    from gui.viewer import Viewer, ViewerOptions, make_app  # deferred: Qt, as above
 
     app = make_app()
     prefix = f"benchviewer_{uuid4().hex[:8]}"
-    producer = subprocess.Popen(  # noqa: S603 - our own module
-        [
-            sys.executable,
-            "-m",
-            "gui.demo_outlet",
-            "--name",
-            prefix,
-            "--layout",
-            LAYOUT_FOR_CHANNELS[channels],
-            "--fs",
-            str(FS),
-            "--duration",
-            str(seconds + 30.0),
-        ],
-        cwd=_ROOT,
+    producer = subprocess.Popen(  # noqa: S603 - our own interpreter and CLI
+        cli_command("demo-outlet", "--name", prefix, "--layout", LAYOUT_FOR_CHANNELS[channels], "--fs", FS,
+                    "--duration", seconds + 30.0),
+        env=cli_environment(),
     )
     win = None
     try:
@@ -165,12 +156,8 @@ def measure_fps(channels: int, seconds: float, screenshot_dir: str | None = None
 
 def simulator_available() -> tuple[bool, str]:
     """Whether ``launch.py run --help`` works here (and the error when it does not)."""
-    proc = subprocess.run(  # noqa: S603
-        [sys.executable, str(_LAUNCH), "run", "--help"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=_ROOT,
+    proc = subprocess.run(  # noqa: S603 - our own interpreter and CLI
+        cli_command("run", "--help"), capture_output=True, text=True, timeout=120, env=cli_environment()
     )
     if proc.returncode == 0:
         return True, proc.stdout
@@ -228,10 +215,6 @@ def run_simulator_phases(
         ``increase``, ``seconds`` (window length), ``viewer_cpu_percent`` (the
         viewer's CPU use over the window, viewers only).
     """
-    import pylsl
-
-    from realtime.app.cli.view import start_viewer_process
-
     for c in order:
         if c not in (*CONSUMERS, PINNED):
             raise ValueError(
@@ -246,7 +229,7 @@ def run_simulator_phases(
         )
         + 3.0
     )
-    argv = [sys.executable, str(_LAUNCH), "run", "--layout", LAYOUT_FOR_CHANNELS[channels]]
+    argv = cli_command("run", "--layout", LAYOUT_FOR_CHANNELS[channels])
     argv += ["--name", prefix, "--duration", f"{duration:.1f}"]
     help_text = simulator_available()[1]
     if "--fs" in help_text:
@@ -254,7 +237,7 @@ def run_simulator_phases(
     if "--quiet" in help_text:
         argv.append("--quiet")
     err_log = tempfile.TemporaryFile(mode="w+")  # the simulator's stderr, quoted when it fails
-    sim = subprocess.Popen(argv, cwd=_ROOT, stderr=err_log)  # noqa: S603 - our own interpreter and script
+    sim = subprocess.Popen(argv, env=cli_environment(), stderr=err_log)  # noqa: S603 - our own interpreter and CLI
 
     def failed(what: str) -> RuntimeError:
         err_log.seek(0)
@@ -366,8 +349,6 @@ def measure_late_ticks(
     With ``pinned`` a fourth condition, the viewer pinned to the last CPU, is
     measured and compared with the unpinned viewer.
     """
-    from realtime.app.bench.stats import compare
-
     conditions = (*CONSUMERS, PINNED) if pinned else CONSUMERS
     raw: dict[str, list[dict[str, float | None]]] = {c: [] for c in conditions}
     loads = []
@@ -487,7 +468,7 @@ def run_benchmark(
     result = {
         "benchmark": "viewer",
         "runs": runs,
-        "producer_for_fps": "gui.demo_outlet (streams of docs/streams.md)",
+        "producer_for_fps": "launch.py demo-outlet (streams of docs/streams.md)",
         "window_px": [1600, 900],
         "machine": {
             "python": platform.python_version(),

@@ -1,7 +1,7 @@
 """The three processes of a latency session: IMU source, simulator, consumer.
 
-Run as ``python -m realtime.app.bench.workers imu|sim|consumer ...`` by
-:mod:`realtime.app.bench.session`. Each worker talks to the session on its
+Started as the hidden commands ``bench worker imu|sim|consumer ...``
+(:mod:`realtime.app.cli.bench_workers`) by :mod:`realtime.app.bench.session`. Each worker talks to the session on its
 standard streams: it prints ``ready ...`` (and the simulator ``source-open``)
 when it reaches a milestone, and obeys the lines ``arm`` and ``stop`` on its
 standard input (end of input means ``stop``). At the end it writes what it
@@ -32,12 +32,25 @@ import threading
 import time
 from pathlib import Path
 
-import click
 import numpy as np
+import pylsl
 
-from realtime.core.block import IMU_CHANNELS, Block, empty_block, regular_timestamps
+from devices.fake_imu import FakeImu, FakeImuSettings
+from devices.lsl_outlet import LslOutlet
+from realtime.app.simulator import Simulator, SimulatorConfig
+from realtime.app.sources import build_source
+from realtime.body.synthetic import SyntheticSettings, simulate
+from realtime.core.block import Block, empty_block, regular_timestamps
+from realtime.core.lifecycle import Lifecycle
+from realtime.core.schemas import imu_stream_spec, stream_name
+from realtime.core.units import IMU_CHANNELS
+from realtime.stages.model.stage import ModelActivationStage
 
 ARM, STOP = "arm", "stop"
+
+
+class WorkerError(RuntimeError):
+    """A worker cannot go on (a stream or device did not appear); the command prints it on one line."""
 
 
 class GrowBuffer:
@@ -112,8 +125,9 @@ def say(text: str) -> None:
     sys.stdout.flush()
 
 
-class PlaybackSource:
-    """A precomputed IMU recording played on a clock, from :meth:`arm` on (a ``realtime.core.contract.Source``).
+class PlaybackSource(Lifecycle):
+    """A precomputed IMU recording played on a clock, from :meth:`arm` on (a ``realtime.core.contract.Source``;
+    :class:`~realtime.core.lifecycle.Lifecycle` gives it start/stop/running).
 
     Sample ``k`` (``data[k % len(data)]``: the recording loops) is due at
     ``t_arm + k / fs``; ``read()`` returns every due sample not yet returned,
@@ -132,30 +146,17 @@ class PlaybackSource:
     def __init__(self, data: np.ndarray, fs: float, clock: object) -> None:
         if data.ndim != 2 or data.shape[1] != len(IMU_CHANNELS) or data.shape[0] == 0:
             raise ValueError(f"The argument 'data' should have shape (n > 0, 6), {data.shape} is invalid.")
+        super().__init__()
         self.data = np.ascontiguousarray(data, np.float32)
         self._fs = float(fs)
         self._clock = clock
         self.t_arm: float | None = None
         self.n_read = 0
-        self._running = False
 
     @property
     def fs(self) -> float:
         """Rate in Hz."""
         return self._fs
-
-    @property
-    def running(self) -> bool:
-        """Whether ``start()`` was called and ``stop()`` was not."""
-        return self._running
-
-    def start(self) -> None:
-        """Mark the source started (samples flow from :meth:`arm` on)."""
-        self._running = True
-
-    def stop(self) -> None:
-        """Mark the source stopped."""
-        self._running = False
 
     def arm(self) -> None:
         """Make sample 0 due now."""
@@ -179,25 +180,8 @@ class PlaybackSource:
         return Block(self.data[rows], regular_timestamps(self.t_arm, self._fs, k0, n), self._fs, k0, IMU_CHANNELS)
 
 
-@click.group()
-def main() -> None:
-    """Worker processes of the latency benchmark (started by realtime.app.bench.session)."""
-
-
-@main.command("imu")
-@click.option("--kind", type=click.Choice(["lsl", "serial"]), required=True)
-@click.option("--prefix", required=True)
-@click.option("--rate", type=float, default=1000.0, show_default=True)
-@click.option("--seed", type=int, default=0)
-@click.option("--max-duration", type=float, default=3600.0, show_default=True,
-              help="Seconds after which the worker stops by itself.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
-def imu(kind: str, prefix: str, rate: float, seed: int, max_duration: float, out: Path) -> None:
+def run_imu(kind: str, prefix: str, rate: float, seed: int, max_duration: float, out: Path) -> None:
     """An IMU device (the synthetic arm, precomputed) on LSL or on a pseudo-terminal."""
-    import pylsl
-
-    from realtime.body.synthetic import SyntheticSettings, simulate
-
     control = Control()
     data = simulate(SyntheticSettings(fs=rate, seed=seed), min(max_duration, 120.0)).imu
     source = PlaybackSource(data, rate, pylsl.local_clock)
@@ -211,13 +195,7 @@ def imu(kind: str, prefix: str, rate: float, seed: int, max_duration: float, out
 
 def _lsl_device(prefix: str, source: PlaybackSource, control: Control, max_duration: float) -> np.ndarray:
     """Push each due sample at once, stamped with the clock right before its push; return those stamps."""
-    import pylsl
-
-    from devices.lsl_outlet import LslOutlet, StreamSpec, float_channels, stable_source_id
-
-    channels = float_channels(IMU_CHANNELS[:3], "m/s^2", "Accelerometer") + float_channels(
-        IMU_CHANNELS[3:], "rad/s", "Gyroscope")
-    spec = StreamSpec(f"{prefix}-bench-imu", "IMU", channels, source.fs, stable_source_id(prefix, "bench-imu"))
+    spec = imu_stream_spec(prefix, source.fs, suffix="bench-imu")
     created = GrowBuffer(capacity=int(source.fs * 64))
     with LslOutlet(spec) as outlet:
         say(f"ready {spec.name}")
@@ -240,8 +218,6 @@ def _lsl_device(prefix: str, source: PlaybackSource, control: Control, max_durat
 
 def _serial_device(source: PlaybackSource, control: Control, max_duration: float) -> np.ndarray:
     """``fake-imu`` binary frames on a pty; a sample's creation time is its due time on the device clock."""
-    from devices.fake_imu import FakeImu, FakeImuSettings
-
     settings = FakeImuSettings(format="binary", rate=source.fs, baud=921600,
                                write_interval_s=min(0.5 / source.fs, 0.1))
     fake = FakeImu(settings, source=source)
@@ -258,24 +234,9 @@ def _serial_device(source: PlaybackSource, control: Control, max_duration: float
     return regular_timestamps(source.t_arm, source.fs, 0, n) if source.t_arm is not None else np.zeros(0)
 
 
-@main.command("sim")
-@click.option("--prefix", required=True)
-@click.option("--layout", default="armband8", show_default=True)
-@click.option("--fs", type=float, default=2000.0, show_default=True)
-@click.option("--block", "block_size", type=int, default=2, show_default=True)
-@click.option("--source", "source_kind", type=click.Choice(["lsl", "serial"]), required=True)
-@click.option("--device", required=True, help="LSL stream name (lsl) or port (serial) of the IMU.")
-@click.option("--imu-rate", type=float, default=1000.0, show_default=True)
-@click.option("--units", "units_per_muscle", type=int, default=100, show_default=True)
-@click.option("--grid-only", is_flag=True, help="The network stage without provisional rows (model-grid rows only).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
-def sim(prefix: str, layout: str, fs: float, block_size: int, source_kind: str, device: str, imu_rate: float,
-        units_per_muscle: int, grid_only: bool, out: Path) -> None:
+def run_sim(prefix: str, layout: str, fs: float, block_size: int, source_kind: str, device: str, imu_rate: float,
+            units_per_muscle: int, grid_only: bool, out: Path) -> None:
     """The simulator, publishing on LSL until ``stop``; writes the runner's counters."""
-    from realtime.app.simulator import Simulator, SimulatorConfig
-    from realtime.app.sources import build_source
-    from realtime.stages.model.stage import ModelActivationStage
-
     control = Control()
     if source_kind == "lsl":
         options = {"source": "lsl", "stream_name": device, "resolve_timeout": 30.0}
@@ -292,7 +253,7 @@ def sim(prefix: str, layout: str, fs: float, block_size: int, source_kind: str, 
         deadline = time.monotonic() + 60.0
         while not source.running:
             if time.monotonic() > deadline or not simulator.pipeline.running:
-                raise click.ClickException("the simulator's IMU source did not open within 60 s")
+                raise WorkerError("the simulator's IMU source did not open within 60 s")
             time.sleep(0.002)
         say("source-open")
         while not control.stopped.wait(0.1):
@@ -316,27 +277,21 @@ def sim(prefix: str, layout: str, fs: float, block_size: int, source_kind: str, 
     say("done")
 
 
-@main.command("consumer")
-@click.option("--prefix", required=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--resolve-timeout", type=float, default=120.0, show_default=True)
-def consumer(prefix: str, out: Path, resolve_timeout: float) -> None:
+def run_consumer(prefix: str, out: Path, resolve_timeout: float) -> None:
     """Record the arrival time of every EMG sample, and the provenance and status rows."""
-    import pylsl
-
     control = Control()
     inlets = {}
-    for suffix in ("provenance", "status", "EMG"):  # EMG last: the runner starts when it has a consumer
-        name = f"{prefix}-{suffix}"
+    for role in ("provenance", "status", "emg"):  # EMG last: the runner starts when it has a consumer
+        name = stream_name(prefix, role)
         found, deadline = [], time.monotonic() + resolve_timeout
         while not found and time.monotonic() < deadline:  # short resolves, repeated: robust to a lost reply
             found = pylsl.resolve_byprop("name", name, 1, 0.5)
         if not found:
-            raise click.ClickException(f"stream {name!r} not found within {resolve_timeout:g} s")
+            raise WorkerError(f"stream {name!r} not found within {resolve_timeout:g} s")
         inlet = pylsl.StreamInlet(found[0], max_buflen=360)
         inlet.open_stream(timeout=30.0)
-        inlets[suffix] = inlet
-    emg_in, prov_in, status_in = inlets["EMG"], inlets["provenance"], inlets["status"]
+        inlets[role] = inlet
+    emg_in, prov_in, status_in = inlets["emg"], inlets["provenance"], inlets["status"]
     emg_info = emg_in.info(timeout=30.0)
     n_ch, fs = emg_info.channel_count(), emg_info.nominal_srate()
     say("ready")
@@ -388,6 +343,3 @@ def consumer(prefix: str, out: Path, resolve_timeout: float) -> None:
              fs=fs)
     say(f"done {emg_ts.n}")
 
-
-if __name__ == "__main__":
-    main()

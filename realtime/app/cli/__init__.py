@@ -1,28 +1,12 @@
-"""Subcommands of the CLI. Each module defines one click command (or group)."""
+"""The command line, in one place: every click command of myostream.
 
-from __future__ import annotations
-
-import importlib
-
-import click
-
-# (module, attribute) of every subcommand; modules are imported when the CLI starts,
-# so they must import heavy packages (torch, Qt) inside the command function.
-_COMMANDS: tuple[tuple[str, str], ...] = (
-    ("realtime.app.cli.run", "run"),
-    ("realtime.app.cli.bench", "bench"),
-    ("realtime.app.cli.train", "train"),
-    ("realtime.app.cli.evaluate", "evaluate"),
-    ("realtime.app.cli.validate", "validate"),
-    ("realtime.app.cli.view", "view"),
-    ("realtime.app.cli.devices", "fake_imu"),
-    ("realtime.app.cli.devices", "list_ports"),
-    ("realtime.app.cli.devices", "list_streams"),
-)
-
-
-def register_commands(group: click.Group) -> None:
-    """Add every known subcommand to ``group``."""
-    for module_name, attr in _COMMANDS:
-        module = importlib.import_module(module_name)
-        group.add_command(getattr(module, attr))
+:mod:`.main` holds the group and the registry of commands (imported only when
+they run, :mod:`.lazy`); each other module defines the commands of one area:
+:mod:`.run`, :mod:`.view`, :mod:`.devices` (``fake-imu``, ``list-ports``,
+``list-streams``), :mod:`.demo`, :mod:`.train`, :mod:`.evaluate`,
+:mod:`.validate`, and ``bench`` (:mod:`.bench` and the ``bench_*`` modules).
+Commands only parse options, call the code they drive and turn its errors into
+one line. Run it as ``python -m realtime.app.cli``, ``python launch.py`` or
+``myostream``; other code starts it in a subprocess through
+:func:`realtime.core.launcher.cli_command`.
+"""

@@ -1,30 +1,53 @@
 """``launch.py bench``: benchmarks that write JSON.
 
-Each benchmark is a subcommand defined next to the code it measures and only
-registered here. Speed is measured here, never in timed unit tests.
+Speed is measured here, never in timed unit tests. Each benchmark is a command
+of its own module, imported only when it runs (:mod:`realtime.app.cli.lazy`).
 """
 
 from __future__ import annotations
 
-import importlib
-
 import click
 
-# (module, attribute) of every `bench` subcommand.
-_BENCHMARKS: tuple[tuple[str, str], ...] = (
-    ("realtime.app.cli.bench_engine", "engine"),
-    ("realtime.app.cli.bench_model", "model"),
-    ("realtime.app.cli.view", "bench_viewer"),
-    ("realtime.app.bench.serial_formats", "serial_formats"),
-    ("realtime.app.cli.bench_latency", "latency"),
-    ("realtime.app.cli.bench_latency", "soak"),
-)
+from realtime.app.cli.lazy import LazyCommand, LazyGroup
+
+BENCHMARKS: dict[str, LazyCommand] = {
+    "engine": LazyCommand(
+        "realtime.app.cli.bench_engine:engine",
+        "Engine speed: seconds of signal per CPU second, one thread; tables, start-up; issue targets.",
+    ),
+    "model": LazyCommand(
+        "realtime.app.cli.bench_model:model",
+        "Cached-state streaming (one sample at a time) vs recomputing the receptive field, one thread.",
+    ),
+    "provisional": LazyCommand(
+        "realtime.app.cli.bench_model:provisional",
+        "Cost of a peek and of the stage per IMU sample; accuracy of the provisional rows.",
+    ),
+    "viewer": LazyCommand(
+        "realtime.app.cli.bench_viewer:viewer",
+        "Viewer frame rate (offscreen, 4 s window, 2 kHz) and its effect on the simulator's late ticks.",
+    ),
+    "serial-formats": LazyCommand(
+        "realtime.app.cli.bench_serial:serial_formats",
+        "Decode throughput of each serial format and pty -> read() latency (writes JSON).",
+    ),
+    "latency": LazyCommand(
+        "realtime.app.cli.bench_latency:latency",
+        "End-to-end latency: IMU process -> simulator process -> consumer process, per configuration.",
+    ),
+    "soak": LazyCommand(
+        "realtime.app.cli.bench_latency:soak",
+        "Long run: rate drift, lost samples, late ticks and simulator memory over time.",
+    ),
+    "worker": LazyCommand(
+        "realtime.app.cli.bench_workers:worker",
+        "The processes of a latency session (started by bench latency and bench soak).",
+        hidden=True,
+    ),
+}
+"""Every benchmark: name -> where it lives and its line in ``bench --help``."""
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy_commands=BENCHMARKS)
 def bench() -> None:
     """Benchmarks (each writes a JSON file with --json PATH)."""
-
-
-for _module_name, _attr in _BENCHMARKS:
-    bench.add_command(getattr(importlib.import_module(_module_name), _attr))

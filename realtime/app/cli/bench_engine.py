@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from realtime.app.bench.engine import format_rows, run_engine_bench
+
 
 @click.command()
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
@@ -27,8 +29,6 @@ import click
 def engine(json_path: Path, duration: float, baseline_duration: float, repeats: int, units_per_muscle: int,
            layouts: tuple[str, ...], muaps: tuple[str, ...], no_startup: bool) -> None:
     """Engine speed: seconds of signal per CPU second, one thread; tables, start-up; issue targets."""
-    from realtime.app.bench.engine import format_rows, run_engine_bench
-
     result = run_engine_bench(layouts=layouts, muaps=muaps, duration=duration, baseline_duration=baseline_duration,
                               repeats=repeats, baseline_repeats=repeats, units_per_muscle=units_per_muscle,
                               startup=not no_startup)

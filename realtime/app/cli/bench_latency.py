@@ -8,14 +8,19 @@ import sys
 from pathlib import Path
 
 import click
+from tqdm import tqdm
+
+from realtime.app.bench import latency as lat
+from realtime.app.bench.report import write_latency_report, write_soak_report
+from realtime.app.bench.session import SessionConfig, SessionError
+from realtime.app.bench.soak import run_soak
+from realtime.stages.engine import LAYOUTS
 
 FS_CHOICES = ("1000", "2000")
 SOURCE_CHOICES = ("lsl", "serial")
 
 
 def _layouts(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
-    from realtime.stages.engine import LAYOUTS
-
     for name in value:
         if name not in LAYOUTS:
             raise click.BadParameter(f"{name!r} is not a known layout; allowed: {', '.join(LAYOUTS)}.")
@@ -74,12 +79,6 @@ def latency(json_path: Path, report_dir: Path | None, quick: bool, duration: flo
     creation to the arrival of the first EMG block that includes it, plus the
     stage breakdown, rate error, timestamp grid error, lost samples and late ticks.
     """
-    from tqdm import tqdm
-
-    from realtime.app.bench import latency as lat
-    from realtime.app.bench.report import write_latency_report
-    from realtime.app.bench.session import SessionError
-
     base = lat.QUICK if quick else {"fs": lat.SWEEP_FS, "block": lat.SWEEP_BLOCKS, "layout": lat.SWEEP_LAYOUTS,
                                     "source": lat.SWEEP_SOURCES}
     seconds = duration if duration is not None else (20.0 if quick else 15.0)
@@ -91,7 +90,7 @@ def latency(json_path: Path, report_dir: Path | None, quick: bool, duration: flo
             fs=[float(f) for f in fs_list] or base["fs"], blocks=block_list or base["block"],
             layouts=layout_list or base["layout"], sources=source_list or base["source"], duration=seconds,
             warmup=warmup, imu_rate=imu_rate, units_per_muscle=units_per_muscle)
-    except ValueError as err:
+    except (TypeError, ValueError) as err:
         raise click.UsageError(str(err)) from err
     click.echo(f"bench latency: {len(configs)} configuration(s), {seconds:g} s each "
                f"(plus ~10 s to start the three processes).")
@@ -156,17 +155,11 @@ def latency(json_path: Path, report_dir: Path | None, quick: bool, duration: flo
 def soak(duration: float, json_path: Path | None, report_dir: Path | None, layout: str, fs: str, block_size: int,
          source: str, imu_rate: float, warmup: float | None, units_per_muscle: int, workdir: Path | None) -> None:
     """Long run: rate drift, lost samples, late ticks and simulator memory over time."""
-    from tqdm import tqdm
-
-    from realtime.app.bench.report import write_soak_report
-    from realtime.app.bench.session import SessionConfig, SessionError
-    from realtime.app.bench.soak import run_soak
-
     warm = warmup if warmup is not None else min(duration / 20.0, 30.0)
     try:
         config = SessionConfig(fs=float(fs), block=block_size, layout=layout, source=source, imu_rate=imu_rate,
                                duration=duration, warmup=warm, units_per_muscle=units_per_muscle)
-    except ValueError as err:
+    except (TypeError, ValueError) as err:
         raise click.UsageError(str(err)) from err
     click.echo(f"bench soak: {config.label}, {duration:g} s (plus ~10 s to start the three processes).")
     with tqdm(total=round(duration), desc="soak", unit="s", bar_format="{desc}: {bar} {n:.0f}/{total:.0f} s") as bar:

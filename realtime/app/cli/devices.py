@@ -6,8 +6,14 @@ import signal
 import time
 
 import click
+import pylsl
+from serial.tools import list_ports as serial_ports
 
+from devices.fake_imu import FakeImu, FakeImuSettings
 from devices.formats import FORMATS
+from devices.formats.csv_text import parse_columns
+from devices.threaded_source import DeviceError
+from realtime.app.sources import build_source
 
 _PAYLOADS = ("int16", "float32")
 
@@ -44,11 +50,6 @@ def fake_imu(fmt: str, rate: float, port: str | None, link: str | None, baud: in
     Terminal 1:  python launch.py fake-imu --format binary
     Terminal 2:  python launch.py run --source serial --port <printed port> --format binary
     """
-    from devices.fake_imu import FakeImu, FakeImuSettings
-    from devices.formats.csv_text import parse_columns
-    from devices.threaded_source import DeviceError
-    from realtime.app.sources import build_source
-
     if baud is None:
         baud = 921600 if fmt == "binary" else 115200
     try:
@@ -58,7 +59,7 @@ def fake_imu(fmt: str, rate: float, port: str | None, link: str | None, baud: in
     try:
         settings = FakeImuSettings(format=fmt, rate=rate, port=port, link=link, baud=baud, garbage=garbage,
                                    payload=payload, csv_columns=columns, seed=seed)
-    except ValueError as err:
+    except (TypeError, ValueError) as err:
         raise click.UsageError(str(err)) from err
     source = build_source({"source": "synthetic", "motion": motion, "imu_rate": rate, "speed": speed,
                            "amplitude": amplitude, "seed": seed})
@@ -102,9 +103,7 @@ def fake_imu(fmt: str, rate: float, port: str | None, link: str | None, baud: in
 @click.command("list-ports")
 def list_ports() -> None:
     """List the serial ports (USB-serial adapters, Arduino boards, Bluetooth serial)."""
-    from serial.tools import list_ports as lp
-
-    ports = sorted(lp.comports(), key=lambda p: p.device)
+    ports = sorted(serial_ports.comports(), key=lambda p: p.device)
     if not ports:
         click.echo("No serial ports found. Plug the IMU in, or run `python launch.py fake-imu` for a virtual one.")
         return
@@ -118,8 +117,6 @@ def list_ports() -> None:
               help="Seconds to listen for streams.")
 def list_streams(timeout: float) -> None:
     """List the LSL streams visible on the network."""
-    import pylsl
-
     streams = pylsl.resolve_streams(timeout)
     if not streams:
         click.echo(f"No LSL streams found within {timeout:g} s.")

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import click
 
-from realtime.app.training.options import data_options
+from realtime.app.training.data import DataError
+from realtime.app.training.evaluate import evaluate_checkpoint
+from realtime.app.training.options import build_dataset, data_options, uses_recordings
+from realtime.stages.model.checkpoint import CheckpointError, load_checkpoint
 
 
 @click.command()
@@ -26,11 +29,6 @@ def evaluate(ckpt_path: str | None, json_path: str | None, seed: int, quiet: boo
     checkpoint's own training run (from its record); the data options
     override. The baseline is fitted on the training part of the same data.
     """
-    from realtime.app.training.data import DataError
-    from realtime.app.training.evaluate import evaluate_checkpoint
-    from realtime.app.training.options import build_dataset, uses_recordings
-    from realtime.stages.model.checkpoint import CheckpointError, load_checkpoint
-
     try:
         ckpt = load_checkpoint(ckpt_path)
         base = dict(ckpt.training.get("data", {})) if ckpt.training.get("data", {}).get("kind") == "teacher" else {}
@@ -38,7 +36,7 @@ def evaluate(ckpt_path: str | None, json_path: str | None, seed: int, quiet: boo
         dataset = build_dataset(data_kw, ckpt.fs, ckpt.cutoff_hz, ckpt.receptive_field, seed,
                                 teacher_base=base, target_scale=scale, progress=not quiet)
         res = evaluate_checkpoint(ckpt, dataset)
-    except (DataError, CheckpointError, ValueError) as err:
+    except (DataError, CheckpointError, TypeError, ValueError) as err:
         raise click.ClickException(str(err)) from None
     res["checkpoint"] = str(ckpt_path or "default")
     width = max(len(n) for n in ckpt.outputs)

@@ -7,14 +7,18 @@ import sys
 
 import click
 
+from gui.process import start_viewer_process
+from realtime.app.simulator import Simulator, SimulatorConfig, status_line
 from realtime.app.sources import build_source, source_options, source_status_line
+from realtime.core.units import EMG_FS_MAX, EMG_FS_MIN
+from realtime.stages.artefacts import ArtefactSettings
+from realtime.stages.engine import get_layout
+from realtime.stages.faults import load_faults
 
 FS_CHOICES = ("1000", "2000")
 
 
 def _check_layout(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    from realtime.stages.engine import get_layout
-
     try:
         get_layout(value)
     except ValueError as err:
@@ -29,16 +33,16 @@ def _check_duration(ctx: click.Context, param: click.Parameter, value: float | N
 
 
 def _check_fs(ctx: click.Context, param: click.Parameter, value: float) -> float:
-    if not 100 <= value <= 10_000:
-        raise click.BadParameter(f"must be a rate in Hz within [100, 10000] (usually 1000 or 2000); {value} is invalid.")
+    if not EMG_FS_MIN <= value <= EMG_FS_MAX:
+        raise click.BadParameter(
+            f"must be a rate in Hz within [{EMG_FS_MIN:g}, {EMG_FS_MAX:g}] (usually 1000 or 2000); {value} is invalid."
+        )
     return value
 
 
 def _load_faults(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple:
     if value is None:
         return ()
-    from realtime.stages.faults import load_faults
-
     try:
         return load_faults(value)
     except (OSError, ValueError) as err:
@@ -103,9 +107,6 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
         powerline_uv: float, wander_uv: float, motion_uv: float, ecg_uv: float, ecg_bpm: float, faults: tuple,
         view: bool, quiet: bool, priority: str, **source_kwargs: object) -> None:
     """Run the simulator: IMU motion in, multichannel sEMG out on LSL."""
-    from realtime.app.simulator import Simulator, SimulatorConfig, status_line
-    from realtime.stages.artefacts import ArtefactSettings
-
     seed = int(source_kwargs.get("seed") or 0)
     try:
         artefacts = ArtefactSettings(noise_uv=noise_uv, pink_uv=pink_uv, powerline_hz=int(powerline_hz),
@@ -114,7 +115,7 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
         config = SimulatorConfig(prefix=prefix, layout=layout, fs=fs, block_size=block_size, duration=duration,
                                  seed=seed, activation=activation, units_per_muscle=units_per_muscle, muaps=muaps,
                                  artefacts=artefacts, faults=faults, priority=priority)
-    except ValueError as err:
+    except (TypeError, ValueError) as err:
         raise click.UsageError(str(err)) from err
     source = build_source(dict(source_kwargs))
 
@@ -131,7 +132,7 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
 
     try:
         sim = Simulator(config, source, on_status=print_status)
-    except ValueError as err:  # e.g. a fault naming a channel the layout does not have
+    except (TypeError, ValueError) as err:  # e.g. a fault naming a channel the layout does not have
         raise click.UsageError(str(err)) from err
     click.echo(
         f"myostream: publishing {prefix}-EMG ({len(sim.layout.channels)} ch, {layout}, {fs:g} Hz) "
@@ -149,8 +150,6 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
     try:
         sim.start(wait_for_consumer, freeze_gc=True)
         if view:
-            from realtime.app.cli.view import start_viewer_process
-
             viewer = start_viewer_process(prefix, timeout=30)
         while not sim.wait(timeout=0.2):
             pass

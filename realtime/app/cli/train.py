@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import sys
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import click
+import torch
 
-from realtime.app.training.options import data_options
+from realtime.app.training.data import DataError
+from realtime.app.training.evaluate import evaluate_checkpoint
+from realtime.app.training.options import build_dataset, data_options
+from realtime.app.training.train import TrainSettings, train_network
+from realtime.stages.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from realtime.stages.model.config import NetConfig
 
 
 @click.command()
@@ -39,14 +47,6 @@ def train(out: str, force: bool, init_path: str | None, model_fs: float, layers:
     program, held-out subjects for validation). With --csv or --xdf: EMG
     envelopes of user recordings (see docs/model.md).
     """
-    import time
-
-    from realtime.app.training.data import DataError
-    from realtime.app.training.options import build_dataset
-    from realtime.app.training.train import TrainSettings
-    from realtime.stages.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-    from realtime.stages.model.config import NetConfig
-
     out_path = Path(out)
     try:
         if out_path.exists() and not force:
@@ -56,8 +56,6 @@ def train(out: str, force: bool, init_path: str | None, model_fs: float, layers:
             )
         settings = TrainSettings(epochs=epochs, batch_size=batch_size, window=window, lr=lr, patience=patience,
                                  seed=seed, threads=threads, max_minutes=max_minutes)
-        import torch
-
         torch.set_num_threads(threads)
         init = load_checkpoint(init_path) if init_path else None
         if init is not None:
@@ -82,27 +80,21 @@ def train(out: str, force: bool, init_path: str | None, model_fs: float, layers:
             f"data ready in {time.perf_counter() - t0:.1f} s",
             err=True,
         )
-        from realtime.app.training.train import train_network
-
         record = {"command": "python launch.py train " + " ".join(sys.argv[2:]) if len(sys.argv) > 1 else "",
                   "out": str(out_path), "torch": torch.__version__}
         ckpt = train_network(dataset, config, fs, cutoff, settings, init=init, training_record=record,
                              progress=not quiet)
-        from realtime.app.training.evaluate import evaluate_checkpoint
-
         if dataset.held_out:
             res = evaluate_checkpoint(ckpt, dataset)
             metrics = dict(ckpt.metrics)
             metrics["validation"] = {k: res[k] for k in ("summary", "network", "baseline", "angles") if k in res}
-            from dataclasses import replace
-
             ckpt = replace(ckpt, metrics=metrics)
             s = res["summary"]
             click.echo(f"train: {res['data']['held_out']} median r {s['median_r']:.3f} (ridge {s['baseline_median_r']:.3f}), "
                        f"within recordings {s['median_r_within']:.3f} (ridge {s['baseline_median_r_within']:.3f})",
                        err=True)
         save_checkpoint(ckpt, out_path, overwrite=force)
-    except (DataError, CheckpointError, FileExistsError, IsADirectoryError, ValueError) as err:
+    except (DataError, CheckpointError, FileExistsError, IsADirectoryError, TypeError, ValueError) as err:
         raise click.ClickException(str(err)) from None
     m = ckpt.metrics
     click.echo(

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
 import click
+
+from realtime.app.validation import ValidationSettings, fast_settings, run_validation
+from realtime.stages.engine import EngineSettings
 
 
 @click.command()
@@ -68,11 +72,6 @@ def validate(
     The engine alone (no noise, no artefacts). Every check prints its value and
     range; the exit status is 1 if any fails. Sources: docs/validation.md.
     """
-    import dataclasses
-
-    from realtime.app.validation import ValidationSettings, fast_settings, run_validation
-    from realtime.stages.engine import EngineSettings
-
     try:
         engine = EngineSettings(
             layout=layout,

@@ -32,10 +32,14 @@ from pathlib import Path
 
 import numpy as np
 
+from realtime.body.musculoskeletal import ArmParams
+from realtime.body.synthetic import MOTIONS, SyntheticSettings, simulate
+from realtime.core.anatomy import JOINTS, MUSCLES
+from realtime.core.checks import check_type
+from realtime.core.units import STANDARD_GRAVITY
 from realtime.stages.model.resample import resample_imu
 
-G = 9.80665
-ACC_UNITS = {"m/s2": 1.0, "g": G}
+ACC_UNITS = {"m/s2": 1.0, "g": STANDARD_GRAVITY}
 GYRO_UNITS = {"rad/s": 1.0, "deg/s": math.pi / 180.0}
 
 
@@ -203,6 +207,7 @@ def emg_envelope(emg: np.ndarray, fs: float) -> np.ndarray:
     -------
     ndarray, shape (n, n_channels), float64, >= 0
     """
+    # deferred: scipy.signal (~1 s to import) only for EMG recordings
     from scipy.signal import butter, sosfiltfilt
 
     if not fs > 0:
@@ -376,7 +381,7 @@ def load_xdf(
     acc_unit, gyro_unit : str
         Units of the IMU stream.
     """
-    import pyxdf
+    import pyxdf  # deferred: pyxdf only for XDF recordings
 
     path = Path(path)
     if not path.is_file():
@@ -587,16 +592,14 @@ class TeacherDataSpec:
 
     def __post_init__(self) -> None:
         for name, lo in (("subjects", 1), ("val_subjects", 0), ("test_subjects", 0)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            v = check_type(f"--{name.replace('_', '-')}", getattr(self, name), int, "an integer")
+            if v < lo:
                 raise DataError(f"The option '--{name.replace('_', '-')}' must be an integer >= {lo}. {v!r} is invalid.")
         if not (math.isfinite(self.duration_s) and self.duration_s >= 2.0):
             raise DataError(f"The option '--duration' must be >= 2 seconds. {self.duration_s!r} is invalid.")
         if not self.imu_rates or any(not 50 <= r <= 1000 for r in self.imu_rates):
             raise DataError(f"The option '--imu-fs' takes rates within [50, 1000] Hz. {self.imu_rates!r} is invalid.")
         if self.motions:
-            from realtime.body.synthetic import MOTIONS
-
             bad = [m for m in self.motions if m not in MOTIONS]
             if bad:
                 raise DataError(f"Unknown motions {bad}; the motions are {list(MOTIONS)}. Fix --motions.")
@@ -608,8 +611,6 @@ def subject_settings(subject_seed: int) -> dict:
     Returns keyword arguments of ``realtime.body.synthetic.SyntheticSettings``
     shared by every program of one subject.
     """
-    from realtime.body.musculoskeletal import ArmParams
-
     rng = np.random.default_rng(subject_seed)
     load = float(rng.uniform(0.0, 0.5)) if rng.random() < 0.3 else 0.0
     arm = ArmParams.randomised(rng, load_kg=load, shoulder_flexion=float(rng.uniform(-0.2, 0.4)))
@@ -639,8 +640,6 @@ def program_settings(motion: str, program_seed: int, imu_fs: float) -> dict:
 
 def teacher_recording(motion: str, subject_seed: int, program_seed: int, imu_fs: float, duration_s: float):  # noqa: ANN201
     """Simulate one randomised teacher recording (``realtime.body.synthetic.SimulatedRecording``)."""
-    from realtime.body.synthetic import SyntheticSettings, simulate
-
     settings = SyntheticSettings(**subject_settings(subject_seed), **program_settings(motion, program_seed, imu_fs))
     return simulate(settings, duration_s)
 
@@ -667,9 +666,6 @@ def teacher_dataset(
     progress : callable(done, total) | None
         Called after each recording.
     """
-    from realtime.body.synthetic import MOTIONS
-    from realtime.core.anatomy import JOINTS, MUSCLES
-
     motions = spec.motions or tuple(MOTIONS)
     if spec.duration_s * model_fs < receptive_field:
         raise DataError(

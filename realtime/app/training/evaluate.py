@@ -75,7 +75,7 @@ def xcorr_lag(preds: list[np.ndarray], targets: list[np.ndarray], fs: float, max
 
 
 def _ema(x: np.ndarray, alpha: float) -> np.ndarray:
-    from scipy.signal import lfilter
+    from scipy.signal import lfilter  # deferred: scipy.signal (~1 s) only for the ridge baseline
 
     zi = (1 - alpha) * x[:1]
     return lfilter([alpha], [1.0, -(1 - alpha)], x, axis=0, zi=zi)[0]

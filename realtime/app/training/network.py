@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from realtime.stages.model.checkpoint import Checkpoint
 from realtime.stages.model.config import NetConfig
 
 
@@ -130,3 +131,8 @@ class ActivationNet(nn.Module):
             tensors[k] = torch.tensor(arr, dtype=ref.dtype)
         net.load_state_dict(tensors)
         return net
+
+
+def net_from_checkpoint(ckpt: Checkpoint) -> ActivationNet:
+    """A fresh torch :class:`ActivationNet` with the weights of ``ckpt`` (to fine-tune or to compare)."""
+    return ActivationNet.from_numpy_state(ckpt.config, dict(ckpt.state))

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+from tqdm import tqdm
 
 from realtime.app.training.data import (
     ACC_UNITS,
@@ -169,8 +170,6 @@ def build_dataset(
         spec = teacher_spec(kw, seed, teacher_base)
         bar = None
         if progress:
-            from tqdm import tqdm
-
             bar = tqdm(desc="teacher data", unit="rec", dynamic_ncols=True, leave=False)
 
         def tick(done: int, total: int) -> None:

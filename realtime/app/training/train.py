@@ -22,11 +22,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from realtime.app.training.data import DataError, Dataset, Sequence
-from realtime.app.training.network import ActivationNet
-from realtime.core.block import IMU_CHANNELS
+from realtime.app.training.network import ActivationNet, net_from_checkpoint
+from realtime.core.checks import check_number, check_optional_number, ensure_int
 from realtime.core.logs import logger
+from realtime.core.units import IMU_CHANNELS
 from realtime.stages.model.checkpoint import Checkpoint
 from realtime.stages.model.config import NetConfig
 
@@ -68,16 +70,12 @@ class TrainSettings:
     max_minutes: float | None = None
 
     def __post_init__(self) -> None:
+        # Named by the option of `launch.py train` that sets each one.
         for name in ("epochs", "batch_size", "window", "patience", "threads"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"The option '--{name.replace('_', '-')}' must be an integer >= 1. {v!r} is invalid.")
-        if not (math.isfinite(self.lr) and 0 < self.lr < 1):
-            raise ValueError(f"The option '--lr' must be within (0, 1). {self.lr!r} is invalid.")
-        if not (math.isfinite(self.posture_weight) and self.posture_weight >= 0):
-            raise ValueError(f"The posture weight must be >= 0. {self.posture_weight!r} is invalid.")
-        if self.max_minutes is not None and not self.max_minutes > 0:
-            raise ValueError(f"The option '--max-minutes' must be > 0. {self.max_minutes!r} is invalid.")
+            ensure_int(f"--{name.replace('_', '-')}", getattr(self, name), lo=1)
+        check_number("--lr", self.lr, 0.0, 1.0, lo_open=True, hi_open=True)
+        check_number("posture_weight", self.posture_weight, 0.0)
+        check_optional_number("--max-minutes", self.max_minutes, 0.0, unit="minutes", lo_open=True)
 
 
 def _windows(seqs: list[Sequence], rf: int, window: int, rng: np.random.Generator) -> list[tuple[int, int, int]]:
@@ -197,7 +195,7 @@ def train_network(
     has_angles = bool(dataset.posture) and all(s.angles is not None for s in dataset.train)
     angle_var = np.concatenate([s.angles for s in dataset.train]).var(axis=0) if has_angles else None
     if init is not None:
-        net = init.torch_module()
+        net = net_from_checkpoint(init)
         if init.config.n_outputs != config.n_outputs:
             logger.info("train: re-initialising the activation head (%s -> %s outputs)", init.config.n_outputs, config.n_outputs)
             net.act = torch.nn.Conv1d(config.channels, config.n_outputs, 1)
@@ -225,8 +223,6 @@ def train_network(
     t_start = time.perf_counter()
     bar = None
     if progress:
-        from tqdm import tqdm
-
         bar = tqdm(total=settings.epochs, desc="train", unit="epoch", dynamic_ncols=True, leave=True)
     net.eval()
     v0 = validation_loss(net, val_seqs, loss_fn)

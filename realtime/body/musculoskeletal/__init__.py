@@ -10,9 +10,8 @@ See ``docs/teacher.md``.
 from __future__ import annotations
 
 from realtime.body.musculoskeletal.activation import ActivationDynamics, activation_dynamics
-from realtime.body.musculoskeletal.arm import JOINT_LIMITS, ArmParams
+from realtime.body.musculoskeletal.arm import ArmParams
 from realtime.body.musculoskeletal.dynamics import (
-    GRAVITY,
     forearm_motion,
     inverse_dynamics,
     joint_positions,
@@ -34,8 +33,6 @@ from realtime.body.musculoskeletal.teacher import (
 
 __all__ = [
     "CROSSES",
-    "GRAVITY",
-    "JOINT_LIMITS",
     "MAX_FORCE_N",
     "ActivationDynamics",
     "ArmParams",

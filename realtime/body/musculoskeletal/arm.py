@@ -19,9 +19,6 @@ from realtime.core.checks import check_number, check_vector
 if TYPE_CHECKING:
     import numpy as np
 
-JOINT_LIMITS: tuple[tuple[float, float], ...] = ((0.0, 2.4), (-1.4, 1.4), (-1.2, 1.3))
-"""Range of motion (rad) of ``realtime.core.anatomy.JOINTS``: elbow flexion, pronation, wrist flexion."""
-
 BODY_MASS_KG = 75.0
 FOREARM_COM = 0.4574
 """Forearm centre of mass, fraction of the forearm length from the elbow (de Leva 1996)."""

@@ -27,9 +27,7 @@ from realtime.body.musculoskeletal.arm import (
     LOAD_GYRATION_M,
     ArmParams,
 )
-
-GRAVITY = 9.80665
-"""Standard gravity, m/s²."""
+from realtime.core.units import STANDARD_GRAVITY
 
 
 def as_joint_array(name: str, x: object) -> np.ndarray:
@@ -136,7 +134,7 @@ def inverse_dynamics(q: np.ndarray, qd: np.ndarray, qdd: np.ndarray, params: Arm
     if np.any(m_load < 0):
         raise ValueError("The argument 'load_kg' must be >= 0 kg; a negative mass is invalid.")
     omega, alpha, up = forearm_motion(q, qd, qdd, params.shoulder_flexion)
-    gravity = -GRAVITY * up
+    gravity = -STANDARD_GRAVITY * up
     ex, ey, ez = np.eye(3)
 
     # Forearm: axisymmetric body from the elbow (origin) to the wrist.

@@ -22,6 +22,7 @@ from realtime.body.musculoskeletal.muscles import (
     moment_arms,
     static_optimisation,
 )
+from realtime.core.checks import check_type
 
 
 @dataclass(frozen=True)
@@ -40,11 +41,8 @@ class TeacherSettings:
     muscles: MuscleParams = field(default_factory=MuscleParams)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.arm, ArmParams):
-            raise ValueError(f"The argument 'arm' must be an ArmParams; {type(self.arm).__name__} is invalid.")
-        if not isinstance(self.muscles, MuscleParams):
-            raise ValueError(
-                f"The argument 'muscles' must be a MuscleParams; {type(self.muscles).__name__} is invalid.")
+        check_type("arm", self.arm, ArmParams, "an ArmParams")
+        check_type("muscles", self.muscles, MuscleParams, "a MuscleParams")
 
 
 def muscle_excitation(q: np.ndarray, qd: np.ndarray, qdd: np.ndarray, settings: TeacherSettings | None = None,

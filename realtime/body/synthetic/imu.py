@@ -22,8 +22,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from realtime.body.musculoskeletal import GRAVITY, forearm_motion
+from realtime.body.musculoskeletal import forearm_motion
 from realtime.body.musculoskeletal.dynamics import point_acceleration
+from realtime.core.units import STANDARD_GRAVITY
 
 
 @lru_cache(maxsize=16)
@@ -78,7 +79,7 @@ def imu_signals(q: np.ndarray, qd: np.ndarray, qdd: np.ndarray, mount: SensorMou
     """
     omega, alpha, up = forearm_motion(q, qd, qdd, mount.shoulder_flexion)
     r = np.array([mount.position * mount.forearm_length, 0.0, mount.offset])
-    specific_force = point_acceleration(omega, alpha, r) + GRAVITY * up
+    specific_force = point_acceleration(omega, alpha, r) + STANDARD_GRAVITY * up
     rot = rotation_matrix(mount.rotation)
     out = np.empty((q.shape[0], 6))
     out[:, :3] = specific_force @ rot

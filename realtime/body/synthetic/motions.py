@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from realtime.body.musculoskeletal import JOINT_LIMITS
 from realtime.body.synthetic.trajectory import Segment
+from realtime.core.anatomy import JOINT_LIMITS
+from realtime.core.checks import check_choice
 
 MOTIONS: tuple[str, ...] = (
     "rest", "elbow-curls", "elbow-curls-loaded", "wrist-flexion", "pronation", "grasp-lift", "random-reaches",
@@ -176,8 +177,7 @@ def motion_program(motion: str, rng: np.random.Generator, speed: float = 1.0,
     segments : Iterator[Segment]
         Targets over the same four coordinates.
     """
-    if motion not in _PROGRAMS:
-        raise ValueError(f"The argument 'motion' must be one of {', '.join(MOTIONS)}; {motion!r} is invalid.")
+    check_choice("motion", motion, MOTIONS)
     program = _Program(motion, rng, speed, amplitude)
     segments = _PROGRAMS[motion](program)
     start_load = CURL_LOAD_KG if motion == "elbow-curls-loaded" else 0.0

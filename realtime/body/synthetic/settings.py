@@ -7,7 +7,14 @@ from dataclasses import dataclass, field
 from realtime.body.musculoskeletal import ArmParams, MuscleParams, TeacherSettings
 from realtime.body.synthetic.imu import SensorMount
 from realtime.body.synthetic.motions import MOTIONS
-from realtime.core.checks import check_choice, check_number, check_seed, check_vector
+from realtime.core.checks import (
+    check_bool,
+    check_choice,
+    check_number,
+    check_seed,
+    check_type,
+    check_vector,
+)
 
 
 @dataclass(frozen=True)
@@ -70,17 +77,13 @@ class SyntheticSettings:
         check_number("speed", self.speed, 0.0, 10.0, lo_open=True)
         check_number("amplitude", self.amplitude, 0.0, 1.5)
         check_seed("seed", self.seed)
-        if not isinstance(self.noise, bool):
-            raise ValueError(f"The argument 'noise' must be True or False; {self.noise!r} is invalid.")
+        check_bool("noise", self.noise)
         check_number("acc_noise", self.acc_noise, 0.0, 5.0, "m/s^2")
         check_number("gyro_noise", self.gyro_noise, 0.0, 1.0, "rad/s")
         check_number("acc_bias", self.acc_bias, 0.0, 5.0, "m/s^2")
         check_number("gyro_bias", self.gyro_bias, 0.0, 1.0, "rad/s")
-        if not isinstance(self.arm, ArmParams):
-            raise ValueError(f"The argument 'arm' must be an ArmParams; {type(self.arm).__name__} is invalid.")
-        if not isinstance(self.muscles, MuscleParams):
-            raise ValueError(
-                f"The argument 'muscles' must be a MuscleParams; {type(self.muscles).__name__} is invalid.")
+        check_type("arm", self.arm, ArmParams, "an ArmParams")
+        check_type("muscles", self.muscles, MuscleParams, "a MuscleParams")
         check_number("sensor_position", self.sensor_position, 0.1, 1.0)
         check_number("sensor_offset", self.sensor_offset, 0.0, 0.08, "m")
         rotation = check_vector("sensor_rotation", self.sensor_rotation, 3, -45.0, 45.0, "degrees")

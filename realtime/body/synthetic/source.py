@@ -8,11 +8,11 @@ step is either per sample or chunk-independent, so the live stream equals
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import pylsl
 
 from realtime.body.musculoskeletal import MuscleTeacher
 from realtime.body.synthetic.imu import ImuNoise, imu_signals
@@ -20,10 +20,12 @@ from realtime.body.synthetic.motions import motion_program
 from realtime.body.synthetic.settings import SyntheticSettings
 from realtime.body.synthetic.trajectory import Trajectory
 from realtime.core.anatomy import JOINTS, MUSCLES
-from realtime.core.block import IMU_CHANNELS, Block, empty_block, regular_timestamps
-from realtime.core.checks import check_number
+from realtime.core.block import Block, empty_block, regular_timestamps
+from realtime.core.checks import check_number, check_type
 from realtime.core.contract import StreamFormat
+from realtime.core.lifecycle import Lifecycle
 from realtime.core.logs import logger
+from realtime.core.units import IMU_CHANNELS
 
 LOOKAHEAD_S = 0.25
 """The live source computes its deterministic script in chunks of this many seconds ahead
@@ -76,7 +78,7 @@ class SimulatedRecording:
     t : ndarray, shape (n,)
         Time of each sample from 0, s (``k / fs``).
     imu : ndarray, shape (n, 6), float32
-        IMU samples in ``realtime.core.block.IMU_CHANNELS`` order (m/s², rad/s).
+        IMU samples in ``realtime.core.units.IMU_CHANNELS`` order (m/s², rad/s).
     angles : ndarray, shape (n, 3)
         Joint angles in ``realtime.core.anatomy.JOINTS`` order, rad.
     torques : ndarray, shape (n, 3)
@@ -111,8 +113,7 @@ def simulate(settings: SyntheticSettings, duration_s: float) -> SimulatedRecordi
     duration_s : float
         Seconds to simulate, [0, 86400]; ``floor(duration_s * fs)`` samples.
     """
-    if not isinstance(settings, SyntheticSettings):
-        raise ValueError(f"The argument 'settings' must be a SyntheticSettings; {type(settings).__name__} is invalid.")
+    check_type("settings", settings, SyntheticSettings, "a SyntheticSettings")
     duration_s = check_number("duration_s", duration_s, 0.0, 86400.0, "s")
     n = int(np.floor(duration_s * settings.fs + 1e-9))
     out = _Generator(settings).next(n)
@@ -122,8 +123,9 @@ def simulate(settings: SyntheticSettings, duration_s: float) -> SimulatedRecordi
     )
 
 
-class SyntheticArm:
-    """Live synthetic IMU source (``realtime.core.contract.Source``) with ground truth in ``aux``.
+class SyntheticArm(Lifecycle):
+    """Live synthetic IMU source (``realtime.core.contract.Source``; a
+    :class:`~realtime.core.lifecycle.Lifecycle` part) with ground truth in ``aux``.
 
     Sample ``k`` is due at ``t_start + k / fs`` on ``clock``; ``read()`` returns
     every due sample not yet returned, however long since the last call
@@ -141,30 +143,21 @@ class SyntheticArm:
 
     def __init__(self, settings: SyntheticSettings | None = None,
                  clock: Callable[[], float] | None = None) -> None:
+        super().__init__()
         self.settings = settings or SyntheticSettings()
-        if not isinstance(self.settings, SyntheticSettings):
-            raise ValueError(
-                f"The argument 'settings' must be a SyntheticSettings; {type(self.settings).__name__} is invalid.")
+        check_type("settings", self.settings, SyntheticSettings, "a SyntheticSettings")
         if clock is None:
-            import pylsl
-
             clock = pylsl.local_clock
         self._clock = clock
         self._gen: _Generator | None = None
         self._ahead: dict[str, np.ndarray] = {}
         self._next = 0
         self._t_start = 0.0
-        self._running = False
 
     @property
     def fs(self) -> float:
         """IMU rate in Hz."""
         return self.settings.fs
-
-    @property
-    def running(self) -> bool:
-        """Whether ``start()`` has been called and ``stop()`` has not."""
-        return self._running
 
     @property
     def output_format(self) -> StreamFormat:
@@ -178,32 +171,16 @@ class SyntheticArm:
         """Clock time of sample 0 (set by ``start()``)."""
         return self._t_start
 
-    def start(self) -> None:
-        """Start a new stream: sample 0 is due now."""
-        if self._running:
-            warnings.warn("SyntheticArm is already running; start() is ignored.", RuntimeWarning, stacklevel=2)
-            return
+    def _open(self) -> None:
+        """Start a new stream: sample 0 is due now (a later ``start()`` begins a new one from sample 0)."""
         self._gen = _Generator(self.settings)
         self._ahead = {}
         self._next = 0
         self._t_start = float(self._clock())
-        self._running = True
         logger.info("SyntheticArm: started %s at %s Hz (seed %s)", self.settings.motion, self.fs, self.settings.seed)
 
-    def stop(self) -> None:
-        """Stop the stream (a later ``start()`` begins a new one from sample 0)."""
-        if not self._running:
-            raise RuntimeError("SyntheticArm is not running. Use SyntheticArm.start() first.")
-        self._running = False
+    def _close(self) -> None:
         logger.info("SyntheticArm: stopped after %s samples", self._next)
-
-    def __enter__(self) -> SyntheticArm:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._running:
-            self.stop()
 
     def _due(self, now: float) -> int:
         """Number of samples ``k`` with ``t_start + k / fs <= now``."""
@@ -221,8 +198,8 @@ class SyntheticArm:
     def read(self) -> Block:
         """Every due sample not yet returned: IMU data (n, 6) float32 with aux ground truth."""
         gen = self._gen
-        if not self._running or gen is None:
-            raise RuntimeError("SyntheticArm is not running. Use SyntheticArm.start() before read().")
+        if not self._started or gen is None:
+            self._check_started("read()")
         seq = self._next
         n = self._due(float(self._clock())) - seq
         if n <= 0:

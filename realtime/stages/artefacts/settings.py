@@ -6,17 +6,10 @@ import math
 import numbers
 from dataclasses import dataclass
 
-from realtime.core.checks import check_number
+from realtime.core.checks import check_choice, check_number, check_type, check_vector, ensure_int
 
 POWERLINE_FREQUENCIES: tuple[int, ...] = (0, 50, 60)
 """Allowed mains frequencies in Hz (0 = no power-line interference)."""
-
-
-def _check_nonneg(name: str, value: object, unit: str) -> None:
-    if not (isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value) and value >= 0):
-        raise ValueError(
-            f"The argument '{name}' must be a finite number >= 0 ({unit}; 0 switches it off). {value!r} is invalid."
-        )
 
 
 @dataclass(frozen=True)
@@ -88,39 +81,26 @@ class ArtefactSettings:
 
     def __post_init__(self) -> None:
         for name in ("noise_uv", "pink_uv", "powerline_uv", "wander_uv", "motion_uv", "ecg_uv"):
-            _check_nonneg(name, getattr(self, name), "µV" if name != "motion_uv" else "µV per m/s²")
+            unit = "µV" if name != "motion_uv" else "µV per m/s²"
+            check_number(name, getattr(self, name), 0.0, unit=unit, hint="0 switches it off.")
         check_number("pink_min_hz", self.pink_min_hz, 0.05, 10.0, "Hz")
-        if self.powerline_hz not in POWERLINE_FREQUENCIES or isinstance(self.powerline_hz, bool):
-            raise ValueError(
-                f"The argument 'powerline_hz' must be one of {POWERLINE_FREQUENCIES} (0 = off). "
-                f"{self.powerline_hz!r} is invalid."
-            )
+        check_choice("powerline_hz", self.powerline_hz, POWERLINE_FREQUENCIES, hint="0 switches it off.")
         harmonics = self.powerline_harmonics
-        if (
-            not isinstance(harmonics, tuple)
-            or not 1 <= len(harmonics) <= 20
-            or not all(isinstance(h, numbers.Real) and math.isfinite(h) and h >= 0 for h in harmonics)
-        ):
-            raise ValueError(
-                "The argument 'powerline_harmonics' must be a tuple of 1-20 relative amplitudes >= 0 "
-                f"(fundamental first), e.g. (1.0, 0.0, 0.3). {harmonics!r} is invalid."
-            )
+        rule = "a tuple of 1-20 relative amplitudes >= 0 (fundamental first), e.g. (1.0, 0.0, 0.3)"
+        check_type("powerline_harmonics", harmonics, tuple, rule)
+        for h in harmonics:
+            check_type("powerline_harmonics", h, numbers.Real, rule)
+        if not 1 <= len(harmonics) <= 20 or not all(math.isfinite(h) and h >= 0 for h in harmonics):
+            raise ValueError(f"The argument 'powerline_harmonics' must be {rule}; {harmonics!r} is invalid.")
         check_number("wander_hz", self.wander_hz, 0.05, 5.0, "Hz")
-        band = self.motion_band_hz
-        if not (
-            isinstance(band, tuple)
-            and len(band) == 2
-            and all(isinstance(f, numbers.Real) for f in band)
-            and 0.1 <= band[0] < band[1] <= 100.0
-        ):
+        band = check_vector("motion_band_hz", self.motion_band_hz, 2, 0.1, 100.0, "Hz")
+        if not band[0] < band[1]:
             raise ValueError(
-                "The argument 'motion_band_hz' must be a tuple (low, high) with 0.1 <= low < high <= 100 Hz. "
-                f"{band!r} is invalid."
+                f"The argument 'motion_band_hz' must be (low, high) with low < high; {self.motion_band_hz!r} is invalid."
             )
         check_number("ecg_bpm", self.ecg_bpm, 30.0, 200.0, "beats per minute")
         check_number("ecg_hrv", self.ecg_hrv, 0.0, 0.2, "(fraction of the RR interval)")
-        if not (isinstance(self.seed, numbers.Integral) and not isinstance(self.seed, bool) and self.seed >= 0):
-            raise ValueError(f"The argument 'seed' must be an integer >= 0. {self.seed!r} is invalid.")
+        ensure_int("seed", self.seed, lo=0)
 
     @property
     def needs_imu(self) -> bool:

@@ -26,6 +26,7 @@ from typing import Protocol
 import numpy as np
 
 from realtime.core.block import Block
+from realtime.core.checks import check_number, check_type
 from realtime.core.contract import StreamFormat, check_format
 from realtime.stages.artefacts.ecg import EcgCrosstalk
 from realtime.stages.artefacts.motion import MotionArtefact
@@ -67,12 +68,8 @@ class ArtefactStage:
     name = "artefacts"
 
     def __init__(self, settings: ArtefactSettings, fs: float, channels: tuple[str, ...]) -> None:
-        if not isinstance(settings, ArtefactSettings):
-            raise TypeError(
-                f"The argument 'settings' must be an ArtefactSettings, {type(settings).__name__} is invalid."
-            )
-        if not (isinstance(fs, (int, float)) and fs > 0):
-            raise ValueError(f"The argument 'fs' must be a positive rate in Hz. {fs!r} is invalid.")
+        check_type("settings", settings, ArtefactSettings, "an ArtefactSettings")
+        check_number("fs", fs, 0.0, unit="Hz", lo_open=True)
         if not channels:
             raise ValueError("The argument 'channels' must name at least one EMG channel.")
         self.settings = settings

@@ -8,7 +8,8 @@ See ``docs/engine.md`` for the model, the data and the numbers.
 """
 
 from realtime.stages.engine.engine import Discharges, EmgEngine, simulate_emg
-from realtime.stages.engine.layouts import LAYOUTS, Layout, get_layout
+from realtime.stages.engine.layout import Layout
+from realtime.stages.engine.layouts import LAYOUTS, get_layout
 from realtime.stages.engine.settings import MUAP_MODES, EngineSettings
 
 __all__ = [

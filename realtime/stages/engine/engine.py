@@ -25,7 +25,8 @@ from realtime.core.anatomy import JOINTS
 from realtime.core.block import NO_EVENTS, Block
 from realtime.core.contract import StreamFormat, check_format
 from realtime.core.logs import logger
-from realtime.stages.engine.layouts import Layout, get_layout
+from realtime.stages.engine.layout import Layout
+from realtime.stages.engine.layouts import get_layout
 from realtime.stages.engine.muaps import UnitGeometry, sample_geometry
 from realtime.stages.engine.overlap_add import add_discharges, read_block
 from realtime.stages.engine.pointer_table import PointerTable, slot_1d, slot_2d, slot_3d

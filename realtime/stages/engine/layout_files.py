@@ -21,18 +21,15 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-try:  # Python >= 3.11
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10 with the tomli backport
-    import tomli as tomllib
-
-from realtime.stages.engine.layouts import FOREARM_RADIUS, KINDS, Layout
+from realtime.stages.engine.layout import FOREARM_RADIUS, KINDS, Layout
+from realtime.stages.engine.muscles import MUSCLE_GEOMETRY
 
 SECTIONS: tuple[str, ...] = ("ring", "grid", "pair", "electrode")
 """Electrode sections of a layout file; a file has exactly one (``electrode`` goes with ``channel``)."""
@@ -277,8 +274,6 @@ def _grid(t: Mapping[str, Any], radius: float) -> tuple:
 
 
 def _pairs(items: list[Mapping[str, Any]]) -> tuple:
-    from realtime.stages.engine.muscles import MUSCLE_GEOMETRY
-
     labels, ex, ea = [], [], []
     n = len(items)
     for k, p in enumerate(items):

@@ -1,6 +1,6 @@
 """Where each muscle sits in the simulated limb, and its per-muscle engine defaults.
 
-The limb is a cylinder of radius :data:`~realtime.stages.engine.layouts.FOREARM_RADIUS`
+The limb is a cylinder of radius :data:`~realtime.stages.engine.layout.FOREARM_RADIUS`
 (same coordinates as :mod:`realtime.stages.engine.layouts`: ``x`` from the elbow
 crease, positive distal; ``angle`` from the volar midline, positive radial).
 Each muscle is a bundle of fibres parallel to the limb axis. In the cross

@@ -33,8 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
-from realtime.body.musculoskeletal.arm import JOINT_LIMITS
-from realtime.core.anatomy import JOINTS
+from realtime.core.anatomy import JOINT_LIMITS, JOINTS
 from realtime.stages.engine.muscles import MUSCLE_GEOMETRY, SKIN_FAT_THICKNESS
 
 if TYPE_CHECKING:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from realtime.core.anatomy import JOINTS, MUSCLES
+from realtime.core.checks import check_bool, check_choice, check_number, check_type, ensure_int
+from realtime.core.units import EMG_FS_HINT, EMG_FS_MAX, EMG_FS_MIN
 from realtime.stages.engine.layouts import get_layout
 from realtime.stages.engine.muscles import MUSCLE_GEOMETRY
 
@@ -33,7 +35,8 @@ class EngineSettings:
         Electrode layout: a built-in name (:data:`~realtime.stages.engine.layouts.LAYOUTS`)
         or the path of a TOML/JSON layout file (``docs/layouts.md``).
     fs : float
-        Sampling rate of activations in and EMG out (Hz), 500-10000.
+        Sampling rate of activations in and EMG out (Hz), within
+        [:data:`~realtime.core.units.EMG_FS_MIN`, :data:`~realtime.core.units.EMG_FS_MAX`] (500-10000).
     muscles : tuple of str
         Muscles simulated, a subset of :data:`realtime.core.anatomy.MUSCLES`, in
         the order the engine reports them.
@@ -97,12 +100,9 @@ class EngineSettings:
     def __post_init__(self) -> None:
         if isinstance(self.layout, Path):
             object.__setattr__(self, "layout", str(self.layout))
-        if not isinstance(self.layout, str):
-            raise TypeError(
-                f"The argument 'layout' must be a layout name or file path, {self.layout!r} is invalid."
-            )
+        check_type("layout", self.layout, str, "a layout name or file path")
         get_layout(self.layout)  # raises ValueError naming the known layouts or the file problem
-        _number("fs", self.fs, 500.0, 10000.0, "Use 1000 or 2000 Hz.")
+        check_number("fs", self.fs, EMG_FS_MIN, EMG_FS_MAX, "Hz", hint=EMG_FS_HINT)
         muscles = tuple(self.muscles) if not isinstance(self.muscles, str) else (self.muscles,)
         if not muscles:
             raise ValueError(f"The argument 'muscles' needs at least one of {MUSCLES}, got ().")
@@ -116,10 +116,10 @@ class EngineSettings:
                 f"The argument 'muscles' must not repeat a muscle, {muscles} is invalid."
             )
         object.__setattr__(self, "muscles", muscles)
-        _integer("units_per_muscle", self.units_per_muscle, 1, 2000)
-        _integer("seed", self.seed, 0, 2**63 - 1)
-        _number(
-            "recruitment_range", self.recruitment_range, 1.0, 200.0, "Fuglevand et al. used 30."
+        ensure_int("units_per_muscle", self.units_per_muscle, 1, 2000)
+        ensure_int("seed", self.seed, 0, 2**63 - 1)
+        check_number(
+            "recruitment_range", self.recruitment_range, 1.0, 200.0, hint="Fuglevand et al. used 30."
         )
         lr = self.last_recruitment
         if lr is None:
@@ -134,48 +134,29 @@ class EngineSettings:
                     f"got {len(lr_t)}: {lr!r}."
                 )
         for v in lr_t:
-            _number("last_recruitment", v, 0.05, 1.0, "Typical values are 0.5-0.9 of full drive.")
+            check_number("last_recruitment", v, 0.05, 1.0, hint="Typical values are 0.5-0.9 of full drive.")
         object.__setattr__(self, "last_recruitment", tuple(float(v) for v in lr_t))
-        _number("min_rate", self.min_rate, 1.0, MAX_RATE_HZ, "Typical values are 6-8 Hz.")
-        _number(
-            "peak_rate_first",
-            self.peak_rate_first,
-            self.min_rate,
-            MAX_RATE_HZ,
-            "It must lie between 'min_rate' and 50 Hz.",
-        )
-        _number(
-            "peak_rate_last",
-            self.peak_rate_last,
-            self.min_rate,
-            MAX_RATE_HZ,
-            "It must lie between 'min_rate' and 50 Hz.",
-        )
-        _number("rate_gain", self.rate_gain, 0.0, 1000.0, "Use a value in Hz per unit of drive.")
-        _number("isi_cv", self.isi_cv, 0.0, 0.3, "Physiological values are 0.1-0.3.")
+        check_number("min_rate", self.min_rate, 1.0, MAX_RATE_HZ, "Hz", hint="Typical values are 6-8 Hz.")
+        peak_hint = "It must lie between 'min_rate' and 50 Hz."
+        check_number("peak_rate_first", self.peak_rate_first, self.min_rate, MAX_RATE_HZ, "Hz", hint=peak_hint)
+        check_number("peak_rate_last", self.peak_rate_last, self.min_rate, MAX_RATE_HZ, "Hz", hint=peak_hint)
+        check_number("rate_gain", self.rate_gain, 0.0, 1000.0, "Hz per unit of drive")
+        check_number("isi_cv", self.isi_cv, 0.0, 0.3, hint="Physiological values are 0.1-0.3.")
         cv = tuple(self.conduction_velocity)
         if len(cv) != 2:
             raise ValueError(
-                f"The argument 'conduction_velocity' must be a (low, high) pair in m/s, {self.conduction_velocity!r} is invalid."
+                f"The argument 'conduction_velocity' must be a (low, high) pair in m/s; {self.conduction_velocity!r} is invalid."
             )
         for v in cv:
-            _number("conduction_velocity", v, 2.0, 7.0, "Muscle fibres conduct at 3-5 m/s.")
+            check_number("conduction_velocity", v, 2.0, 7.0, "m/s", hint="Muscle fibres conduct at 3-5 m/s.")
         if cv[0] > cv[1]:
             raise ValueError(
                 f"The argument 'conduction_velocity' must be (low, high) with low <= high, {cv!r} is invalid."
             )
         object.__setattr__(self, "conduction_velocity", (float(cv[0]), float(cv[1])))
-        _number(
-            "muap_duration",
-            self.muap_duration,
-            0.01,
-            0.1,
-            "About 0.03 s holds a whole surface MUAP.",
-        )
-        if self.muaps not in MUAP_MODES:
-            raise ValueError(
-                f"The argument 'muaps' must be one of {', '.join(MUAP_MODES)}. {self.muaps!r} is invalid."
-            )
+        check_number("muap_duration", self.muap_duration, 0.01, 0.1, "s",
+                     hint="About 0.03 s holds a whole surface MUAP.")
+        check_choice("muaps", self.muaps, MUAP_MODES)
         pts = tuple(self.posture_points) if not isinstance(self.posture_points, str) else ()
         if len(pts) != len(JOINTS) or not all(
             isinstance(p, numbers.Integral) and not isinstance(p, bool) and 1 <= p <= 9 for p in pts
@@ -185,11 +166,8 @@ class EngineSettings:
                 f"of {JOINTS}), {self.posture_points!r} is invalid. The default is {DEFAULT_POSTURE_POINTS}."
             )
         object.__setattr__(self, "posture_points", tuple(int(p) for p in pts))
-        _number("muap_floor", self.muap_floor, 0.0, 0.05, "0.01 drops tails below 1 % of the peak.")
-        if not isinstance(self.cache, bool):
-            raise TypeError(
-                f"The argument 'cache' must be True or False, {self.cache!r} is invalid."
-            )
+        check_number("muap_floor", self.muap_floor, 0.0, 0.05, hint="0.01 drops tails below 1 % of the peak.")
+        check_bool("cache", self.cache)
 
     @property
     def n_muscles(self) -> int:
@@ -206,21 +184,3 @@ class EngineSettings:
         """Length ``L`` of each MUAP table in samples."""
         return int(math.ceil(self.muap_duration * self.fs))
 
-
-def _number(name: str, value: object, low: float, high: float, hint: str) -> None:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or not (low <= float(value) <= high):
-        raise ValueError(
-            f"The argument {name!r} must be a number within [{low:g}, {high:g}]. {value!r} is invalid. {hint}"
-        )
-
-
-def _integer(name: str, value: object, low: int, high: int) -> None:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise TypeError(
-            f"The argument {name!r} must be an integer, {value!r} ({type(value).__name__}) is invalid."
-        )
-    if not (low <= int(value) <= high):
-        raise ValueError(
-            f"The argument {name!r} must be within [{low}, {high}]. {value!r} is invalid."
-        )

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from realtime.core.logs import logger
-from realtime.stages.engine import cache
+from realtime.stages.engine.cache import load_arrays, save_arrays, table_key
 from realtime.stages.engine.muscles import MUSCLE_GEOMETRY, SKIN_FAT_THICKNESS
 from realtime.stages.engine.posture import (
     MAX_LENGTH,
@@ -49,7 +49,7 @@ from realtime.stages.engine.volume_conductor import (
 )
 
 if TYPE_CHECKING:
-    from realtime.stages.engine.layouts import Layout
+    from realtime.stages.engine.layout import Layout
     from realtime.stages.engine.muaps import UnitGeometry
     from realtime.stages.engine.pool import PoolParameters
     from realtime.stages.engine.settings import EngineSettings
@@ -199,7 +199,7 @@ def tables_key(
         geometry.centre_yz, geometry.depth, geometry.territory_radius, geometry.n_fibres,
         geometry.velocity, geometry.x_iz, geometry.x_proximal, geometry.x_distal,
     ]  # fmt: skip
-    return cache.table_key(parts, arrays)
+    return table_key(parts, arrays)
 
 
 def _rounded(d: dict) -> dict:
@@ -232,7 +232,7 @@ def load_or_build_tables(
     grid = build_grid(settings.muscles, settings.posture_points, settings.muaps == "dynamic")
     key = tables_key(settings, layout, geometry, grid, tissue) if use_cache else ""
     if use_cache:
-        arrays = cache.load_arrays(key)
+        arrays = load_arrays(key)
         if arrays is not None:
             try:
                 tables = MuapTables.from_arrays(arrays)
@@ -248,7 +248,7 @@ def load_or_build_tables(
                     return tables, "cache"
     tables = build_tables(settings, layout, pool, geometry, grid, tissue)
     if use_cache:
-        path = cache.save_arrays(key, tables.to_arrays())
+        path = save_arrays(key, tables.to_arrays())
         if path is not None:
             logger.info("MUAP tables: stored in %s", path)
     return tables, "built"

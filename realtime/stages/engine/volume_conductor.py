@@ -382,7 +382,8 @@ def decimation_matrix(fs: float, n_samples: int) -> tuple[np.ndarray, np.ndarray
         taper[end + 1 :] = 0.0
     mat = np.diag(taper)
     if os_factor > 1:
-        from scipy.signal import resample_poly  # 1 s to import: only when tables are built
+        # deferred: scipy.signal (~1 s to import) only when tables are built
+        from scipy.signal import resample_poly
 
         mat = resample_poly(mat, 1, os_factor, axis=0)[:n_samples]
     mat = np.ascontiguousarray(mat)

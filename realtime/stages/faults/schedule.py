@@ -12,10 +12,13 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from realtime.core.checks import check_choice, check_optional_number
 
 FAULT_KINDS: tuple[str, ...] = ("dropout", "liftoff", "clipping", "sample_loss", "gain", "crosstalk")
 """Every fault kind, in the order they are applied when several overlap."""
@@ -56,17 +59,19 @@ def _check_param(kind: str, name: str, value: object) -> object:
         if value is None:
             return None
         labels = (value,) if isinstance(value, str) else value
-        if not (isinstance(labels, Sequence) and labels and all(isinstance(v, str) and v for v in labels)):
-            raise ValueError(
-                f"The parameter 'from' of a crosstalk fault must be a channel label or a list of labels. "
-                f"{value!r} is invalid."
-            )
+        rule = "a channel label or a list of labels"
+        if not (isinstance(labels, Sequence) and all(isinstance(v, str) for v in labels)):
+            raise TypeError(f"The parameter 'from' of a crosstalk fault must be {rule}; {value!r} is invalid.")
+        if not (labels and all(labels)):
+            raise ValueError(f"The parameter 'from' of a crosstalk fault must be {rule}; {value!r} is invalid.")
         return tuple(labels)
     low, high, low_inclusive, what = _RULES[name]
-    ok = _is_number(value) and math.isfinite(value) and value <= high
-    ok = ok and (value >= low if low_inclusive else value > low)
+    message = f"The parameter {name!r} of a {kind} fault must be {what}; {value!r} is invalid."
+    if not _is_number(value):
+        raise TypeError(message)
+    ok = math.isfinite(value) and value <= high and (value >= low if low_inclusive else value > low)
     if not ok:
-        raise ValueError(f"The parameter {name!r} of a {kind} fault must be {what}. {value!r} is invalid.")
+        raise ValueError(message)
     return float(value)
 
 
@@ -100,28 +105,19 @@ class Fault:
     params: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
-        if self.kind not in FAULT_KINDS:
-            raise ValueError(f"The argument 'kind' must be one of {', '.join(FAULT_KINDS)}. {self.kind!r} is invalid.")
-        if self.onset is not None and not (_is_number(self.onset) and math.isfinite(self.onset) and self.onset >= 0):
-            raise ValueError(
-                f"The argument 'onset' must be a time in seconds >= 0 from the run start. {self.onset!r} is invalid."
-            )
-        if self.duration is not None and not (
-            _is_number(self.duration) and math.isfinite(self.duration) and self.duration > 0
-        ):
-            raise ValueError(
-                f"The argument 'duration' must be a time in seconds > 0, or None (until the end). "
-                f"{self.duration!r} is invalid."
-            )
+        check_choice("kind", self.kind, FAULT_KINDS)
+        check_optional_number("onset", self.onset, 0.0, unit="s", hint="It counts from the run start.")
+        check_optional_number("duration", self.duration, 0.0, unit="s", lo_open=True,
+                              hint="None lasts until the end.")
         channels = self.channels
         if isinstance(channels, str):
             channels = None if channels.lower() == "all" else (channels,)
         if channels is not None:
-            if not (isinstance(channels, Sequence) and channels and all(isinstance(c, str) and c for c in channels)):
-                raise ValueError(
-                    f"The argument 'channels' must be 'all' or a non-empty list of channel labels. "
-                    f"{self.channels!r} is invalid."
-                )
+            rule = "'all' or a non-empty list of channel labels"
+            if not (isinstance(channels, Sequence) and all(isinstance(c, str) for c in channels)):
+                raise TypeError(f"The argument 'channels' must be {rule}; {self.channels!r} is invalid.")
+            if not (channels and all(channels)):
+                raise ValueError(f"The argument 'channels' must be {rule}; {self.channels!r} is invalid.")
             channels = tuple(channels)
             if len(set(channels)) != len(channels):
                 raise ValueError(f"The argument 'channels' lists a channel twice. {self.channels!r} is invalid.")
@@ -205,7 +201,7 @@ def parse_faults(data: object, where: str = "faults") -> tuple[Fault, ...]:
                     params=dict(params),
                 )
             )
-        except ValueError as err:
+        except (TypeError, ValueError) as err:  # a wrong type in a file is a bad value of the file
             raise ValueError(f"{where}: fault {i}: {err}") from err
     return tuple(faults)
 
@@ -232,16 +228,6 @@ def load_faults(path: str | Path) -> tuple[Fault, ...]:
         except json.JSONDecodeError as err:
             raise ValueError(f"{path}: not valid JSON: {err}") from err
     elif suffix == ".toml":
-        try:
-            import tomllib
-        except ModuleNotFoundError:  # Python 3.10
-            try:
-                import tomli as tomllib
-            except ModuleNotFoundError as err:
-                raise ValueError(
-                    f"{path}: reading TOML needs Python >= 3.11 or the 'tomli' package; "
-                    "install tomli or write the faults as JSON."
-                ) from err
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as err:

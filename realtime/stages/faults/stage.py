@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from realtime.core.block import NO_EVENTS, Block
+from realtime.core.checks import check_number, ensure_int
 from realtime.core.contract import StreamFormat, check_format
 from realtime.core.logs import logger
 from realtime.stages.faults.schedule import Fault
@@ -186,13 +187,12 @@ class FaultStage:
     name = "faults"
 
     def __init__(self, faults: Sequence[Fault], fs: float, channels: tuple[str, ...], seed: int = 0) -> None:
-        if not (isinstance(fs, (int, float)) and fs > 0):
-            raise ValueError(f"The argument 'fs' must be a positive rate in Hz. {fs!r} is invalid.")
+        check_number("fs", fs, 0.0, unit="Hz", lo_open=True)
         if not channels:
             raise ValueError("The argument 'channels' must name at least one EMG channel.")
         self.fs = float(fs)
         self.channels = tuple(channels)
-        self.seed = int(seed)
+        self.seed = ensure_int("seed", seed, lo=0)
         self.faults = tuple(faults)
         for i, fault in enumerate(self.faults, start=1):
             if fault.onset is None:
@@ -267,11 +267,7 @@ class FaultStage:
     def end(self, fault_id: int) -> None:
         """End fault ``fault_id`` at the next block (thread-safe); a fault not yet started is cancelled."""
         with self._lock:
-            if not (isinstance(fault_id, int) and 1 <= fault_id < self._next_id):
-                raise ValueError(
-                    f"The argument 'fault_id' must be the id of a scheduled or injected fault "
-                    f"(1 to {self._next_id - 1}). {fault_id!r} is invalid."
-                )
+            ensure_int("fault_id", fault_id, 1, self._next_id - 1, hint="Use an id a schedule or inject() gave.")
             self._requests.append(("end", fault_id, None))
 
     @property

@@ -15,8 +15,8 @@ Modules, one role each:
 - :mod:`realtime.app.training.train`, :mod:`realtime.app.training.evaluate`, :mod:`realtime.app.bench.model`.
 - :mod:`realtime.stages.model.stage`: the pipeline stage :class:`ModelActivationStage`.
 
-Only :mod:`network`, :mod:`train` (and checkpoint loading) need torch; importing
-this package does not import it.
+Only the training package (:mod:`realtime.app.training`) and checkpoint loading
+and saving need torch; importing this package does not import it.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ import numpy as np
 
 from realtime.stages.model import DEFAULT_CHECKPOINT
 from realtime.stages.model.config import NetConfig
+from realtime.stages.model.streaming import StreamingNet, pack_weights
 
 FORMAT = "myostream.activation-net"
 VERSION = 1
@@ -52,7 +53,7 @@ class Checkpoint:
     state : Mapping[str, ndarray]
         Weights (torch layout, float32) including the normaliser ``norm_mean``/``norm_std``.
     inputs : tuple of str
-        Input channel names (``realtime.core.block.IMU_CHANNELS``).
+        Input channel names (``realtime.core.units.IMU_CHANNELS``).
     outputs : tuple of str
         Activation output names (muscles, or EMG channels for a model trained on recordings).
     posture : tuple of str
@@ -117,8 +118,6 @@ class Checkpoint:
             if not np.all(np.isfinite(v)):
                 raise CheckpointError(f"The checkpoint's weight '{k}' holds NaN or inf: the model diverged. Retrain it.")
         # Raises if a weight is missing or has the wrong shape.
-        from realtime.stages.model.streaming import pack_weights
-
         try:
             pack_weights(cfg, state)
         except ValueError as err:
@@ -142,17 +141,12 @@ class Checkpoint:
         """``(mean, std)`` of the inputs, shape (n_inputs,) each."""
         return np.asarray(self.state["norm_mean"]), np.asarray(self.state["norm_std"])
 
-    def streaming_net(self):  # noqa: ANN201 - avoids importing streaming at module import
-        """A fresh :class:`~realtime.stages.model.streaming.StreamingNet` with these weights."""
-        from realtime.stages.model.streaming import StreamingNet
+    def streaming_net(self) -> StreamingNet:
+        """A fresh :class:`~realtime.stages.model.streaming.StreamingNet` with these weights.
 
+        (The torch network for training: :func:`realtime.app.training.network.net_from_checkpoint`.)
+        """
         return StreamingNet(self.config, self.state)
-
-    def torch_module(self):  # noqa: ANN201 - torch is imported lazily
-        """A fresh :class:`~realtime.app.training.network.ActivationNet` with these weights (imports torch)."""
-        from realtime.app.training.network import ActivationNet
-
-        return ActivationNet.from_numpy_state(self.config, dict(self.state))
 
     def check_source(self, channels: tuple[str, ...], fs: float) -> None:
         """Raise :class:`CheckpointError` if an IMU source does not fit this model.
@@ -242,7 +236,7 @@ def save_checkpoint(ckpt: Checkpoint, path: str | Path, overwrite: bool = False)
     Path
         The path written.
     """
-    import torch
+    import torch  # deferred: torch (~3 s) only to write a checkpoint file
 
     path = Path(path)
     if path.exists() and not overwrite:
@@ -284,7 +278,7 @@ def load_checkpoint(path: str | Path | None = None) -> Checkpoint:
         The file is missing, unreadable, not a myostream checkpoint, written by a
         newer version, or inconsistent. The message says what to do.
     """
-    import torch
+    import torch  # deferred: torch (~3 s) only to read a checkpoint file
 
     path = Path(DEFAULT_CHECKPOINT if path is None else path)
     if not path.is_file():

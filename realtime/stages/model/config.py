@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from realtime.core.checks import ensure_int
+
 
 @dataclass(frozen=True)
 class NetConfig:
@@ -54,12 +56,7 @@ class NetConfig:
             "dilation_base": (1, 8),
         }
         for name, (lo, hi) in rules.items():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-                raise ValueError(
-                    f"The network setting '{name}' must be an integer within [{lo}, {hi}]. "
-                    f"{value!r} is invalid."
-                )
+            ensure_int(name, getattr(self, name), lo, hi)
         if self.dilation_base ** (self.layers - 1) > 1 << 20:
             raise ValueError(
                 f"The network settings layers={self.layers}, dilation_base={self.dilation_base} give a "

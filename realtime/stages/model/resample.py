@@ -26,6 +26,8 @@ import math
 import numba
 import numpy as np
 
+from realtime.core.checks import check_number, ensure_int
+
 # Layout of the float64 state array.
 _T_PREV, _T0, _K, _STARTED, _DROPPED, _STATE0 = 0, 1, 2, 3, 4, 5
 
@@ -98,17 +100,12 @@ class ImuResampler:
     """
 
     def __init__(self, fs_out: float, n_channels: int = 6, cutoff_hz: float | None = None) -> None:
-        if not (isinstance(fs_out, (int, float)) and math.isfinite(fs_out) and fs_out > 0):
-            raise ValueError(f"The argument 'fs_out' must be a positive rate in Hz. {fs_out!r} is invalid.")
-        if not (isinstance(n_channels, int) and n_channels >= 1):
-            raise ValueError(f"The argument 'n_channels' must be a positive integer. {n_channels!r} is invalid.")
+        fs_out = check_number("fs_out", fs_out, 0.0, unit="Hz", lo_open=True)
+        n_channels = ensure_int("n_channels", n_channels, lo=1)
         if cutoff_hz is None:
-            cutoff_hz = 0.25 * float(fs_out)
-        if not (math.isfinite(cutoff_hz) and 0 <= cutoff_hz < 0.5 * fs_out):
-            raise ValueError(
-                f"The argument 'cutoff_hz' must be 0 (off) or within (0, fs_out/2 = {fs_out / 2}) Hz. "
-                f"{cutoff_hz!r} is invalid."
-            )
+            cutoff_hz = 0.25 * fs_out
+        check_number("cutoff_hz", cutoff_hz, 0.0, 0.5 * fs_out, "Hz", hi_open=True,
+                     hint="0 switches the filter off; the corner must lie below fs_out / 2.")
         self.fs_out = float(fs_out)
         self.n_channels = n_channels
         self.cutoff_hz = float(cutoff_hz)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from realtime.core.block import Block, regular_timestamps
+from realtime.core.checks import check_bool
 from realtime.core.contract import StreamFormat
 from realtime.core.logs import logger
 from realtime.stages.model.checkpoint import Checkpoint, load_checkpoint
@@ -53,8 +54,7 @@ class ModelActivationStage:
     name = "activation network"
 
     def __init__(self, checkpoint: str | Path | Checkpoint | None = None, provisional: bool = True) -> None:
-        if not isinstance(provisional, bool):
-            raise ValueError(f"The argument 'provisional' must be True or False. {provisional!r} is invalid.")
+        check_bool("provisional", provisional)
         self.checkpoint = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
         self.provisional = provisional
         ck = self.checkpoint
@@ -135,7 +135,7 @@ class ModelActivationStage:
         Parameters
         ----------
         block : Block
-            IMU samples, channels ``realtime.core.block.IMU_CHANNELS`` (m/s², rad/s).
+            IMU samples, channels ``realtime.core.units.IMU_CHANNELS`` (m/s², rad/s).
 
         Returns
         -------

@@ -1,0 +1,318 @@
+"""Every LSL stream myostream publishes, declared once: names, types, formats, channels, units, metadata.
+
+Plain data, no pylsl: a :class:`StreamSpec` says what a stream announces;
+:mod:`devices.lsl_outlet` turns it into a ``pylsl.StreamInfo`` and publishes
+it. The simulator, the demo producer, the viewer (the names and types it
+looks for) and ``docs/streams.md`` (checked by a test) all follow these
+declarations.
+
+Metadata follows the XDF meta-data convention: ``desc/channels/channel`` with
+``label``, ``unit``, ``type`` and, for EMG, ``location`` (mm); plus
+``desc/acquisition``, ``desc/reference``, ``desc/layout`` and the
+stream-specific sections below.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from realtime.core.checks import check_choice, check_name, check_number
+from realtime.core.units import IMU_CHANNELS, IMU_TYPES, IMU_UNITS
+
+CHANNEL_FORMATS: tuple[str, ...] = ("float32", "double64", "string")
+"""LSL channel formats a :class:`StreamSpec` may declare."""
+
+
+@dataclass(frozen=True)
+class ChannelInfo:
+    """Metadata of one channel.
+
+    Parameters
+    ----------
+    label : str
+        Channel name.
+    unit : str
+        Unit (XDF spelling, e.g. ``"microvolts"``, ``"m/s^2"``, ``"rad/s"``, ``"normalized"``).
+    type : str
+        Channel content type (``"EMG"``, ``"Accelerometer"``, ...).
+    location : tuple of float | None
+        Electrode position (x, y, z) in millimetres, for EMG channels.
+    """
+
+    label: str
+    unit: str
+    type: str
+    location: tuple[float, float, float] | None = None
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """Everything an LSL outlet needs to announce a stream.
+
+    Parameters
+    ----------
+    name : str
+        Stream name (what consumers resolve by).
+    type : str
+        Stream content type (``"EMG"``, ``"IMU"``, ``"Markers"``, ...).
+    channels : tuple of ChannelInfo
+        One entry per channel.
+    fs : float
+        Nominal rate in Hz; 0 for an irregular stream.
+    source_id : str
+        Stable unique identifier, so consumers can recover after a restart.
+    channel_format : str
+        One of :data:`CHANNEL_FORMATS`.
+    desc : Mapping[str, Mapping[str, str]]
+        Extra ``desc`` children, e.g. ``{"acquisition": {"manufacturer": "myostream"}}``.
+    """
+
+    name: str
+    type: str
+    channels: tuple[ChannelInfo, ...]
+    fs: float
+    source_id: str
+    channel_format: str = "float32"
+    desc: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"The argument 'name' must be a non-empty stream name; {self.name!r} is invalid.")
+        if not self.channels:
+            raise ValueError(f"Stream {self.name!r} needs at least one channel.")
+        check_number("fs", self.fs, 0.0, unit="Hz", hint="0 declares an irregular stream.")
+        check_choice("channel_format", self.channel_format, CHANNEL_FORMATS)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The channel labels, in order."""
+        return tuple(c.label for c in self.channels)
+
+    @property
+    def units(self) -> tuple[str, ...]:
+        """The channel units, in order."""
+        return tuple(c.unit for c in self.channels)
+
+
+def stable_source_id(prefix: str, suffix: str) -> str:
+    """Return ``<prefix>-<suffix>-<hostname>``: stable across restarts on one machine."""
+    return f"{prefix}-{suffix}-{socket.gethostname()}"
+
+
+def float_channels(labels: Sequence[str], unit: str, ctype: str) -> tuple[ChannelInfo, ...]:
+    """Channel infos for channels sharing one unit and type."""
+    return tuple(ChannelInfo(label, unit, ctype) for label in labels)
+
+
+# ---------------------------------------------------------------------------- the streams
+STREAM_SUFFIXES: dict[str, str] = {
+    "emg": "EMG",
+    "activation": "activation",
+    "activation_model": "activation-model",
+    "imu": "IMU",
+    "status": "status",
+    "markers": "markers",
+    "spikes": "spikes",
+    "provenance": "provenance",
+}
+"""Role of each stream -> its name suffix: the stream is called ``<prefix>-<suffix>``."""
+
+STREAM_TYPES: dict[str, str] = {
+    "emg": "EMG",
+    "activation": "Activation",
+    "activation_model": "Activation",
+    "imu": "IMU",
+    "status": "Status",
+    "markers": "Markers",
+    "spikes": "Spikes",
+    "provenance": "Provenance",
+}
+"""Role of each stream -> its LSL content type."""
+
+DEFAULT_PREFIX = "myostream"
+"""The stream-name prefix when none is given (``run --name``)."""
+
+EMG_UNIT = "microvolts"
+"""Unit of the EMG channels."""
+
+ACTIVATION_UNIT = "normalized"
+"""Unit of the activation channels (values in [0, 1])."""
+
+STATUS_CHANNELS: tuple[str, ...] = ("samples_sent", "effective_rate_hz", "late_ticks", "loop_load", "latency_ms")
+"""Channels of ``<prefix>-status``: runner health once per second."""
+
+STATUS_UNITS: tuple[str, ...] = ("count", "Hz", "count", "fraction", "ms")
+"""Unit of each of :data:`STATUS_CHANNELS`."""
+
+SPIKE_CHANNELS: tuple[str, ...] = ("muscle", "unit", "sample")
+"""Channels of ``<prefix>-spikes`` (one LSL sample per motor-unit discharge)."""
+
+SPIKE_UNITS: tuple[str, ...] = ("index", "index", "samples")
+"""Unit of each of :data:`SPIKE_CHANNELS`."""
+
+PROVENANCE_CHANNELS: tuple[str, ...] = (
+    "imu_time",
+    "imu_seq",
+    "emg_index",
+    "emg_samples",
+    "imu_read_time",
+    "emg_push_time",
+)
+"""Columns of a provenance row (all float64; see :class:`realtime.app.provenance.ProvenanceTracker`)."""
+
+PROVENANCE_UNITS: tuple[str, ...] = ("seconds", "count", "count", "count", "seconds", "seconds")
+"""Unit of each of :data:`PROVENANCE_CHANNELS`."""
+
+
+def stream_name(prefix: str, role: str) -> str:
+    """The name of the stream of ``role`` (a key of :data:`STREAM_SUFFIXES`): ``<prefix>-<suffix>``."""
+    return f"{prefix}-{STREAM_SUFFIXES[check_choice('role', role, tuple(STREAM_SUFFIXES))]}"
+
+
+def emg_stream_spec(
+    prefix: str,
+    fs: float,
+    labels: Sequence[str],
+    locations_mm: Sequence[Sequence[float]] | None,
+    *,
+    layout: str,
+    montage: str,
+    reference: str,
+    differential: bool,
+    description: str = "",
+    grid: tuple[int, int] | None = None,
+) -> StreamSpec:
+    """The ``<prefix>-EMG`` stream: one channel per electrode-layout channel, µV, locations in mm.
+
+    Parameters
+    ----------
+    prefix : str
+        Stream-name prefix.
+    fs : float
+        EMG rate in Hz.
+    labels : sequence of str
+        Channel labels of the layout.
+    locations_mm : sequence of (x, y, z) | None
+        Position of each channel in millimetres (``desc/channels/channel/location``).
+    layout, montage, reference : str
+        Layout name (also ``acquisition/model``), montage kind, reference label.
+    differential : bool
+        Whether the reference is subtracted (``reference/subtracted``).
+    description : str
+        Human-readable description of the layout (``layout/description``; left out if empty).
+    grid : (rows, cols) | None
+        Grid shape of an HD grid (``layout/rows``, ``layout/cols``).
+    """
+    check_name("prefix", prefix)
+    locations = [None] * len(labels) if locations_mm is None else [tuple(float(v) for v in loc) for loc in locations_mm]
+    channels = tuple(ChannelInfo(label, EMG_UNIT, "EMG", loc) for label, loc in zip(labels, locations))
+    layout_desc = {"name": layout, "montage": montage}
+    if description:
+        layout_desc["description"] = description
+    if grid is not None:
+        layout_desc.update(rows=str(grid[0]), cols=str(grid[1]))
+    desc = {
+        "acquisition": {"manufacturer": "myostream", "model": layout, "compensated_lag": "0", "precision": "32"},
+        "reference": {"label": reference, "subtracted": "Yes" if differential else "No"},
+        "layout": layout_desc,
+    }
+    return StreamSpec(
+        stream_name(prefix, "emg"), STREAM_TYPES["emg"], channels, fs, stable_source_id(prefix, f"emg-{layout}"),
+        desc=desc,
+    )
+
+
+def imu_stream_spec(prefix: str, fs: float, suffix: str = STREAM_SUFFIXES["imu"]) -> StreamSpec:
+    """The ``<prefix>-IMU`` stream: the 6 IMU channels actually used (m/s², rad/s).
+
+    ``suffix`` names an IMU stream of another role (the latency benchmark's IMU device).
+    """
+    check_name("prefix", prefix)
+    channels = tuple(ChannelInfo(c, u, t) for c, u, t in zip(IMU_CHANNELS, IMU_UNITS, IMU_TYPES))
+    source = "imu" if suffix == STREAM_SUFFIXES["imu"] else suffix
+    return StreamSpec(f"{prefix}-{suffix}", STREAM_TYPES["imu"], channels, fs, stable_source_id(prefix, source))
+
+
+def activation_stream_spec(prefix: str, muscles: Sequence[str], fs: float, model: bool = False) -> StreamSpec:
+    """``<prefix>-activation`` (ground truth) or, with ``model``, ``<prefix>-activation-model`` (the network's).
+
+    One channel per muscle, values in [0, 1].
+    """
+    check_name("prefix", prefix)
+    role = "activation_model" if model else "activation"
+    suffix = STREAM_SUFFIXES[role]
+    desc = {"activation": {"range": "0-1", "kind": "model prediction" if model else "ground truth"}}
+    return StreamSpec(
+        stream_name(prefix, role), STREAM_TYPES[role], float_channels(muscles, ACTIVATION_UNIT, "Activation"), fs,
+        stable_source_id(prefix, suffix), desc=desc,
+    )
+
+
+def spikes_stream_spec(prefix: str, muscles: Sequence[str], fs: float) -> StreamSpec:
+    """The ``<prefix>-spikes`` stream: irregular, float64, one sample per discharge.
+
+    Channels ``muscle`` (index into ``muscles``, listed in ``desc/spikes/muscles``),
+    ``unit`` (rank in the muscle's pool, 0 = first recruited) and ``sample``
+    (index of the EMG sample where the MUAP starts); the LSL timestamp is that
+    EMG sample's timestamp.
+    """
+    check_name("prefix", prefix)
+    types = ("MuscleIndex", "MotorUnit", "SampleIndex")
+    channels = tuple(ChannelInfo(c, u, t) for c, u, t in zip(SPIKE_CHANNELS, SPIKE_UNITS, types))
+    desc = {"spikes": {"muscles": ",".join(muscles), "emg_fs": f"{fs:g}", "emg_stream": stream_name(prefix, "emg")}}
+    return StreamSpec(
+        stream_name(prefix, "spikes"), STREAM_TYPES["spikes"], channels, 0.0, stable_source_id(prefix, "spikes"),
+        channel_format="double64", desc=desc,
+    )
+
+
+def status_stream_spec(prefix: str) -> StreamSpec:
+    """The ``<prefix>-status`` stream: runner health once per second, float64 (a sample count passes 2^24)."""
+    check_name("prefix", prefix)
+    channels = tuple(ChannelInfo(c, u, "Status") for c, u in zip(STATUS_CHANNELS, STATUS_UNITS))
+    return StreamSpec(
+        stream_name(prefix, "status"), STREAM_TYPES["status"], channels, 1.0, stable_source_id(prefix, "status"),
+        channel_format="double64",
+    )
+
+
+def markers_stream_spec(prefix: str) -> StreamSpec:
+    """The ``<prefix>-markers`` stream: one string per event, irregular."""
+    check_name("prefix", prefix)
+    return StreamSpec(
+        stream_name(prefix, "markers"), STREAM_TYPES["markers"], (ChannelInfo("event", "", "Marker"),), 0.0,
+        stable_source_id(prefix, "markers"), channel_format="string",
+    )
+
+
+def provenance_stream_spec(prefix: str, fs: float, block_size: int) -> StreamSpec:
+    """The ``<prefix>-provenance`` stream: one double64 row per EMG block.
+
+    Parameters
+    ----------
+    prefix : str
+        Stream-name prefix.
+    fs : float
+        EMG rate in Hz.
+    block_size : int
+        EMG samples per block; the stream's nominal rate is ``fs / block_size``.
+    """
+    check_name("prefix", prefix)
+    channels = tuple(ChannelInfo(c, u, "Provenance") for c, u in zip(PROVENANCE_CHANNELS, PROVENANCE_UNITS))
+    desc = {
+        "provenance": {
+            "imu_time": "LSL timestamp of the newest IMU sample that contributed to the EMG block",
+            "imu_seq": "source sample index of that IMU sample (-1: none yet)",
+            "emg_index": "index of the EMG block's first sample (EMG sample n has timestamp t0 + n / fs)",
+            "emg_samples": "samples in the EMG block",
+            "imu_read_time": "LSL clock when the runner read that IMU sample from the source",
+            "emg_push_time": "LSL clock when the EMG block was handed to its outlet",
+            "timestamp": "the EMG block's last-sample timestamp",
+        }
+    }
+    return StreamSpec(
+        stream_name(prefix, "provenance"), STREAM_TYPES["provenance"], channels, float(fs) / int(block_size),
+        stable_source_id(prefix, "provenance"), channel_format="double64", desc=desc,
+    )
