@@ -22,6 +22,10 @@ Usage (terminal 1 runs the simulator, terminal 2 the controller)::
 
     python launch.py run --motion wrist-flexion
     python examples/controller.py --prefix myostream --duration 30 --publish
+
+With ``wrist-flexion`` the command is extension (``ext``) whenever the hand
+moves: the program holds the forearm palm down, so gravity flexes the wrist and
+the extensors do the work in every phase (see examples/README.md).
 """
 
 # ruff: noqa: T201  (a command-line example: it prints)
@@ -29,9 +33,11 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pylsl
@@ -71,6 +77,18 @@ class ControllerStats:
     motion_to_command_ms: np.ndarray = field(default_factory=lambda: np.zeros(0))
     flexors: list[int] = field(default_factory=list)
     extensors: list[int] = field(default_factory=list)
+
+
+def quiet_liblsl() -> None:
+    """Silence liblsl's INFO lines on stderr, unless the user has an LSL configuration of their own.
+
+    Call it before any other pylsl call (as ``launch.py`` does): liblsl reads its
+    configuration once, on first use.
+    """
+    candidates = [Path("lsl_api.cfg"), Path.home() / "lsl_api" / "lsl_api.cfg", Path("/etc/lsl_api/lsl_api.cfg")]
+    if os.environ.get("LSLAPICFG") or any(p.exists() for p in candidates):
+        return
+    pylsl.set_config_content("[log]\nlevel = -2\n")
 
 
 def channel_angles(info: pylsl.StreamInfo) -> np.ndarray:
@@ -314,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--publish", action="store_true", help="Publish the command on <prefix>-controller.")
     parser.add_argument("--resolve-timeout", type=float, default=10.0, help="Seconds to wait for <prefix>-EMG.")
     args = parser.parse_args(argv)
+    quiet_liblsl()
 
     count = [0]
 

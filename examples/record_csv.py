@@ -1,7 +1,9 @@
 """Record every myostream stream to CSV files for offline analysis (only pylsl and numpy needed).
 
 Finds all LSL streams whose name starts with ``<prefix>-`` (EMG, IMU,
-activations, status, markers, spikes, provenance ...) and writes one file per
+activations of the ground truth and of the model, status, markers, spikes,
+provenance ... whatever the producer publishes: they are discovered, not
+listed, and one that appears during the recording is added) and writes one file per
 stream, ``<out>/<stream name>.csv``: a header ``timestamp,<channel labels>``
 and one row per sample (LSL timestamp in seconds, then the values; marker
 strings are quoted). Rows are written as they arrive, so a long recording does
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 import time
 from pathlib import Path
@@ -30,6 +33,18 @@ import pylsl
 
 _DTYPES = {pylsl.cf_float32: np.float32, pylsl.cf_double64: np.float64, pylsl.cf_int8: np.int8,
            pylsl.cf_int16: np.int16, pylsl.cf_int32: np.int32, pylsl.cf_int64: np.int64}
+
+
+def quiet_liblsl() -> None:
+    """Silence liblsl's INFO lines on stderr, unless the user has an LSL configuration of their own.
+
+    Call it before any other pylsl call (as ``launch.py`` does): liblsl reads its
+    configuration once, on first use.
+    """
+    candidates = [Path("lsl_api.cfg"), Path.home() / "lsl_api" / "lsl_api.cfg", Path("/etc/lsl_api/lsl_api.cfg")]
+    if os.environ.get("LSLAPICFG") or any(p.exists() for p in candidates):
+        return
+    pylsl.set_config_content("[log]\nlevel = -2\n")
 
 
 def channel_labels(info: pylsl.StreamInfo) -> list[str]:
@@ -97,22 +112,41 @@ class StreamRecorder:
         self.inlet.close_stream()
 
 
-def find_streams(prefix: str, timeout: float, wait_for: str = "EMG") -> list[pylsl.StreamInfo]:
-    """Every stream named ``<prefix>-...``; waits up to ``timeout`` for ``<prefix>-<wait_for>`` to appear."""
+def prefix_resolver(prefix: str) -> pylsl.ContinuousResolver:
+    """A resolver that keeps finding every stream named ``<prefix>-...`` in the background."""
+    quoted = prefix.replace("'", "")
+    return pylsl.ContinuousResolver(pred=f"starts-with(name,'{quoted}-')", forget_after=5.0)
+
+
+def find_streams(prefix: str, timeout: float, wait_for: str = "EMG", settle: float = 1.0,
+                 resolver: pylsl.ContinuousResolver | None = None) -> list[pylsl.StreamInfo]:
+    """Every stream named ``<prefix>-...``, found by discovery (no list of names).
+
+    Waits up to ``timeout`` s for ``<prefix>-<wait_for>`` to appear, then ``settle`` s more,
+    so that the streams a producer opens together with it are found too. One per name.
+    """
+    resolver = resolver if resolver is not None else prefix_resolver(prefix)
     deadline = time.monotonic() + timeout
+    settled_at = None
     while True:
-        streams = [s for s in pylsl.resolve_streams(1.0) if s.name().startswith(f"{prefix}-")]
-        names = {s.name() for s in streams}
-        if f"{prefix}-{wait_for}" in names or time.monotonic() > deadline:
-            unique = {}
-            for s in streams:
-                unique.setdefault(s.name(), s)
-            return [unique[name] for name in sorted(unique)]
+        found: dict[str, pylsl.StreamInfo] = {}
+        for info in resolver.results():
+            found.setdefault(info.name(), info)
+        now = time.monotonic()
+        if settled_at is None and f"{prefix}-{wait_for}" in found:
+            settled_at = now + settle
+        if (settled_at is not None and now >= settled_at) or now > deadline:
+            return [found[name] for name in sorted(found)]
+        time.sleep(0.1)
 
 
 def record(prefix: str, out_dir: Path, duration: float | None = None, resolve_timeout: float = 10.0,
            poll_interval: float = 0.02) -> dict[str, int]:
     """Record all ``<prefix>-*`` streams to CSV until ``duration`` seconds have passed (or Ctrl-C).
+
+    Streams are discovered, not listed: those present at the start are opened
+    at once, and a stream that appears later (a producer that opens it late)
+    gets its file as soon as it is found.
 
     Returns
     -------
@@ -121,26 +155,33 @@ def record(prefix: str, out_dir: Path, duration: float | None = None, resolve_ti
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    streams = find_streams(prefix, resolve_timeout)
+    resolver = prefix_resolver(prefix)
+    streams = find_streams(prefix, resolve_timeout, resolver=resolver)
     if not streams:
         raise RuntimeError(f"No stream named {prefix}-* found within {resolve_timeout:g} s; is the simulator "
                            f"running (python launch.py run --name {prefix})?")
     # Open the EMG stream last: a simulator started with --wait-for-consumer starts once it has a consumer.
     streams.sort(key=lambda s: s.name() == f"{prefix}-EMG")
-    recorders = [StreamRecorder(info, out_dir) for info in streams]
+    recorders = {info.name(): StreamRecorder(info, out_dir) for info in streams}
     t_end = None if duration is None else time.monotonic() + duration
+    next_look = time.monotonic() + 0.5
     try:
         while t_end is None or time.monotonic() < t_end:
-            for rec in recorders:
+            for rec in recorders.values():
                 rec.poll()
+            if time.monotonic() >= next_look:  # streams that appeared since
+                next_look = time.monotonic() + 0.5
+                for info in resolver.results():
+                    if info.name() not in recorders:
+                        recorders[info.name()] = StreamRecorder(info, out_dir)
             time.sleep(poll_interval)
     except KeyboardInterrupt:
         pass
     finally:
-        for rec in recorders:
+        for rec in recorders.values():
             rec.poll()
             rec.close()
-    return {rec.name: rec.samples for rec in recorders}
+    return {name: rec.samples for name, rec in sorted(recorders.items())}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=None, help="Seconds to record (default: until Ctrl-C).")
     parser.add_argument("--resolve-timeout", type=float, default=10.0, help="Seconds to wait for <prefix>-EMG.")
     args = parser.parse_args(argv)
+    quiet_liblsl()
     try:
         counts = record(args.prefix, Path(args.out), args.duration, args.resolve_timeout)
     except RuntimeError as err:

@@ -18,7 +18,6 @@ with the largest RMS.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +34,11 @@ if TYPE_CHECKING:
     from gui.streams import StreamMeta
 
 _AXES = ("X", "Y", "Z")
+LEVEL_DECAY = 0.93
+"""Per update (10 Hz), the remembered RMS peak that sets the scale decays by this factor
+(half-life about 1 s): after an artefact at the rail the scale comes back within seconds."""
+FIT_MARGIN = 0.04
+"""Margin around the electrode grid on the heatmap's axes, as a fraction of its larger side."""
 
 
 @dataclass(frozen=True)
@@ -181,8 +185,7 @@ class _RmsPanel:
         self.max_index = -1
         self.level = 0.0
         self.top = 0.0  # top of the colour/bar scale (0 before data)
-        self._titled_index = -2
-        self._title_due = 0.0
+        self._title_text = "RMS"
 
     @property
     def max_channel(self) -> str | None:
@@ -190,7 +193,7 @@ class _RmsPanel:
         return self.meta.labels[self.max_index] if self.max_index >= 0 else None
 
     def _update_level(self, peak: float) -> None:
-        self.level = max(peak, 0.97 * self.level) if self.level > 0 else peak
+        self.level = max(peak, LEVEL_DECAY * self.level) if self.level > 0 else peak
 
     def _scale_top(self, current: float) -> float:
         """Top of the colour/bar scale: ``level`` rounded up to 1-2-5, kept while it fits.
@@ -205,14 +208,20 @@ class _RmsPanel:
             return current
         return nice_ceil(1.05 * self.level)  # a little headroom above the largest value
 
+    @property
+    def title_text(self) -> str:
+        """The title shown now (HTML), e.g. ``RMS · max <b>EMG3</b> 16.7 µV``."""
+        return self._title_text
+
     def _set_title(self) -> None:
-        """Retitle at most every 0.5 s (text layout is costly), at once when the top channel changes."""
-        now = time.monotonic()
-        if self.max_index == self._titled_index and now < self._title_due:
-            return
-        self._titled_index = self.max_index
-        self._title_due = now + 0.5
-        self.plot.setTitle(self._title(), size=f"{theme.TITLE_FONT_PT}pt", color=theme.FOREGROUND)
+        """Retitle with the values just drawn (only when the text changes)."""
+        text = self._title()
+        if text != self._title_text:
+            self._title_text = text
+            self._show_title(text)
+
+    def _show_title(self, html: str) -> None:
+        self.plot.setTitle(html, size=f"{theme.TITLE_FONT_PT}pt", color=theme.FOREGROUND)
 
     def _title(self) -> str:
         if self.max_index < 0:
@@ -221,6 +230,98 @@ class _RmsPanel:
             f"RMS &nbsp;·&nbsp; max <b>{self.max_channel}</b> "
             f"{format_amount(float(self.rms[self.max_index]), self.unit)}"
         )
+
+
+class AspectFit(QtWidgets.QWidget):
+    """A container that sizes its plot so the plot's view box has a fixed aspect ratio, centred.
+
+    An aspect-locked plot in a panel of another shape shows empty axis range
+    beside the data (a grid 65 mm wide drawn on an axis running to 160 mm);
+    here the plot itself takes the data's shape and the rest of the panel stays
+    blank. The space the axes, title and colour bar take is measured from the
+    last layout, so the fit settles after one extra pass.
+
+    Parameters
+    ----------
+    plot_widget : pyqtgraph.PlotWidget
+        The plot to place (reparented into this container).
+    aspect : float
+        Width / height of the view box (data units, drawn 1:1).
+    """
+
+    def __init__(self, plot_widget: pg.PlotWidget, aspect: float) -> None:
+        super().__init__()
+        self.plot_widget = plot_widget
+        self.aspect = float(aspect)
+        # The title sits above the plot, across the whole panel: inside the plot it would set
+        # the plot's minimum width and with it the axis range.
+        self.title = QtWidgets.QLabel("", self)
+        self.title.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.title.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        font = self.title.font()
+        font.setPointSize(theme.TITLE_FONT_PT)
+        self.title.setFont(font)
+        self.title.setStyleSheet(f"color: {theme.FOREGROUND}; background: transparent;")
+        plot_widget.setParent(self)
+        self.setSizePolicy(plot_widget.sizePolicy())  # behave in a splitter as the plot did
+        self.setAutoFillBackground(True)
+        palette = self.palette()
+        palette.setColor(QtGui.QPalette.ColorRole.Window, QtGui.QColor(theme.BACKGROUND))
+        self.setPalette(palette)
+        self._view_box = plot_widget.getPlotItem().getViewBox()
+        # refit after the plot's own layout pass (not inside it: a resize there is overwritten)
+        self._refit = QtCore.QTimer(self)
+        self._refit.setSingleShot(True)
+        self._refit.timeout.connect(self.fit)
+        self._view_box.sigResized.connect(lambda _vb: self._refit.start(0))
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt API name
+        """Refit the plot into the new size."""
+        super().resizeEvent(event)
+        self.fit()
+
+    def minimumSizeHint(self) -> QtCore.QSize:  # noqa: N802 - Qt API name
+        """The plot's: below it a splitter folds the panel away, as it would fold the plot."""
+        return self.plot_widget.minimumSizeHint()
+
+    def set_title(self, html: str) -> None:
+        """Show ``html`` (rich text) above the plot."""
+        self.title.setText(html)
+
+    def fit(self) -> None:
+        """Place the title on top and the plot below it: the largest view box of ``aspect``, centred."""
+        width, height = self.width(), self.height()
+        if width <= 0 or height <= 0:
+            return
+        top = self.title.sizeHint().height() + 4
+        self.title.setGeometry(0, 2, width, top - 2)
+        height -= top
+        # room taken by the axes, title and colour bar: the plot item minus its view box, both
+        # from the same layout pass (a first guess before the first layout)
+        item = self.plot_widget.getPlotItem().geometry()
+        view = self._view_box.geometry()
+        extra_w = item.width() - view.width() if view.width() > 1 else 130.0
+        extra_h = item.height() - view.height() if view.height() > 1 else 70.0
+        room_w, room_h = width - extra_w, height - extra_h
+        if room_w < 10 or room_h < 10:
+            geometry = QtCore.QRect(0, top, width, max(height, 0))
+        else:
+            view_w = min(room_w, room_h * self.aspect)
+            view_h = view_w / self.aspect
+            w = min(width, int(round(view_w + extra_w)))
+            h = min(height, int(round(view_h + extra_h)))
+            geometry = QtCore.QRect((width - w) // 2, top + (height - h) // 2, w, h)
+        current = self.plot_widget.geometry()
+        if (
+            max(
+                abs(current.x() - geometry.x()),
+                abs(current.y() - geometry.y()),
+                abs(current.width() - geometry.width()),
+                abs(current.height() - geometry.height()),
+            )
+            > 1
+        ):
+            self.plot_widget.setGeometry(geometry)
 
 
 class RmsHeatmap(_RmsPanel):
@@ -237,13 +338,13 @@ class RmsHeatmap(_RmsPanel):
     def __init__(self, meta: StreamMeta, layout: GridLayout) -> None:
         super().__init__(meta)
         self.layout = layout
-        self.widget = pg.PlotWidget()
-        self.plot: pg.PlotItem = self.widget.getPlotItem()
+        self.plot_widget = pg.PlotWidget()
+        self.plot: pg.PlotItem = self.plot_widget.getPlotItem()
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
         self.plot.setAspectLocked(True)
-        theme.style_plot(self.plot, left=layout.y_label, bottom=layout.x_label, title="RMS")
+        theme.style_plot(self.plot, left=layout.y_label, bottom=layout.x_label)
         self.plot.showGrid(x=False, y=False)
         self.image = np.zeros((layout.rows, layout.cols), dtype=np.float32)
         self.image_item = pg.ImageItem(self.image)
@@ -278,7 +379,20 @@ class RmsHeatmap(_RmsPanel):
         self.marker.setPen(pen)
         self.marker.setVisible(False)
         self.plot.addItem(self.marker)
-        self.plot.autoRange(padding=0.02)
+        # the axes run over the electrodes plus a margin, whatever the panel's shape
+        margin = FIT_MARGIN * max(w, h)
+        self.extent = (x0 - margin, y0 - margin, w + 2 * margin, h + 2 * margin)
+        self.plot.disableAutoRange()
+        self.plot.setRange(
+            xRange=(self.extent[0], self.extent[0] + self.extent[2]),
+            yRange=(self.extent[1], self.extent[1] + self.extent[3]),
+            padding=0.0,
+        )
+        self.widget = AspectFit(self.plot_widget, self.extent[2] / self.extent[3])
+        self._show_title(self._title_text)
+
+    def _show_title(self, html: str) -> None:
+        self.widget.set_title(html)
 
     def _index_ticks(self) -> None:
         lay = self.layout

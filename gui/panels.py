@@ -8,10 +8,17 @@ import numpy as np
 import pyqtgraph as pg
 
 from gui import theme
+from gui.traces import nice_ceil
 
 if TYPE_CHECKING:
     from gui.ring_buffer import RingBuffer
     from gui.streams import StreamMeta
+
+
+MIN_ACTIVATION_SCALE = 0.05
+"""Smallest full scale of the activation axis when it fits the data (rest tone is about 0.03)."""
+LEVEL_DECAY = 0.93
+"""Per update (10 Hz) the remembered largest activation decays by this factor (half-life about 1 s)."""
 
 
 class ActivationBars:
@@ -23,12 +30,19 @@ class ActivationBars:
         The ground-truth activation stream (``<prefix>-activation``).
     model : StreamMeta | None
         The model's activation stream (``<prefix>-activation-model``).
+    fit : bool
+        Fit the axis to the activations (full scale 0.05, 0.1, 0.2, 0.5 or 1,
+        following the largest bar, shown in the axis title) instead of 0 to 1:
+        during ordinary movements activations are a few percent, which on a 0-1
+        axis look like nothing.
 
     Rows are the union of both streams' channel labels (muscle names), in the
     order of ``truth`` then new labels of ``model``.
     """
 
-    def __init__(self, truth: StreamMeta | None, model: StreamMeta | None) -> None:
+    def __init__(
+        self, truth: StreamMeta | None, model: StreamMeta | None, fit: bool = True
+    ) -> None:
         if truth is None and model is None:
             raise ValueError(
                 "ActivationBars needs at least one of 'truth' and 'model'; both are None."
@@ -51,11 +65,7 @@ class ActivationBars:
             parts.append(f'<span style="color:{theme.GROUND_TRUTH}">■ ground truth</span>')
         if model is not None:
             parts.append(f'<span style="color:{theme.MODEL}">■ model</span>')
-        theme.style_plot(
-            self.plot,
-            bottom="activation (0–1)",
-            title="Activation &nbsp; " + " &nbsp; ".join(parts),
-        )
+        theme.style_plot(self.plot, title="Activation &nbsp; " + " &nbsp; ".join(parts))
         self.plot.showGrid(x=True, y=False, alpha=theme.GRID_ALPHA)
         y = np.arange(n, dtype=np.float64)[::-1]  # first muscle on top
         self.y = y
@@ -78,9 +88,12 @@ class ActivationBars:
         self.plot.getAxis("left").setTicks(
             [[(float(y[i]), lab.replace("_", " ")) for i, lab in enumerate(labels)], []]
         )
-        self.plot.setXRange(0.0, 1.06, padding=0.0)  # room for the "1" tick label
         self.plot.setYRange(-0.6, n - 0.4, padding=0.0)
         self.plot.disableAutoRange()
+        self.fit = bool(fit)
+        self.level = 0.0  # largest recent activation: fast attack, slow decay
+        self.scale = 0.0  # full scale of the axis
+        self._set_scale(1.0)
 
     def _rows(self, meta: StreamMeta | None) -> np.ndarray | None:
         if meta is None:
@@ -96,6 +109,34 @@ class ActivationBars:
         vals = self.values[key]
         vals[rows] = np.clip(data[0], 0.0, 1.0)
         self.bars[key].setOpts(width=vals)
+        peak = max(float(v.max()) for v in self.values.values()) if len(self.labels) else 0.0
+        self.level = max(peak, LEVEL_DECAY * self.level)
+        if self.fit:
+            self._set_scale(self._fitted_scale())
+
+    def set_fit(self, fit: bool) -> None:
+        """Fit the axis to the activations (``True``) or show 0 to 1."""
+        self.fit = bool(fit)
+        self._set_scale(self._fitted_scale() if self.fit else 1.0)
+
+    def _fitted_scale(self) -> float:
+        """1-2-5 full scale above the level, kept while the level uses 40-100 % of it."""
+        current = self.scale
+        if current > 0 and 0.4 * current <= self.level <= current:
+            return current
+        return min(1.0, max(MIN_ACTIVATION_SCALE, nice_ceil(1.05 * self.level)))
+
+    def _set_scale(self, scale: float) -> None:
+        if scale == self.scale:
+            return
+        self.scale = scale
+        self.plot.setXRange(0.0, 1.06 * scale, padding=0.0)  # room for the last tick label
+        label = (
+            "activation (0–1)" if scale >= 1.0 else f"activation (0–1, axis zoomed to 0–{scale:g})"
+        )
+        self.plot.setLabel(
+            "bottom", label, **{"font-size": f"{theme.LABEL_FONT_PT}pt", "color": theme.FOREGROUND}
+        )
 
 
 class ImuTraces:

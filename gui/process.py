@@ -130,9 +130,12 @@ def start_viewer_process(
     """
     check_name("prefix", prefix)
     argv = viewer_command(prefix, **opts)
+    # Its own process group: a Ctrl-C in the terminal goes to the caller only, which then
+    # ends the viewer with terminate() (SIGTERM), even while the viewer is still importing.
     if wait_drawing is None:
-        return subprocess.Popen(argv, env=cli_environment())  # noqa: S603 - our own interpreter and CLI
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=cli_environment())  # noqa: S603
+        return subprocess.Popen(argv, env=cli_environment(), process_group=0)  # noqa: S603 - our own CLI
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=cli_environment(),  # noqa: S603
+                            process_group=0)
     deadline = time.monotonic() + wait_drawing
     while time.monotonic() < deadline:
         ready, _, _ = select.select([proc.stdout], [], [], max(deadline - time.monotonic(), 0.0))

@@ -148,7 +148,9 @@ class EmgTraces:
                     "position": 0.97 - 0.06 * (k % 3),
                     "color": theme.WARN,
                     "fill": pg.mkBrush(15, 19, 24, 200),
-                    "anchors": [(1, 0), (1, 0)],
+                    # the label goes on the side of the line toward the middle of the plot, so a
+                    # line near the left edge keeps its text inside the plot
+                    "anchors": [(0, 0), (1, 0)],
                 },
             )
             label_font = line.label.textItem.font()

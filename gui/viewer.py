@@ -179,6 +179,7 @@ class Viewer(QtWidgets.QMainWindow):
             self._companion_resolver = pylsl.ContinuousResolver(
                 pred=f"starts-with(name,'{quoted}-')", forget_after=5.0
             )
+        self.fit_activations = True
         self._build_panels()
         self._build_toolbar()
         self._build_status_bar()
@@ -226,7 +227,9 @@ class Viewer(QtWidgets.QMainWindow):
         self.activations = None
         if truth is not None or model is not None:
             self.activations = ActivationBars(
-                truth.meta if truth is not None else None, model.meta if model is not None else None
+                truth.meta if truth is not None else None,
+                model.meta if model is not None else None,
+                fit=self.fit_activations,
             )
         imu = self.companions.get("imu")
         self.imu = None
@@ -325,6 +328,14 @@ class Viewer(QtWidgets.QMainWindow):
         bar.addAction(self.gain_down)
         bar.addAction(self.gain_up)
         bar.addSeparator()
+        self.fit_activations_check = QtWidgets.QCheckBox("Fit activations")
+        self.fit_activations_check.setToolTip(
+            "Zoom the activation axis to the largest bar (off: always 0 to 1)"
+        )
+        self.fit_activations_check.setChecked(self.fit_activations)
+        self.fit_activations_check.toggled.connect(self.set_fit_activations)
+        bar.addWidget(self.fit_activations_check)
+        bar.addSeparator()
         self.channel_dialog = ChannelDialog(self.emg.meta.labels, self)
         self.channel_dialog.list.itemChanged.connect(
             lambda _item: self.set_channels(self.channel_dialog.selected())
@@ -389,6 +400,14 @@ class Viewer(QtWidgets.QMainWindow):
         self.traces.set_autoscale(on)
         self.spacing_spin.setEnabled(not on)
         self._dirty = True
+
+    def set_fit_activations(self, fit: bool) -> None:
+        """Zoom the activation axis to the data (``True``) or keep it at 0 to 1."""
+        self.fit_activations = bool(fit)
+        if self.fit_activations_check.isChecked() != self.fit_activations:
+            self.fit_activations_check.setChecked(self.fit_activations)
+        if self.activations is not None:
+            self.activations.set_fit(self.fit_activations)
 
     def set_paused(self, paused: bool) -> None:
         """Freeze the drawing (data keeps being received and counted)."""

@@ -144,7 +144,7 @@ def test_heatmap_shows_the_channel_with_the_largest_signal(open_viewer, qtbot) -
         r, c = rms.cell_of(hot)
         assert np.unravel_index(np.argmax(rms.image), rms.image.shape) == (r, c)
         assert rms.image[r, c] == pytest.approx(200.0, rel=0.25)
-        assert "R6C3" in rms.plot.titleLabel.text
+        assert "R6C3" in rms.title_text
         # the colour scale tops out at a 1-2-5 value above the largest RMS, kept while it fits
         top = rms.top
         mantissa = top / 10 ** np.floor(np.log10(top))

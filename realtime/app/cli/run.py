@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 import sys
 
 import click
@@ -159,8 +160,12 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
     finally:
         signal.signal(signal.SIGINT, previous)
         if viewer is not None and viewer.poll() is None:  # close the viewer before its streams vanish
-            viewer.terminate()
-            viewer.wait(timeout=10)
+            viewer.terminate()  # a Ctrl-C in the terminal reached it too: it is closing already
+            try:
+                viewer.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                viewer.kill()
+                viewer.wait()
         sim.stop()
     stats = sim.pipeline.stats
     click.echo(

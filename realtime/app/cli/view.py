@@ -6,10 +6,14 @@ priority) are in :mod:`gui.process`.
 
 from __future__ import annotations
 
+import signal
+
 import click
 from pyqtgraph.Qt import QtCore
 
 from gui.process import READY_LINE, lower_priority
+from gui.qt_platform import platform_problem
+from gui.shutdown import SignalQuit
 from gui.streams import NoStreamError, discover
 from gui.viewer import Viewer, ViewerOptions, make_app
 
@@ -80,6 +84,30 @@ def view(
         raise click.BadParameter(
             f"must end in .png, {screenshot!r} is invalid.", param_hint="--screenshot"
         )
+    problem = platform_problem()  # before Qt: without a usable platform Qt aborts (SIGABRT)
+    if problem is not None:
+        raise click.ClickException(problem)
+    with SignalQuit() as stopper:
+        try:
+            _view(stopper, stream, prefix, timeout, window, fps, screenshot, screenshot_after, nice)
+        except KeyboardInterrupt:  # Ctrl-C before the window existed
+            if not stopper.received:
+                stopper.received.append(signal.SIGINT)
+    if stopper.interrupted:
+        click.echo("viewer: stopped (Ctrl-C)")
+
+
+def _view(
+    stopper: SignalQuit,
+    stream: str | None,
+    prefix: str | None,
+    timeout: float,
+    window: float,
+    fps: float,
+    screenshot: str | None,
+    screenshot_after: float,
+    nice: int,
+) -> None:
     # first: threads inherit the scheduling class and nice value of the thread that creates
     # them, so liblsl's threads (started by the first resolve) must not be created before
     lower_priority(nice)
@@ -88,6 +116,7 @@ def view(
     except NoStreamError as err:
         raise click.ClickException(str(err)) from None
     app = make_app()
+    stopper.attach(app)  # from here on Ctrl-C/SIGTERM quit the event loop
     try:
         win = Viewer(found, ViewerOptions(window_s=window, fps=fps))
     except ValueError as err:
@@ -100,8 +129,8 @@ def view(
         def _shoot() -> None:
             path = win.screenshot(screenshot)
             click.echo(f"screenshot saved: {path}")
-            win.close()
             app.quit()
 
         QtCore.QTimer.singleShot(int(screenshot_after * 1000), _shoot)
     app.exec()
+    win.close()  # stops the timer and closes every inlet
