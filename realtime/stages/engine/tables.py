@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from realtime.stages.engine.pool import PoolParameters
     from realtime.stages.engine.settings import EngineSettings
 
-TABLES_VERSION = "muap-tables-3"
+TABLES_VERSION = "muap-tables-4"
 """Bump when the volume conductor or the table format changes: old cache files are then ignored."""
 
 Q_MAX = 32767.0
@@ -228,7 +228,7 @@ def load_or_build_tables(
     source : str
         ``"cache"`` or ``"built"``.
     """
-    tissue = tissue or Tissue()
+    tissue = tissue or Tissue(model=settings.volume_conductor)
     grid = build_grid(settings.muscles, settings.posture_points, settings.muaps == "dynamic")
     key = tables_key(settings, layout, geometry, grid, tissue) if use_cache else ""
     if use_cache:
@@ -263,7 +263,7 @@ def build_tables(
     tissue: Tissue | None = None,
 ) -> MuapTables:
     """Compute, truncate and quantise the tables of every unit at every node of ``grid``."""
-    tissue = tissue or Tissue()
+    tissue = tissue or Tissue(model=settings.volume_conductor)
     t_start = time.perf_counter()
     fs, n_l, n_c = settings.fs, settings.muap_samples, layout.n_channels
     points, p_w = electrode_points(
