@@ -443,7 +443,7 @@ def cancellation_check(settings: ValidationSettings) -> Check:
     own = (spk_unit >= engine.pool.starts[m]) & (spk_unit < engine.pool.starts[m + 1])
     muaps = engine.muaps[:, :, c].astype(np.float64)
     value = amplitude_cancellation(muaps, spk_sample[own], spk_unit[own], emg.shape[0], skip)
-    return Check("amplitude_cancellation_percent", value, 20.0, 65.0)
+    return Check("amplitude_cancellation_percent", value, 20.0, 75.0)
 
 
 def amplitude_cancellation(

@@ -9,8 +9,9 @@ Each unit gets, from a generator keyed by ``(seed, muscle)``:
   grows with the unit's innervation number at :data:`FIBRE_DENSITY` (20 fibres
   of the unit per mm^2, Fuglevand et al. 1993; Enoka & Fuglevand 2001):
   radius ~1 mm for the smallest biceps unit, ~6.5 mm for the largest;
-- a number of fibres (innervation number) proportional to its recruitment
-  threshold (Fuglevand et al. 1993 scale MUAP size with threshold), scaled so
+- a number of fibres (innervation number) growing exponentially with its rank
+  over :data:`INNERVATION_RANGE` (100-fold, as Fuglevand et al. 1993's twitch
+  forces; recruitment order follows size), scaled so
   that the muscle's units hold its published fibre count
   (:data:`~realtime.stages.engine.muscles.MOTOR_UNITS`: units times the mean
   innervation number, e.g. biceps 774 x 750 = 580,000 fibres, Christensen 1959;
@@ -48,6 +49,10 @@ if TYPE_CHECKING:
 FIBRE_DENSITY = 20e6
 """Fibres of one unit per square metre of its territory (20 per mm^2; Fuglevand et al. 1993,
 Enoka & Fuglevand 2001)."""
+
+INNERVATION_RANGE = 100.0
+"""Ratio of the largest to the smallest unit's fibre count: Fuglevand et al. (1993) model a
+100-fold range of twitch forces, which scale with the innervation number (Enoka & Fuglevand 2001)."""
 
 N_SUB_BUNDLES = 3
 _RING = math.sqrt(7.0 / 12.0)
@@ -136,7 +141,8 @@ def sample_geometry(pool: PoolParameters, settings: EngineSettings, radius: floa
         sl = slice(int(pool.starts[m]), int(pool.starts[m + 1]))
         thr = pool.thresholds[sl]
         n = thr.size
-        size = thr / thr[0]
+        # Innervation number exponential in rank over INNERVATION_RANGE (Fuglevand et al. 1993's twitch forces).
+        size = INNERVATION_RANGE ** (np.arange(n) / (n - 1)) if n > 1 else np.ones(1)
         rel = (thr - thr[0]) / (thr[-1] - thr[0]) if n > 1 and thr[-1] > thr[0] else np.zeros(n)
         n_lit, in_lit = MOTOR_UNITS[name][:2]
         nfib[sl] = size * (n_lit * in_lit / size.sum())
