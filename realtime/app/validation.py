@@ -46,7 +46,6 @@ from realtime.stages.engine.pool import PoolParameters, advance_pool, build_pool
 from realtime.stages.engine.settings import EngineSettings
 from realtime.stages.engine.volume_conductor import FibreBundle, electrode_points, muap
 
-
 KEENAN_UNITS = 120
 """Motor units in the pool of Keenan et al. (2005)'s amplitude-cancellation simulations (an FDI)."""
 

@@ -40,7 +40,9 @@ def test_defaults() -> None:
 
 def test_unit_counts_one_per_muscle_or_shared() -> None:
     s = EngineSettings(muscles=("biceps", "triceps"), units_per_muscle=[10, 20])
-    assert s.units_per_muscle == (10, 20) and s.unit_counts == (10, 20) and s.n_units == 30
+    assert s.units_per_muscle == (10, 20)
+    assert s.unit_counts == (10, 20)
+    assert s.n_units == 30
     assert EngineSettings(muscles=("biceps", "triceps"), units_per_muscle=7).unit_counts == (7, 7)
     with pytest.raises(ValueError, match="one count per muscle"):
         EngineSettings(muscles=("biceps", "triceps"), units_per_muscle=(10,))
