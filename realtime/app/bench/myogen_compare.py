@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -112,12 +113,14 @@ def main(argv: list[str] | None = None) -> None:
         )
         out[model] = compare(result, myostream_unit(result, tissue))
         r = out[model]
-        print(f"{model:>9}: correlation median {r['correlation_median']:.3f} (min {r['correlation_min']:.3f}); "
-              f"amplitude ratio median {r['amplitude_ratio_median']:.3g}; normalised ratio "
-              f"{r['normalised_amplitude_ratio_range'][0]:.2f}-{r['normalised_amplitude_ratio_range'][1]:.2f}")
+        sys.stdout.write(
+            f"{model:>9}: correlation median {r['correlation_median']:.3f} (min {r['correlation_min']:.3f}); "
+            f"amplitude ratio median {r['amplitude_ratio_median']:.3g}; normalised ratio "
+            f"{r['normalised_amplitude_ratio_range'][0]:.2f}-{r['normalised_amplitude_ratio_range'][1]:.2f}\n"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2))
-        print(f"wrote {args.json}")
+        sys.stdout.write(f"wrote {args.json}\n")
 
 
 if __name__ == "__main__":

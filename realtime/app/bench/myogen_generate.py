@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 import time
 
 import numpy as np
@@ -96,8 +97,8 @@ def main() -> None:
         pos_theta_rad=np.asarray(arr.pos_theta.rescale(pq.rad).magnitude, np.float64),
         geometry=json.dumps(g), n_fibres=len(fibre_positions(g)), seconds=time.perf_counter() - t0,
     )
-    print(f"wrote {args.out}: {len(fibre_positions(g))} fibres in {time.perf_counter() - t0:.1f} s, "
-          f"fs {fs_khz * 1000:.0f} Hz, phi {np.asarray(total).shape}")
+    sys.stdout.write(f"wrote {args.out}: {len(fibre_positions(g))} fibres in {time.perf_counter() - t0:.1f} s, "
+                     f"fs {fs_khz * 1000:.0f} Hz, phi {np.asarray(total).shape}\n")
 
 
 if __name__ == "__main__":
