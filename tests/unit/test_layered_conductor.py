@@ -165,3 +165,29 @@ def test_settings_choose_the_conductor_and_key_the_cache() -> None:
         EngineSettings(volume_conductor="cylinder")
     with pytest.raises(ValueError, match="model"):
         Tissue(model="nope")
+
+
+def test_myogen_comparison_reads_a_result_file(tmp_path) -> None:  # noqa: ANN001
+    """The comparison of a result file that holds myostream's own unit (scaled, delayed): correlation 1."""
+    import json
+
+    from realtime.app.bench.myogen_compare import compare, load_result, myostream_unit
+    from realtime.app.bench.myogen_generate import GEOMETRY
+
+    g = dict(GEOMETRY, rows=2, cols=3)
+    pos_z = np.array([[20.0, 20.0, 20.0], [28.0, 28.0, 28.0]])
+    pos_t = np.tile(np.array([-0.2, 0.0, 0.2]), (2, 1))
+    fake = {"phi": np.zeros((2, 3, 200)), "fs_hz": 8000.0, "pos_z_mm": pos_z, "pos_theta_rad": pos_t, "geometry": g}
+    tissue = Tissue(fat_thickness=g["fat_mm"] * 1e-3, skin_thickness=g["skin_mm"] * 1e-3)
+    ours = myostream_unit(fake, tissue)
+    path = tmp_path / "unit.npz"
+    np.savez(path, phi=np.roll(ours, 7, axis=-1) * 0.02, fs_hz=8000.0, pos_z_mm=pos_z, pos_theta_rad=pos_t,
+             geometry=json.dumps(g))
+    result = load_result(path)
+    r = compare(result, myostream_unit(result, tissue))
+    assert r["correlation_min"] > 0.999
+    assert r["amplitude_ratio_median"] == pytest.approx(50.0, rel=1e-6)
+    assert r["normalised_amplitude_ratio_range"] == pytest.approx([1.0, 1.0])
+    assert np.allclose(r["lag_ms"], -7 / 8.0)
+    with pytest.raises(ValueError, match="cannot be read"):
+        load_result(tmp_path / "missing.npz")
