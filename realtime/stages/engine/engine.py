@@ -28,7 +28,7 @@ from realtime.core.logs import logger
 from realtime.stages.engine.layout import Layout
 from realtime.stages.engine.layouts import get_layout
 from realtime.stages.engine.muaps import UnitGeometry, sample_geometry
-from realtime.stages.engine.overlap_add import add_discharges, read_block, read_block_basis
+from realtime.stages.engine.overlap_add import add_discharges, read_block
 from realtime.stages.engine.pointer_table import PointerTable, slot_1d, slot_2d, slot_3d
 from realtime.stages.engine.pool import PoolParameters, advance_pool, build_pools, initial_state
 from realtime.stages.engine.posture import MAX_AXES, NEUTRAL_ANGLES, NEUTRAL_POSTURE
@@ -89,8 +89,8 @@ class Discharges:
 (
     S_COLS, S_STARTS, S_KTAB, S_REMAINING, S_N_ACTIVE, S_RNG, S_CV, S_SPK_SAMPLE, S_SPK_UNIT,
     S_UNIT_INFO, S_GRID_INT, S_GRID_FLOAT, S_NEUTRAL, S_DATA, S_SCALE, S_W_NODE, S_W_VALUE, S_ACC,
-    S_N_TAIL, S_B_INFO, S_B_DATA, S_B_SCALE, S_BASIS, S_B_ACC,
-) = range(24)  # fmt: skip
+    S_N_TAIL,
+) = range(19)  # fmt: skip
 
 
 @njit(cache=True)
@@ -127,28 +127,7 @@ def _engine_block(act, angles, out, state):  # pragma: no cover - numba
         slot_2d(state, S_W_NODE, i64),
         slot_2d(state, S_W_VALUE, f32),
     )
-    basis = slot_2d(state, S_BASIS, f32)
-    b_acc = slot_1d(state, S_B_ACC, f32)
-    add_discharges(  # the low-rank bank: the same discharges and blend weights, coefficients of the basis maps
-        b_acc,
-        basis.shape[0],
-        spk_sample,
-        spk_unit,
-        n_spk,
-        angles,
-        slot_2d(state, S_B_INFO, i64),
-        slot_3d(state, S_GRID_INT, i64),
-        slot_3d(state, S_GRID_FLOAT, f64),
-        slot_1d(state, S_NEUTRAL, f64),
-        slot_1d(state, S_B_DATA, np.int16),
-        slot_1d(state, S_B_SCALE, f32),
-        slot_2d(state, S_W_NODE, i64),
-        slot_2d(state, S_W_VALUE, f32),
-        False,
-    )
-    n_tail = slot_1d(state, S_N_TAIL, i64)[0]
-    read_block(acc, out, n_tail)
-    read_block_basis(b_acc, basis, out, n_tail)
+    read_block(acc, out, slot_1d(state, S_N_TAIL, i64)[0])
     return n_spk
 
 
@@ -363,7 +342,6 @@ class EmgEngine:
         self._remaining, self._n_active, self._rng = initial_state(self.pool, self.settings.seed)
         self._allocate(int(max_block))
         self._acc[:] = 0.0
-        self._b_acc[:] = 0.0
         self._n_spk = 0
         self._spk_seq = 0
         if fmt is not None and fmt.channels is not None and fmt.channels != self._cols_key:
@@ -452,11 +430,6 @@ class EmgEngine:
             (S_W_VALUE, self._w_value, f32, 2),
             (S_ACC, self._acc, f32, 1),
             (S_N_TAIL, n_tail, i64, 1),
-            (S_B_INFO, t.basis_info, i64, 2),
-            (S_B_DATA, t.basis_data, np.int16, 1),
-            (S_B_SCALE, t.basis_scale, f32, 1),
-            (S_BASIS, t.basis, f32, 2),
-            (S_B_ACC, self._b_acc, f32, 1),
         ]
         if [slot for slot, *_ in state] != list(range(len(state))):  # pragma: no cover
             raise AssertionError("EmgEngine._pack_args: pointer-table slots out of order")
@@ -491,7 +464,6 @@ class EmgEngine:
         n_l, n_c = self.settings.muap_samples, self.n_channels
         self._n_tail = n_l - 1
         self._acc = np.zeros((max_block + n_l - 1) * n_c + PAD, np.float32)
-        self._b_acc = np.zeros((max_block + n_l - 1) * self.tables.basis_width + PAD, np.float32)
         cap = self.pool.max_spikes(max_block, self.settings.fs)
         self._spk_sample = np.zeros(cap, np.int32)
         self._spk_unit = np.zeros(cap, np.int32)
@@ -515,11 +487,8 @@ class EmgEngine:
         )
         size = self._n_tail * self.n_channels
         tail = self._acc[:size].copy()
-        b_size = self._n_tail * self.tables.basis_width
-        b_tail = self._b_acc[:b_size].copy()
         self._allocate(n)
         self._acc[:size] = tail
-        self._b_acc[:b_size] = b_tail
         self._pack_args()
 
 

@@ -66,7 +66,6 @@ def add_discharges(
     scale: np.ndarray,
     w_node: np.ndarray,
     w_value: np.ndarray,
-    compute_weights: bool = True,
 ) -> None:  # pragma: no cover - numba
     """Add the blended MUAP of each discharge into ``acc`` (in place).
 
@@ -96,16 +95,13 @@ def add_discharges(
         node with weight 0) and, in column :data:`W_COUNT`, the number of terms.
     w_value : ndarray of float32, shape (>= n * n_muscles, 4)
         Scratch: the four weights.
-    compute_weights : bool
-        ``False`` reuses the weights a previous call left in ``w_node`` and
-        ``w_value`` for the same block (the second, low-rank bank of the tables).
     """
     if n_spk == 0:
         return
     n_m = grid_int.shape[1]
     zero = np.float32(0.0)
     # 1. Blend weights of every muscle at every sample up to the last discharge.
-    for t in range(spk_sample[n_spk - 1] + 1 if compute_weights else 0):
+    for t in range(spk_sample[n_spk - 1] + 1):
         same = t > 0 and angles[t, 0] == angles[t - 1, 0] and angles[t, 1] == angles[t - 1, 1]
         same = same and angles[t, 2] == angles[t - 1, 2]
         for m in range(n_m):
@@ -140,8 +136,6 @@ def add_discharges(
         u = spk_unit[i]
         off = unit_info[u, 1]
         seg = unit_info[u, 3]
-        if seg == 0:  # the unit's tables are in the other bank
-            continue
         sc = scale[u]
         row = t * n_m + unit_info[u, 2]
         n_terms = w_node[row, W_COUNT]
@@ -204,37 +198,4 @@ def read_block(acc: np.ndarray, out: np.ndarray, n_tail: int) -> None:  # pragma
     for k in range(tail):  # forward copy: the destination is always before the source
         acc[k] = acc[nc + k]
     for k in range(tail, tail + nc):
-        acc[k] = np.float32(0.0)
-
-
-@njit(cache=True, fastmath={"contract"})
-def read_block_basis(acc: np.ndarray, basis: np.ndarray, out: np.ndarray, n_tail: int) -> None:  # pragma: no cover
-    """Add the block's rows of the low-rank accumulator, expanded over the channels, to ``out``; shift its tails.
-
-    Parameters
-    ----------
-    acc : ndarray, shape (n_rows * R + 16,), float32
-        The low-rank accumulator (coefficients of the ``R`` basis maps per sample).
-    basis : ndarray, shape (R, C), float32
-        The basis maps (:attr:`~realtime.stages.engine.tables.MuapTables.basis`).
-    out : ndarray, shape (n, C), float32
-        Receives ``+= acc_rows @ basis`` (after :func:`read_block`).
-    n_tail : int
-        Rows after the block that may hold tails (``L - 1``).
-    """
-    n, c = out.shape
-    r = basis.shape[0]
-    for i in range(n):
-        base = i * r
-        for k in range(r):
-            a = acc[base + k]
-            if a != np.float32(0.0):
-                row = basis[k]
-                for j in range(c):
-                    out[i, j] += a * row[j]
-    nr = np.uint64(n * r)
-    tail = np.uint64(n_tail * r)
-    for k in range(tail):
-        acc[k] = acc[nr + k]
-    for k in range(tail, tail + nr):
         acc[k] = np.float32(0.0)

@@ -11,17 +11,6 @@ mode), the volume conductor gives a ``(L, C)`` MUAP. A unit's tables are then
   error is below 1/65534 of the unit's peak), which halves the memory
   traffic of the overlap-add, the engine's bottleneck.
 
-- for a muscle whose MUAPs are smooth across a large layout (a far muscle
-  under a 64-electrode grid), stored as **low-rank**: the eigenvectors of the
-  channel covariance of all the muscle's tables give ``r`` spatial basis
-  maps (``r`` the fewest that leave at most :data:`LOW_RANK_ENERGY` of the
-  energy, and at most :data:`LOW_RANK_MAX_FRACTION` of the channels); each
-  unit then keeps ``(rows, R)`` coefficients (``R`` the basis maps of all
-  such muscles, a unit's outside its muscle zero) instead of ``(rows, C)``
-  values, and the engine adds coefficients into a narrow accumulator that
-  :func:`~realtime.stages.engine.overlap_add.read_block_basis` expands over
-  the electrodes once per sample.
-
 The membrane currents of a unit depend on its fibre length but not on its
 rotation around the limb, so they are computed once per length and reused
 for every rotation node. Built tables are stored in the disk cache
@@ -65,7 +54,7 @@ if TYPE_CHECKING:
     from realtime.stages.engine.pool import PoolParameters
     from realtime.stages.engine.settings import EngineSettings
 
-TABLES_VERSION = "muap-tables-5"
+TABLES_VERSION = "muap-tables-4"
 """Bump when the volume conductor or the table format changes: old cache files are then ignored."""
 
 Q_MAX = 32767.0
@@ -77,12 +66,6 @@ float32), so the overlap-add loop has no scalar remainder."""
 
 U_ROWS, U_OFFSET, U_MUSCLE, U_SEG = 0, 1, 2, 3
 """Columns of :attr:`MuapTables.unit_info`."""
-
-LOW_RANK_ENERGY = 1e-3
-"""A muscle's tables become low-rank when this fraction of their energy (or less) is left out."""
-
-LOW_RANK_MAX_FRACTION = 0.125
-"""... and when the rank is at most this fraction of the channels (8 of a 64-channel grid)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,30 +98,6 @@ class MuapTables:
     grid: PostureGrid
     n_samples: int
     n_channels: int
-    basis_data: np.ndarray | None = None
-    basis_scale: np.ndarray | None = None
-    basis_info: np.ndarray | None = None
-    basis: np.ndarray | None = None
-
-    def __post_init__(self) -> None:
-        if self.basis is None:  # no low-rank muscle: an empty bank of width 1
-            n_u = int(self.unit_info.shape[0])
-            object.__setattr__(self, "basis_data", np.zeros(PAD, np.int16))
-            object.__setattr__(self, "basis_scale", np.ones(n_u, np.float32))
-            info = np.zeros((n_u, 4), np.int64)
-            info[:, U_MUSCLE] = self.unit_info[:, U_MUSCLE]
-            object.__setattr__(self, "basis_info", info)
-            object.__setattr__(self, "basis", np.zeros((1, self.n_channels), np.float32))
-
-    @property
-    def basis_width(self) -> int:
-        """Width ``R`` of the low-rank bank (basis maps of every low-rank muscle; 1 if none)."""
-        return int(self.basis.shape[0])
-
-    @property
-    def low_rank(self) -> np.ndarray:
-        """Whether each unit is stored low-rank (bool, ``(n_units,)``)."""
-        return self.basis_info[:, U_SEG] > 0
 
     @property
     def n_units(self) -> int:
@@ -158,10 +117,7 @@ class MuapTables:
     @property
     def nbytes(self) -> int:
         """Memory held by the tables (bytes)."""
-        return int(
-            self.data.nbytes + self.scale.nbytes + self.unit_info.nbytes + self.basis_data.nbytes
-            + self.basis_scale.nbytes + self.basis_info.nbytes + self.basis.nbytes
-        )
+        return int(self.data.nbytes + self.scale.nbytes + self.unit_info.nbytes)
 
     def table(self, u: int, node: int) -> np.ndarray:
         """Unit ``u``'s MUAP at node ``node`` of its grid, ``(L, C)`` float64 µV (zero-padded)."""
@@ -171,15 +127,8 @@ class MuapTables:
                 f"The argument 'node' must be within [0, {int(self.grid.n_nodes[m]) - 1}] for unit {u}, "
                 f"{node} is invalid."
             )
-        out = np.zeros((self.n_samples, self.n_channels))
-        b_rows, b_off, _, b_seg = (int(v) for v in self.basis_info[u])
-        if b_seg > 0:  # low-rank: coefficients times the basis maps, in float32 as the engine does
-            start = b_off + node * b_seg
-            r = self.basis_width
-            coef = self.basis_data[start : start + b_rows * r].reshape(b_rows, r).astype(np.float32)
-            out[:b_rows] = (coef * np.float32(self.basis_scale[u])) @ self.basis
-            return out
         start = off + node * seg
+        out = np.zeros((self.n_samples, self.n_channels))
         values = self.data[start : start + rows * self.n_channels]
         out[:rows] = values.reshape(rows, self.n_channels) * float(self.scale[u])
         return out
@@ -209,10 +158,6 @@ class MuapTables:
             "grid_float": np.stack([g.low, g.step]),
             "grid_nodes": g.n_nodes,
             "shape": np.array([self.n_samples, self.n_channels], np.int64),
-            "basis_data": self.basis_data,
-            "basis_scale": self.basis_scale,
-            "basis_info": self.basis_info,
-            "basis": self.basis,
         }
 
     @classmethod
@@ -221,8 +166,7 @@ class MuapTables:
         gi, gf = a["grid_int"], a["grid_float"]
         grid = PostureGrid(gi[0], gf[0], gf[1], gi[1], gi[2], a["grid_nodes"])
         return cls(
-            a["data"], a["scale"], a["unit_info"], grid, int(a["shape"][0]), int(a["shape"][1]),
-            a["basis_data"], a["basis_scale"], a["basis_info"], a["basis"],
+            a["data"], a["scale"], a["unit_info"], grid, int(a["shape"][0]), int(a["shape"][1])
         )
 
 
@@ -249,7 +193,6 @@ def tables_key(
         "tissue": dataclasses.asdict(tissue),
         "node_spacing": NODE_SPACING,
         "internal_rate": MIN_INTERNAL_RATE,
-        "low_rank": [LOW_RANK_ENERGY, LOW_RANK_MAX_FRACTION],
     }
     arrays = [
         grid.joint, grid.low, grid.step, grid.size, grid.stride, grid.n_nodes,
@@ -332,7 +275,6 @@ def build_tables(
     scale = np.zeros(n_u, np.float32)
     chunks: list[np.ndarray] = []
     n_data = 0
-    low: dict[int, tuple[np.ndarray, list[np.ndarray]]] = {}
     for m, name in enumerate(settings.muscles):
         s0, s1 = int(pool.starts[m]), int(pool.starts[m + 1])
         sl = slice(s0, s1)
@@ -346,8 +288,6 @@ def build_tables(
         groups: dict[float, list[int]] = {}
         for k, p in enumerate(poses):
             groups.setdefault(1.0 if p is None else p.length, []).append(k)
-        muscle_f: list[np.ndarray] = []
-        gram = np.zeros((n_c, n_c))
         for i in range(s1 - s0):
             f = np.empty((len(posed), n_l, n_c))
             for idx in groups.values():
@@ -367,89 +307,19 @@ def build_tables(
                         tissue,
                         dx2,
                     )
-            flat = f.reshape(-1, n_c)
-            gram += flat.T @ flat
-            muscle_f.append(f.astype(np.float32))
-        maps = _low_rank_maps(gram, n_c)
-        if maps is not None:
-            low[m] = (maps, muscle_f)
-            for i in range(s1 - s0):
-                unit_info[s0 + i] = (quantise(muscle_f[i], settings.muap_floor)[0], 0, m, 0)
-        else:
-            for i, f in enumerate(muscle_f):
-                rows, q, scale[s0 + i] = quantise(f, settings.muap_floor)
-                seg = -(-rows * n_c // PAD) * PAD
-                padded = np.zeros((len(posed), seg), np.int16)
-                padded[:, : rows * n_c] = q.reshape(len(posed), -1)
-                unit_info[s0 + i] = (rows, n_data, m, seg)
-                chunks.append(padded.reshape(-1))
-                n_data += padded.size
+            rows, q, scale[s0 + i] = quantise(f, settings.muap_floor)
+            seg = -(-rows * n_c // PAD) * PAD
+            padded = np.zeros((len(posed), seg), np.int16)
+            padded[:, : rows * n_c] = q.reshape(len(posed), -1)
+            unit_info[s0 + i] = (rows, n_data, m, seg)
+            chunks.append(padded.reshape(-1))
+            n_data += padded.size
         logger.info(
-            "MUAP tables: %s x %s posture nodes done (%.1f s)%s",
+            "MUAP tables: %s x %s posture nodes done (%.1f s)",
             name,
             len(posed),
             time.perf_counter() - t_start,
-            f", low-rank ({maps.shape[1]} maps)" if maps is not None else "",
         )
-    if not chunks:
-        chunks.append(np.zeros(PAD, np.int16))
-    if not low:
-        return MuapTables(np.concatenate(chunks), scale, unit_info, grid, n_l, n_c)
-    # The low-rank bank: every low-rank muscle's maps side by side.
-    width = sum(v[0].shape[1] for v in low.values())
-    basis = np.zeros((width, n_c), np.float32)
-    b_info = np.zeros((n_u, 4), np.int64)
-    b_info[:, U_MUSCLE] = unit_info[:, U_MUSCLE]
-    b_scale = np.ones(n_u, np.float32)
-    b_chunks: list[np.ndarray] = []
-    b_data = 0
-    col = 0
-    for m, (maps, muscle_f) in low.items():
-        r = maps.shape[1]
-        basis[col : col + r] = maps.T
-        s0 = int(pool.starts[m])
-        for i, f in enumerate(muscle_f):
-            coef = np.zeros(f.shape[:2] + (width,), np.float64)
-            coef[:, :, col : col + r] = f.astype(np.float64) @ maps
-            rows = int(unit_info[s0 + i, U_ROWS])
-            peak = float(np.abs(coef[:, :rows]).max())
-            sc = float(np.float32(peak / Q_MAX)) if peak > 0.0 else 1.0
-            q = np.clip(np.rint(coef[:, :rows] / sc), -Q_MAX, Q_MAX).astype(np.int16)
-            seg = -(-rows * width // PAD) * PAD
-            padded = np.zeros((f.shape[0], seg), np.int16)
-            padded[:, : rows * width] = q.reshape(f.shape[0], -1)
-            b_info[s0 + i] = (rows, b_data, m, seg)
-            b_scale[s0 + i] = sc
-            b_chunks.append(padded.reshape(-1))
-            b_data += padded.size
-        col += r
-    return MuapTables(
-        np.concatenate(chunks), scale, unit_info, grid, n_l, n_c,
-        np.concatenate(b_chunks), b_scale, b_info, basis,
-    )
-
-
-def _low_rank_maps(gram: np.ndarray, n_c: int) -> np.ndarray | None:
-    """Spatial basis maps ``(C, r)`` of a muscle's tables from their channel Gram matrix, or ``None``.
-
-    ``r`` is the fewest eigenvectors leaving at most :data:`LOW_RANK_ENERGY` of the
-    energy; ``None`` when ``r`` exceeds :data:`LOW_RANK_MAX_FRACTION` of the channels.
-    """
-    r_max = int(LOW_RANK_MAX_FRACTION * n_c)
-    if r_max < 1:
-        return None
-    w, v = np.linalg.eigh(gram)
-    w, v = w[::-1], v[:, ::-1]
-    total = float(w.sum())
-    if total <= 0.0:
-        return None
-    left = total - np.cumsum(w)
-    r = int(np.argmax(left <= LOW_RANK_ENERGY * total)) + 1
-    if r > r_max:
-        return None
-    return np.ascontiguousarray(v[:, :r])
-
-
     return MuapTables(np.concatenate(chunks), scale, unit_info, grid, n_l, n_c)
 
 
