@@ -62,8 +62,10 @@ def main() -> None:
     """Simulate and write ``--out`` (npz: ``phi`` (rows, cols, N) mV summed over fibres, ``fs_hz``, geometry)."""
     # deferred: quantities comes with MyoGen, only in MyoGen's own environment
     import quantities as pq
+
     # deferred: MyoGen is not a myostream dependency (its own environment)
     from myogen.simulator.core.emg.electrodes import SurfaceElectrodeArray
+
     # deferred: MyoGen is not a myostream dependency (its own environment)
     from myogen.simulator.core.emg.surface.simulate_fiber import simulate_fiber_v2
 
