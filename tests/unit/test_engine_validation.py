@@ -18,10 +18,10 @@ from realtime.app.validation import (
     discharge_checks,
     fast_settings,
     fidelity_checks,
-    top_unit_share,
-    unit_energies,
     propagation_checks,
     run_validation,
+    top_unit_share,
+    unit_energies,
 )
 from realtime.stages.engine import EngineSettings
 
