@@ -39,6 +39,10 @@ from realtime.stages.engine.posture import (
     pose_units,
 )
 from realtime.stages.engine.volume_conductor import (
+    LAYER_GRID_SIZE,
+    LAYER_GRID_STEP,
+    LAYER_MAX_DEPTH,
+    LAYER_TAPER,
     MIN_INTERNAL_RATE,
     NODE_SPACING,
     Tissue,
@@ -54,7 +58,7 @@ if TYPE_CHECKING:
     from realtime.stages.engine.pool import PoolParameters
     from realtime.stages.engine.settings import EngineSettings
 
-TABLES_VERSION = "muap-tables-4"
+TABLES_VERSION = "muap-tables-5"
 """Bump when the volume conductor or the table format changes: old cache files are then ignored."""
 
 Q_MAX = 32767.0
@@ -193,6 +197,7 @@ def tables_key(
         "tissue": dataclasses.asdict(tissue),
         "node_spacing": NODE_SPACING,
         "internal_rate": MIN_INTERNAL_RATE,
+        "layer_grid": [LAYER_GRID_STEP, LAYER_GRID_SIZE, LAYER_MAX_DEPTH, list(LAYER_TAPER)],
     }
     arrays = [
         grid.joint, grid.low, grid.step, grid.size, grid.stride, grid.n_nodes,

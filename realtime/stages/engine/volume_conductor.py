@@ -249,6 +249,20 @@ def _correction_plane(depth: float, tissue: Tissue, n: int, step: float) -> np.n
     return plane[: n // 2 + 1, : n // 2 + 1]
 
 
+LAYER_TAPER = (0.06, 0.12)
+"""Distances (m) over which the correction is tapered to zero (raised cosine): beyond the table it is
+0, and a step there, where a fibre's nodes cross it, would add broadband noise to distant channels."""
+
+
+def _far_taper(m: int, step: float) -> np.ndarray:
+    """Raised-cosine weight of the table cells by their distance from the source (1 near, 0 far)."""
+    h = np.arange(m) * step
+    rho = np.hypot(h[:, None], h[None, :])
+    lo, hi = LAYER_TAPER
+    w = 0.5 + 0.5 * np.cos(np.pi * np.clip((rho - lo) / (hi - lo), 0.0, 1.0))
+    return w
+
+
 @functools.lru_cache(maxsize=4)
 def layer_correction(tissue: Tissue) -> np.ndarray:
     """What the fat and skin add to the half-space potential, tabulated: float32 ``(D, N, N)`` V per A.
@@ -256,7 +270,11 @@ def layer_correction(tissue: Tissue) -> np.ndarray:
     Plane ``i`` is a source ``i * LAYER_GRID_STEP`` below the muscle's surface
     (up to :data:`LAYER_MAX_DEPTH`); ``[i, a, b]`` is the correction at
     ``a * step`` across and ``b * step`` along the fibres (the model is
-    symmetric in both). Zeros for a tissue without layers. Read-only.
+    symmetric in both), tapered to zero between 6 and 12 cm from the source
+    (:data:`LAYER_TAPER`; the correction falls as ``1/r^2``, the skin's
+    sheet conductance acting on the far field, and is 10-20 % of the
+    potential at 10 cm: beyond 6 cm the model blends into the half-space).
+    Zeros for a tissue without layers. Read-only.
     """
     n, step = LAYER_GRID_SIZE, LAYER_GRID_STEP
     n_d = int(round(LAYER_MAX_DEPTH / step)) + 1
@@ -269,8 +287,9 @@ def layer_correction(tissue: Tissue) -> np.ndarray:
         g, km = _correction_spectrum(tissue, n, step)
         attenuation = np.exp(-km * step)
         spectrum = g / (step * step)
+        taper = _far_taper(m, step)
         for i in range(n_d):
-            out[i] = irfft2(spectrum, s=(n, n), workers=1)[:m, :m]
+            out[i] = irfft2(spectrum, s=(n, n), workers=1)[:m, :m] * taper
             spectrum *= attenuation
     out.setflags(write=False)
     return out
