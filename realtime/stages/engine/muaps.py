@@ -10,8 +10,7 @@ Each unit gets, from a generator keyed by ``(seed, muscle)``:
   of the unit per mm^2, Fuglevand et al. 1993; Enoka & Fuglevand 2001):
   radius ~1 mm for the smallest biceps unit, ~6.5 mm for the largest;
 - a number of fibres (innervation number) growing exponentially with its rank
-  over :data:`INNERVATION_RANGE` (100-fold, as Fuglevand et al. 1993's twitch
-  forces; recruitment order follows size), scaled so
+  over :data:`INNERVATION_RANGE` (30-fold; recruitment order follows size), scaled so
   that the muscle's units hold its published fibre count
   (:data:`~realtime.stages.engine.muscles.MOTOR_UNITS`: units times the mean
   innervation number, e.g. biceps 774 x 750 = 580,000 fibres, Christensen 1959;
@@ -50,9 +49,11 @@ FIBRE_DENSITY = 20e6
 """Fibres of one unit per square metre of its territory (20 per mm^2; Fuglevand et al. 1993,
 Enoka & Fuglevand 2001)."""
 
-INNERVATION_RANGE = 100.0
-"""Ratio of the largest to the smallest unit's fibre count: Fuglevand et al. (1993) model a
-100-fold range of twitch forces, which scale with the innervation number (Enoka & Fuglevand 2001)."""
+INNERVATION_RANGE = 30.0
+"""Ratio of the largest to the smallest unit's fibre count. Twitch forces span ~100-fold
+(Fuglevand et al. 1993), innervation numbers and fibre cross-sections together (Enoka &
+Fuglevand 2001); 30-fold here is the model's choice (with 100-fold a single large unit under a
+bipolar pair over a small muscle can carry over a third of the channel's energy)."""
 
 N_SUB_BUNDLES = 3
 _RING = math.sqrt(7.0 / 12.0)

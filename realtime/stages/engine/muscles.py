@@ -121,8 +121,8 @@ MOTOR_UNITS: dict[str, tuple[int, float, str]] = {
     "brachioradialis": (333, 390.0, "Feinstein et al. 1955 (anatomical count, 129,200 fibres)"),
     "brachialis": (500, 750.0, "no anatomical count; scaled from biceps by maximal force (Holzbaur et al. 2005), capped"),
     "triceps": (500, 750.0, "no anatomical count; scaled from biceps by maximal force (Holzbaur et al. 2005), capped"),
-    "pronator_teres": (250, 400.0, "no anatomical count; forearm muscle, as brachioradialis (Feinstein et al. 1955)"),
-    "supinator": (250, 400.0, "no anatomical count; forearm muscle, as brachioradialis (Feinstein et al. 1955)"),
+    "pronator_teres": (400, 400.0, "no anatomical count; scaled from biceps by maximal force (Holzbaur et al. 2005)"),
+    "supinator": (350, 400.0, "no anatomical count; scaled from biceps by maximal force (Holzbaur et al. 2005)"),
     "wrist_flexors": (400, 400.0, "group (FCR, FCU, FDS...); no anatomical count, as brachioradialis (Feinstein et al. 1955)"),
     "wrist_extensors": (400, 400.0, "group (ECRL, ECRB, ECU...); no anatomical count, as brachioradialis (Feinstein et al. 1955)"),
 }
