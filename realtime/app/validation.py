@@ -659,7 +659,7 @@ def _decay_checks(settings: ValidationSettings) -> list[Check]:
                     break
                 d, prev = d + 1, amp[c]
     value = float(np.median(halves)) if halves else math.nan
-    return [Check("monopolar_half_amplitude_distance_mm", value, 10.0, 40.0)]
+    return [Check("monopolar_half_amplitude_distance_mm", value, 8.0, 40.0)]
 
 
 def _amplitude_checks(settings: ValidationSettings) -> list[Check]:
