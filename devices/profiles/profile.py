@@ -251,14 +251,16 @@ def builtin_profiles() -> tuple[str, ...]:
     return tuple(sorted(p.stem for p in PROFILE_DIR.glob("*.toml") if not p.stem.startswith("_")))
 
 
-def load_profile(name_or_path: str | Path) -> Profile:
-    """Load a built-in profile by name, or a profile file (``.toml``).
+def load_profile(name_or_path: str | Path | Profile) -> Profile:
+    """Load a built-in profile by name, or a profile file (``.toml``); a :class:`Profile` is returned as is.
 
     Raises
     ------
     ProfileError
         One line naming the file and the field.
     """
+    if isinstance(name_or_path, Profile):
+        return name_or_path
     text = str(name_or_path)
     path = PROFILE_DIR / f"{text}.toml" if text in builtin_profiles() else Path(text)
     if not path.is_file():

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from devices.lsl_outlet import LslOutlet, MarkerOutlet
-from devices.profiles import DEFAULT_PROFILE, load_profile
+from devices.profiles import DEFAULT_PROFILE, Profile, load_profile
 from realtime.app.device_outputs import DeviceOutputs
 from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings, StatusReport
 from realtime.core.anatomy import MUSCLES
@@ -76,9 +76,10 @@ class SimulatorConfig:
     priority : {"normal", "auto", "realtime"}
         Scheduling of the runner thread (:class:`PipelineSettings`,
         :mod:`realtime.core.priority`); ``launch.py run`` uses ``"auto"``.
-    profile : str
-        Device profile, a built-in name or a TOML file (``devices/profiles``,
-        ``docs/profiles.md``). A device profile needs ``fs`` = its ``engine_fs``.
+    profile : str | Profile
+        Device profile: a built-in name, a TOML file or a loaded
+        :class:`devices.profiles.Profile` (``devices/profiles``, ``docs/profiles.md``).
+        A device profile needs ``fs`` = its ``engine_fs``.
     device_clock : bool
         Give a device profile's streams its clock drift, delivery jitter and bursts
         (true sample times on ``<prefix>-provenance``).
@@ -96,7 +97,7 @@ class SimulatorConfig:
     artefacts: ArtefactSettings = ArtefactSettings()
     faults: tuple[Fault, ...] = ()
     priority: str = "normal"
-    profile: str = DEFAULT_PROFILE
+    profile: str | Profile = DEFAULT_PROFILE
     device_clock: bool = False
 
     def __post_init__(self) -> None:
@@ -115,8 +116,8 @@ class SimulatorConfig:
         device = load_profile(self.profile).emg
         if device is not None and self.fs != device.engine_fs:
             raise ValueError(
-                f"Profile {self.profile!r} runs the engine at {device.engine_fs:g} Hz (its engine_fs); "
-                f"fs={self.fs:g} is invalid."
+                f"Profile {load_profile(self.profile).name!r} runs the engine at {device.engine_fs:g} Hz "
+                f"(its engine_fs); fs={self.fs:g} is invalid."
             )
 
 
