@@ -155,14 +155,14 @@ def test_myo_counts_saturate_at_int8_limits_in_packets_of_two() -> None:
     emg = load_profile("myo").emg
     pushes = _Pushes()
     writer = DeviceEmgWriter(emg, 8, pushes, DeviceClock(emg.fs, None))
-    uv = np.linspace(-2000.0, 2000.0, 7)[:, None] * np.ones((1, 8))
+    uv = np.arange(-3, 4)[:, None] * 100 * emg.resolution_uv * np.ones((1, 8))  # ±300, ±200 counts saturate
     writer.write(_block(uv, emg.fs))
     assert [len(r) for r in pushes.rows] == [2, 2, 2]  # the 7th sample waits for its packet
     counts = np.concatenate(pushes.rows)
     assert counts.dtype == np.int32
     assert counts.min() == -128
     assert counts.max() == 127
-    assert counts[2, 0] == round(np.linspace(-2000, 2000, 7)[2] / emg.resolution_uv)
+    assert counts[2, 0] == -100
     assert writer.saturated == 4 * 8
     assert np.array_equal(np.concatenate(pushes.stamps), regular_timestamps(100.0, emg.fs, 0, 6))
 
