@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from numba import njit
 
 from devices.profiles.orientation import OrientationTracker
 from devices.profiles.profile import IMU_KINDS, ClockProfile, EmgProfile, ImuProfile
@@ -31,6 +32,27 @@ STANDARD_GRAVITY = 9.80665
 
 Push = Callable[[np.ndarray, np.ndarray], None]
 """Pushes rows with one timestamp each (``LslOutlet.push_rows``)."""
+
+
+@njit(cache=True)
+def _counts(uv: np.ndarray, out: np.ndarray, resolution: float, lo: float, hi: float, saturate: bool,
+            scale: float) -> int:  # pragma: no cover - numba
+    """``out[:, :C] = clip(round(uv / resolution)) * scale`` (``resolution`` 0: ``uv * scale``); returns the clipped count."""
+    clipped = 0
+    for i in range(uv.shape[0]):
+        for c in range(uv.shape[1]):
+            v = uv[i, c]
+            if resolution > 0:
+                v = np.rint(v / resolution)
+                if saturate:
+                    if v < lo:
+                        v = lo
+                        clipped += 1
+                    elif v > hi:
+                        v = hi
+                        clipped += 1
+            out[i, c] = v * scale
+    return clipped
 
 
 class DeviceClock:
@@ -159,6 +181,17 @@ class DeviceEmgWriter:
         dtype = {"int8": np.int8, "int16": np.int16, "int32": np.int32, "double64": np.float64}.get(
             profile.channel_format, np.float32)
         self.n_channels = profile.slots + len(profile.extras)
+        limits = profile.count_limits
+        self._saturate = limits is not None
+        self._lo, self._hi = (float(limits[0]), float(limits[1])) if limits is not None else (0.0, 0.0)
+        self._resolution = float(profile.resolution_uv)
+        # Published value per count (float formats: back to µV, then the unit's scale) or per µV.
+        if self.integer:
+            self._scale = 1.0
+        elif profile.resolution_uv > 0:
+            self._scale = profile.resolution_uv * profile.scale
+        else:
+            self._scale = profile.scale
         self._out = np.zeros((max_block, self.n_channels), np.float64)
         self._packets = _Packets(self.n_channels, dtype, profile.packet, clock.burst, max_block)
         self.dtype = dtype
@@ -177,18 +210,7 @@ class DeviceEmgWriter:
             self._out = np.zeros((n, self.n_channels))
         out = self._out[:n]
         out[:, self.n_inputs:p.slots] = 0.0
-        emg = out[:, :self.n_inputs]
-        emg[:] = block.data
-        if p.resolution_uv > 0:
-            np.rint(emg / p.resolution_uv, out=emg)
-            limits = p.count_limits
-            if limits is not None:
-                self.saturated += int(np.count_nonzero((emg < limits[0]) | (emg > limits[1])))
-                np.clip(emg, limits[0], limits[1], out=emg)
-            if not self.integer:
-                emg *= p.resolution_uv * p.scale
-        elif not self.integer:
-            emg *= p.scale
+        self.saturated += _counts(block.data, out, self._resolution, self._lo, self._hi, self._saturate, self._scale)
         first = block.seq
         for j, extra in enumerate(p.extras):
             col = out[:, p.slots + j]

@@ -22,6 +22,7 @@ would stamp them with is the device formatter's business (:mod:`devices.profiles
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 from scipy.signal import butter
 
 from realtime.core.block import Block
@@ -36,6 +37,29 @@ ANTI_ALIAS_ORDER = 8
 
 BAND_ORDER = 2
 """Order of each edge of the device's band-pass (a 2nd-order high-pass and low-pass: 40 dB/decade)."""
+
+
+@njit(cache=True)
+def _interpolate(ts: np.ndarray, xs: np.ndarray, t0: float, fs: float, k0: int, out: np.ndarray,
+                 t_out: np.ndarray) -> None:  # pragma: no cover - numba
+    """Linear interpolation of ``xs`` (rows at times ``ts``) at ``t0 + (k0 + i) / fs`` into ``out[i]``."""
+    j = 0
+    n_in = ts.shape[0]
+    for i in range(out.shape[0]):
+        t = t0 + (k0 + i) / fs
+        t_out[i] = t
+        while j < n_in - 1 and ts[j + 1] < t:
+            j += 1
+        if n_in == 1 or t <= ts[j]:
+            for c in range(xs.shape[1]):
+                out[i, c] = xs[j, c]
+            continue
+        span = ts[j + 1] - ts[j]
+        w = (t - ts[j]) / span if span > 0 else 1.0
+        if w > 1.0:
+            w = 1.0
+        for c in range(xs.shape[1]):
+            out[i, c] = xs[j, c] * (1.0 - w) + xs[j + 1, c] * w
 
 
 class OutputResampler:
@@ -120,12 +144,18 @@ class OutputResampler:
         self._zi = None if self._sos is None else np.zeros((self._sos.shape[0], 2, n_ch))
         self._work = np.zeros((self._max_block + 1, n_ch))
         self._t_work = np.zeros(self._max_block + 1)
+        max_out = int(np.ceil(self._max_block * self.fs_true / self.fs_in)) + 2
+        self._out = np.zeros((max_out, n_ch), np.float32)
+        self._t_out = np.zeros(max_out)
         self._t0: float | None = None
         self._next = 0  # index of the next device sample
         self._have_prev = False
 
     def process(self, block: Block) -> Block:
-        """Return the device samples whose time has come with ``block`` (possibly none)."""
+        """Return the device samples whose time has come with ``block`` (possibly none).
+
+        The returned block's arrays are reused by the next call: consume (copy) them first.
+        """
         n = block.n_samples
         if self.passthrough:
             if self._t0 is None and n:
@@ -149,23 +179,18 @@ class OutputResampler:
         xs, ts = self._work[start:n + 1], self._t_work[start:n + 1]
         # Device samples due: t0 + k / fs_true <= newest input time.
         last = int(np.floor((ts[-1] - self._t0) * self.fs_true + 1e-9))
-        k = np.arange(self._next, last + 1)
-        if k.size:
-            times = self._t0 + k / self.fs_true
-            right = np.clip(np.searchsorted(ts, times, side="left"), 1 if ts.size > 1 else 0, ts.size - 1)
-            left = np.maximum(right - 1, 0)
-            span = ts[right] - ts[left]
-            w = np.divide(times - ts[left], span, out=np.zeros_like(times), where=span > 0)
-            w = np.clip(w, 0.0, 1.0)[:, None]
-            out = (xs[left] * (1.0 - w) + xs[right] * w).astype(np.float32)
-            seq = self._next
+        seq, count = self._next, max(0, last + 1 - self._next)
+        if count > self._out.shape[0]:
+            self._out = np.zeros((count, len(self.channels)), np.float32)
+            self._t_out = np.zeros(count)
+        out, times = self._out[:count], self._t_out[:count]
+        if count:
+            _interpolate(ts, xs, self._t0, self.fs_true, seq, out, times)
             self._next = last + 1
-        else:
-            out, times, seq = np.zeros((0, len(self.channels)), np.float32), np.zeros(0), self._next
         self._work[0] = x[-1]
         self._t_work[0] = t[-1]
         self._have_prev = True
-        return Block(np.ascontiguousarray(out), times, self.fs_out, seq, self.channels)
+        return Block.trusted(out, times, self.fs_out, seq, self.channels)
 
     def true_time(self, index: int) -> float | None:
         """True LSL time of device sample ``index`` (``None`` before the first block)."""

@@ -235,8 +235,8 @@ def test_the_output_resampler_is_causal_band_limited_and_follows_the_drifting_cl
         blk = _block(x[start:start + 4], fs_in, seq=start, t0=0.0)
         out = res.process(blk)
         assert out.n_samples == 0 or out.timestamps[-1] <= blk.timestamps[-1] + 1e-12  # never ahead of its input
-        outs.append(out.data)
-        newest.append(out.timestamps)
+        outs.append(out.data.copy())  # the resampler reuses its arrays
+        newest.append(out.timestamps.copy())
     y, ty = np.concatenate(outs), np.concatenate(newest)
     assert len(y) == n // 5
     assert np.allclose(np.diff(ty), 1 / fs_out)
