@@ -390,7 +390,7 @@ _EMG = ("name", "type", "source_id", "fs", "engine_fs", "format", "channels", "l
 _EXTRA = ("label", "kind", "unit", "type", "value", "wrap", "signed")
 _IMU = ("name", "type", "source_id", "fs", "format", "sensors", "kinds", "labels", "label", "units", "packet",
         "desc_values")
-_CLOCK = ("drift_ppm", "latency_ms", "jitter_ms", "burst", "stamping", "sources")
+_CLOCK = ("drift_ppm", "latency_ms", "jitter_ms", "burst", "stamping")
 
 ENGINE_FS_RANGE = (500.0, 10_000.0)
 """Rates the engine simulates (``realtime.core.units.EMG_FS_MIN`` / ``EMG_FS_MAX``)."""

@@ -290,3 +290,23 @@ def test_a_device_profile_needs_its_engine_rate() -> None:
     with pytest.raises(ValueError, match="runs the engine at 1000 Hz"):
         SimulatorConfig(profile="myo", fs=2000.0)
     assert SimulatorConfig(profile="myo", fs=1000.0).profile == "myo"
+
+
+def test_run_names_the_profile_file_and_field_in_one_line(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from launch import cli
+
+    path = _write(tmp_path, GOOD.replace("fs = 1000.0", 'fs = "fast"'))
+    for args, words in (
+        (["--profile", str(path)], [str(path), "'emg.fs'"]),
+        (["--profile", "nope"], ["'nope'", "neither a built-in profile"]),
+        (["--device-clock"], ["--device-clock needs a device profile"]),
+        (["--profile", "myo", "--view"], ["--view", "'emg'"]),
+        (["--profile", "myo", "--fs", "2000"], ["runs the engine at 1000 Hz"]),
+    ):
+        result = CliRunner().invoke(cli, ["run", "--duration", "0", *args])
+        assert result.exit_code == 2, result.output
+        errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+        assert len(errors) == 1, result.output
+        assert all(w in errors[0] for w in words), result.output

@@ -131,6 +131,11 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
             fs = device.engine_fs
         if ctx.get_parameter_source("layout") == click.core.ParameterSource.DEFAULT:
             layout = device.layout
+        if view:
+            raise click.UsageError(
+                f"--view shows myostream's own <prefix>-EMG; --profile {profile} publishes {device.name!r} instead. "
+                "Drop --view or --profile."
+            )
     elif device_clock:
         raise click.UsageError(f"--device-clock needs a device profile (--profile); {profile!r} has an ideal clock.")
     try:
