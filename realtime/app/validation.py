@@ -219,6 +219,8 @@ class ValidationReport:
                 "muaps": e.muaps,
                 "fs": e.fs,
                 "units_per_muscle": e.units_per_muscle,
+                "unit_counts": dict(zip(e.muscles, e.unit_counts)),
+                "volume_conductor": e.volume_conductor,
                 "muscles": list(e.muscles),
                 "seed": e.seed,
                 "noise_and_artefacts": "off (the engine alone)",
