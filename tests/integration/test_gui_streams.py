@@ -109,7 +109,7 @@ def test_stream_slot_refuses_a_returned_stream_with_other_channels() -> None:
     gc.collect()
     _poll_until(slot, lambda: slot.state == "lost", 10.0)
     wider = pylsl.StreamOutlet(pylsl.StreamInfo(name, "EMG", 6, fs, "float32", ""))
-    _poll_until(slot, lambda: bool(slot.note), 5.0, push=wider)
+    _poll_until(slot, lambda: bool(slot.note), 5.0, push=wider, width=6)
     assert slot.state == "lost"
     assert "is back with 6 channels" in slot.note
     assert "restart the viewer" in slot.status_text()
@@ -122,12 +122,10 @@ def _poll_until(
     done: Callable[[], bool],
     seconds: float,
     push: pylsl.StreamOutlet | None = None,
+    width: int = 4,
 ) -> None:
-    """Poll ``slot`` (pushing 4 samples of ``push``'s width before each poll, if given) until ``done()``.
-
-    Fails after ``seconds``.
-    """
-    width = 0 if push is None else push.info().channel_count()
+    """Poll ``slot`` (pushing 4 samples of ``width`` channels to ``push`` before each poll, if given) until
+    ``done()``; fail after ``seconds``."""
 
     def polled() -> bool:
         if push is not None:
