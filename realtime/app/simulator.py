@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from devices.lsl_outlet import LslOutlet, MarkerOutlet
+from devices.lsl_outlet import LslOutlet, MarkerOutlet, find_collisions, linger
 from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings, StatusReport
 from realtime.core.anatomy import MUSCLES
-from realtime.core.checks import check_choice, check_name, check_type, ensure_int
+from realtime.core.checks import check_choice, check_name, check_number, check_type, ensure_int
 from realtime.core.logs import logger
 from realtime.core.schemas import (
     StreamSpec,
@@ -31,6 +31,7 @@ from realtime.core.schemas import (
 from realtime.stages.artefacts import ArtefactSettings, ArtefactStage
 from realtime.stages.engine import EmgEngine, EngineSettings, get_layout
 from realtime.stages.faults import Fault, FaultStage
+from realtime.stages.guard import GuardSettings
 from realtime.stages.model.stage import ModelActivationStage
 from realtime.stages.teacher import TeacherActivation
 
@@ -74,6 +75,12 @@ class SimulatorConfig:
     priority : {"normal", "auto", "realtime"}
         Scheduling of the runner thread (:class:`PipelineSettings`,
         :mod:`realtime.core.priority`); ``launch.py run`` uses ``"auto"``.
+    guard : GuardSettings
+        Rules of the source boundary (plausible IMU ranges and timestamps,
+        :mod:`realtime.stages.guard`).
+    linger_s : float
+        Seconds the outlets stay open after the stop marker while consumers are
+        connected, so that they pull the last samples (:func:`devices.lsl_outlet.linger`).
     """
 
     prefix: str = "myostream"
@@ -88,8 +95,12 @@ class SimulatorConfig:
     artefacts: ArtefactSettings = ArtefactSettings()
     faults: tuple[Fault, ...] = ()
     priority: str = "normal"
+    guard: GuardSettings = GuardSettings()
+    linger_s: float = 1.0
 
     def __post_init__(self) -> None:
+        check_type("guard", self.guard, GuardSettings, "a GuardSettings")
+        check_number("linger_s", self.linger_s, 0.0, 60.0, "s")
         check_type("artefacts", self.artefacts, ArtefactSettings, "an ArtefactSettings")
         faults_rule = "a tuple of realtime.stages.faults.Fault (see load_faults)"
         check_type("faults", self.faults, tuple, faults_rule)
@@ -193,6 +204,7 @@ class Simulator:
                 block_size=config.block_size,
                 duration=config.duration,
                 priority=config.priority,
+                guard=config.guard,
             ),
             clock=clock,
             status_callbacks=[self._publish_status],
@@ -288,15 +300,33 @@ class Simulator:
                            self.emg_outlet.spec.name, wait_for_consumer)
         self.pipeline.start()
 
+    def collisions(self, timeout: float = 0.5) -> list[str]:
+        """Streams already on the network with the name or ``source_id`` of one of ours (call before ``start``).
+
+        See :func:`devices.lsl_outlet.find_collisions`; ``launch.py run`` refuses to
+        start when this is not empty, unless ``--allow-duplicate-name``.
+        """
+        return find_collisions([outlet.spec for outlet in self.outlets], timeout)
+
     def stop(self) -> None:
-        """Stop the runner and destroy the outlets; re-raise a runner exception."""
+        """Stop the runner, let connected consumers pull the last samples, destroy the outlets.
+
+        After the last block and the stop marker the outlets stay open while a
+        consumer is connected, at most ``config.linger_s`` seconds
+        (:func:`devices.lsl_outlet.linger`); a runner exception is re-raised after that.
+        """
         try:
             if self.pipeline.started:
                 self.pipeline.stop()
         finally:
-            for outlet in self.outlets:
-                if outlet.running:
-                    outlet.stop()
+            try:
+                waited = linger(self.outlets, self.config.linger_s)
+                if waited:
+                    logger.debug("%s: outlets kept open %.2f s for their consumers", type(self).__name__, waited)
+            finally:
+                for outlet in self.outlets:
+                    if outlet.running:
+                        outlet.stop()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for a run with a duration to end (see :meth:`Pipeline.wait`)."""
