@@ -453,6 +453,7 @@ class Pipeline:
             self._emit_failure_marker(err)
             raise
         finally:
+            self.guard.flush_log()
             self.source.stop()
 
     def _reset_stages(self, t0: float) -> None:

@@ -259,6 +259,10 @@ class InputGuard:
         causes = [f"{c}: {k}" for c, k in self.counts.items() if k]
         return ", ".join(causes) if causes else "no cause"
 
+    def flush_log(self) -> None:
+        """Log the rejections not yet reported (the runner calls it when the run ends)."""
+        self._log_summary(float(self._clock()))
+
     def _log_summary(self, now: float) -> None:
         new = {c: k - self._logged[c] for c, k in self.counts.items() if k > self._logged[c]}
         if new:
