@@ -238,3 +238,42 @@ def test_launch_run_survives_1e38_float32_frames_on_a_pty(lsl_prefix: str) -> No
     assert texts[-1] == "myostream: stop", texts
     assert "rejected 5 IMU samples since the last report (gyroscope out of range: 5)" in err, err
     assert "stopped after 8000 samples" in out
+
+
+def test_launch_run_with_the_wrong_format_ends_with_a_stop_marker(lsl_prefix: str) -> None:
+    """CSV lines read as --format binary: the run fails after 5 s, and says so on the markers first."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    lines = format_lines(np.tile([0.0, 0.0, 9.81, 0.0, 0.0, 0.0], (20, 1)))
+    proc = subprocess.Popen(
+        [sys.executable, "launch.py", "run", "--source", "serial", "--port", os.ttyname(slave), "--format", "binary",
+         "--name", lsl_prefix, "--units", "10", "--fs", "1000", "--wait-for-consumer", "60", "--quiet"],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    texts: list[str] = []
+    try:
+        infos = pylsl.resolve_byprop("name", f"{lsl_prefix}-markers", 1, 120.0)
+        assert infos, "the run did not start"
+        markers = pylsl.StreamInlet(infos[0])
+        markers.open_stream(10.0)
+        emg = pylsl.StreamInlet(pylsl.resolve_byprop("name", f"{lsl_prefix}-EMG", 1, 10.0)[0])
+        emg.open_stream(10.0)
+        deadline = time.monotonic() + 60.0
+        while proc.poll() is None and time.monotonic() < deadline:
+            os.write(master, lines)
+            samples, _ = markers.pull_chunk(timeout=0.1)
+            texts += [s[0] for s in samples]
+            emg.pull_chunk(timeout=0.0)
+        samples, _ = markers.pull_chunk(timeout=0.5)
+        texts += [s[0] for s in samples]
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+        os.close(slave)
+    assert proc.returncode == 1
+    assert "no valid binary frame in 5 s" in err
+    assert texts[0] == "myostream: start"
+    assert texts[-1].startswith("myostream: stop (error: Serial port"), texts
+    assert "no valid binary frame" in texts[-1]
