@@ -216,7 +216,7 @@ def linger(outlets: Sequence[LslOutlet | MarkerOutlet], timeout: float,
     return waited
 
 
-def find_collisions(specs: Sequence[StreamSpec], timeout: float = 0.5) -> list[str]:
+def find_collisions(specs: Sequence[StreamSpec], timeout: float = 1.0) -> list[str]:
     """Streams already on the network with the name or ``source_id`` of one of ``specs``.
 
     Two publishers with one name (or one ``source_id``) make recorders and
@@ -228,7 +228,7 @@ def find_collisions(specs: Sequence[StreamSpec], timeout: float = 0.5) -> list[s
     specs : sequence of StreamSpec
         The streams about to be published.
     timeout : float
-        Seconds to look for streams (0.5-1 s finds the streams of a local network).
+        Seconds to look for streams (about 1 s finds the streams of a local network).
 
     Returns
     -------
@@ -238,8 +238,12 @@ def find_collisions(specs: Sequence[StreamSpec], timeout: float = 0.5) -> list[s
     """
     names = {spec.name for spec in specs}
     ids = {spec.source_id for spec in specs if spec.source_id}
+    # One query for just these names and ids: on a busy network (hundreds of outlets) an answer for
+    # every stream would not all arrive within the timeout.
+    terms = [f"name='{n}'" for n in sorted(names) if "'" not in n]
+    terms += [f"source_id='{i}'" for i in sorted(ids) if "'" not in i]
     found = []
-    for info in pylsl.resolve_streams(timeout):
+    for info in pylsl.resolve_bypred(" or ".join(terms), 0, timeout):
         name, source_id = info.name(), info.source_id()
         if name in names or (source_id and source_id in ids):
             found.append(f"{name} (source_id {source_id}) on {info.hostname()}")

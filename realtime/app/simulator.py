@@ -300,7 +300,7 @@ class Simulator:
                            self.emg_outlet.spec.name, wait_for_consumer)
         self.pipeline.start()
 
-    def collisions(self, timeout: float = 0.5) -> list[str]:
+    def collisions(self, timeout: float = 1.0) -> list[str]:
         """Streams already on the network with the name or ``source_id`` of one of ours (call before ``start``).
 
         See :func:`devices.lsl_outlet.find_collisions`; ``launch.py run`` refuses to

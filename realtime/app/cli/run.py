@@ -154,7 +154,7 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
     except (TypeError, ValueError) as err:  # e.g. a fault naming a channel the layout does not have
         raise click.UsageError(str(err)) from err
     if not allow_duplicate_name:
-        taken = sim.collisions(timeout=0.5)
+        taken = sim.collisions(timeout=1.0)
         if taken:
             more = f" and {len(taken) - 1} more" if len(taken) > 1 else ""
             click.echo(f"myostream: error: streams named {prefix}-* are already on the network ({taken[0]}{more}); "
