@@ -408,11 +408,7 @@ class Pipeline:
         block_period = bsize / fs
         clock, sleep = self._clock, self._sleep
 
-        try:
-            self.source.start()
-        except BaseException as err:
-            self._emit_failure_marker(err)
-            raise
+        self.source.start()
         try:
             t0 = clock()
             self._reset_stages(t0)
@@ -447,13 +443,7 @@ class Pipeline:
                     for callback in self._status_callbacks:
                         callback(report)
             self._emit_marker("myostream: stop", t0 + stats.samples_sent / fs, self.outputs)
-        except BaseException as err:
-            # A failure after the streams appeared (a device error, a stage raising) still ends the
-            # recording with a stop marker, saying why; the error is then re-raised as before.
-            self._emit_failure_marker(err)
-            raise
         finally:
-            self.guard.flush_log()
             self.source.stop()
 
     def _reset_stages(self, t0: float) -> None:
@@ -558,16 +548,6 @@ class Pipeline:
         rows[:, 0], rows[:, 1], rows[:, 2] = d.muscle, d.unit, d.sample
         # The same expression as the EMG grid (regular_timestamps): bit-identical times.
         out.spikes(rows, self.stats.t0 + (d.sample.astype(np.float64) / self.settings.fs))
-
-    def _emit_failure_marker(self, err: BaseException) -> None:
-        """Send ``"myostream: stop (error: ...)"`` after the last sample sent (never raises)."""
-        stats = self.stats
-        timestamp = stats.t0 + stats.samples_sent / self.settings.fs if stats.t0 else self._clock()
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        try:
-            self._emit_marker(f"myostream: stop (error: {reason})", timestamp, self.outputs)
-        except Exception as marker_err:  # the outlet itself failed: the original error matters more
-            logger.debug("%s: stop marker not sent: %r", type(self).__name__, marker_err)
 
     @staticmethod
     def _emit_marker(text: str, timestamp: float, out: PipelineOutputs) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pylsl
 
 from devices.lsl_outlet import LslOutlet, MarkerOutlet, find_collisions, linger
 from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings, StatusReport
@@ -318,7 +319,11 @@ class Simulator:
         try:
             if self.pipeline.started:
                 self.pipeline.stop()
+        except BaseException as err:
+            self._send_failure_marker(err)
+            raise
         finally:
+            self.pipeline.guard.flush_log()
             try:
                 waited = linger(self.outlets, self.config.linger_s)
                 if waited:
@@ -329,8 +334,31 @@ class Simulator:
                         outlet.stop()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait for a run with a duration to end (see :meth:`Pipeline.wait`)."""
-        return self.pipeline.wait(timeout)
+        """Wait for a run with a duration to end (see :meth:`Pipeline.wait`); re-raise a runner exception
+        after sending ``"myostream: stop (error: ...)"`` on the markers."""
+        try:
+            return self.pipeline.wait(timeout)
+        except BaseException as err:
+            self._send_failure_marker(err)
+            raise
+
+    def _send_failure_marker(self, err: BaseException) -> None:
+        """End the markers of a failed run with ``"myostream: stop (error: <first line>)"`` (never raises).
+
+        A failure after the streams appeared (a device with the wrong format, a
+        stage raising) still closes the recording; the marker is stamped one
+        period after the last EMG sample sent.
+        """
+        if not self.marker_outlet.running:
+            return
+        stats = self.pipeline.stats
+        when = stats.t0 + stats.samples_sent / self.config.fs if stats.t0 else float(pylsl.local_clock())
+        reason = (str(err).splitlines() or [type(err).__name__])[0]
+        logger.info("%s: myostream: stop (error: %s)", type(self).__name__, reason)
+        try:
+            self.marker_outlet(f"myostream: stop (error: {reason})", when)
+        except Exception as marker_err:  # the original error matters more
+            logger.debug("%s: failure marker not sent: %r", type(self).__name__, marker_err)
 
     def __enter__(self) -> Simulator:
         self.start()
