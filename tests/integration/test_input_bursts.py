@@ -107,7 +107,12 @@ def test_a_device_writing_5_s_bursts_loses_no_sample(fmt: str, lsl_prefix: str) 
     np.testing.assert_array_equal(seqs, np.arange(total))  # every sample, once, in order
     assert np.all(np.diff(times) > 0)
     if fmt == "binary":  # device time: once the map has seen a least delayed sample, the device spacing
-        np.testing.assert_allclose(np.diff(times[per_burst:]), 1.0 / RATE, atol=2e-3)
+        for burst in range(1, n_bursts):
+            inside = times[burst * per_burst:(burst + 1) * per_burst]
+            np.testing.assert_allclose(np.diff(inside), 1.0 / RATE, atol=1e-4)
+        # Between bursts the offset may still improve (a burst read with less delay): a few ms at most.
+        steps = np.diff(times)[per_burst - 1::per_burst]
+        assert np.all((steps > 0) & (steps < 1.0 / RATE + 0.05)), steps
     else:  # no device clock: spread on the rate (within the fit's tolerance while it learns)
         span = times[-1] - times[per_burst - 1]
         assert 0.8 * (total - per_burst) / RATE <= span <= 1.2 * (total - per_burst) / RATE, span
