@@ -11,6 +11,7 @@ import click
 from gui.process import start_viewer_process
 from realtime.app.simulator import Simulator, SimulatorConfig, status_line
 from realtime.app.sources import build_source, source_options, source_status_line
+from realtime.core.progress import Progress
 from realtime.core.units import EMG_FS_MAX, EMG_FS_MIN
 from realtime.stages.artefacts import ArtefactSettings
 from realtime.stages.engine import get_layout
@@ -131,14 +132,12 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
             device = source_status_line(source)
             click.echo(status_line(report) + (f"  | {device}" if device else ""))
 
+    progress = Progress(sys.stderr.write, sys.stderr.flush)
     try:
-        sim = Simulator(config, source, on_status=print_status)
+        with progress.phase(f"setting up the {activation} activation stage and the motor-unit pools"):
+            sim = Simulator(config, source, on_status=print_status)
     except (TypeError, ValueError) as err:  # e.g. a fault naming a channel the layout does not have
         raise click.UsageError(str(err)) from err
-    click.echo(
-        f"myostream: publishing {prefix}-EMG ({len(sim.layout.channels)} ch, {layout}, {fs:g} Hz) "
-        f"from the {source_kwargs.get('source', 'synthetic')} source; Ctrl-C to stop."
-    )
     interrupted = False
 
     def on_sigint(signum: int, frame: object) -> None:
@@ -149,7 +148,11 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
     previous = signal.signal(signal.SIGINT, on_sigint)
     viewer = None
     try:
-        sim.start(wait_for_consumer, freeze_gc=True)
+        sim.start(wait_for_consumer, freeze_gc=True, progress=progress)
+        click.echo(
+            f"myostream: publishing {prefix}-EMG ({len(sim.layout.channels)} ch, {layout}, {fs:g} Hz) "
+            f"from the {source_kwargs.get('source', 'synthetic')} source; Ctrl-C to stop."
+        )
         if view:
             viewer = start_viewer_process(prefix, timeout=30)
         while not sim.wait(timeout=0.2):
