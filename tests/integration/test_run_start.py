@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 
 from realtime.core.launcher import cli_command, cli_environment
 
@@ -46,3 +47,17 @@ def test_no_publishing_when_the_run_fails_before_the_outlets_are_live(lsl_prefix
     assert "/dev/myostream-no-such-port" in last
     assert "--port" in last
     assert "Traceback" not in proc.stdout
+
+
+def test_a_run_does_not_import_torch(lsl_prefix: str) -> None:
+    """Streaming needs no torch: the shipped model loads from its .npz copy with numpy."""
+    code = (
+        "import sys\n"
+        "from realtime.app.cli.main import cli\n"
+        f"try:\n    cli(['run', '--duration', '1', '--quiet', '--name', {lsl_prefix!r}], prog_name='myostream')\n"
+        "except SystemExit as e:\n    code = e.code\n"
+        "print('exit', code, 'torch loaded', 'torch' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=300, env=cli_environment(), check=False)
+    assert proc.stdout.strip().splitlines()[-1] == "exit 0 torch loaded False", proc.stdout
