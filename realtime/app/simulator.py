@@ -331,10 +331,3 @@ class Simulator:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-
-def status_line(report: StatusReport) -> str:
-    """One human-readable line for a status report."""
-    return (
-        f"t={report.elapsed:7.1f} s  sent={report.samples_sent:>9d}  rate={report.effective_rate:8.1f} Hz  "
-        f"late ticks={report.late_ticks:>5d}  load={100 * report.loop_load:5.1f} %"
-    )

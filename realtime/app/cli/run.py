@@ -9,15 +9,29 @@ import sys
 import click
 
 from gui.process import start_viewer_process
-from realtime.app.simulator import Simulator, SimulatorConfig, status_line
-from realtime.app.sources import build_source, source_options, source_status_line
+from realtime.app.simulator import Simulator, SimulatorConfig
+from realtime.app.sources import build_source, source_options
+from realtime.app.status import STATUS_LEGEND, status_line
 from realtime.core.progress import Progress
 from realtime.core.units import EMG_FS_MAX, EMG_FS_MIN
 from realtime.stages.artefacts import ArtefactSettings
 from realtime.stages.engine import get_layout
-from realtime.stages.faults import load_faults
+from realtime.stages.faults import FaultStage, load_faults
 
 FS_CHOICES = ("1000", "2000")
+
+
+def option_error(err: Exception) -> click.UsageError:
+    """A settings error as a usage error naming the command-line option, not the Python argument.
+
+    ``The argument 'prefix' must ...`` (from a settings class) becomes
+    ``The option '--name' must ...`` for the option of the current command that sets it.
+    """
+    text = str(err)
+    for param in click.get_current_context().command.params:
+        if param.opts and param.name:
+            text = text.replace(f"The argument '{param.name}'", f"The option '{param.opts[0]}'")
+    return click.UsageError(text)
 
 
 def _check_layout(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -45,10 +59,19 @@ def _check_fs(ctx: click.Context, param: click.Parameter, value: float) -> float
 def _load_faults(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple:
     if value is None:
         return ()
+    ctx.meta["faults_path"] = value  # for the errors found later, against the layout
     try:
         return load_faults(value)
     except (OSError, ValueError) as err:
         raise click.BadParameter(str(err)) from err
+
+
+def _check_faults_fit(faults: tuple, path: str, layout: str, fs: float, seed: int) -> None:
+    """Raise ``BadParameter`` naming ``--faults``, the file and the fault if a fault does not fit the layout."""
+    try:
+        FaultStage(faults, fs, get_layout(layout).channels, seed=seed)
+    except ValueError as err:
+        raise click.BadParameter(f"{path}: {err}", param_hint="'--faults'") from None
 
 
 def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
@@ -57,7 +80,7 @@ def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
     return value
 
 
-@click.command()
+@click.command(epilog="\b\n" + STATUS_LEGEND)
 @source_options
 @click.option("--layout", default="armband8", show_default=True, callback=_check_layout,
               help="Electrode layout: a built-in name (armband8, armband16, muscle_pairs, grid64, grid64_sd, "
@@ -118,7 +141,9 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
                                  seed=seed, activation=activation, units_per_muscle=units_per_muscle, muaps=muaps,
                                  artefacts=artefacts, faults=faults, priority=priority)
     except (TypeError, ValueError) as err:
-        raise click.UsageError(str(err)) from err
+        raise option_error(err) from None
+    if faults:
+        _check_faults_fit(faults, click.get_current_context().meta["faults_path"], layout, fs, seed)
     source = build_source(dict(source_kwargs))
 
     if activation == "teacher" and source_kwargs.get("source", "synthetic") != "synthetic":
@@ -129,8 +154,7 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
 
     def print_status(report: object) -> None:
         if not quiet:
-            device = source_status_line(source)
-            click.echo(status_line(report) + (f"  | {device}" if device else ""))
+            click.echo(status_line(report, source))
 
     progress = Progress(sys.stderr.write, sys.stderr.flush)
     try:
