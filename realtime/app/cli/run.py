@@ -18,8 +18,6 @@ from realtime.stages.artefacts import ArtefactSettings
 from realtime.stages.engine import get_layout
 from realtime.stages.faults import FaultStage, load_faults
 
-FS_CHOICES = ("1000", "2000")
-
 
 def option_error(err: Exception) -> click.UsageError:
     """A settings error as a usage error naming the command-line option, not the Python argument.
@@ -88,7 +86,7 @@ def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
 @click.option("--muaps", type=click.Choice(["static", "dynamic"]), default="static", show_default=True,
               help="MUAPs fixed at a neutral posture, or changing with the joint angles (posture-blended tables).")
 @click.option("--fs", type=float, default=2000.0, show_default=True, callback=_check_fs,
-              help="EMG sampling rate in Hz.")
+              help=f"EMG sampling rate in Hz, {EMG_FS_MIN:g}-{EMG_FS_MAX:g} (usually 1000 or 2000).")
 @click.option("--block", "block_size", type=int, default=4, show_default=True, callback=_check_block,
               help="EMG samples per tick (4 at 2 kHz = 2 ms).")
 @click.option("--duration", type=float, default=None, callback=_check_duration,
