@@ -47,6 +47,7 @@ from realtime.core.checks import check_number, check_optional_number, ensure_int
 from realtime.core.contract import StreamFormat, check_chain, part_name
 from realtime.core.logs import logger
 from realtime.core.priority import check_priority, set_thread_priority
+from realtime.core.progress import SILENT, Progress
 from realtime.core.units import EMG_FS_HINT, EMG_FS_MAX, EMG_FS_MIN, IMU_CHANNELS, STANDARD_GRAVITY
 from realtime.stages.grid import GridResampler
 from realtime.stages.guard import GuardSettings, InputGuard
@@ -314,6 +315,7 @@ class Pipeline:
         self._provenance = np.full(len(PROVENANCE_CHANNELS), np.nan)
         self._stop_event = threading.Event()
         self._thread: threading.Thread | None = None
+        self._source_open = threading.Event()
         self.thread_priority: str | None = None
         """What the runner thread got from ``settings.priority`` (``"realtime"``/``"normal"``), once started."""
         self._error: BaseException | None = None
@@ -345,6 +347,7 @@ class Pipeline:
             logger.warning("%s: already running; start() ignored.", type(self).__name__)
             return
         self._stop_event.clear()
+        self._source_open.clear()
         self._error = None
         self._thread = threading.Thread(target=self._thread_main, name="myostream-runner", daemon=True)
         self._thread.start()
@@ -359,6 +362,27 @@ class Pipeline:
             raise RuntimeError(f"The runner thread did not stop within {timeout} s.")
         self._thread = None
         self._raise_stored_error()
+
+    def wait_started(self, timeout: float | None = None) -> bool:
+        """Wait until the runner thread has opened the source (its clock starts right after).
+
+        Re-raises the runner's exception if it failed before that (e.g. a
+        serial port that does not exist), so a caller can say "publishing"
+        only once the run has really begun.
+
+        Returns
+        -------
+        started : bool
+            ``True`` once the source is open, ``False`` on timeout.
+        """
+        if self._thread is None:
+            raise RuntimeError("The pipeline is not started. Use Pipeline.start() first.")
+        opened = self._source_open.wait(timeout)
+        if self._error is not None:
+            self._thread.join()
+            self._thread = None
+            self._raise_stored_error()
+        return opened
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for a run with a ``duration`` to finish; re-raise its exception.
@@ -394,6 +418,8 @@ class Pipeline:
         except BaseException as err:  # re-raised from stop()/wait()
             logger.debug("%s: runner failed (re-raised from stop/wait): %r", type(self).__name__, err)
             self._error = err
+        finally:
+            self._source_open.set()  # wake wait_started() also when the run failed or ended
 
     def _raise_stored_error(self) -> None:
         if self._error is not None:
@@ -409,6 +435,7 @@ class Pipeline:
         clock, sleep = self._clock, self._sleep
 
         self.source.start()
+        self._source_open.set()
         try:
             t0 = clock()
             self._reset_stages(t0)
@@ -458,7 +485,8 @@ class Pipeline:
         self._provenance[:] = np.nan
         self._provenance[IMU_SEQ] = -1.0
 
-    def warm_up(self, ticks: int = 3) -> None:
+    def warm_up(self, ticks: int = 3, progress: Progress = SILENT,
+                prepare: Callable[[], None] | None = None) -> None:
         """Build every table and compile every kernel now, before the stream goes live.
 
         Runs a few ticks of the live code (:meth:`_tick`) on a still arm
@@ -467,17 +495,52 @@ class Pipeline:
         when the run starts, so the output is the same with or without a
         warm-up. Call it before the outlets appear: a consumer then never sees
         a stream that stalls for seconds at start.
+
+        Parameters
+        ----------
+        ticks : int
+            Ticks of the live code to run.
+        progress : Progress
+            Where the phases are reported (silent by default).
+        prepare : Callable[[], None] | None
+            Slow set-up of later stages (e.g. the engine's MUAP tables), run in
+            this thread while the activation stage compiles in another one; the
+            two need different cores on a first run (numba compiles, numpy
+            builds tables), so the cold start is shorter than their sum.
         """
         t0 = self._clock()
         still = StillSource(self.source.output_format, t0)
-        self._reset_stages(t0)
-        saved = self.stats
-        self.stats = RunnerStats()
+        failure: list[BaseException] = []
+
+        def warm_activation() -> None:  # the activation stage alone: its kernels compile (or load)
+            try:
+                self.guard.reset(self.formats[0])
+                self.activation.reset(self.formats[1])
+                self.activation.process(self.guard.process(still.read()))
+            except BaseException as err:  # re-raised below, in the caller's thread
+                failure.append(err)
+
+        helper = threading.Thread(target=warm_activation, name="myostream-warm-up", daemon=True)
+        helper.start()
         try:
-            for _ in range(ticks):
-                self._tick(self.settings.block_size, still.read, PipelineOutputs())
-        finally:
-            self.stats = saved
+            if prepare is not None:
+                prepare()
+        except BaseException:
+            helper.join()  # never leave the helper running behind an error
+            raise
+        with progress.phase("compiling the kernels (first run only; later runs load them from the numba cache)"):
+            helper.join()
+            if failure:
+                raise failure[0]
+            still = StillSource(self.source.output_format, t0)
+            self._reset_stages(t0)
+            saved = self.stats
+            self.stats = RunnerStats()
+            try:
+                for _ in range(ticks):
+                    self._tick(self.settings.block_size, still.read, PipelineOutputs())
+            finally:
+                self.stats = saved
 
     def _tick(self, n: int, read: Callable[[], Block], out: PipelineOutputs) -> None:
         """One tick: read the source, pass the blocks forward, hand the results to ``out``."""

@@ -21,6 +21,7 @@ from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings, Sta
 from realtime.core.anatomy import MUSCLES
 from realtime.core.checks import check_choice, check_name, check_number, check_type, ensure_int
 from realtime.core.logs import logger
+from realtime.core.progress import SILENT, Progress
 from realtime.core.schemas import (
     StreamSpec,
     activation_stream_spec,
@@ -306,11 +307,14 @@ class Simulator:
         """End a running fault at the next EMG block (or cancel one that has not started)."""
         self.fault_stage.end(fault_id)
 
-    def start(self, wait_for_consumer: float = 0.0, freeze_gc: bool = False) -> None:
-        """Warm the pipeline up, create the outlets and start the runner thread.
+    def start(self, wait_for_consumer: float = 0.0, freeze_gc: bool = False, progress: Progress = SILENT) -> None:
+        """Warm the pipeline up, create the outlets, start the runner thread and wait until it runs.
 
         Tables are built and kernels compiled before the outlets appear, so a
-        consumer that sees the streams gets data from the first tick on.
+        consumer that sees the streams gets data from the first tick on. When
+        this returns the source is open and the clock has started; if the
+        runner fails before that (e.g. a serial port that does not exist), its
+        exception is raised here and the outlets are gone again.
 
         Parameters
         ----------
@@ -324,17 +328,35 @@ class Simulator:
             passes in the runner thread walk only new objects and stay short.
             Process-wide: meant for a process that exists to run the simulator
             (``launch.py run`` sets it).
+        progress : Progress
+            Where the start-up phases (MUAP tables, kernels) are reported, one
+            line each with its time (silent by default).
         """
-        self.pipeline.warm_up()
+        engine, layout = self.engine, self.layout
+
+        def tables() -> None:
+            units = engine.pool.n_units
+            with progress.phase(f"MUAP tables for {layout.name}, {units} motor units (activation kernels compile alongside)") as phase:
+                _ = engine.tables
+                phase.outcome = "loaded from the cache" if engine.tables_source == "cache" else "built and cached"
+
+        self.pipeline.warm_up(progress=progress, prepare=tables)
         if freeze_gc:
             gc.collect()
             gc.freeze()
-        for outlet in self.outlets:
-            outlet.start()
-        if wait_for_consumer > 0 and not self.emg_outlet.wait_for_consumers(wait_for_consumer):
-            logger.warning("%s: no consumer of %r after %s s; starting anyway.", type(self).__name__,
-                           self.emg_outlet.spec.name, wait_for_consumer)
-        self.pipeline.start()
+        try:
+            for outlet in self.outlets:
+                outlet.start()
+            if wait_for_consumer > 0:
+                progress.say(f"waiting up to {wait_for_consumer:g} s for a consumer of {self.emg_outlet.spec.name}")
+                if not self.emg_outlet.wait_for_consumers(wait_for_consumer):
+                    logger.warning("%s: no consumer of %r after %s s; starting anyway.", type(self).__name__,
+                                   self.emg_outlet.spec.name, wait_for_consumer)
+            self.pipeline.start()
+            self.pipeline.wait_started()
+        except BaseException:
+            self.stop()
+            raise
 
     def collisions(self, timeout: float = 1.0) -> list[str]:
         """Streams already on the network with the name or ``source_id`` of one of ours (call before ``start``).
@@ -402,10 +424,3 @@ class Simulator:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-
-def status_line(report: StatusReport) -> str:
-    """One human-readable line for a status report."""
-    return (
-        f"t={report.elapsed:7.1f} s  sent={report.samples_sent:>9d}  rate={report.effective_rate:8.1f} Hz  "
-        f"late ticks={report.late_ticks:>5d}  load={100 * report.loop_load:5.1f} %"
-    )

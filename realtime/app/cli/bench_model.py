@@ -47,7 +47,7 @@ def model(json_path: str, ckpt_path: str | None, samples: int, windows: int) -> 
 @click.option("--seconds", type=click.FloatRange(4.0, 600.0), default=10.0, show_default=True,
               help="Seconds of each motion program for the accuracy comparison.")
 def provisional(json_path: Path, ckpt: str | None, samples: int, seconds: float) -> None:
-    """Cost of a peek and of the stage per IMU sample; accuracy of the provisional rows."""
+    """Model stage cost per IMU sample with provisional rows (docs/model.md) and without; their accuracy."""
     try:
         res = provisional_bench.run(ckpt, samples, seconds)
     except CheckpointError as err:

@@ -11,15 +11,28 @@ import click
 
 from devices.profiles import DEFAULT_PROFILE, ProfileError, builtin_profiles, load_profile
 from gui.process import start_viewer_process
-from realtime.app.simulator import Simulator, SimulatorConfig, status_line
-from realtime.app.sources import build_source, source_options, source_status_line
+from realtime.app.simulator import Simulator, SimulatorConfig
+from realtime.app.sources import build_source, source_options
+from realtime.app.status import STATUS_LEGEND, status_line
+from realtime.core.progress import Progress
 from realtime.core.units import EMG_FS_MAX, EMG_FS_MIN, STANDARD_GRAVITY
 from realtime.stages.artefacts import ArtefactSettings
 from realtime.stages.engine import get_layout
-from realtime.stages.faults import load_faults
+from realtime.stages.faults import FaultStage, load_faults
 from realtime.stages.guard import GuardSettings
 
-FS_CHOICES = ("1000", "2000")
+
+def option_error(err: Exception) -> click.UsageError:
+    """A settings error as a usage error naming the command-line option, not the Python argument.
+
+    ``The argument 'prefix' must ...`` (from a settings class) becomes
+    ``The option '--name' must ...`` for the option of the current command that sets it.
+    """
+    text = str(err)
+    for param in click.get_current_context().command.params:
+        if param.opts and param.name:
+            text = text.replace(f"The argument '{param.name}'", f"The option '{param.opts[0]}'")
+    return click.UsageError(text)
 
 
 def _check_layout(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -47,6 +60,7 @@ def _check_fs(ctx: click.Context, param: click.Parameter, value: float) -> float
 def _load_faults(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple:
     if value is None:
         return ()
+    ctx.meta["faults_path"] = value  # for the errors found later, against the layout
     try:
         return load_faults(value)
     except (OSError, ValueError) as err:
@@ -61,13 +75,21 @@ def _load_profile(ctx: click.Context, param: click.Parameter, value: str) -> str
     return value
 
 
+def _check_faults_fit(faults: tuple, path: str, layout: str, fs: float, seed: int) -> None:
+    """Raise ``BadParameter`` naming ``--faults``, the file and the fault if a fault does not fit the layout."""
+    try:
+        FaultStage(faults, fs, get_layout(layout).channels, seed=seed)
+    except ValueError as err:
+        raise click.BadParameter(f"{path}: {err}", param_hint="'--faults'") from None
+
+
 def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
     if value < 1:
         raise click.BadParameter(f"must be a positive number of samples; {value} is invalid.")
     return value
 
 
-@click.command()
+@click.command(epilog="\b\n" + STATUS_LEGEND)
 @source_options
 @click.option("--layout", default="armband8", show_default=True, callback=_check_layout,
               help="Electrode layout: a built-in name (armband8, armband16, muscle_pairs, grid64, grid64_sd, "
@@ -75,7 +97,7 @@ def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
 @click.option("--muaps", type=click.Choice(["static", "dynamic"]), default="static", show_default=True,
               help="MUAPs fixed at a neutral posture, or changing with the joint angles (posture-blended tables).")
 @click.option("--fs", type=float, default=2000.0, show_default=True, callback=_check_fs,
-              help="EMG sampling rate in Hz.")
+              help=f"EMG sampling rate in Hz, {EMG_FS_MIN:g}-{EMG_FS_MAX:g} (usually 1000 or 2000).")
 @click.option("--block", "block_size", type=int, default=4, show_default=True, callback=_check_block,
               help="EMG samples per tick (4 at 2 kHz = 2 ms).")
 @click.option("--duration", type=float, default=None, callback=_check_duration,
@@ -165,7 +187,9 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
                                  guard=GuardSettings(acc_limit=acc_range_g * STANDARD_GRAVITY,
                                                      gyro_limit=math.radians(gyro_range_dps)))
     except (TypeError, ValueError) as err:
-        raise click.UsageError(str(err)) from err
+        raise option_error(err) from None
+    if faults:
+        _check_faults_fit(faults, click.get_current_context().meta["faults_path"], layout, fs, seed)
     source = build_source(dict(source_kwargs))
 
     if activation == "teacher" and source_kwargs.get("source", "synthetic") != "synthetic":
@@ -176,11 +200,12 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
 
     def print_status(report: object) -> None:
         if not quiet:
-            parts = (status_line(report), sim.pipeline.guard.status_text(), source_status_line(source))
-            click.echo("  | ".join(part for part in parts if part))
+            click.echo(status_line(report, source, guard=sim.pipeline.guard.status_text()))
 
+    progress = Progress(sys.stderr.write, sys.stderr.flush)
     try:
-        sim = Simulator(config, source, on_status=print_status)
+        with progress.phase(f"setting up the {activation} activation stage and the motor-unit pools"):
+            sim = Simulator(config, source, on_status=print_status)
     except (TypeError, ValueError) as err:  # e.g. a fault naming a channel the layout does not have
         raise click.UsageError(str(err)) from err
     if not allow_duplicate_name:
@@ -190,12 +215,6 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
             click.echo(f"myostream: error: streams named {prefix}-* are already on the network ({taken[0]}{more}); "
                        f"choose another --name, or --allow-duplicate-name to share it on purpose.", err=True)
             sys.exit(2)
-    spec = sim.emg_outlet.spec
-    click.echo(
-        f"myostream: publishing {spec.name} ({len(spec.channels)} ch, {sim.layout.name}, {spec.fs:g} Hz"
-        f"{'' if device is None else f', profile {profile}'}) "
-        f"from the {source_kwargs.get('source', 'synthetic')} source; Ctrl-C to stop."
-    )
     interrupted = False
 
     def on_sigint(signum: int, frame: object) -> None:
@@ -206,7 +225,13 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
     previous = signal.signal(signal.SIGINT, on_sigint)
     viewer = None
     try:
-        sim.start(wait_for_consumer, freeze_gc=True)
+        sim.start(wait_for_consumer, freeze_gc=True, progress=progress)
+        spec = sim.emg_outlet.spec
+        click.echo(
+            f"myostream: publishing {spec.name} ({len(spec.channels)} ch, {sim.layout.name}, {spec.fs:g} Hz"
+            f"{'' if device is None else f', profile {profile}'}) "
+            f"from the {source_kwargs.get('source', 'synthetic')} source; Ctrl-C to stop."
+        )
         if view:
             viewer = start_viewer_process(prefix, timeout=30)
         while not sim.wait(timeout=0.2):

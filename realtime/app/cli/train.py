@@ -14,7 +14,12 @@ from realtime.app.training.data import DataError
 from realtime.app.training.evaluate import evaluate_checkpoint
 from realtime.app.training.options import build_dataset, data_options
 from realtime.app.training.train import TrainSettings, train_network
-from realtime.stages.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from realtime.stages.model.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    runtime_twin,
+    save_checkpoint,
+)
 from realtime.stages.model.config import NetConfig
 
 
@@ -94,10 +99,13 @@ def train(out: str, force: bool, init_path: str | None, model_fs: float, layers:
                        f"within recordings {s['median_r_within']:.3f} (ridge {s['baseline_median_r_within']:.3f})",
                        err=True)
         save_checkpoint(ckpt, out_path, overwrite=force)
+        if out_path.suffix == ".pt":  # the torch-free copy a run loads (docs/model.md)
+            save_checkpoint(ckpt, runtime_twin(out_path), overwrite=force)
     except (DataError, CheckpointError, FileExistsError, IsADirectoryError, TypeError, ValueError) as err:
         raise click.ClickException(str(err)) from None
     m = ckpt.metrics
+    written = f"{out_path} and {runtime_twin(out_path)}" if out_path.suffix == ".pt" else str(out_path)
     click.echo(
-        f"train: wrote {out_path} (best validation loss {m['best_val_loss']:.4f} at epoch {m['best_epoch']}, "
+        f"train: wrote {written} (best validation loss {m['best_val_loss']:.4f} at epoch {m['best_epoch']}, "
         f"{m['epochs_run']} epochs, {ckpt.training['seconds']:.0f} s, stopped by {m['stopped_by']})"
     )
