@@ -149,7 +149,7 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
     previous = signal.signal(signal.SIGINT, on_sigint)
     viewer = None
     try:
-        sim.start(wait_for_consumer, freeze_gc=True)
+        sim.start(wait_for_consumer, dedicated_process=True)
         if view:
             viewer = start_viewer_process(prefix, timeout=30)
         while not sim.wait(timeout=0.2):
