@@ -20,13 +20,14 @@ from realtime.core.checks import ensure_int
 from realtime.core.logs import logger
 
 SPIN = (
-    "import os\n"
-    "parent = os.getppid()\n"
+    "import os, sys\n"
+    "parent = int(sys.argv[1])\n"
     "while os.getppid() == parent:\n"
     "    for _ in range(200000):\n"
     "        pass\n"
 )
-"""The body of a busy process: spin, and check about 50 times a second that the parent is alive."""
+"""The body of a busy process (argument: the parent's pid): spin, and check about 50 times a second that
+the parent is alive (a child whose parent ends is given another one)."""
 
 
 class ProcessLike(Protocol):
@@ -47,7 +48,7 @@ class ProcessLike(Protocol):
 def spawn_spinner() -> ProcessLike:
     """Start one busy process (this interpreter, :data:`SPIN`), at normal priority, with no I/O."""
     return subprocess.Popen(  # noqa: S603 - our own interpreter and a fixed program
-        [sys.executable, "-c", SPIN], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        [sys.executable, "-c", SPIN, str(os.getpid())], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL, close_fds=True,
     )
 
