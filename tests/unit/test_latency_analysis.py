@@ -7,7 +7,14 @@ import json
 import numpy as np
 import pytest
 
-from realtime.app.bench.analysis import HOPS, AnalysisError, analyse, rate_error_ppm, tail_breakdown
+from realtime.app.bench.analysis import (
+    HOPS,
+    AnalysisError,
+    analyse,
+    floor_figures,
+    rate_error_ppm,
+    tail_breakdown,
+)
 from realtime.app.bench.latency import (
     ConfigResult,
     config_row,
@@ -325,3 +332,16 @@ def test_the_row_records_the_condition_the_policy_and_the_garbage_collector() ->
     assert row["gc"] == {"passes": [3, 0, 0]}
     assert row_label(row) == cfg.label == "lsl armband8 2000 Hz block 2 stress 2"
     json.dumps(row)  # the row is JSON
+
+
+def test_the_floor_counts_the_machine_stalls_after_the_warm_up() -> None:
+    lateness = np.full(5000, 20e-6)
+    lateness[100] = 50e-3  # in the warm-up (the first 1 s at 1 ms): left out
+    lateness[3000] = 7e-3
+    lateness[4000] = 2e-3
+    fl = floor_figures(lateness, 1e-3, warmup=1.0)
+    assert fl["wakeups"] == 4000
+    assert (fl["stalls_over_1ms"], fl["stalls_over_5ms"]) == (2, 1)
+    assert fl["max_ms"] == pytest.approx(7.0)
+    assert fl["p50_ms"] == pytest.approx(0.02)
+    assert floor_figures(np.zeros(0), 1e-3, 1.0)["wakeups"] == 0

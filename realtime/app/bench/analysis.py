@@ -331,6 +331,34 @@ def analyse(
     return LatencyFigures(summary, latency * 1e3, row_latency * 1e3)
 
 
+def floor_figures(lateness: np.ndarray, period: float, warmup: float) -> dict[str, float]:
+    """The machine's floor from the timer probe: how late a thread that only sleeps woke up, after the warm-up.
+
+    Parameters
+    ----------
+    lateness : ndarray
+        Lateness of each wake-up (s), one per ``period`` from the start (a stall skips wake-ups).
+    period : float
+        Seconds between wake-ups.
+    warmup : float
+        Seconds at the start left out.
+
+    Returns
+    -------
+    dict
+        ``p50_ms``, ``p99_ms``, ``p999_ms``, ``max_ms`` of the lateness, ``stalls_over_1ms`` and
+        ``stalls_over_5ms`` (wake-ups later than that), ``wakeups``.
+    """
+    n_skip = int(warmup / period) if period > 0 else 0
+    x = np.asarray(lateness, float)[n_skip:] * 1e3
+    if x.size == 0:
+        return {"p50_ms": float("nan"), "p99_ms": float("nan"), "p999_ms": float("nan"), "max_ms": float("nan"),
+                "stalls_over_1ms": 0, "stalls_over_5ms": 0, "wakeups": 0}
+    return {"p50_ms": float(np.median(x)), "p99_ms": float(np.percentile(x, 99)),
+            "p999_ms": float(np.percentile(x, 99.9)), "max_ms": float(x.max()),
+            "stalls_over_1ms": int((x > 1.0).sum()), "stalls_over_5ms": int((x > 5.0).sum()), "wakeups": int(x.size)}
+
+
 def tail_breakdown(latency: np.ndarray, hops: dict[str, np.ndarray], q: float = 99.0) -> dict[str, float]:
     """Mean of each hop (ms) over the samples whose latency is at or above its ``q``-th percentile.
 

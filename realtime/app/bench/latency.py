@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from realtime.app.bench.analysis import LatencyFigures, analyse
+from realtime.app.bench.analysis import LatencyFigures, analyse, floor_figures
 from realtime.app.bench.session import SessionConfig, SessionLogs, run_session
 from realtime.core.logs import logger
 from realtime.core.priority import realtime_threads_elsewhere
@@ -185,6 +185,7 @@ def run_latency_bench(
             figures = figures_from_logs(logs)
             row = config_row(cfg, figures, logs.wall_s, logs.scheduling, logs.sim_stats.get("gc"))
             row["max_lateness_ms"] = logs.sim_stats.get("max_lateness_ms", float("nan"))
+            row["floor"] = floor_figures(logs.floor_lateness, logs.floor_period, cfg.warmup)
             row["machine"] = {k: logs.extra.get(k) for k in ("load_avg_1min", "other_realtime_threads",
                                                               "other_realtime_processes")}
             logger.info("run_latency_bench: %s: %s", cfg.label, row)
@@ -215,6 +216,8 @@ def run_latency_bench(
             "tail_hop": "the largest hop of tail_ms: where the tail comes from",
             "stage_max_ms": "the runner's longest tick in each stage",
             "policy": "what each worker got from the priority mode (launch.py run --priority; default auto)",
+            "floor": "the machine's floor: lateness of a thread that only sleeps one tick period, scheduled as the "
+                     "runner (a fourth process), after the warm-up; its stalls are the machine's, not the simulator's",
         },
     }
     return document, results

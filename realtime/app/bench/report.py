@@ -93,7 +93,9 @@ def latency_markdown(document: dict, command: str) -> str:
         "*quiet*: the machine as it is (other programs may run: load average per session below); *stress N*: "
         "N busy processes at normal priority compete for the CPUs during the session. Every process is "
         "scheduled as `launch.py run --priority` schedules the simulator "
-        f"(`--priority {document.get('priority', 'auto')}`); what each got:",
+        f"(`--priority {document.get('priority', 'auto')}`); what each got. The *floor* is a fourth process: a "
+        "thread scheduled as the runner that only sleeps one tick period; its stalls are the machine's own "
+        "(hypervisor, kernel, other real-time programs), a lower bound for the runner's.",
         "",
         "| config | scheduling | load (1 min) | other real-time threads | tail: mean of each hop over the "
         "samples ≥ p99, ms |",
@@ -103,8 +105,10 @@ def latency_markdown(document: dict, command: str) -> str:
         m = r.get("machine") or {}
         tail = r.get("tail_ms") or {}
         hops = ", ".join(f"{HOP_LABELS.get(k, k)} {_fmt(v)}" for k, v in tail.items())
+        fl = r.get("floor") or {}
         lines.append(f"| {_label(r)} | {r.get('policy', '–')} | {_fmt(m.get('load_avg_1min'))} "
-                     f"| {m.get('other_realtime_threads', '–')} | {hops or '–'} |")
+                     f"| {m.get('other_realtime_threads', '–')} | {fl.get('stalls_over_1ms', '–')}, "
+                     f"{_fmt(fl.get('max_ms'))} | {hops or '–'} |")
     lines += [
         "",
         "## Stage breakdown (ms)",

@@ -148,6 +148,11 @@ class SessionLogs:
         "consumer": {...}}`` (:meth:`realtime.core.priority.Scheduling.as_dict`).
     stress_pids : list of int
         The busy processes that ran during the session (empty when quiet).
+    floor_lateness : ndarray
+        How late each wake-up of the timer probe was (s), from arming on: a thread that only
+        sleeps one tick period, scheduled as the runner (:func:`realtime.app.bench.workers.run_probe`).
+    floor_period : float
+        The probe's period (s).
     """
 
     config: SessionConfig
@@ -163,6 +168,8 @@ class SessionLogs:
     wall_s: float
     scheduling: dict = field(default_factory=dict)
     stress_pids: list = field(default_factory=list)
+    floor_lateness: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    floor_period: float = float("nan")
     extra: dict = field(default_factory=dict)
 
 
@@ -302,7 +309,8 @@ def run_session(
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     prefix = f"msbench_{uuid.uuid4().hex[:10]}"
-    paths = {k: workdir / f"{k}.{ext}" for k, ext in (("imu", "npz"), ("sim", "json"), ("consumer", "npz"))}
+    paths = {k: workdir / f"{k}.{ext}" for k, ext in (("imu", "npz"), ("sim", "json"), ("consumer", "npz"),
+                                                       ("probe", "npz"))}
     for path in paths.values():
         path.unlink(missing_ok=True)
     workers: list[_Worker] = []
@@ -323,11 +331,17 @@ def run_session(
                               "--imu-rate", f"{config.imu_rate:g}", "--units", str(config.units_per_muscle),
                               "--out", str(paths["sim"])] + ([] if config.provisional else ["--grid-only"]), workdir)
         workers.append(sim)
+        probe = _Worker("probe", ["probe", *prio, "--period", f"{1.0 / config.fs * config.block:g}",
+                                  "--max-duration", f"{config.duration + 600:g}", "--out", str(paths["probe"])],
+                        workdir)
+        workers.append(probe)
+        probe.expect("ready", startup_timeout)
         consumer.expect("ready", startup_timeout)
         sim.expect("source-open", startup_timeout)
         stress.start()
         stress_pids = list(stress.pids)
         imu.send("arm")
+        probe.send("arm")
         t_arm = time.monotonic()
         logger.info("run_session: %s armed (prefix %s)", config.label, prefix)
         next_rss = t_arm
@@ -353,6 +367,7 @@ def run_session(
         rss.append((time.monotonic() - t_arm, rss_mb(sim.proc.pid)))
         sim.finish(60.0)
         wall = time.monotonic() - t_arm
+        probe.finish(60.0)
         stress.stop()
         imu.finish(60.0)
         consumer.finish(60.0)
@@ -365,6 +380,7 @@ def run_session(
     imu_rec = np.load(paths["imu"])
     cons = np.load(paths["consumer"])
     sim_stats = json.loads(paths["sim"].read_text())
+    probe_rec = np.load(paths["probe"])
     scheduling = {"imu": json.loads(str(imu_rec["scheduling"])), "sim": sim_stats.get("scheduling", {}),
                   "consumer": json.loads(str(cons["scheduling"]))}
     return SessionLogs(
@@ -381,6 +397,8 @@ def run_session(
         wall_s=wall,
         scheduling=scheduling,
         stress_pids=stress_pids,
+        floor_lateness=probe_rec["lateness"],
+        floor_period=float(probe_rec["period"]),
         extra={"prefix": prefix, "config": asdict(config), "other_realtime_threads": len(others or []),
                "other_realtime_processes": sorted({f"{t['pid']} {t['name']}" for t in others or []}),
                "load_avg_1min": load_mid},

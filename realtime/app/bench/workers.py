@@ -331,6 +331,35 @@ def run_sim(prefix: str, layout: str, fs: float, block_size: int, source_kind: s
     say("done")
 
 
+def run_probe(out: Path, period: float = 1e-3, priority: str = "auto", max_duration: float = 3600.0) -> None:
+    """The machine's floor: a thread that only sleeps ``period`` and wakes, scheduled as the runner.
+
+    From ``arm`` to ``stop`` it records how late each wake-up is (the next one is due one
+    period after the previous due time; after a stall the missed wake-ups are skipped, so a
+    stall counts once). What it sees, a runner that does real work sees too: stalls of the
+    machine itself (the hypervisor, kernel work, other real-time programs).
+    """
+    control = Control()
+    sched = apply_scheduling(priority, who="bench timer probe")
+    lateness = np.zeros(int(max_duration / period) + 1)
+    say("ready")
+    control.armed.wait()
+    n = 0
+    due = time.perf_counter() + period
+    while not control.stopped.is_set() and n < lateness.size:
+        now = time.perf_counter()
+        if now < due:
+            time.sleep(due - now)
+            now = time.perf_counter()
+        lateness[n] = now - due
+        n += 1
+        due += period
+        if due < now:  # a stall: skip the wake-ups it swallowed
+            due = now + period
+    np.savez(out, lateness=lateness[:n], period=period, scheduling=json.dumps(sched.as_dict()))
+    say(f"done {n}")
+
+
 def run_consumer(prefix: str, out: Path, resolve_timeout: float, priority: str = "auto") -> None:
     """Record the arrival time of every EMG sample, and the provenance and status rows."""
     control = Control()

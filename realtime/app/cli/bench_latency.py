@@ -130,7 +130,8 @@ def latency(json_path: Path, report_dir: Path | None, quick: bool, duration: flo
             f"[{i + 1}/{len(configs)}] {cfg.label:<43} p50 {_ms(row['p50_ms'])} p90 {_ms(row['p90_ms'])} "
             f"p99 {_ms(row['p99_ms'])} max {_ms(row['max_ms'])} ms | row p50 {_ms(row['row_p50_ms'])} ms | "
             f"lost {row['lost_samples']} | rate {row['rate_error_ppm']:+.1f} ppm | "
-            f"late {row['late_ticks']} ({row['late_ticks_percent']:.3f} %) | tail: {row['tail_hop'] or '-'}"
+            f"late {row['late_ticks']} ({row['late_ticks_percent']:.3f} %) | tail: {row['tail_hop'] or '-'} | "
+            f"floor: {row['floor']['stalls_over_1ms']} stalls > 1 ms, max {_ms(row['floor']['max_ms'])} ms"
         )
 
     try:

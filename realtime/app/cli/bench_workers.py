@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from realtime.app.bench.workers import WorkerError, run_consumer, run_imu, run_sim
+from realtime.app.bench.workers import WorkerError, run_consumer, run_imu, run_probe, run_sim
 from realtime.core.priority import PRIORITIES
 
 _priority = click.option("--priority", type=click.Choice(PRIORITIES), default="auto", show_default=True,
@@ -70,3 +70,15 @@ def consumer(priority: str, prefix: str, out: Path, resolve_timeout: float) -> N
         run_consumer(prefix, out, resolve_timeout, priority)
     except WorkerError as err:
         raise click.ClickException(str(err)) from None
+
+
+@worker.command("probe")
+@_priority
+@click.option("--period", type=click.FloatRange(1e-4, 1.0), default=1e-3, show_default=True,
+              help="Seconds between two wake-ups.")
+@click.option("--max-duration", type=float, default=3600.0, show_default=True,
+              help="Seconds after which the worker stops recording.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def probe(priority: str, period: float, max_duration: float, out: Path) -> None:
+    """A thread that only sleeps and wakes, scheduled as the runner: the machine's own stalls."""
+    run_probe(out, period, priority, max_duration)
