@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from devices.lsl_outlet import LslOutlet, MarkerOutlet
+from devices.profiles import DEFAULT_PROFILE, Profile, load_profile
+from realtime.app.device_outputs import DeviceOutputs
 from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings, StatusReport
 from realtime.core.anatomy import MUSCLES
 from realtime.core.checks import check_choice, check_name, check_type, ensure_int
@@ -76,6 +78,13 @@ class SimulatorConfig:
     priority : {"normal", "auto", "realtime"}
         Scheduling of the runner thread (:class:`PipelineSettings`,
         :mod:`realtime.core.priority`); ``launch.py run`` uses ``"auto"``.
+    profile : str | Profile
+        Device profile: a built-in name, a TOML file or a loaded
+        :class:`devices.profiles.Profile` (``devices/profiles``, ``docs/profiles.md``).
+        A device profile needs ``fs`` = its ``engine_fs``.
+    device_clock : bool
+        Give a device profile's streams its clock drift, delivery jitter and bursts
+        (true sample times on ``<prefix>-provenance``).
     """
 
     prefix: str = "myostream"
@@ -90,6 +99,8 @@ class SimulatorConfig:
     artefacts: ArtefactSettings = ArtefactSettings()
     faults: tuple[Fault, ...] = ()
     priority: str = "normal"
+    profile: str | Profile = DEFAULT_PROFILE
+    device_clock: bool = False
 
     def __post_init__(self) -> None:
         check_type("artefacts", self.artefacts, ArtefactSettings, "an ArtefactSettings")
@@ -104,6 +115,12 @@ class SimulatorConfig:
         PipelineSettings(
             fs=self.fs, block_size=self.block_size, duration=self.duration, priority=self.priority
         )
+        device = load_profile(self.profile).emg
+        if device is not None and self.fs != device.engine_fs:
+            raise ValueError(
+                f"Profile {load_profile(self.profile).name!r} runs the engine at {device.engine_fs:g} Hz "
+                f"(its engine_fs); fs={self.fs:g} is invalid."
+            )
 
 
 def layout_emg_spec(prefix: str, layout: Layout, fs: float) -> StreamSpec:
@@ -159,7 +176,17 @@ class Simulator:
         self.activation_stage = activation_stage
 
         prefix, source_fs = config.prefix, float(getattr(source, "fs", 0.0) or 0.0)
-        self.emg_outlet = LslOutlet(layout_emg_spec(prefix, self.layout, config.fs))
+        self.profile = load_profile(config.profile)
+        self.device: DeviceOutputs | None = None
+        if self.profile.native:
+            self.emg_outlet = LslOutlet(layout_emg_spec(prefix, self.layout, config.fs))
+        else:
+            self.device = DeviceOutputs(
+                self.profile, prefix, self.engine.channels, np.asarray(self.layout.channel_locations, float) * 1000.0,
+                self.layout.name, config.fs, config.device_clock, seed=config.seed,
+                max_block=max(64, config.block_size),
+            )
+            self.emg_outlet = self.device.emg_outlet
         self.imu_outlet = LslOutlet(imu_stream_spec(prefix, source_fs))
         self.truth_outlet = LslOutlet(activation_stream_spec(prefix, MUSCLES, source_fs))
         model_fs = float(getattr(activation_stage, "fs", 0.0))
@@ -171,7 +198,11 @@ class Simulator:
         self.status_outlet = LslOutlet(status_stream_spec(prefix))
         self.marker_outlet = MarkerOutlet(markers_stream_spec(prefix))
         self.spike_outlet = LslOutlet(spikes_stream_spec(prefix, self.engine.settings.muscles, config.fs))
-        self.provenance_outlet = LslOutlet(provenance_stream_spec(prefix, config.fs, config.block_size))
+        device_clock = self.device is not None and config.device_clock
+        self.provenance_outlet = LslOutlet(provenance_stream_spec(prefix, config.fs, config.block_size, device_clock))
+        provenance = self.provenance_outlet.push_sample
+        if device_clock:
+            provenance = self.device.provenance(self.provenance_outlet.push_sample)
         self.artefact_stage = ArtefactStage(config.artefacts, config.fs, self.engine.channels)
         self.fault_stage = FaultStage(config.faults, config.fs, self.engine.channels, seed=config.seed)
         self._on_status = on_status
@@ -182,13 +213,13 @@ class Simulator:
         self.caller_scheduling: Scheduling | None = None
         """What the thread that called :meth:`start` got (``dedicated_process``)."""
         outputs = PipelineOutputs(
-            emg=self.emg_outlet,
-            imu=self.imu_outlet,
+            emg=self.emg_outlet if self.device is None else self.device.emg_sink,
+            imu=self.imu_outlet if self.device is None else self.device.imu_sink(self.imu_outlet),
             activation_truth=self.truth_outlet,
             activation_model=self.model_outlet,
             markers=self.marker_outlet,
             spikes=self.spike_outlet.push_rows,
-            provenance=self.provenance_outlet.push_sample,
+            provenance=provenance,
         )
         kwargs = {} if sleep is None else {"sleep": sleep}
         self.pipeline = Pipeline(
@@ -218,6 +249,8 @@ class Simulator:
         """Every outlet the simulator publishes."""
         outs = [self.emg_outlet, self.imu_outlet, self.truth_outlet, self.status_outlet, self.marker_outlet,
                 self.spike_outlet, self.provenance_outlet]
+        if self.device is not None and self.device.imu_outlet is not None:
+            outs.append(self.device.imu_outlet)
         return outs + ([self.model_outlet] if self.model_outlet is not None else [])
 
     def _publish_status(self, report: StatusReport) -> None:
