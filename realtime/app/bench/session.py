@@ -14,7 +14,8 @@ what the workers recorded. It samples the simulator's resident memory
 starts N busy processes (:mod:`realtime.app.bench.stress`) right before arming
 the IMU and reaps them after the simulator stops. Every worker takes the
 scheduling of ``SessionConfig.priority`` (what ``launch.py run`` does with
-``--priority``) and reports what it got.
+``--priority``) and reports what it got. A fourth worker, the timer probe,
+measures the machine's own stalls meanwhile (``SessionLogs.floor_lateness``).
 """
 
 from __future__ import annotations
@@ -144,7 +145,7 @@ class SessionLogs:
     wall_s : float
         Seconds from arming the IMU to stopping the simulator.
     scheduling : dict
-        What each worker got from ``config.priority``: ``{"imu": {...}, "sim": {"runner", "io", "memory"},
+        What each worker got from ``config.priority``: ``{"imu": {...}, "sim": {"runner", "io", "main", "memory"},
         "consumer": {...}}`` (:meth:`realtime.core.priority.Scheduling.as_dict`).
     stress_pids : list of int
         The busy processes that ran during the session (empty when quiet).

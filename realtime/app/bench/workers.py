@@ -18,6 +18,8 @@ recorded to ``--out``.
   ``realtime.app.sources.build_source``, the :class:`~realtime.app.simulator.Simulator`
   with the network driving the engine, and its LSL outlets. It writes the
   runner's counters (``RunnerStats``) as JSON.
+- **probe** (``run_probe``) only sleeps one tick period and wakes, scheduled as the
+  runner, from ``arm`` to ``stop``: how late it wakes is the machine's floor.
 - **consumer** subscribes to ``<prefix>-provenance``, ``<prefix>-status`` and
   ``<prefix>-EMG`` and records the arrival time of every EMG sample
   (``pull_sample`` wakes on the first sample of a push, the rest of the push is
