@@ -66,8 +66,9 @@ class SimulatorConfig:
         Seed of the motor-unit pools and MUAPs.
     activation : str
         ``"model"`` or ``"teacher"`` (see ``ACTIVATIONS``).
-    units_per_muscle : int
-        Motor units in each muscle's pool.
+    units_per_muscle : int | None
+        Motor units in each muscle's pool; ``None``: each muscle's published
+        count (:data:`realtime.stages.engine.muscles.MOTOR_UNITS`).
     muaps : str
         ``"static"`` (MUAPs of a neutral posture) or ``"dynamic"`` (posture-blended tables).
     artefacts : ArtefactSettings
@@ -94,7 +95,7 @@ class SimulatorConfig:
     duration: float | None = None
     seed: int = 0
     activation: str = "model"
-    units_per_muscle: int = 100
+    units_per_muscle: int | None = None
     muaps: str = "static"
     artefacts: ArtefactSettings = ArtefactSettings()
     faults: tuple[Fault, ...] = ()
@@ -110,7 +111,8 @@ class SimulatorConfig:
             check_type("faults", fault, Fault, faults_rule)
         check_name("prefix", self.prefix)
         check_choice("activation", self.activation, ACTIVATIONS)
-        ensure_int("units_per_muscle", self.units_per_muscle, 1, 1000)
+        if self.units_per_muscle is not None:
+            ensure_int("units_per_muscle", self.units_per_muscle, 1, 1000)
         # Rate, block size and duration are checked by PipelineSettings.
         PipelineSettings(
             fs=self.fs, block_size=self.block_size, duration=self.duration, priority=self.priority

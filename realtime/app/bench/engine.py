@@ -96,7 +96,7 @@ def run_engine_bench(
     layouts: Sequence[str] = ("armband8", "grid64"),
     muaps: Sequence[str] = MUAP_MODES,
     muscles: Sequence[str] = BENCH_MUSCLES,
-    units_per_muscle: int = 200,
+    units_per_muscle: int | None = None,
     drive: float = 0.6,
     fs: float = 2000.0,
     block: int = 4,
@@ -117,8 +117,9 @@ def run_engine_bench(
         MUAP modes to measure for each layout (rows: layout x mode).
     muscles : sequence of str
         Muscles simulated (default: :data:`BENCH_MUSCLES`).
-    units_per_muscle : int
-        Motor units per muscle.
+    units_per_muscle : int | None
+        Motor units per muscle; ``None``: each muscle's published count
+        (:data:`~realtime.stages.engine.muscles.MOTOR_UNITS`, 2,907 units for the six muscles).
     drive : float
         Constant activation of every muscle (0-1).
     fs : float
@@ -200,6 +201,7 @@ def run_engine_bench(
         "settings": {
             "muscles": list(muscles),
             "units_per_muscle": units_per_muscle,
+            "unit_counts": dict(zip(muscles, EngineSettings(muscles=muscles, units_per_muscle=units_per_muscle).unit_counts)),
             "drive": drive,
             "fs": fs,
             "block_samples": block,
@@ -401,6 +403,7 @@ def measure_startup(
             "seed": settings.seed,
             "muaps": settings.muaps,
             "posture_points": list(settings.posture_points),
+            "volume_conductor": settings.volume_conductor,
         }
     )
     with tempfile.TemporaryDirectory(prefix="myostream-startup-") as tmp:

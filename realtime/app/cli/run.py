@@ -83,8 +83,8 @@ def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
 @click.option("--activation", type=click.Choice(["model", "teacher"]), default="model", show_default=True,
               help="What drives the engine: the activation network (any source) or the synthetic arm's "
                    "physics ground truth (synthetic source only).")
-@click.option("--units", "units_per_muscle", type=click.IntRange(1, 1000), default=100, show_default=True,
-              help="Motor units per muscle.")
+@click.option("--units", "units_per_muscle", type=click.IntRange(1, 1000), default=None,
+              help="Motor units per muscle [default: each muscle's published count, e.g. biceps 774].")
 @click.option("--wait-for-consumer", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Seconds to wait for a consumer of the EMG stream (e.g. a recorder) before starting the clock.")
 @click.option("--noise-uv", type=click.FloatRange(min=0), default=1.0, show_default=True,
@@ -119,7 +119,7 @@ def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
               help="Runner thread scheduling: real-time (SCHED_FIFO) when allowed (auto), required (realtime), "
                    "or never (normal). Real-time avoids late ticks when other programs (the viewer) run.")
 def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | None, prefix: str, activation: str,
-        units_per_muscle: int, wait_for_consumer: float, noise_uv: float, pink_uv: float, powerline_hz: str,
+        units_per_muscle: int | None, wait_for_consumer: float, noise_uv: float, pink_uv: float, powerline_hz: str,
         powerline_uv: float, wander_uv: float, motion_uv: float, ecg_uv: float, ecg_bpm: float, faults: tuple,
         view: bool, quiet: bool, priority: str, profile: str, device_clock: bool, **source_kwargs: object) -> None:
     """Run the simulator: IMU motion in, multichannel sEMG out on LSL."""
