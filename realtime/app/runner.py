@@ -27,6 +27,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -46,7 +47,7 @@ from realtime.core.block import Block, regular_timestamps
 from realtime.core.checks import check_number, check_optional_number, ensure_int
 from realtime.core.contract import StreamFormat, check_chain, part_name
 from realtime.core.logs import logger
-from realtime.core.priority import check_priority, set_thread_priority
+from realtime.core.priority import Scheduling, apply_scheduling, check_priority, scheduled_here
 from realtime.core.progress import SILENT, Progress
 from realtime.core.units import EMG_FS_HINT, EMG_FS_MAX, EMG_FS_MIN, IMU_CHANNELS, STANDARD_GRAVITY
 from realtime.stages.grid import GridResampler
@@ -75,9 +76,11 @@ class PipelineSettings:
     status_interval : float
         Seconds between two status callbacks.
     priority : {"normal", "auto", "realtime"}
-        Scheduling of the runner thread started by :meth:`Pipeline.start`
+        Scheduling of the runner thread started by :meth:`Pipeline.start` and of the
+        I/O threads created under :meth:`Pipeline.scheduled_io`
         (:mod:`realtime.core.priority`): ``"auto"`` asks for real-time scheduling
-        and keeps normal priority if refused; ``"realtime"`` fails if refused.
+        and falls back to a lower ``nice`` value, then normal priority, if refused;
+        ``"realtime"`` fails if refused.
     guard : GuardSettings
         Rules of the source boundary (:mod:`realtime.stages.guard`): plausible IMU
         ranges and timestamps.
@@ -156,12 +159,18 @@ class RunnerStats:
         Blocks produced so far.
     late_ticks : int
         Blocks that started more than one block period after their due time.
+    max_lateness : float
+        The latest a tick started after its due time, in seconds (0 when none was late).
     t0 : float
         Timestamp of EMG sample 0 (LSL clock).
     stage_ns : dict[str, int]
         Cumulative time spent in each stage (``STAGE_NAMES``), in nanoseconds.
+    stage_max_ns : dict[str, int]
+        The longest time one tick spent in each stage, in nanoseconds (where a tail comes from).
     busy_ns : int
         Cumulative time spent working (all stages).
+    busy_max_ns : int
+        The longest tick (all stages).
     newest_imu_time, newest_imu_seq : float | None, int | None
         Timestamp and source sample index (the IMU blocks' ``seq`` numbering) of the
         newest IMU sample that contributed to the latest EMG block, as the blocks'
@@ -171,9 +180,12 @@ class RunnerStats:
     samples_sent: int = 0
     ticks: int = 0
     late_ticks: int = 0
+    max_lateness: float = 0.0
     t0: float = 0.0
     stage_ns: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STAGE_NAMES, 0))
+    stage_max_ns: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STAGE_NAMES, 0))
     busy_ns: int = 0
+    busy_max_ns: int = 0
     newest_imu_time: float | None = None
     newest_imu_seq: int | None = None
 
@@ -316,8 +328,8 @@ class Pipeline:
         self._stop_event = threading.Event()
         self._thread: threading.Thread | None = None
         self._source_open = threading.Event()
-        self.thread_priority: str | None = None
-        """What the runner thread got from ``settings.priority`` (``"realtime"``/``"normal"``), once started."""
+        self.scheduling: Scheduling | None = None
+        """What the runner thread got from ``settings.priority``, once started."""
         self._error: BaseException | None = None
 
     @property
@@ -407,13 +419,29 @@ class Pipeline:
         self._loop()
         return self.stats
 
+    @property
+    def thread_priority(self) -> str | None:
+        """``"realtime"`` or ``"normal"`` (a ``nice`` fallback counts as normal); ``None`` before the start."""
+        if self.scheduling is None:
+            return None
+        return "realtime" if self.scheduling.realtime else "normal"
+
+    def scheduled_io(self) -> AbstractContextManager[Scheduling]:
+        """A block in which the threads started (liblsl's, when outlets are created) get the runner's scheduling.
+
+        Data leaves through those threads after a push: at normal priority on a busy
+        machine they add the tail that a real-time runner removed
+        (:func:`realtime.core.priority.scheduled_here`). The calling thread keeps its own.
+        """
+        return scheduled_here(self.settings.priority, who="LSL I/O threads")
+
     def request_stop(self) -> None:
         """Ask the runner to stop after the current tick (safe from any thread or signal handler)."""
         self._stop_event.set()
 
     def _thread_main(self) -> None:
         try:
-            self.thread_priority = set_thread_priority(self.settings.priority)
+            self.scheduling = apply_scheduling(self.settings.priority, who="runner thread")
             self._loop()
         except BaseException as err:  # re-raised from stop()/wait()
             logger.debug("%s: runner failed (re-raised from stop/wait): %r", type(self).__name__, err)
@@ -455,6 +483,7 @@ class Pipeline:
                     now = clock()
                 elif now - due > block_period:
                     stats.late_ticks += 1
+                    stats.max_lateness = max(stats.max_lateness, now - due)
                 self._tick(n, self.source.read, self.outputs)
                 if now >= next_status:
                     elapsed = now - last_status_t
@@ -593,13 +622,29 @@ class Pipeline:
             if act.n_samples:
                 out.activation_model.write(act)
         t_f = time.perf_counter_ns()
-        ns["source"] += t_b - t_a
-        ns["activation"] += t_c - t_b
-        ns["resample"] += t_d - t_c
-        ns["engine"] += t_e - t_d
-        ns["post"] += t_p - t_e
-        ns["output"] += t_f - t_p
-        stats.busy_ns += t_f - t_a
+        mx = stats.stage_max_ns  # unrolled: no tuple per tick (GC-tracked allocations start collections)
+        d = t_b - t_a
+        ns["source"] += d
+        mx["source"] = max(mx["source"], d)
+        d = t_c - t_b
+        ns["activation"] += d
+        mx["activation"] = max(mx["activation"], d)
+        d = t_d - t_c
+        ns["resample"] += d
+        mx["resample"] = max(mx["resample"], d)
+        d = t_e - t_d
+        ns["engine"] += d
+        mx["engine"] = max(mx["engine"], d)
+        d = t_p - t_e
+        ns["post"] += d
+        mx["post"] = max(mx["post"], d)
+        d = t_f - t_p
+        ns["output"] += d
+        mx["output"] = max(mx["output"], d)
+        busy = t_f - t_a
+        stats.busy_ns += busy
+        if busy > stats.busy_max_ns:
+            stats.busy_max_ns = busy
         stats.samples_sent += n
         stats.ticks += 1
         if prov[IMU_SEQ] >= 0:

@@ -21,6 +21,8 @@ from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings, Sta
 from realtime.core.anatomy import MUSCLES
 from realtime.core.checks import check_choice, check_name, check_number, check_type, ensure_int
 from realtime.core.logs import logger
+from realtime.core.priority import MemoryLock, Scheduling, apply_scheduling
+from realtime.core.priority import lock_memory as lock_process_memory
 from realtime.core.progress import SILENT, Progress
 from realtime.core.schemas import (
     StreamSpec,
@@ -219,6 +221,12 @@ class Simulator:
         self.artefact_stage = ArtefactStage(config.artefacts, config.fs, self.engine.channels)
         self.fault_stage = FaultStage(config.faults, config.fs, self.engine.channels, seed=config.seed)
         self._on_status = on_status
+        self.io_scheduling: Scheduling | None = None
+        """What the outlets' I/O threads got (set by :meth:`start`)."""
+        self.memory_lock = MemoryLock(False, "not asked")
+        """Whether :meth:`start` locked the process in RAM."""
+        self.caller_scheduling: Scheduling | None = None
+        """What the thread that called :meth:`start` got (``dedicated_process``)."""
         outputs = PipelineOutputs(
             emg=self.emg_outlet if self.device is None else self.device.emg_sink,
             imu=self.imu_outlet if self.device is None else self.device.imu_sink(self.imu_outlet),
@@ -307,7 +315,13 @@ class Simulator:
         """End a running fault at the next EMG block (or cancel one that has not started)."""
         self.fault_stage.end(fault_id)
 
-    def start(self, wait_for_consumer: float = 0.0, freeze_gc: bool = False, progress: Progress = SILENT) -> None:
+    def start(
+        self,
+        wait_for_consumer: float = 0.0,
+        freeze_gc: bool = False,
+        progress: Progress = SILENT,
+        dedicated_process: bool = False,
+    ) -> None:
         """Warm the pipeline up, create the outlets, start the runner thread and wait until it runs.
 
         Tables are built and kernels compiled before the outlets appear, so a
@@ -331,6 +345,18 @@ class Simulator:
         progress : Progress
             Where the start-up phases (MUAP tables, kernels) are reported, one
             line each with its time (silent by default).
+        dedicated_process : bool
+            The process exists to run the simulator (``launch.py run``, the latency
+            benchmark): ``freeze_gc``, lock the process in RAM (``mlockall``; result in
+            :attr:`memory_lock`) and, once the runner runs, give the calling thread the
+            runner's scheduling too (:attr:`caller_scheduling`; what it starts, such as a
+            viewer, gets normal scheduling). That thread only waits, but a Python
+            thread at normal priority that holds the GIL when a busy program preempts
+            it stalls the real-time runner until it runs again (priority inversion).
+            All of it follows ``config.priority`` (nothing with ``"normal"``).
+
+        The outlets are created with the runner's scheduling (:meth:`Pipeline.scheduled_io`):
+        liblsl's threads that send the data inherit it (what they got: :attr:`io_scheduling`).
         """
         engine, layout = self.engine, self.layout
 
@@ -341,12 +367,15 @@ class Simulator:
                 phase.outcome = "loaded from the cache" if engine.tables_source == "cache" else "built and cached"
 
         self.pipeline.warm_up(progress=progress, prepare=tables)
-        if freeze_gc:
+        if freeze_gc or dedicated_process:
             gc.collect()
             gc.freeze()
+        if dedicated_process:
+            self.memory_lock = lock_process_memory(self.config.priority)
         try:
-            for outlet in self.outlets:
-                outlet.start()
+            with self.pipeline.scheduled_io() as self.io_scheduling:
+                for outlet in self.outlets:
+                    outlet.start()
             if wait_for_consumer > 0:
                 progress.say(f"waiting up to {wait_for_consumer:g} s for a consumer of {self.emg_outlet.spec.name}")
                 if not self.emg_outlet.wait_for_consumers(wait_for_consumer):
@@ -357,6 +386,9 @@ class Simulator:
         except BaseException:
             self.stop()
             raise
+        if dedicated_process:
+            self.caller_scheduling = apply_scheduling(self.config.priority, who="simulator's main thread",
+                                                      reset_on_fork=True)
 
     def collisions(self, timeout: float = 1.0) -> list[str]:
         """Streams already on the network with the name or ``source_id`` of one of ours (call before ``start``).

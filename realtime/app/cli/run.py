@@ -225,7 +225,7 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
     previous = signal.signal(signal.SIGINT, on_sigint)
     viewer = None
     try:
-        sim.start(wait_for_consumer, freeze_gc=True, progress=progress)
+        sim.start(wait_for_consumer, freeze_gc=True, progress=progress, dedicated_process=True)
         spec = sim.emg_outlet.spec
         click.echo(
             f"myostream: publishing {spec.name} ({len(spec.channels)} ch, {sim.layout.name}, {spec.fs:g} Hz"
