@@ -13,24 +13,29 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from devices.lsl_intent import LslIntent
 from devices.lsl_outlet import LslOutlet, MarkerOutlet
 from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings, StatusReport
-from realtime.core.anatomy import MUSCLES
+from realtime.body.gestures import GestureCommand, GestureSettings, GestureSynthesizer
+from realtime.core.anatomy import GESTURES, MUSCLES
 from realtime.core.checks import check_choice, check_name, check_type, ensure_int
 from realtime.core.logs import logger
 from realtime.core.schemas import (
     StreamSpec,
     activation_stream_spec,
     emg_stream_spec,
+    gesture_stream_spec,
     imu_stream_spec,
     markers_stream_spec,
     provenance_stream_spec,
     spikes_stream_spec,
     status_stream_spec,
+    stream_name,
 )
 from realtime.stages.artefacts import ArtefactSettings, ArtefactStage
 from realtime.stages.engine import EmgEngine, EngineSettings, get_layout
 from realtime.stages.faults import Fault, FaultStage
+from realtime.stages.gesture_mix import MIX_RULES, GestureMix
 from realtime.stages.model.stage import ModelActivationStage
 from realtime.stages.teacher import TeacherActivation
 
@@ -74,6 +79,12 @@ class SimulatorConfig:
     priority : {"normal", "auto", "realtime"}
         Scheduling of the runner thread (:class:`PipelineSettings`,
         :mod:`realtime.core.priority`); ``launch.py run`` uses ``"auto"``.
+    gestures : tuple of GestureCommand | None
+        The gesture layer (docs/gestures.md): ``None`` leaves it out; a tuple (empty: live intent
+        only) scripts gestures (``realtime.body.gestures.load_gestures``), listens to
+        ``<prefix>-intent`` and publishes ``<prefix>-gesture``.
+    gesture_mix : {"sum", "max"}
+        How gesture and IMU-driven activations combine (``realtime.stages.gesture_mix``).
     """
 
     prefix: str = "myostream"
@@ -88,6 +99,8 @@ class SimulatorConfig:
     artefacts: ArtefactSettings = ArtefactSettings()
     faults: tuple[Fault, ...] = ()
     priority: str = "normal"
+    gestures: tuple[GestureCommand, ...] | None = None
+    gesture_mix: str = "sum"
 
     def __post_init__(self) -> None:
         check_type("artefacts", self.artefacts, ArtefactSettings, "an ArtefactSettings")
@@ -97,6 +110,12 @@ class SimulatorConfig:
             check_type("faults", fault, Fault, faults_rule)
         check_name("prefix", self.prefix)
         check_choice("activation", self.activation, ACTIVATIONS)
+        check_choice("gesture_mix", self.gesture_mix, MIX_RULES)
+        if self.gestures is not None:
+            gestures_rule = "None or a tuple of realtime.body.gestures.GestureCommand (see load_gestures)"
+            check_type("gestures", self.gestures, tuple, gestures_rule)
+            for command in self.gestures:
+                check_type("gestures", command, GestureCommand, gestures_rule)
         ensure_int("units_per_muscle", self.units_per_muscle, 1, 1000)
         # Rate, block size and duration are checked by PipelineSettings.
         PipelineSettings(
@@ -173,6 +192,16 @@ class Simulator:
         self.artefact_stage = ArtefactStage(config.artefacts, config.fs, self.engine.channels)
         self.fault_stage = FaultStage(config.faults, config.fs, self.engine.channels, seed=config.seed)
         self._on_status = on_status
+        self.intent: LslIntent | None = None
+        self.gestures: GestureSynthesizer | None = None
+        self.gesture_outlet: LslOutlet | None = None
+        drive: tuple[Stage, ...] = ()
+        if config.gestures is not None:
+            self.intent = LslIntent(stream_name(prefix, "intent"))
+            self.gestures = GestureSynthesizer(config.fs, config.gestures, self.intent, self.engine.settings.muscles,
+                                               GestureSettings(seed=config.seed))
+            self.gesture_outlet = LslOutlet(gesture_stream_spec(prefix, GESTURES, config.fs))
+            drive = (GestureMix(self.gestures, config.gesture_mix),)
         outputs = PipelineOutputs(
             emg=self.emg_outlet,
             imu=self.imu_outlet,
@@ -181,6 +210,7 @@ class Simulator:
             markers=self.marker_outlet,
             spikes=self.spike_outlet.push_rows,
             provenance=self.provenance_outlet.push_sample,
+            gesture=self.gesture_outlet,
         )
         kwargs = {} if sleep is None else {"sleep": sleep}
         self.pipeline = Pipeline(
@@ -196,6 +226,7 @@ class Simulator:
             ),
             clock=clock,
             status_callbacks=[self._publish_status],
+            drive=drive,
             **kwargs,
         )
 
@@ -210,7 +241,7 @@ class Simulator:
         """Every outlet the simulator publishes."""
         outs = [self.emg_outlet, self.imu_outlet, self.truth_outlet, self.status_outlet, self.marker_outlet,
                 self.spike_outlet, self.provenance_outlet]
-        return outs + ([self.model_outlet] if self.model_outlet is not None else [])
+        return outs + [o for o in (self.model_outlet, self.gesture_outlet) if o is not None]
 
     def _publish_status(self, report: StatusReport) -> None:
         latency_ms = float("nan")
@@ -283,6 +314,8 @@ class Simulator:
             gc.freeze()
         for outlet in self.outlets:
             outlet.start()
+        if self.intent is not None:
+            self.intent.start()
         if wait_for_consumer > 0 and not self.emg_outlet.wait_for_consumers(wait_for_consumer):
             logger.warning("%s: no consumer of %r after %s s; starting anyway.", type(self).__name__,
                            self.emg_outlet.spec.name, wait_for_consumer)
@@ -294,6 +327,8 @@ class Simulator:
             if self.pipeline.started:
                 self.pipeline.stop()
         finally:
+            if self.intent is not None and self.intent.running:
+                self.intent.stop()
             for outlet in self.outlets:
                 if outlet.running:
                     outlet.stop()
