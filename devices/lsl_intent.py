@@ -97,7 +97,7 @@ class LslIntent(Lifecycle):
             if uid in self._inlets:
                 continue
             is_text = info.channel_format() == pylsl.cf_string
-            inlet = pylsl.StreamInlet(info, max_buflen=5, recover=False, processing_flags=pylsl.proc_clocksync)
+            inlet = pylsl.StreamInlet(info, max_buflen=5, recover=False)
             try:
                 inlet.open_stream(timeout=1.0)
             except pylsl.TimeoutError:

@@ -11,6 +11,7 @@ import click
 from gui.process import start_viewer_process
 from realtime.app.simulator import Simulator, SimulatorConfig, status_line
 from realtime.app.sources import build_source, source_options, source_status_line
+from realtime.body.gestures import load_gestures, schedule_end
 from realtime.core.units import EMG_FS_MAX, EMG_FS_MIN
 from realtime.stages.artefacts import ArtefactSettings
 from realtime.stages.engine import get_layout
@@ -46,6 +47,15 @@ def _load_faults(ctx: click.Context, param: click.Parameter, value: str | None) 
         return ()
     try:
         return load_faults(value)
+    except (OSError, ValueError) as err:
+        raise click.BadParameter(str(err)) from err
+
+
+def _load_gestures(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple | None:
+    if value is None:
+        return None
+    try:
+        return load_gestures(value)
     except (OSError, ValueError) as err:
         raise click.BadParameter(str(err)) from err
 
@@ -98,6 +108,13 @@ def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
 @click.option("--faults", "faults", type=click.Path(dir_okay=False), default=None, callback=_load_faults,
               help="Fault script, JSON or TOML (docs/faults.md): dropout, liftoff, clipping, sample_loss, gain, "
                    "crosstalk at set times; announced on <prefix>-markers.")
+@click.option("--gestures", "gestures", default=None, callback=_load_gestures, metavar="SPEC",
+              help="Hand/wrist gestures on top of the arm (docs/gestures.md): a schedule file (onset duration "
+                   "gesture effort per line), 'protocol[:reps=5,hold=5,rest=3,effort=50%,...]', or 'live' (intent "
+                   "only). Listens to <prefix>-intent (the viewer's keys, any program) and publishes the truth on "
+                   "<prefix>-gesture.")
+@click.option("--gesture-mix", type=click.Choice(["sum", "max"]), default="sum", show_default=True,
+              help="How gesture and IMU-driven activations combine per muscle: saturating sum or max.")
 @click.option("--view", is_flag=True, help="Also open the live viewer (a separate process; closed when run stops).")
 @click.option("--quiet", is_flag=True, help="Do not print the once-per-second status line.")
 @click.option("--priority", type=click.Choice(["auto", "realtime", "normal"]), default="auto", show_default=True,
@@ -106,7 +123,7 @@ def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
 def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | None, prefix: str, activation: str,
         units_per_muscle: int, wait_for_consumer: float, noise_uv: float, pink_uv: float, powerline_hz: str,
         powerline_uv: float, wander_uv: float, motion_uv: float, ecg_uv: float, ecg_bpm: float, faults: tuple,
-        view: bool, quiet: bool, priority: str, **source_kwargs: object) -> None:
+        gestures: tuple | None, gesture_mix: str, view: bool, quiet: bool, priority: str, **source_kwargs: object) -> None:
     """Run the simulator: IMU motion in, multichannel sEMG out on LSL."""
     seed = int(source_kwargs.get("seed") or 0)
     try:
@@ -115,7 +132,8 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
                                      ecg_uv=ecg_uv, ecg_bpm=ecg_bpm, seed=seed)
         config = SimulatorConfig(prefix=prefix, layout=layout, fs=fs, block_size=block_size, duration=duration,
                                  seed=seed, activation=activation, units_per_muscle=units_per_muscle, muaps=muaps,
-                                 artefacts=artefacts, faults=faults, priority=priority)
+                                 artefacts=artefacts, faults=faults, priority=priority, gestures=gestures,
+                                 gesture_mix=gesture_mix)
     except (TypeError, ValueError) as err:
         raise click.UsageError(str(err)) from err
     source = build_source(dict(source_kwargs))
@@ -139,6 +157,9 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
         f"myostream: publishing {prefix}-EMG ({len(sim.layout.channels)} ch, {layout}, {fs:g} Hz) "
         f"from the {source_kwargs.get('source', 'synthetic')} source; Ctrl-C to stop."
     )
+    if gestures is not None:
+        scripted = f"{len(gestures)} scripted until {schedule_end(gestures):g} s" if gestures else "none scripted"
+        click.echo(f"myostream: gestures ({scripted}); intent on {prefix}-intent, truth on {prefix}-gesture.")
     interrupted = False
 
     def on_sigint(signum: int, frame: object) -> None:

@@ -185,6 +185,13 @@ def protocol(
     return tuple(GestureCommand(float(start) + k * period, float(hold), g, effort) for k, g in enumerate(sequence))
 
 
+def _number(text: str, kind: type, rule: str) -> float:
+    try:
+        return kind(text)
+    except ValueError:
+        raise ValueError(rule) from None
+
+
 def parse_protocol(spec: str) -> tuple[GestureCommand, ...]:
     """Build :func:`protocol` from ``protocol[:key=value,...]`` (gestures joined by ``+``)."""
     _, _, params = spec.partition(":")
@@ -198,9 +205,9 @@ def parse_protocol(spec: str) -> tuple[GestureCommand, ...]:
         value = value.strip()
         try:
             if key == "reps":
-                kwargs[key] = int(value)
+                kwargs[key] = _number(value, int, "an integer within [1, 1000]")
             elif key in ("hold", "rest", "start"):
-                kwargs[key] = float(value)
+                kwargs[key] = _number(value, float, "a number of seconds")
             elif key == "effort":
                 kwargs[key] = parse_effort(value, f"--gestures {spec!r}")
             elif key == "gestures":
