@@ -9,9 +9,9 @@ the activation of each forearm muscle, mapped onto the engine's muscles
 1. **target** excitation: the synergy at the commanded effort,
    ``effort * weight`` (several gestures at once, from intent levels, combine
    as a saturating sum ``1 - prod(1 - x_g)``), with every hand and wrist muscle
-   at least ``cocontraction * effort`` (non-specific co-contraction: forearm
-   antagonists co-activate at roughly a tenth of the agonist level in
-   isometric hand tasks, e.g. Hägg & Milerad 1997; set 0 to remove);
+   at least ``cocontraction * effort`` (non-specific co-contraction, an
+   assumed tenth: forearm flexors and extensors co-activate in every gripping
+   task, Hägg & Milerad 1997; set 0 to remove);
 2. **trial-to-trial variability**, drawn at each new command (seeded): the
    effort actually produced (``effort_cv``: people reproduce a requested level
    with ~10 % error without feedback), each muscle's share of the synergy
