@@ -25,6 +25,7 @@ names the gesture, whatever the arm does.
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Protocol
 
 import numpy as np
@@ -95,7 +96,11 @@ class GestureMix:
         self.drive.reset(max_block=int(max_block))
 
     def process(self, block: Block) -> Block:
-        """The block's activations combined with the next ``block.n_samples`` gesture samples."""
+        """The block's activations combined with the next ``block.n_samples`` gesture samples.
+
+        The returned block's data and aux ``"gesture"`` are buffers reused by the next call: the
+        pipeline consumes them within the tick (copy them to keep them).
+        """
         if self._cols is None:
             self.reset(None, max_block=max(64, block.n_samples))
         n = block.n_samples
@@ -110,8 +115,10 @@ class GestureMix:
         else:
             np.maximum(imu, gesture, out=out)
         aux = dict(block.aux)
-        aux["gesture"] = truth.copy()
-        return Block(out.copy(), block.timestamps, block.fs, block.seq, self.muscles, aux, block.events)
+        aux["gesture"] = truth
+        # Valid by construction (float32 (n, muscles) buffers, the input's timestamps and aux): no re-validation.
+        return Block.trusted(out, block.timestamps, block.fs, block.seq, self.muscles, MappingProxyType(aux),
+                             block.events)
 
 
 __all__ = ["MIX_RULES", "GestureDrive", "GestureMix"]

@@ -248,7 +248,7 @@ def test_the_mix_combines_by_rule_and_attaches_the_truth() -> None:
         for _ in range(500):
             out = mix.process(blk)
         flex = MUSCLES.index("wrist_flexors")
-        gesture_level = synth._engine[3, flex]  # the drive's last sample, for the expected value
+        gesture_level = synth._act[3, flex]  # the drive's last sample, for the expected value
         expected = 1 - 0.7 * (1 - gesture_level) if rule == "sum" else max(0.3, gesture_level)
         assert out.data[-1, flex] == pytest.approx(expected, rel=1e-5)
         assert out.aux["gesture"][-1, 0] == GESTURES.index("hand_close")

@@ -97,13 +97,26 @@ class GestureSettings:
         check_seed("seed", self.seed)
 
 
+NOISE_POOL = 4096
+"""Rows of fluctuation noise drawn at once (the per-block cost of the generator is then negligible)."""
+
+
 @numba.njit(cache=True, nogil=True)
-def _muscle_dynamics(target, normals, u, a, x, alpha_on, alpha_off, dt, tau_act, tau_deact, fl_decay, fl_gain,
-                     out):  # pragma: no cover - compiled
-    """Excitation ramp, slow fluctuation and activation dynamics for ``out.shape[0]`` samples (state in place)."""
-    for i in range(out.shape[0]):
-        for m in range(target.shape[0]):
-            x[m] = x[m] * fl_decay + fl_gain * normals[i, m]
+def _muscle_dynamics(target, normals, state, params, mapping, cls, effort, act, truth):  # pragma: no cover - compiled
+    """Excitation ramp, slow fluctuation, activation dynamics and the engine map for ``act.shape[0]`` samples.
+
+    ``state`` rows: excitation ``u``, activation ``a``, fluctuation ``x`` (updated in place); ``params``:
+    alpha_on, alpha_off, dt, tau_act, tau_deact, fluctuation decay, fluctuation gain.
+    """
+    u, a, x = state[0], state[1], state[2]
+    alpha_on, alpha_off, dt, tau_act, tau_deact, decay, gain = (
+        params[0], params[1], params[2], params[3], params[4], params[5], params[6])
+    n_f, n_m = mapping.shape
+    for i in range(act.shape[0]):
+        for j in range(n_m):
+            act[i, j] = 0.0
+        for m in range(n_f):
+            x[m] = x[m] * decay + gain * normals[i, m]
             goal = target[m] * (1.0 + x[m])
             if goal < 0.0:
                 goal = 0.0
@@ -118,7 +131,10 @@ def _muscle_dynamics(target, normals, u, a, x, alpha_on, alpha_off, dt, tau_act,
                 a[m] += dt * (u[m] - a[m]) / (tau_act * level)
             else:
                 a[m] += dt * (u[m] - a[m]) * level / tau_deact
-            out[i, m] = a[m]
+            for j in range(n_m):
+                act[i, j] += a[m] * mapping[m, j]
+        truth[i, 0] = cls
+        truth[i, 1] = effort
 
 
 class GestureSynthesizer:
@@ -173,17 +189,19 @@ class GestureSynthesizer:
         n_f, n_m = len(FOREARM_MUSCLES), len(self.muscles)
         self._max = int(max_block)
         self._k = 0
-        self._rng = np.random.default_rng(self.settings.seed)
-        self._u, self._a, self._x = np.zeros(n_f), np.zeros(n_f), np.zeros(n_f)
+        trials, noise = np.random.SeedSequence(self.settings.seed).spawn(2)
+        self._rng = np.random.default_rng(trials)  # per-command draws
+        self._noise_rng = np.random.default_rng(noise)  # the fluctuation, independent of block sizes
+        self._pool = np.zeros((NOISE_POOL, n_f))
+        self._pool_at = NOISE_POOL
+        self._state = np.zeros((3, n_f))
+        self._params = np.zeros(7)
         self._target = np.zeros(n_f)
+        self._boundary = 0
         self._command = np.zeros(len(GESTURES))
         self._class, self._effort = 0, 0.0
         self._owner = -2  # -2 rest, -1 live intent, i >= 0 schedule entry i
         self._next = 0  # next schedule entry to start
-        self._alpha_on = self._alpha_off = 0.0
-        self._normals = np.zeros((self._max, n_f))
-        self._forearm = np.zeros((self._max, n_f))
-        self._engine = np.zeros((self._max, n_m))
         self._act = np.zeros((self._max, n_m), np.float32)
         self._truth = np.zeros((self._max, 2), np.float32)
         self._efforts = np.zeros(len(GESTURES))
@@ -205,6 +223,7 @@ class GestureSynthesizer:
         self._owner = owner
         self._class = int(np.argmax(efforts)) if efforts.max() > 0 else 0
         self._effort = float(efforts[self._class])
+        self._boundary = self._next_boundary()
         if changed:
             self._new_trial()
 
@@ -219,7 +238,9 @@ class GestureSynthesizer:
         tau_on, tau_off = (t * math.exp(rsig * rng.standard_normal() - 0.5 * rsig * rsig)
                            for t in (s.tau_on, s.tau_off))
         dt = 1.0 / self.fs
-        self._alpha_on, self._alpha_off = -math.expm1(-dt / tau_on), -math.expm1(-dt / tau_off)
+        decay = math.exp(-dt / s.fluctuation_tau)
+        self._params[:] = (-math.expm1(-dt / tau_on), -math.expm1(-dt / tau_off), dt, s.tau_act, s.tau_deact, decay,
+                           s.fluctuation_cv * math.sqrt(1.0 - decay * decay))
         active = np.flatnonzero(self._command > 0)
         rest = np.ones(n_f)
         for g in active:
@@ -250,39 +271,33 @@ class GestureSynthesizer:
         """
         if n > self._max:
             self._grow(n)
-        self._poll_intent()
-        s = self.settings
-        dt = 1.0 / self.fs
-        decay = math.exp(-dt / s.fluctuation_tau)
-        gain = s.fluctuation_cv * math.sqrt(1.0 - decay * decay)
-        self._rng.standard_normal(out=self._normals[:n])
+        if self.intent is not None:
+            self._poll_intent()
         i, k0 = 0, self._k
         while i < n:
-            k = k0 + i
-            self._apply_schedule(k)
-            stop = n
-            nxt = self._next_boundary(k)
-            if nxt is not None:
-                stop = min(n, nxt - k0)
-            self._truth[i:stop, 0] = self._class
-            self._truth[i:stop, 1] = self._effort
-            _muscle_dynamics(self._target, self._normals[i:stop], self._u, self._a, self._x, self._alpha_on,
-                             self._alpha_off, dt, s.tau_act, s.tau_deact, decay, gain, self._forearm[i:stop])
-            i = stop
+            if k0 + i >= self._boundary:
+                self._apply_schedule(k0 + i)
+            stop = min(n, self._boundary - k0)
+            while i < stop:  # the noise pool may end inside the segment
+                if self._pool_at == NOISE_POOL:
+                    self._noise_rng.standard_normal(out=self._pool)
+                    self._pool_at = 0
+                take = min(stop - i, NOISE_POOL - self._pool_at)
+                _muscle_dynamics(self._target, self._pool[self._pool_at:self._pool_at + take], self._state,
+                                 self._params, self._map, self._class, self._effort, self._act[i:i + take],
+                                 self._truth[i:i + take])
+                self._pool_at += take
+                i += take
         self._k = k0 + n
-        np.matmul(self._forearm[:n], self._map, out=self._engine[:n])
-        self._act[:n] = self._engine[:n]
         return self._act[:n], self._truth[:n]
 
     def _grow(self, n: int) -> None:
-        for name in ("_normals", "_forearm", "_engine", "_act", "_truth"):
-            old = getattr(self, name)
-            new = np.zeros((n, old.shape[1]), old.dtype)
-            setattr(self, name, new)
+        self._act = np.zeros((n, self._act.shape[1]), np.float32)
+        self._truth = np.zeros((n, 2), np.float32)
         self._max = n
 
     def _apply_schedule(self, k: int) -> None:
-        """Start or end schedule entries at sample ``k``."""
+        """Start or end schedule entries at sample ``k``; update the next boundary."""
         if self._owner >= 0 and k >= self._off[self._owner]:
             self._set_command(np.zeros(len(GESTURES)), -2)
         while self._next < len(self.schedule) and k >= self._on[self._next]:
@@ -290,13 +305,11 @@ class GestureSynthesizer:
             self._next += 1
             if k < self._off[entry]:
                 self._set_command(self._sched_efforts[entry], entry)
+        self._boundary = self._next_boundary()
 
-    def _next_boundary(self, k: int) -> int | None:
-        """The next sample after ``k`` at which the schedule changes the command."""
-        candidates = []
+    def _next_boundary(self) -> int:
+        """The next sample at which the schedule changes the command (a huge number when it never does)."""
+        nxt = int(self._on[self._next]) if self._next < len(self.schedule) else 2**62
         if self._owner >= 0:
-            candidates.append(int(self._off[self._owner]))
-        if self._next < len(self.schedule):
-            candidates.append(int(self._on[self._next]))
-        later = [c for c in candidates if c > k]
-        return min(later) if later else None
+            nxt = min(nxt, int(self._off[self._owner]))
+        return nxt
