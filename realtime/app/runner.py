@@ -509,6 +509,8 @@ class Pipeline:
         provenance = blk.events["provenance"]
         for stage in self.drive:
             blk = stage.process(blk)
+            for text, timestamp in blk.events.get("markers", ()):
+                self._emit_marker(text, timestamp, out)
         gesture = blk.aux.get("gesture") if self.drive else None
         grid_blk = blk
         t_d = time.perf_counter_ns()

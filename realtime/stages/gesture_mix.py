@@ -6,6 +6,10 @@ the application) for the same number of samples, combines them muscle by
 muscle with the activations that came from the IMU (network or teacher) and
 attaches the gesture ground truth (aux ``"gesture"``: class, effort).
 
+Each change of the commanded gesture is also announced as a marker
+(``events["markers"]``: ``"gesture: hand_close 50%"``, ``"gesture: rest"``, at the
+sample where it changes), which the runner publishes on ``<prefix>-markers``.
+
 Combination rules (:data:`MIX_RULES`):
 
 - ``"sum"`` (default), a saturating sum ``a = 1 - (1 - a_imu)(1 - a_gesture)``:
@@ -73,6 +77,8 @@ class GestureMix:
         self.muscles = tuple(drive.muscles)
         self._cols: np.ndarray | None = None
         self._out = np.zeros((0, len(self.muscles)), np.float32)
+        self._last = (0.0, 0.0)
+        self.gestures: tuple[str, ...] = tuple(getattr(drive, "gestures", ()))
 
     @property
     def input_format(self) -> StreamFormat:
@@ -93,6 +99,7 @@ class GestureMix:
         self._cols = np.array([channels.index(m) for m in self.muscles], np.intp)
         self._identity = list(channels) == list(self.muscles)
         self._out = np.zeros((int(max_block), len(self.muscles)), np.float32)
+        self._last = (0.0, 0.0)
         self.drive.reset(max_block=int(max_block))
 
     def process(self, block: Block) -> Block:
@@ -116,9 +123,26 @@ class GestureMix:
             np.maximum(imu, gesture, out=out)
         aux = dict(block.aux)
         aux["gesture"] = truth
+        events = block.events
+        if n and (truth[0, 0] != self._last[0] or truth[0, 1] != self._last[1] or truth[-1, 0] != truth[0, 0]
+                  or truth[-1, 1] != truth[0, 1]):
+            events = MappingProxyType({**block.events, "markers": (*block.events.get("markers", ()),
+                                                                    *self._changes(truth, block.timestamps))})
         # Valid by construction (float32 (n, muscles) buffers, the input's timestamps and aux): no re-validation.
-        return Block.trusted(out, block.timestamps, block.fs, block.seq, self.muscles, MappingProxyType(aux),
-                             block.events)
+        return Block.trusted(out, block.timestamps, block.fs, block.seq, self.muscles, MappingProxyType(aux), events)
+
+    def _changes(self, truth: np.ndarray, timestamps: np.ndarray) -> list[tuple[str, float]]:
+        """A marker ``"gesture: <name> <effort>"`` (or ``"gesture: rest"``) at each change of the commanded gesture."""
+        markers = []
+        for i in range(truth.shape[0]):
+            now = (float(truth[i, 0]), float(truth[i, 1]))
+            if now != self._last:
+                cls = int(now[0])
+                name = self.gestures[cls] if cls < len(self.gestures) else str(cls)
+                text = f"gesture: {name}" + (f" {now[1]:.0%}" if cls else "")
+                markers.append((text, float(timestamps[i])))
+                self._last = now
+        return markers
 
 
 __all__ = ["MIX_RULES", "GestureDrive", "GestureMix"]

@@ -253,6 +253,14 @@ def test_the_mix_combines_by_rule_and_attaches_the_truth() -> None:
         assert out.data[-1, flex] == pytest.approx(expected, rel=1e-5)
         assert out.aux["gesture"][-1, 0] == GESTURES.index("hand_close")
         intent.items.append("rest")
+    # Each change is announced once, at its sample, as a marker the runner publishes on <prefix>-markers.
+    mix = GestureMix(_synth((GestureCommand(0.0021, 0.004, "pinch", 0.3),)))
+    mix.reset(None, max_block=4)
+    markers = []
+    for k in range(4):
+        blk = Block(imu, (4 * k + np.arange(4)) / FS, FS, 4 * k, order)
+        markers += list(mix.process(blk).events.get("markers", ()))
+    assert markers == [("gesture: pinch 30%", 2 / FS), ("gesture: rest", 6 / FS)]
 
 
 @pytest.mark.parametrize("gesture", [g for g in GESTURES if g != "rest"])
