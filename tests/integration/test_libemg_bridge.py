@@ -124,7 +124,8 @@ def test_two_bridges_with_different_prefixes_coexist_and_a_taken_prefix_is_refus
             capture_output=True, text=True, timeout=60, env=os.environ.copy(),
         )
         assert clash.returncode == 1
-        assert f"'{prefixes[0]}emg'" in clash.stderr and "--prefix" in clash.stderr
+        assert f"'{prefixes[0]}emg'" in clash.stderr
+        assert "--prefix" in clash.stderr
         assert len(clash.stderr.strip().splitlines()) == 1
         (_, data0), (_, count0) = views[0]
         assert int(count0[0, 0]) == len(sent[0])
@@ -147,7 +148,8 @@ def test_lsl_streamer_runs_like_a_libemg_streamer_and_shares_its_locks() -> None
     process, items = bridge.lsl_streamer(stream, prefix=prefix, seconds=1.0, resolve_timeout=20.0)
     try:
         assert [i[0] for i in items] == [prefix + "emg", prefix + "emg_count"]
-        assert items[0][1:3] == [(1000, CHANNELS), np.double] and items[1][1:3] == [(1, 1), np.int32]
+        assert items[0][1:3] == [(1000, CHANNELS), np.double]
+        assert items[1][1:3] == [(1, 1), np.int32]
         data_shm, data = _attach(prefix + "emg", items[0][1], np.double)
         count_shm, count = _attach(prefix + "emg_count", (1, 1), np.int32)
         sent = _samples(0, 400)
@@ -204,3 +206,47 @@ def test_libemg_online_data_handler_reads_the_bridge(tmp_path: Path) -> None:
     result = subprocess.run([os.environ["MYOSTREAM_LIBEMG_PYTHON"], str(script)], capture_output=True, text=True,
                             timeout=120)
     assert result.stdout.strip().endswith("ok"), result.stdout + result.stderr
+
+
+@pytest.mark.skipif(not os.environ.get("MYOSTREAM_LIBEMG_PYTHON"),
+                    reason="set MYOSTREAM_LIBEMG_PYTHON to a Python with libemg installed (it pins numpy<2)")
+def test_libemg_trains_on_a_gesture_protocol_and_classifies_online(lsl_prefix: str, tmp_path: Path) -> None:
+    """examples/libemg_gestures.py end to end: collect a protocol, fit libemg's LDA, run its online classifier."""
+    import json
+    import threading
+
+    from realtime.app.simulator import Simulator, SimulatorConfig
+    from realtime.app.sources import build_source
+    from realtime.body.gestures import protocol
+
+    python, example = os.environ["MYOSTREAM_LIBEMG_PYTHON"], str(REPO_ROOT / "examples" / "libemg_gestures.py")
+    spec = protocol(reps=1, hold=1.5, rest=0.5, start=1.0)
+
+    def session(seed: int, tag: str, *step: str) -> str:
+        config = SimulatorConfig(prefix=f"{lsl_prefix}{tag}", fs=1000.0, block_size=4, duration=18.0, seed=seed,
+                                 activation="teacher", units_per_muscle=40, gestures=spec)
+        sim = Simulator(config, build_source({"source": "synthetic", "motion": "rest", "seed": seed}))
+        starter = threading.Thread(target=sim.start, kwargs={"wait_for_consumer": 60.0}, daemon=True)
+        starter.start()
+        try:
+            result = subprocess.run([python, example, *step], capture_output=True, text=True, timeout=180)
+        finally:
+            starter.join(60.0)
+            sim.wait(60.0)
+            sim.stop()
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result.stdout
+
+    session(1, "a", "collect", "--prefix", f"{lsl_prefix}a", "--out", str(tmp_path / "a.npz"))
+    session(2, "b", "collect", "--prefix", f"{lsl_prefix}b", "--out", str(tmp_path / "b.npz"))
+    trained = subprocess.run([python, example, "train", "--data", str(tmp_path / "a.npz"), "--test",
+                              str(tmp_path / "b.npz"), "--model", str(tmp_path / "lda.pkl")],
+                             capture_output=True, text=True, timeout=180)
+    line = next(x for x in trained.stdout.splitlines() if x.startswith("train: "))
+    result = json.loads(line[len("train: "):])
+    assert set(result["test_accuracy_per_class"]) == {str(c) for c in range(len(spec) + 1)}
+    assert result["test_accuracy"] > 1.0 / 9  # far above chance; the realistic figure is a benchmark's job
+    online = session(3, "c", "online", "--prefix", f"{lsl_prefix}c", "--model", str(tmp_path / "lda.pkl"),
+                     "--seconds", "12", "--bridge-prefix", f"{lsl_prefix}_", "--port", "12399")
+    scored = json.loads(next(x for x in online.splitlines() if x.startswith("online: "))[len("online: "):])
+    assert scored["decisions"] > 50
