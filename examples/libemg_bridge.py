@@ -71,6 +71,10 @@ COUNT_SUFFIX = "_count"
 
 _PREFIX_RE = re.compile(r"[A-Za-z0-9_.-]{0,40}")
 
+_SPAWN = multiprocessing.get_context("spawn")
+"""The bridge process starts a fresh interpreter: liblsl's threads do not survive a fork (the parent has
+already resolved the stream), so a forked child could not find it."""
+
 
 def quiet_liblsl() -> None:
     """Silence liblsl's INFO lines unless the user has an LSL configuration of their own."""
@@ -107,8 +111,8 @@ def shared_memory_items(prefix: str, channels: int, rows: int, locks: bool = Tru
     rows : int
         Samples the buffer holds (newest first).
     locks : bool
-        Append a new ``multiprocessing.Lock`` to each item (what
-        ``libemg.data_handler.OnlineDataHandler`` expects).
+        Append a new lock to each item (what ``libemg.data_handler.OnlineDataHandler``
+        expects), one per item, made so that :class:`BridgeProcess` can share it.
 
     Returns
     -------
@@ -119,7 +123,7 @@ def shared_memory_items(prefix: str, channels: int, rows: int, locks: bool = Tru
     items = [[tag, (int(rows), int(channels)), np.double], [count_tag, (1, 1), np.int32]]
     if locks:
         for item in items:
-            item.append(multiprocessing.Lock())
+            item.append(_SPAWN.Lock())
     return items
 
 
@@ -301,21 +305,28 @@ def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-class BridgeProcess(multiprocessing.Process):
-    """A bridge in its own process, as libemg runs its streamers (``stop()`` ends it and cleans up)."""
+class BridgeProcess(_SPAWN.Process):
+    """A bridge in its own process, as libemg runs its streamers (``stop()`` ends it and cleans up).
 
-    def __init__(self, stream: str, prefix: str, seconds: float, replace: bool, locks: tuple) -> None:
+    Started with ``spawn`` (a fresh interpreter), so import this file as ``libemg_bridge`` (its folder
+    on ``sys.path``) and guard the main script with ``if __name__ == "__main__":``.
+    """
+
+    def __init__(self, stream: str, prefix: str, seconds: float, replace: bool, locks: tuple,
+                 resolve_timeout: float = 10.0) -> None:
         super().__init__(daemon=True)
         self._stream, self._prefix = stream, prefix
         self._seconds, self._replace, self._locks = seconds, replace, locks
-        self._stop_event = multiprocessing.Event()
-        self.ready = multiprocessing.Event()
+        self._resolve_timeout = resolve_timeout
+        self._stop_event = _SPAWN.Event()
+        self.ready = _SPAWN.Event()
 
     def run(self) -> None:
         """Bridge until :meth:`stop` or SIGTERM/SIGINT; always remove the shared memory."""
         signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
         quiet_liblsl()
-        bridge = LibemgBridge(self._stream, self._prefix, self._seconds, replace=self._replace, locks=self._locks)
+        bridge = LibemgBridge(self._stream, self._prefix, self._seconds, self._resolve_timeout, self._replace,
+                              self._locks)
         try:
             bridge.open()
             self.ready.set()
@@ -355,7 +366,7 @@ def lsl_streamer(
     probe = LibemgBridge(stream, prefix, seconds, resolve_timeout)
     info = probe.resolve()
     items = shared_memory_items(prefix, info.channel_count(), probe.rows)
-    process = BridgeProcess(stream, prefix, seconds, replace, (items[0][3], items[1][3]))
+    process = BridgeProcess(stream, prefix, seconds, replace, (items[0][3], items[1][3]), resolve_timeout)
     process.start()
     deadline = time.monotonic() + resolve_timeout + 5.0
     while not process.ready.wait(0.1):

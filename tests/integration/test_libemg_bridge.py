@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import subprocess
@@ -15,7 +16,7 @@ import numpy as np
 import pylsl
 import pytest
 
-from tests.helpers import REPO_ROOT, load_example, unique_name
+from tests.helpers import REPO_ROOT, unique_name
 
 BRIDGE = REPO_ROOT / "examples" / "libemg_bridge.py"
 CHANNELS, FS = 8, 1000.0
@@ -141,8 +142,9 @@ def test_two_bridges_with_different_prefixes_coexist_and_a_taken_prefix_is_refus
         assert not _exists(p + "emg")
 
 
-def test_lsl_streamer_runs_like_a_libemg_streamer_and_shares_its_locks() -> None:
-    bridge = load_example("libemg_bridge")
+def test_lsl_streamer_runs_like_a_libemg_streamer_and_shares_its_locks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(BRIDGE.parent))  # the bridge process imports this file as libemg_bridge
+    bridge = importlib.import_module("libemg_bridge")
     stream, prefix = unique_name("libemgP"), unique_name("q") + "_"
     outlet = _outlet(stream)
     process, items = bridge.lsl_streamer(stream, prefix=prefix, seconds=1.0, resolve_timeout=20.0)
@@ -247,6 +249,6 @@ def test_libemg_trains_on_a_gesture_protocol_and_classifies_online(lsl_prefix: s
     assert set(result["test_accuracy_per_class"]) == {str(c) for c in range(len(spec) + 1)}
     assert result["test_accuracy"] > 1.0 / 9  # far above chance; the realistic figure is a benchmark's job
     online = session(3, "c", "online", "--prefix", f"{lsl_prefix}c", "--model", str(tmp_path / "lda.pkl"),
-                     "--seconds", "12", "--bridge-prefix", f"{lsl_prefix}_", "--port", "12399")
+                     "--seconds", "12", "--bridge-prefix", unique_name("o") + "_", "--port", "12399")
     scored = json.loads(next(x for x in online.splitlines() if x.startswith("online: "))[len("online: "):])
     assert scored["decisions"] > 50
