@@ -117,8 +117,9 @@ def test_an_intent_stream_from_any_program_moves_the_gesture_truth(lsl_prefix: s
         assert _wait(lambda: sim.intent.received == 0 and last() == (0.0, 0.0))
         for text, expected in (("hand_close 0.7", (1.0, 0.7)), ("pinch 30%", (3.0, 0.3)), ("rest", (0.0, 0.0))):
             assert _wait(lambda e=expected, t=text: commands.push_sample([t]) or last() == pytest.approx(e)), text
-        levels.push_sample([0.2, 0.6])
-        assert _wait(lambda: last() == pytest.approx((GESTURES.index("pronation"), 0.6)))
+        # A levels stream is continuous (a controller sends its state at its own rate): keep sending.
+        assert _wait(lambda: levels.push_sample([0.2, 0.6]) or last() == pytest.approx((GESTURES.index("pronation"),
+                                                                                       0.6)))
         assert sim.gestures.rejected_intents == 0
     finally:
         sim.stop()
