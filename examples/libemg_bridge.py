@@ -24,7 +24,8 @@ Ctrl-C (SIGINT) and on SIGTERM.
 Two ways to use it:
 
 1. **In libemg's own process model** (locks shared with the reader), like
-   ``libemg.streamers.myo_streamer()``::
+   ``libemg.streamers.myo_streamer()``; the bridge process is spawned (liblsl does
+   not survive a fork), so keep the script's body under ``if __name__ == "__main__":``::
 
        from libemg_bridge import lsl_streamer           # this file, on sys.path
        from libemg.data_handler import OnlineDataHandler

@@ -183,11 +183,7 @@ def test_bad_prefix_is_one_clear_line() -> None:
 def test_libemg_online_data_handler_reads_the_bridge(tmp_path: Path) -> None:
     """libemg's own reader (OnlineDataHandler) sees every sample, newest first."""
     script = tmp_path / "check.py"
-    script.write_text(
-        "import sys, time, numpy as np, pylsl\n"
-        f"sys.path.insert(0, {str(BRIDGE.parent)!r})\n"
-        "import libemg_bridge as lb\n"
-        "from libemg.data_handler import OnlineDataHandler\n"
+    body = (
         f"name = {unique_name('libemgO')!r}\n"
         f"out = pylsl.StreamOutlet(pylsl.StreamInfo(name, 'EMG', {CHANNELS}, {FS}, 'float32', name))\n"
         "proc, smi = lb.lsl_streamer(name, prefix=name + '_', seconds=2.0, resolve_timeout=20)\n"
@@ -204,6 +200,13 @@ def test_libemg_online_data_handler_reads_the_bridge(tmp_path: Path) -> None:
         "assert count[name + '_emg'][0, 0] == 900, count\n"
         "assert np.array_equal(val[name + '_emg'][:900], rows[::-1]), val\n"
         "proc.stop(); print('ok')\n"
+    )
+    script.write_text(  # the bridge process is spawned: the script needs the __main__ guard
+        "import sys, time, numpy as np, pylsl\n"
+        f"sys.path.insert(0, {str(BRIDGE.parent)!r})\n"
+        "import libemg_bridge as lb\n"
+        "from libemg.data_handler import OnlineDataHandler\n"
+        "if __name__ == '__main__':\n" + "".join(f"    {line}\n" for line in body.splitlines())
     )
     result = subprocess.run([os.environ["MYOSTREAM_LIBEMG_PYTHON"], str(script)], capture_output=True, text=True,
                             timeout=120)
