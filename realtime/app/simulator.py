@@ -15,6 +15,8 @@ import numpy as np
 
 from devices.lsl_intent import LslIntent
 from devices.lsl_outlet import LslOutlet, MarkerOutlet
+from devices.profiles import DEFAULT_PROFILE, Profile, load_profile
+from realtime.app.device_outputs import DeviceOutputs
 from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings, StatusReport
 from realtime.body.gestures import GestureCommand, GestureSettings, GestureSynthesizer
 from realtime.core.anatomy import GESTURES, MUSCLES
@@ -79,6 +81,13 @@ class SimulatorConfig:
     priority : {"normal", "auto", "realtime"}
         Scheduling of the runner thread (:class:`PipelineSettings`,
         :mod:`realtime.core.priority`); ``launch.py run`` uses ``"auto"``.
+    profile : str | Profile
+        Device profile: a built-in name, a TOML file or a loaded
+        :class:`devices.profiles.Profile` (``devices/profiles``, ``docs/profiles.md``).
+        A device profile needs ``fs`` = its ``engine_fs``.
+    device_clock : bool
+        Give a device profile's streams its clock drift, delivery jitter and bursts
+        (true sample times on ``<prefix>-provenance``).
     gestures : tuple of GestureCommand | None
         The gesture layer (docs/gestures.md): ``None`` leaves it out; a tuple (empty: live intent
         only) scripts gestures (``realtime.body.gestures.load_gestures``), listens to
@@ -99,6 +108,8 @@ class SimulatorConfig:
     artefacts: ArtefactSettings = ArtefactSettings()
     faults: tuple[Fault, ...] = ()
     priority: str = "normal"
+    profile: str | Profile = DEFAULT_PROFILE
+    device_clock: bool = False
     gestures: tuple[GestureCommand, ...] | None = None
     gesture_mix: str = "sum"
 
@@ -121,6 +132,12 @@ class SimulatorConfig:
         PipelineSettings(
             fs=self.fs, block_size=self.block_size, duration=self.duration, priority=self.priority
         )
+        device = load_profile(self.profile).emg
+        if device is not None and self.fs != device.engine_fs:
+            raise ValueError(
+                f"Profile {load_profile(self.profile).name!r} runs the engine at {device.engine_fs:g} Hz "
+                f"(its engine_fs); fs={self.fs:g} is invalid."
+            )
 
 
 def layout_emg_spec(prefix: str, layout: Layout, fs: float) -> StreamSpec:
@@ -176,7 +193,17 @@ class Simulator:
         self.activation_stage = activation_stage
 
         prefix, source_fs = config.prefix, float(getattr(source, "fs", 0.0) or 0.0)
-        self.emg_outlet = LslOutlet(layout_emg_spec(prefix, self.layout, config.fs))
+        self.profile = load_profile(config.profile)
+        self.device: DeviceOutputs | None = None
+        if self.profile.native:
+            self.emg_outlet = LslOutlet(layout_emg_spec(prefix, self.layout, config.fs))
+        else:
+            self.device = DeviceOutputs(
+                self.profile, prefix, self.engine.channels, np.asarray(self.layout.channel_locations, float) * 1000.0,
+                self.layout.name, config.fs, config.device_clock, seed=config.seed,
+                max_block=max(64, config.block_size),
+            )
+            self.emg_outlet = self.device.emg_outlet
         self.imu_outlet = LslOutlet(imu_stream_spec(prefix, source_fs))
         self.truth_outlet = LslOutlet(activation_stream_spec(prefix, MUSCLES, source_fs))
         model_fs = float(getattr(activation_stage, "fs", 0.0))
@@ -188,7 +215,11 @@ class Simulator:
         self.status_outlet = LslOutlet(status_stream_spec(prefix))
         self.marker_outlet = MarkerOutlet(markers_stream_spec(prefix))
         self.spike_outlet = LslOutlet(spikes_stream_spec(prefix, self.engine.settings.muscles, config.fs))
-        self.provenance_outlet = LslOutlet(provenance_stream_spec(prefix, config.fs, config.block_size))
+        device_clock = self.device is not None and config.device_clock
+        self.provenance_outlet = LslOutlet(provenance_stream_spec(prefix, config.fs, config.block_size, device_clock))
+        provenance = self.provenance_outlet.push_sample
+        if device_clock:
+            provenance = self.device.provenance(self.provenance_outlet.push_sample)
         self.artefact_stage = ArtefactStage(config.artefacts, config.fs, self.engine.channels)
         self.fault_stage = FaultStage(config.faults, config.fs, self.engine.channels, seed=config.seed)
         self._on_status = on_status
@@ -203,13 +234,13 @@ class Simulator:
             self.gesture_outlet = LslOutlet(gesture_stream_spec(prefix, GESTURES, config.fs))
             drive = (GestureMix(self.gestures, config.gesture_mix),)
         outputs = PipelineOutputs(
-            emg=self.emg_outlet,
-            imu=self.imu_outlet,
+            emg=self.emg_outlet if self.device is None else self.device.emg_sink,
+            imu=self.imu_outlet if self.device is None else self.device.imu_sink(self.imu_outlet),
             activation_truth=self.truth_outlet,
             activation_model=self.model_outlet,
             markers=self.marker_outlet,
             spikes=self.spike_outlet.push_rows,
-            provenance=self.provenance_outlet.push_sample,
+            provenance=provenance,
             gesture=self.gesture_outlet,
         )
         kwargs = {} if sleep is None else {"sleep": sleep}
@@ -241,6 +272,8 @@ class Simulator:
         """Every outlet the simulator publishes."""
         outs = [self.emg_outlet, self.imu_outlet, self.truth_outlet, self.status_outlet, self.marker_outlet,
                 self.spike_outlet, self.provenance_outlet]
+        if self.device is not None and self.device.imu_outlet is not None:
+            outs.append(self.device.imu_outlet)
         return outs + [o for o in (self.model_outlet, self.gesture_outlet) if o is not None]
 
     def _publish_status(self, report: StatusReport) -> None:

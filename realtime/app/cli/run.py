@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from devices.profiles import DEFAULT_PROFILE, ProfileError, builtin_profiles, load_profile
 from gui.process import start_viewer_process
 from realtime.app.simulator import Simulator, SimulatorConfig, status_line
 from realtime.app.sources import build_source, source_options, source_status_line
@@ -58,6 +59,14 @@ def _load_gestures(ctx: click.Context, param: click.Parameter, value: str | None
         return load_gestures(value)
     except (OSError, ValueError) as err:
         raise click.BadParameter(str(err)) from err
+
+
+def _load_profile(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        load_profile(value)
+    except ProfileError as err:
+        raise click.BadParameter(str(err)) from None
+    return value
 
 
 def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
@@ -115,6 +124,12 @@ def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
                    "<prefix>-gesture.")
 @click.option("--gesture-mix", type=click.Choice(["sum", "max"]), default="sum", show_default=True,
               help="How gesture and IMU-driven activations combine per muscle: saturating sum or max.")
+@click.option("--profile", default=DEFAULT_PROFILE, show_default=True, callback=_load_profile,
+              help=f"Device profile: publish EMG (and IMU) as that device's LSL app does ({', '.join(builtin_profiles())}) "
+                   "or a profile .toml file (docs/profiles.md). A device profile sets the rate and default layout.")
+@click.option("--device-clock", is_flag=True,
+              help="With a device profile: its clock drift, delivery jitter and packet bursts in the timestamps "
+                   "(true sample times on <prefix>-provenance).")
 @click.option("--view", is_flag=True, help="Also open the live viewer (a separate process; closed when run stops).")
 @click.option("--quiet", is_flag=True, help="Do not print the once-per-second status line.")
 @click.option("--priority", type=click.Choice(["auto", "realtime", "normal"]), default="auto", show_default=True,
@@ -123,17 +138,32 @@ def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
 def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | None, prefix: str, activation: str,
         units_per_muscle: int, wait_for_consumer: float, noise_uv: float, pink_uv: float, powerline_hz: str,
         powerline_uv: float, wander_uv: float, motion_uv: float, ecg_uv: float, ecg_bpm: float, faults: tuple,
-        gestures: tuple | None, gesture_mix: str, view: bool, quiet: bool, priority: str, **source_kwargs: object) -> None:
+        gestures: tuple | None, gesture_mix: str, view: bool, quiet: bool, priority: str, profile: str,
+        device_clock: bool, **source_kwargs: object) -> None:
     """Run the simulator: IMU motion in, multichannel sEMG out on LSL."""
     seed = int(source_kwargs.get("seed") or 0)
+    device = load_profile(profile).emg
+    if device is not None:  # the profile's engine rate and layout unless given
+        ctx = click.get_current_context()
+        if ctx.get_parameter_source("fs") == click.core.ParameterSource.DEFAULT:
+            fs = device.engine_fs
+        if ctx.get_parameter_source("layout") == click.core.ParameterSource.DEFAULT:
+            layout = device.layout
+        if view:
+            raise click.UsageError(
+                f"--view shows myostream's own <prefix>-EMG; --profile {profile} publishes {device.name!r} instead. "
+                "Drop --view or --profile."
+            )
+    elif device_clock:
+        raise click.UsageError(f"--device-clock needs a device profile (--profile); {profile!r} has an ideal clock.")
     try:
         artefacts = ArtefactSettings(noise_uv=noise_uv, pink_uv=pink_uv, powerline_hz=int(powerline_hz),
                                      powerline_uv=powerline_uv, wander_uv=wander_uv, motion_uv=motion_uv,
                                      ecg_uv=ecg_uv, ecg_bpm=ecg_bpm, seed=seed)
         config = SimulatorConfig(prefix=prefix, layout=layout, fs=fs, block_size=block_size, duration=duration,
                                  seed=seed, activation=activation, units_per_muscle=units_per_muscle, muaps=muaps,
-                                 artefacts=artefacts, faults=faults, priority=priority, gestures=gestures,
-                                 gesture_mix=gesture_mix)
+                                 artefacts=artefacts, faults=faults, priority=priority, profile=profile,
+                                 device_clock=device_clock, gestures=gestures, gesture_mix=gesture_mix)
     except (TypeError, ValueError) as err:
         raise click.UsageError(str(err)) from err
     source = build_source(dict(source_kwargs))
@@ -153,8 +183,10 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
         sim = Simulator(config, source, on_status=print_status)
     except (TypeError, ValueError) as err:  # e.g. a fault naming a channel the layout does not have
         raise click.UsageError(str(err)) from err
+    spec = sim.emg_outlet.spec
     click.echo(
-        f"myostream: publishing {prefix}-EMG ({len(sim.layout.channels)} ch, {layout}, {fs:g} Hz) "
+        f"myostream: publishing {spec.name} ({len(spec.channels)} ch, {sim.layout.name}, {spec.fs:g} Hz"
+        f"{'' if device is None else f', profile {profile}'}) "
         f"from the {source_kwargs.get('source', 'synthetic')} source; Ctrl-C to stop."
     )
     if gestures is not None:
