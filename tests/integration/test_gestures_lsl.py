@@ -62,7 +62,7 @@ def _simulator(prefix: str, gestures: tuple) -> Simulator:
     return Simulator(config, build_source({"source": "synthetic", "motion": "rest", "imu_rate": 100.0}))
 
 
-def _wait(predicate, timeout: float = 20.0) -> bool:
+def _wait(predicate, timeout: float = 60.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
