@@ -22,7 +22,7 @@ from tests.helpers import REPO_ROOT
 FS = 1000.0
 
 
-def _inlet(name: str, timeout: float = 20.0) -> pylsl.StreamInlet:
+def _inlet(name: str, timeout: float = 60.0) -> pylsl.StreamInlet:
     found, deadline = [], time.monotonic() + timeout
     while not found and time.monotonic() < deadline:
         found = pylsl.resolve_byprop("name", name, 1, 0.5)
@@ -74,7 +74,7 @@ def _wait(predicate, timeout: float = 60.0) -> bool:
 def test_scripted_gestures_are_published_on_the_emg_clock(lsl_prefix: str) -> None:
     sched = (GestureCommand(0.5, 1.0, "pinch", 0.4), GestureCommand(2.0, 0.5, "supination", 0.7))
     sim = _simulator(lsl_prefix, sched)
-    starter = threading.Thread(target=sim.start, kwargs={"wait_for_consumer": 15.0}, daemon=True)
+    starter = threading.Thread(target=sim.start, kwargs={"wait_for_consumer": 60.0}, daemon=True)
     starter.start()
     gesture = Collector(_inlet(f"{lsl_prefix}-gesture"))
     emg = Collector(_inlet(f"{lsl_prefix}-EMG"))
