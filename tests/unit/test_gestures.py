@@ -288,3 +288,10 @@ def test_each_gestures_synergy_reaches_the_engine(gesture: str) -> None:
         assert counts[j] > 0, MUSCLES[j]
     assert counts[MUSCLES.index("triceps")] == 0
     assert counts[MUSCLES.index("brachialis")] == 0
+
+
+def test_the_shipped_example_schedule_parses() -> None:
+    from tests.helpers import REPO_ROOT
+
+    commands = load_schedule(REPO_ROOT / "examples" / "gestures" / "demo.txt")
+    assert {c.gesture for c in commands} == set(GESTURES[1:])
