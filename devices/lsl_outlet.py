@@ -18,7 +18,8 @@ montage carries them as digitised points, in channel order.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pylsl
@@ -202,8 +203,81 @@ class MarkerOutlet(Lifecycle):
     def _describe(self) -> str:
         return f"The outlet {self.spec.name!r}"
 
+    def have_consumers(self) -> bool:
+        """Whether at least one inlet is connected."""
+        return self._outlet is not None and self._outlet.have_consumers()
+
     def __call__(self, text: str, timestamp: float) -> None:
         """Push one event with its LSL timestamp."""
         if self._outlet is None:
             self._check_started("pushing a marker")
         self._outlet.push_sample([text], timestamp)
+
+
+def linger(outlets: Sequence[LslOutlet | MarkerOutlet], timeout: float,
+           sleep: Callable[[float], None] = time.sleep, poll_s: float = 0.02) -> float:
+    """Keep ``outlets`` open until their consumers have left, at most ``timeout`` seconds.
+
+    LSL gives no acknowledgement that an inlet has pulled what was pushed, and
+    destroying an outlet makes an inlet without ``recover`` raise ``LostError``
+    on its next pull, losing what it had not yet pulled. So after the last push
+    a run waits while any consumer is connected: a consumer that reads the stop
+    marker and closes its inlet ends the wait at once; others get ``timeout``
+    seconds to pull the rest.
+
+    Parameters
+    ----------
+    outlets : sequence of LslOutlet | MarkerOutlet
+        The running outlets (stopped ones are ignored).
+    timeout : float
+        Longest wait in seconds (0: none).
+    sleep : Callable[[float], None]
+        Sleeps for the given seconds (injected in tests).
+    poll_s : float
+        Interval between two checks for consumers.
+
+    Returns
+    -------
+    waited : float
+        Seconds waited (0 when no outlet had a consumer).
+    """
+    waited = 0.0
+    while waited < timeout and any(o.running and o.have_consumers() for o in outlets):
+        step = min(poll_s, timeout - waited)
+        sleep(step)
+        waited += step
+    return waited
+
+
+def find_collisions(specs: Sequence[StreamSpec], timeout: float = 1.0) -> list[str]:
+    """Streams already on the network with the name or ``source_id`` of one of ``specs``.
+
+    Two publishers with one name (or one ``source_id``) make recorders and
+    viewers pick either at random, and LSL's recovery reconnects an inlet to the
+    wrong one. Resolves once, for ``timeout`` seconds.
+
+    Parameters
+    ----------
+    specs : sequence of StreamSpec
+        The streams about to be published.
+    timeout : float
+        Seconds to look for streams (about 1 s finds the streams of a local network).
+
+    Returns
+    -------
+    collisions : list of str
+        One description per stream found that collides, e.g.
+        ``"myostream-EMG (source_id myostream-emg-armband8-host) on host"``; empty if none.
+    """
+    names = {spec.name for spec in specs}
+    ids = {spec.source_id for spec in specs if spec.source_id}
+    # One query for just these names and ids: on a busy network (hundreds of outlets) an answer for
+    # every stream would not all arrive within the timeout.
+    terms = [f"name='{n}'" for n in sorted(names) if "'" not in n]
+    terms += [f"source_id='{i}'" for i in sorted(ids) if "'" not in i]
+    found = []
+    for info in pylsl.resolve_bypred(" or ".join(terms), 0, timeout):
+        name, source_id = info.name(), info.source_id()
+        if name in names or (source_id and source_id in ids):
+            found.append(f"{name} (source_id {source_id}) on {info.hostname()}")
+    return sorted(set(found))

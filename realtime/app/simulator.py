@@ -12,15 +12,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pylsl
 
 from devices.lsl_intent import LslIntent
-from devices.lsl_outlet import LslOutlet, MarkerOutlet
+from devices.lsl_outlet import LslOutlet, MarkerOutlet, find_collisions, linger
 from devices.profiles import DEFAULT_PROFILE, Profile, load_profile
 from realtime.app.device_outputs import DeviceOutputs
 from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings, StatusReport
 from realtime.body.gestures import GestureCommand, GestureSettings, GestureSynthesizer
 from realtime.core.anatomy import GESTURES, MUSCLES
-from realtime.core.checks import check_choice, check_name, check_type, ensure_int
+from realtime.core.checks import check_choice, check_name, check_number, check_type, ensure_int
 from realtime.core.logs import logger
 from realtime.core.schemas import (
     StreamSpec,
@@ -38,6 +39,7 @@ from realtime.stages.artefacts import ArtefactSettings, ArtefactStage
 from realtime.stages.engine import EmgEngine, EngineSettings, get_layout
 from realtime.stages.faults import Fault, FaultStage
 from realtime.stages.gesture_mix import MIX_RULES, GestureMix
+from realtime.stages.guard import GuardSettings
 from realtime.stages.model.stage import ModelActivationStage
 from realtime.stages.teacher import TeacherActivation
 
@@ -69,8 +71,9 @@ class SimulatorConfig:
         Seed of the motor-unit pools and MUAPs.
     activation : str
         ``"model"`` or ``"teacher"`` (see ``ACTIVATIONS``).
-    units_per_muscle : int
-        Motor units in each muscle's pool.
+    units_per_muscle : int | None
+        Motor units in each muscle's pool; ``None``: each muscle's published
+        count (:data:`realtime.stages.engine.muscles.MOTOR_UNITS`).
     muaps : str
         ``"static"`` (MUAPs of a neutral posture) or ``"dynamic"`` (posture-blended tables).
     artefacts : ArtefactSettings
@@ -81,6 +84,12 @@ class SimulatorConfig:
     priority : {"normal", "auto", "realtime"}
         Scheduling of the runner thread (:class:`PipelineSettings`,
         :mod:`realtime.core.priority`); ``launch.py run`` uses ``"auto"``.
+    guard : GuardSettings
+        Rules of the source boundary (plausible IMU ranges and timestamps,
+        :mod:`realtime.stages.guard`).
+    linger_s : float
+        Seconds the outlets stay open after the stop marker while consumers are
+        connected, so that they pull the last samples (:func:`devices.lsl_outlet.linger`).
     profile : str | Profile
         Device profile: a built-in name, a TOML file or a loaded
         :class:`devices.profiles.Profile` (``devices/profiles``, ``docs/profiles.md``).
@@ -103,17 +112,21 @@ class SimulatorConfig:
     duration: float | None = None
     seed: int = 0
     activation: str = "model"
-    units_per_muscle: int = 100
+    units_per_muscle: int | None = None
     muaps: str = "static"
     artefacts: ArtefactSettings = ArtefactSettings()
     faults: tuple[Fault, ...] = ()
     priority: str = "normal"
+    guard: GuardSettings = GuardSettings()
+    linger_s: float = 1.0
     profile: str | Profile = DEFAULT_PROFILE
     device_clock: bool = False
     gestures: tuple[GestureCommand, ...] | None = None
     gesture_mix: str = "sum"
 
     def __post_init__(self) -> None:
+        check_type("guard", self.guard, GuardSettings, "a GuardSettings")
+        check_number("linger_s", self.linger_s, 0.0, 60.0, "s")
         check_type("artefacts", self.artefacts, ArtefactSettings, "an ArtefactSettings")
         faults_rule = "a tuple of realtime.stages.faults.Fault (see load_faults)"
         check_type("faults", self.faults, tuple, faults_rule)
@@ -127,7 +140,8 @@ class SimulatorConfig:
             check_type("gestures", self.gestures, tuple, gestures_rule)
             for command in self.gestures:
                 check_type("gestures", command, GestureCommand, gestures_rule)
-        ensure_int("units_per_muscle", self.units_per_muscle, 1, 1000)
+        if self.units_per_muscle is not None:
+            ensure_int("units_per_muscle", self.units_per_muscle, 1, 1000)
         # Rate, block size and duration are checked by PipelineSettings.
         PipelineSettings(
             fs=self.fs, block_size=self.block_size, duration=self.duration, priority=self.priority
@@ -254,6 +268,7 @@ class Simulator:
                 block_size=config.block_size,
                 duration=config.duration,
                 priority=config.priority,
+                guard=config.guard,
             ),
             clock=clock,
             status_callbacks=[self._publish_status],
@@ -354,21 +369,66 @@ class Simulator:
                            self.emg_outlet.spec.name, wait_for_consumer)
         self.pipeline.start()
 
+    def collisions(self, timeout: float = 1.0) -> list[str]:
+        """Streams already on the network with the name or ``source_id`` of one of ours (call before ``start``).
+
+        See :func:`devices.lsl_outlet.find_collisions`; ``launch.py run`` refuses to
+        start when this is not empty, unless ``--allow-duplicate-name``.
+        """
+        return find_collisions([outlet.spec for outlet in self.outlets], timeout)
+
     def stop(self) -> None:
-        """Stop the runner and destroy the outlets; re-raise a runner exception."""
+        """Stop the runner, let connected consumers pull the last samples, destroy the outlets.
+
+        After the last block and the stop marker the outlets stay open while a
+        consumer is connected, at most ``config.linger_s`` seconds
+        (:func:`devices.lsl_outlet.linger`); a runner exception is re-raised after that.
+        """
         try:
             if self.pipeline.started:
                 self.pipeline.stop()
+        except BaseException as err:
+            self._send_failure_marker(err)
+            raise
         finally:
             if self.intent is not None and self.intent.running:
                 self.intent.stop()
-            for outlet in self.outlets:
-                if outlet.running:
-                    outlet.stop()
+            self.pipeline.guard.flush_log()
+            try:
+                waited = linger(self.outlets, self.config.linger_s)
+                if waited:
+                    logger.debug("%s: outlets kept open %.2f s for their consumers", type(self).__name__, waited)
+            finally:
+                for outlet in self.outlets:
+                    if outlet.running:
+                        outlet.stop()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait for a run with a duration to end (see :meth:`Pipeline.wait`)."""
-        return self.pipeline.wait(timeout)
+        """Wait for a run with a duration to end (see :meth:`Pipeline.wait`); re-raise a runner exception
+        after sending ``"myostream: stop (error: ...)"`` on the markers."""
+        try:
+            return self.pipeline.wait(timeout)
+        except BaseException as err:
+            self._send_failure_marker(err)
+            raise
+
+    def _send_failure_marker(self, err: BaseException) -> None:
+        """End the markers of a failed run with ``"myostream: stop (error: <first line>)"`` (never raises).
+
+        A failure after the streams appeared (a device with the wrong format, a
+        stage raising) still closes the recording; the marker is stamped one
+        period after the last EMG sample sent.
+        """
+        if not self.marker_outlet.running:
+            return
+        stats = self.pipeline.stats
+        when = stats.t0 + stats.samples_sent / self.config.fs if stats.t0 else float(pylsl.local_clock())
+        reason = (str(err).splitlines() or [type(err).__name__])[0]
+        logger.info("%s: myostream: stop (error: %s)", type(self).__name__, reason)
+        try:
+            self.marker_outlet(f"myostream: stop (error: {reason})", when)
+        except Exception as marker_err:  # the original error matters more
+            logger.debug("%s: failure marker not sent: %r", type(self).__name__, marker_err)
 
     def __enter__(self) -> Simulator:
         self.start()

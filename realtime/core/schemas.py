@@ -301,8 +301,9 @@ def spikes_stream_spec(prefix: str, muscles: Sequence[str], fs: float) -> Stream
 
     Channels ``muscle`` (index into ``muscles``, listed in ``desc/spikes/muscles``),
     ``unit`` (rank in the muscle's pool, 0 = first recruited) and ``sample``
-    (index of the EMG sample where the MUAP starts); the LSL timestamp is that
-    EMG sample's timestamp.
+    (index of the EMG sample of the discharge instant, where the unit's MUAP
+    table starts; the same for every layout); the LSL timestamp is that EMG
+    sample's timestamp.
     """
     check_name("prefix", prefix)
     types = ("MuscleIndex", "MotorUnit", "SampleIndex")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import signal
 import subprocess
 import sys
@@ -13,10 +14,11 @@ from gui.process import start_viewer_process
 from realtime.app.simulator import Simulator, SimulatorConfig, status_line
 from realtime.app.sources import build_source, source_options, source_status_line
 from realtime.body.gestures import load_gestures, schedule_end
-from realtime.core.units import EMG_FS_MAX, EMG_FS_MIN
+from realtime.core.units import EMG_FS_MAX, EMG_FS_MIN, STANDARD_GRAVITY
 from realtime.stages.artefacts import ArtefactSettings
 from realtime.stages.engine import get_layout
 from realtime.stages.faults import load_faults
+from realtime.stages.guard import GuardSettings
 
 FS_CHOICES = ("1000", "2000")
 
@@ -93,8 +95,8 @@ def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
 @click.option("--activation", type=click.Choice(["model", "teacher"]), default="model", show_default=True,
               help="What drives the engine: the activation network (any source) or the synthetic arm's "
                    "physics ground truth (synthetic source only).")
-@click.option("--units", "units_per_muscle", type=click.IntRange(1, 1000), default=100, show_default=True,
-              help="Motor units per muscle.")
+@click.option("--units", "units_per_muscle", type=click.IntRange(1, 1000), default=None,
+              help="Motor units per muscle [default: each muscle's published count, e.g. biceps 774].")
 @click.option("--wait-for-consumer", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Seconds to wait for a consumer of the EMG stream (e.g. a recorder) before starting the clock.")
 @click.option("--noise-uv", type=click.FloatRange(min=0), default=1.0, show_default=True,
@@ -135,11 +137,25 @@ def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
 @click.option("--priority", type=click.Choice(["auto", "realtime", "normal"]), default="auto", show_default=True,
               help="Runner thread scheduling: real-time (SCHED_FIFO) when allowed (auto), required (realtime), "
                    "or never (normal). Real-time avoids late ticks when other programs (the viewer) run.")
+@click.option("--imu-acc-range", "acc_range_g", type=click.FloatRange(0, 1000, min_open=True), default=16.0,
+              show_default=True,
+              help="Plausible accelerometer range, ± g per axis: samples beyond it are rejected and counted "
+                   "(set it to the IMU's full scale).")
+@click.option("--imu-gyro-range", "gyro_range_dps", type=click.FloatRange(0, 50000, min_open=True), default=2000.0,
+              show_default=True,
+              help="Plausible gyroscope range, ± °/s per axis: samples beyond it are rejected and counted "
+                   "(set it to the IMU's full scale).")
+@click.option("--linger", "linger_s", type=click.FloatRange(0, 60), default=1.0, show_default=True,
+              help="Seconds the streams stay open after the stop marker while consumers are connected, so "
+                   "they pull the last samples.")
+@click.option("--allow-duplicate-name", is_flag=True,
+              help="Publish even if streams with the same names (--name) are already on the network.")
 def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | None, prefix: str, activation: str,
-        units_per_muscle: int, wait_for_consumer: float, noise_uv: float, pink_uv: float, powerline_hz: str,
+        units_per_muscle: int | None, wait_for_consumer: float, noise_uv: float, pink_uv: float, powerline_hz: str,
         powerline_uv: float, wander_uv: float, motion_uv: float, ecg_uv: float, ecg_bpm: float, faults: tuple,
         gestures: tuple | None, gesture_mix: str, view: bool, quiet: bool, priority: str, profile: str,
-        device_clock: bool, **source_kwargs: object) -> None:
+        device_clock: bool, acc_range_g: float, gyro_range_dps: float, linger_s: float,
+        allow_duplicate_name: bool, **source_kwargs: object) -> None:
     """Run the simulator: IMU motion in, multichannel sEMG out on LSL."""
     seed = int(source_kwargs.get("seed") or 0)
     device = load_profile(profile).emg
@@ -163,7 +179,10 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
         config = SimulatorConfig(prefix=prefix, layout=layout, fs=fs, block_size=block_size, duration=duration,
                                  seed=seed, activation=activation, units_per_muscle=units_per_muscle, muaps=muaps,
                                  artefacts=artefacts, faults=faults, priority=priority, profile=profile,
-                                 device_clock=device_clock, gestures=gestures, gesture_mix=gesture_mix)
+                                 device_clock=device_clock, linger_s=linger_s,
+                                 guard=GuardSettings(acc_limit=acc_range_g * STANDARD_GRAVITY,
+                                                     gyro_limit=math.radians(gyro_range_dps)),
+                                 gestures=gestures, gesture_mix=gesture_mix)
     except (TypeError, ValueError) as err:
         raise click.UsageError(str(err)) from err
     source = build_source(dict(source_kwargs))
@@ -176,13 +195,20 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
 
     def print_status(report: object) -> None:
         if not quiet:
-            device = source_status_line(source)
-            click.echo(status_line(report) + (f"  | {device}" if device else ""))
+            parts = (status_line(report), sim.pipeline.guard.status_text(), source_status_line(source))
+            click.echo("  | ".join(part for part in parts if part))
 
     try:
         sim = Simulator(config, source, on_status=print_status)
     except (TypeError, ValueError) as err:  # e.g. a fault naming a channel the layout does not have
         raise click.UsageError(str(err)) from err
+    if not allow_duplicate_name:
+        taken = sim.collisions(timeout=1.0)
+        if taken:
+            more = f" and {len(taken) - 1} more" if len(taken) > 1 else ""
+            click.echo(f"myostream: error: streams named {prefix}-* are already on the network ({taken[0]}{more}); "
+                       f"choose another --name, or --allow-duplicate-name to share it on purpose.", err=True)
+            sys.exit(2)
     spec = sim.emg_outlet.spec
     click.echo(
         f"myostream: publishing {spec.name} ({len(spec.channels)} ch, {sim.layout.name}, {spec.fs:g} Hz"
