@@ -49,6 +49,7 @@ from realtime.core.contract import StreamFormat, check_chain, part_name
 from realtime.core.logs import logger
 from realtime.core.priority import Scheduling, apply_scheduling, check_priority, scheduled_here
 from realtime.core.progress import SILENT, Progress
+from realtime.core.schemas import GESTURE_CHANNELS
 from realtime.core.units import EMG_FS_HINT, EMG_FS_MAX, EMG_FS_MIN, IMU_CHANNELS, STANDARD_GRAVITY
 from realtime.stages.grid import GridResampler
 from realtime.stages.guard import GuardSettings, InputGuard
@@ -136,6 +137,9 @@ class PipelineOutputs:
         ``realtime.app.provenance.PROVENANCE_CHANNELS``; the array is reused) and the
         block's last-sample timestamp. The row comes from the grid block's
         ``events["provenance"]`` (the activation rows' own ``aux["imu_seq"]``).
+    gesture : Sink | None
+        Receives the gesture ground truth (aux ``"gesture"`` of the drive stages' output: class,
+        effort), one row per EMG sample on the EMG grid's timestamps.
     """
 
     emg: Sink | None = None
@@ -145,6 +149,7 @@ class PipelineOutputs:
     markers: Callable[[str, float], None] | None = None
     spikes: Callable[[np.ndarray, np.ndarray], None] | None = None
     provenance: Callable[[np.ndarray, float], None] | None = None
+    gesture: Sink | None = None
 
 
 @dataclass
@@ -279,6 +284,10 @@ class Pipeline:
         Sleeps for the given number of seconds.
     status_callbacks : Sequence[Callable[[StatusReport], None]]
         Called from the runner thread once per ``settings.status_interval``.
+    drive : Sequence[Stage]
+        Stages on the EMG grid before the engine that change what drives it (the gesture layer,
+        ``realtime.stages.gesture_mix``); their time counts as ``"resample"``.
+
     Raises
     ------
     ChainError
@@ -297,12 +306,14 @@ class Pipeline:
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         status_callbacks: Sequence[Callable[[StatusReport], None]] = (),
+        drive: Sequence[Stage] = (),
     ) -> None:
         if clock is None:
             clock = pylsl.local_clock
         self.source = source
         self.activation = activation
         self.stages = tuple(stages)
+        self.drive = tuple(drive)
         if not self.stages:
             raise ValueError("The argument 'stages' must hold at least the engine (the first stage on the EMG grid).")
         self.outputs = outputs or PipelineOutputs()
@@ -313,10 +324,11 @@ class Pipeline:
         self.guard = InputGuard(self.settings.guard, clock)
         needs_imu = any("imu" in stage.input_format.aux for stage in self.stages)
         self.grid = GridResampler(self.settings.fs, imu=needs_imu)
-        formats = check_chain(source.output_format, [self.guard, activation, self.grid, *self.stages],
+        formats = check_chain(source.output_format, [self.guard, activation, self.grid, *self.drive, *self.stages],
                               part_name(source))
         self.formats: tuple[StreamFormat, ...] = tuple(formats)
-        """The resolved format entering each part (guard, activation, grid, stages...), then the chain's output."""
+        """The resolved format entering each part (guard, activation, grid, drive..., stages...), then the chain's
+        output."""
         source_fmt = formats[0]  # formats[i] enters part i (guard, activation, grid, stages...); the last leaves
         truth = source_fmt.aux_labels("activation")
         if truth is None and "activation" in source_fmt.aux:
@@ -509,7 +521,7 @@ class Pipeline:
         self.guard.reset(formats[0])
         self.activation.reset(formats[1])
         self.grid.reset(formats[2], max_block=block_size, t0=t0)
-        for stage, fmt in zip(self.stages, formats[3:]):
+        for stage, fmt in zip((*self.drive, *self.stages), formats[3:]):
             stage.reset(fmt, max_block=block_size)
         self._provenance[:] = np.nan
         self._provenance[IMU_SEQ] = -1.0
@@ -587,6 +599,12 @@ class Pipeline:
         blk = self.grid.pull(n)
         t_grid_last = float(blk.timestamps[-1])
         provenance = blk.events["provenance"]
+        for stage in self.drive:
+            blk = stage.process(blk)
+            for text, timestamp in blk.events.get("markers", ()):
+                self._emit_marker(text, timestamp, out)
+        gesture = blk.aux.get("gesture") if self.drive else None
+        grid_blk = blk
         t_d = time.perf_counter_ns()
         blk = self.engine.process(blk)
         discharges = blk.events.get("discharges")
@@ -606,6 +624,8 @@ class Pipeline:
         prov[EMG_INDEX], prov[EMG_SAMPLES], prov[EMG_PUSH_TIME] = stats.samples_sent, n, t_push
         if out.provenance is not None:
             out.provenance(prov, t_grid_last)
+        if gesture is not None and out.gesture is not None:
+            out.gesture.write(Block(gesture, grid_blk.timestamps, grid_blk.fs, grid_blk.seq, GESTURE_CHANNELS))
         if imu.n_samples:
             if out.imu is not None:
                 out.imu.write(imu)

@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pylsl
 
+from devices.lsl_intent import LslIntent
 from devices.lsl_outlet import LslOutlet, MarkerOutlet, find_collisions, linger
 from devices.profiles import DEFAULT_PROFILE, Profile, load_profile
 from realtime.app.device_outputs import DeviceOutputs
 from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings, StatusReport
-from realtime.core.anatomy import MUSCLES
+from realtime.body.gestures import GestureCommand, GestureSettings, GestureSynthesizer
+from realtime.core.anatomy import GESTURES, MUSCLES
 from realtime.core.checks import check_choice, check_name, check_number, check_type, ensure_int
 from realtime.core.logs import logger
 from realtime.core.priority import MemoryLock, Scheduling, apply_scheduling
@@ -28,15 +30,18 @@ from realtime.core.schemas import (
     StreamSpec,
     activation_stream_spec,
     emg_stream_spec,
+    gesture_stream_spec,
     imu_stream_spec,
     markers_stream_spec,
     provenance_stream_spec,
     spikes_stream_spec,
     status_stream_spec,
+    stream_name,
 )
 from realtime.stages.artefacts import ArtefactSettings, ArtefactStage
 from realtime.stages.engine import EmgEngine, EngineSettings, get_layout
 from realtime.stages.faults import Fault, FaultStage
+from realtime.stages.gesture_mix import MIX_RULES, GestureMix
 from realtime.stages.guard import GuardSettings
 from realtime.stages.model.stage import ModelActivationStage
 from realtime.stages.teacher import TeacherActivation
@@ -95,6 +100,12 @@ class SimulatorConfig:
     device_clock : bool
         Give a device profile's streams its clock drift, delivery jitter and bursts
         (true sample times on ``<prefix>-provenance``).
+    gestures : tuple of GestureCommand | None
+        The gesture layer (docs/gestures.md): ``None`` leaves it out; a tuple (empty: live intent
+        only) scripts gestures (``realtime.body.gestures.load_gestures``), listens to
+        ``<prefix>-intent`` and publishes ``<prefix>-gesture``.
+    gesture_mix : {"sum", "max"}
+        How gesture and IMU-driven activations combine (``realtime.stages.gesture_mix``).
     """
 
     prefix: str = "myostream"
@@ -113,6 +124,8 @@ class SimulatorConfig:
     linger_s: float = 1.0
     profile: str | Profile = DEFAULT_PROFILE
     device_clock: bool = False
+    gestures: tuple[GestureCommand, ...] | None = None
+    gesture_mix: str = "sum"
 
     def __post_init__(self) -> None:
         check_type("guard", self.guard, GuardSettings, "a GuardSettings")
@@ -124,6 +137,12 @@ class SimulatorConfig:
             check_type("faults", fault, Fault, faults_rule)
         check_name("prefix", self.prefix)
         check_choice("activation", self.activation, ACTIVATIONS)
+        check_choice("gesture_mix", self.gesture_mix, MIX_RULES)
+        if self.gestures is not None:
+            gestures_rule = "None or a tuple of realtime.body.gestures.GestureCommand (see load_gestures)"
+            check_type("gestures", self.gestures, tuple, gestures_rule)
+            for command in self.gestures:
+                check_type("gestures", command, GestureCommand, gestures_rule)
         if self.units_per_muscle is not None:
             ensure_int("units_per_muscle", self.units_per_muscle, 1, 1000)
         # Rate, block size and duration are checked by PipelineSettings.
@@ -227,6 +246,16 @@ class Simulator:
         """Whether :meth:`start` locked the process in RAM."""
         self.caller_scheduling: Scheduling | None = None
         """What the thread that called :meth:`start` got (``dedicated_process``)."""
+        self.intent: LslIntent | None = None
+        self.gestures: GestureSynthesizer | None = None
+        self.gesture_outlet: LslOutlet | None = None
+        drive: tuple[Stage, ...] = ()
+        if config.gestures is not None:
+            self.intent = LslIntent(stream_name(prefix, "intent"))
+            self.gestures = GestureSynthesizer(config.fs, config.gestures, self.intent, self.engine.settings.muscles,
+                                               GestureSettings(seed=config.seed))
+            self.gesture_outlet = LslOutlet(gesture_stream_spec(prefix, GESTURES, config.fs))
+            drive = (GestureMix(self.gestures, config.gesture_mix),)
         outputs = PipelineOutputs(
             emg=self.emg_outlet if self.device is None else self.device.emg_sink,
             imu=self.imu_outlet if self.device is None else self.device.imu_sink(self.imu_outlet),
@@ -235,6 +264,7 @@ class Simulator:
             markers=self.marker_outlet,
             spikes=self.spike_outlet.push_rows,
             provenance=provenance,
+            gesture=self.gesture_outlet,
         )
         kwargs = {} if sleep is None else {"sleep": sleep}
         self.pipeline = Pipeline(
@@ -251,6 +281,7 @@ class Simulator:
             ),
             clock=clock,
             status_callbacks=[self._publish_status],
+            drive=drive,
             **kwargs,
         )
 
@@ -267,7 +298,7 @@ class Simulator:
                 self.spike_outlet, self.provenance_outlet]
         if self.device is not None and self.device.imu_outlet is not None:
             outs.append(self.device.imu_outlet)
-        return outs + ([self.model_outlet] if self.model_outlet is not None else [])
+        return outs + [o for o in (self.model_outlet, self.gesture_outlet) if o is not None]
 
     def _publish_status(self, report: StatusReport) -> None:
         latency_ms = float("nan")
@@ -376,6 +407,8 @@ class Simulator:
             with self.pipeline.scheduled_io() as self.io_scheduling:
                 for outlet in self.outlets:
                     outlet.start()
+            if self.intent is not None:
+                self.intent.start()
             if wait_for_consumer > 0:
                 progress.say(f"waiting up to {wait_for_consumer:g} s for a consumer of {self.emg_outlet.spec.name}")
                 if not self.emg_outlet.wait_for_consumers(wait_for_consumer):
@@ -412,6 +445,8 @@ class Simulator:
             self._send_failure_marker(err)
             raise
         finally:
+            if self.intent is not None and self.intent.running:
+                self.intent.stop()
             self.pipeline.guard.flush_log()
             try:
                 waited = linger(self.outlets, self.config.linger_s)

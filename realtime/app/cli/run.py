@@ -14,6 +14,7 @@ from gui.process import start_viewer_process
 from realtime.app.simulator import Simulator, SimulatorConfig
 from realtime.app.sources import build_source, source_options
 from realtime.app.status import STATUS_LEGEND, status_line
+from realtime.body.gestures import load_gestures, schedule_end
 from realtime.core.progress import Progress
 from realtime.core.units import EMG_FS_MAX, EMG_FS_MIN, STANDARD_GRAVITY
 from realtime.stages.artefacts import ArtefactSettings
@@ -63,6 +64,15 @@ def _load_faults(ctx: click.Context, param: click.Parameter, value: str | None) 
     ctx.meta["faults_path"] = value  # for the errors found later, against the layout
     try:
         return load_faults(value)
+    except (OSError, ValueError) as err:
+        raise click.BadParameter(str(err)) from err
+
+
+def _load_gestures(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple | None:
+    if value is None:
+        return None
+    try:
+        return load_gestures(value)
     except (OSError, ValueError) as err:
         raise click.BadParameter(str(err)) from err
 
@@ -131,6 +141,13 @@ def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
 @click.option("--faults", "faults", type=click.Path(dir_okay=False), default=None, callback=_load_faults,
               help="Fault script, JSON or TOML (docs/faults.md): dropout, liftoff, clipping, sample_loss, gain, "
                    "crosstalk at set times; announced on <prefix>-markers.")
+@click.option("--gestures", "gestures", default=None, callback=_load_gestures, metavar="SPEC",
+              help="Hand/wrist gestures on top of the arm (docs/gestures.md): a schedule file (onset duration "
+                   "gesture effort per line), 'protocol[:reps=5,hold=5,rest=3,effort=50%,...]', or 'live' (intent "
+                   "only). Listens to <prefix>-intent (the viewer's keys, any program) and publishes the truth on "
+                   "<prefix>-gesture.")
+@click.option("--gesture-mix", type=click.Choice(["sum", "max"]), default="sum", show_default=True,
+              help="How gesture and IMU-driven activations combine per muscle: saturating sum or max.")
 @click.option("--profile", default=DEFAULT_PROFILE, show_default=True, callback=_load_profile,
               help=f"Device profile: publish EMG (and IMU) as that device's LSL app does ({', '.join(builtin_profiles())}) "
                    "or a profile .toml file (docs/profiles.md). A device profile sets the rate and default layout.")
@@ -158,8 +175,9 @@ def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
 def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | None, prefix: str, activation: str,
         units_per_muscle: int | None, wait_for_consumer: float, noise_uv: float, pink_uv: float, powerline_hz: str,
         powerline_uv: float, wander_uv: float, motion_uv: float, ecg_uv: float, ecg_bpm: float, faults: tuple,
-        view: bool, quiet: bool, priority: str, profile: str, device_clock: bool, acc_range_g: float,
-        gyro_range_dps: float, linger_s: float, allow_duplicate_name: bool, **source_kwargs: object) -> None:
+        gestures: tuple | None, gesture_mix: str, view: bool, quiet: bool, priority: str, profile: str,
+        device_clock: bool, acc_range_g: float, gyro_range_dps: float, linger_s: float,
+        allow_duplicate_name: bool, **source_kwargs: object) -> None:
     """Run the simulator: IMU motion in, multichannel sEMG out on LSL."""
     seed = int(source_kwargs.get("seed") or 0)
     device = load_profile(profile).emg
@@ -185,7 +203,8 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
                                  artefacts=artefacts, faults=faults, priority=priority, profile=profile,
                                  device_clock=device_clock, linger_s=linger_s,
                                  guard=GuardSettings(acc_limit=acc_range_g * STANDARD_GRAVITY,
-                                                     gyro_limit=math.radians(gyro_range_dps)))
+                                                     gyro_limit=math.radians(gyro_range_dps)),
+                                 gestures=gestures, gesture_mix=gesture_mix)
     except (TypeError, ValueError) as err:
         raise option_error(err) from None
     if faults:
@@ -232,6 +251,9 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
             f"{'' if device is None else f', profile {profile}'}) "
             f"from the {source_kwargs.get('source', 'synthetic')} source; Ctrl-C to stop."
         )
+        if gestures is not None:
+            scripted = f"{len(gestures)} scripted until {schedule_end(gestures):g} s" if gestures else "none scripted"
+            click.echo(f"myostream: gestures ({scripted}); intent on {prefix}-intent, truth on {prefix}-gesture.")
         if view:
             viewer = start_viewer_process(prefix, timeout=30)
         while not sim.wait(timeout=0.2):
