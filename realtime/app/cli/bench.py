@@ -35,6 +35,10 @@ BENCHMARKS: dict[str, LazyCommand] = {
         "realtime.app.cli.bench_latency:latency",
         "End-to-end latency: IMU process -> simulator process -> consumer process, per configuration.",
     ),
+    "tick": LazyCommand(
+        "realtime.app.cli.bench_tick:tick",
+        "Cost of one runner tick (median µs), whole and per stage, on a synthetic arm with live outlets.",
+    ),
     "soak": LazyCommand(
         "realtime.app.cli.bench_latency:soak",
         "Long run: rate drift, lost samples, late ticks and simulator memory over time.",
