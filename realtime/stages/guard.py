@@ -29,6 +29,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from realtime.core.block import Block
@@ -48,6 +49,18 @@ CAUSES: tuple[str, ...] = (
     "timestamp too old",
 )
 """Why a sample can be rejected (keys of :attr:`InputGuard.counts`)."""
+
+_JUDGE_ORDER: tuple[str, ...] = (
+    "non-finite value",
+    "accelerometer out of range",
+    "gyroscope out of range",
+    "non-finite timestamp",
+    "timestamp in the future",
+    "timestamp too old",
+    "timestamp not advancing",
+)
+"""The rules in the order they are applied (a row is counted under the first one it fails);
+index ``k`` is what :func:`_judge_kernel` adds to ``counts[k]``."""
 
 SHORT_CAUSES: dict[str, str] = {
     "non-finite value": "nan/inf",
@@ -170,6 +183,7 @@ class InputGuard:
         self._bad_since: float | None = None
         self._logged = dict.fromkeys(CAUSES, 0)
         self._next_log = -math.inf
+        self._kernel_counts = np.zeros(len(_JUDGE_ORDER), np.int64)
 
     def process(self, block: Block) -> Block:
         """Return ``block`` without its implausible samples; announce a source turning invalid or valid."""
@@ -208,40 +222,17 @@ class InputGuard:
     def _judge(self, block: Block, now: float) -> np.ndarray:
         """Which rows pass (bool per row); counts the rejected ones per cause, first failing rule only."""
         s = self.settings
-        x, t = block.data, block.timestamps
-        with np.errstate(invalid="ignore"):
-            finite = np.isfinite(x).all(axis=1)
-            acc_ok = (np.abs(x[:, :3]) <= s.acc_limit).all(axis=1)
-            gyro_ok = (np.abs(x[:, 3:6]) <= s.gyro_limit).all(axis=1)
-        t_finite = np.isfinite(t)
-        future = t > now + s.future_s
-        old = t < now - s.max_age_s
-        reasons = (
-            (~finite, "non-finite value"),
-            (~acc_ok, "accelerometer out of range"),
-            (~gyro_ok, "gyroscope out of range"),
-            (~t_finite, "non-finite timestamp"),
-            (future, "timestamp in the future"),
-            (old, "timestamp too old"),
-        )
-        keep = np.ones(t.size, bool)
-        for bad, cause in reasons:
-            hit = bad & keep
-            if hit.any():
-                self.counts[cause] += int(hit.sum())
-                keep &= ~bad
-        # Strictly increasing times among the survivors, against the last accepted sample too.
-        if keep.any():
-            idx = np.flatnonzero(keep)
-            tk = t[idx]
-            running = np.maximum.accumulate(np.concatenate(([self._t_last], tk)))[:-1]
-            stale = tk <= running
-            if stale.any():
-                self.counts["timestamp not advancing"] += int(stale.sum())
-                keep[idx[stale]] = False
-                tk = tk[~stale]
-            if tk.size:
-                self._t_last = float(tk[-1])
+        keep = np.empty(block.n_samples, np.bool_)
+        counts = self._kernel_counts
+        counts[:] = 0
+        # The limits are compared in float32 (the data's type), as numpy compares a float32 array with a
+        # Python float.
+        self._t_last = _judge_kernel(block.data, block.timestamps, np.float32(s.acc_limit),
+                                     np.float32(s.gyro_limit), now + s.future_s, now - s.max_age_s,
+                                     self._t_last, keep, counts)
+        if counts.any():
+            for k in np.flatnonzero(counts):
+                self.counts[_JUDGE_ORDER[k]] += int(counts[k])
         return keep
 
     @staticmethod
@@ -272,6 +263,55 @@ class InputGuard:
             )
             self._logged = dict(self.counts)
         self._next_log = now + self.settings.log_interval_s
+
+
+@numba.njit(cache=True, nogil=True)
+def _judge_kernel(x, t, acc_limit, gyro_limit, t_future, t_old, t_last, keep, counts):  # pragma: no cover - numba
+    """Judge each row of ``x`` (IMU, ``(n, 6)`` float32) at times ``t``; fill ``keep``, add to ``counts``.
+
+    A row fails the first rule of :data:`_JUDGE_ORDER` it breaks: a non-finite value, |acc| >
+    ``acc_limit`` on an axis of columns 0-2, |gyro| > ``gyro_limit`` on columns 3-5, a non-finite
+    time, a time after ``t_future``, before ``t_old``, then (among the rows left) a time not after
+    the newest one kept so far (starting from ``t_last``). Returns the newest time kept (``t_last``
+    when none). One pass, no allocation: the numpy rules cost ~60 µs per tick in Python overhead.
+    """
+    n, m = x.shape
+    a_end = min(m, 3)
+    g_end = min(m, 6)
+    for i in range(n):
+        cause = -1
+        for j in range(m):
+            v = x[i, j]
+            if not np.isfinite(v):
+                cause = 0
+                break
+        if cause < 0:
+            for j in range(a_end):
+                if not abs(x[i, j]) <= acc_limit:
+                    cause = 1
+                    break
+        if cause < 0:
+            for j in range(3, g_end):
+                if not abs(x[i, j]) <= gyro_limit:
+                    cause = 2
+                    break
+        ti = t[i]
+        if cause < 0:
+            if not np.isfinite(ti):
+                cause = 3
+            elif ti > t_future:
+                cause = 4
+            elif ti < t_old:
+                cause = 5
+            elif not ti > t_last:
+                cause = 6
+        if cause < 0:
+            keep[i] = True
+            t_last = ti
+        else:
+            keep[i] = False
+            counts[cause] += 1
+    return t_last
 
 
 __all__ = ["CAUSES", "SHORT_CAUSES", "GuardSettings", "InputGuard"]
