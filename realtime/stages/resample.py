@@ -10,9 +10,10 @@ future input.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
-from realtime.core.block import Block, regular_timestamps
+from realtime.core.block import Block
 
 
 class CausalResampler:
@@ -101,33 +102,73 @@ class CausalResampler:
 
     def pull(self, n: int) -> Block:
         """Return the next ``n`` samples of the output grid."""
-        t_out = regular_timestamps(self._t0, self.fs_out, self._seq, n)
+        t_out = np.empty(n)
         out = np.empty((n, len(self.channels)), np.float32)
         if n:
             t_in, x_in = self._t_in, self._x_in
-            if t_in.size == 1 or t_out[0] >= t_in[-1]:
-                # Every output time is at or after the newest input (the usual live case): hold it.
-                out[:] = x_in[-1]
-            else:
-                # Left neighbour index of each output time (clipped: before the first sample -> first).
-                idx = np.searchsorted(t_in, t_out, side="right") - 1
-                idx = np.clip(idx, 0, t_in.size - 1)
-                right = np.minimum(idx + 1, t_in.size - 1)
-                t_l, t_r = t_in[idx], t_in[right]
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    w = np.where((right > idx) & np.isfinite(t_l), (t_out - t_l) / (t_r - t_l), 0.0)
-                w = np.clip(w, 0.0, 1.0).astype(np.float32)[:, None]
-                out[:] = x_in[idx] * (1.0 - w) + x_in[right] * w
-            if self.newest_input_time is not None and np.isfinite(self.stale_after):
-                overdue = t_out - (self.newest_input_time + self.stale_after)
-                if overdue[-1] > 0:
-                    keep = np.exp(-np.maximum(overdue, 0.0) / self.decay_tau).astype(np.float32)[:, None]
-                    out[:] = self._initial + (out - self._initial) * keep
+            first_needed = _pull_kernel(t_in, x_in, self._t0, self.fs_out, self._seq, t_out, out)
+            newest = self.newest_input_time
+            if newest is not None and np.isfinite(self.stale_after) and t_out[-1] - (newest + self.stale_after) > 0:
+                overdue = t_out - (newest + self.stale_after)
+                keep = np.exp(-np.maximum(overdue, 0.0) / self.decay_tau).astype(np.float32)[:, None]
+                out[:] = self._initial + (out - self._initial) * keep
             # Forget inputs that no future output time can need (keep the left neighbour).
-            first_needed = int(np.searchsorted(t_in, t_out[-1], side="right")) - 1
             if first_needed > 0:
                 self._t_in = t_in[first_needed:]
                 self._x_in = x_in[first_needed:]
-        block = Block(out, t_out, self.fs_out, self._seq, self.channels)
+        # Every field is built here with the right type and shape: no validation needed.
+        block = Block.trusted(out, t_out, self.fs_out, self._seq, self.channels)
         self._seq += n
         return block
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _bisect_right(t, v):  # pragma: no cover - numba
+    """The first index ``i`` with ``t[i] > v`` (``len(t)`` when none): ``np.searchsorted(t, v, "right")``."""
+    lo, hi = 0, t.size
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if v < t[mid]:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _pull_kernel(t_in, x_in, t0, fs, seq, t_out, out):  # pragma: no cover - numba
+    """Fill ``t_out`` (``t0 + k / fs``, ``k`` from ``seq``) and ``out`` (interpolated or held inputs).
+
+    The arithmetic is numpy's in :meth:`CausalResampler.pull` before this kernel, operation for
+    operation (weights in float64, clipped to [0, 1], then the float32 blend), so the output is
+    bit-identical; no fastmath. Returns the index of the oldest input a later output can need.
+    """
+    n = t_out.size
+    m = t_in.size
+    for i in range(n):
+        t_out[i] = t0 + (np.float64(seq + i) / fs)
+    if m == 1 or t_out[0] >= t_in[m - 1]:
+        # Every output time is at or after the newest input (the usual live case): hold it.
+        for i in range(n):
+            out[i, :] = x_in[m - 1]
+    else:
+        one = np.float32(1.0)
+        for i in range(n):
+            idx = _bisect_right(t_in, t_out[i]) - 1
+            if idx < 0:
+                idx = 0
+            if idx > m - 1:
+                idx = m - 1
+            right = min(idx + 1, m - 1)
+            t_l = t_in[idx]
+            w = 0.0
+            if right > idx and np.isfinite(t_l):
+                w = (t_out[i] - t_l) / (t_in[right] - t_l)
+            if w < 0.0:
+                w = 0.0
+            elif w > 1.0:
+                w = 1.0
+            w32 = np.float32(w)
+            for c in range(out.shape[1]):
+                out[i, c] = x_in[idx, c] * (one - w32) + x_in[right, c] * w32
+    return _bisect_right(t_in, t_out[n - 1]) - 1

@@ -69,3 +69,42 @@ def test_empty_blocks_change_nothing_and_bad_arguments_are_named() -> None:
         CausalResampler(("a",), 0.0)
     with pytest.raises(ValueError, match="channels"):
         rs.push(Block(np.zeros((1, 2), np.float32), np.zeros(1), 0.0, 0, ("a", "b")))
+
+
+def _numpy_pull(t_in: np.ndarray, x_in: np.ndarray, t_out: np.ndarray) -> np.ndarray:
+    """The interpolation written with numpy, as it was before the kernel (the reference)."""
+    out = np.empty((t_out.size, x_in.shape[1]), np.float32)
+    if t_in.size == 1 or t_out[0] >= t_in[-1]:
+        out[:] = x_in[-1]
+        return out
+    idx = np.clip(np.searchsorted(t_in, t_out, side="right") - 1, 0, t_in.size - 1)
+    right = np.minimum(idx + 1, t_in.size - 1)
+    t_l, t_r = t_in[idx], t_in[right]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w = np.where((right > idx) & np.isfinite(t_l), (t_out - t_l) / (t_r - t_l), 0.0)
+    w = np.clip(w, 0.0, 1.0).astype(np.float32)[:, None]
+    out[:] = x_in[idx] * (1.0 - w) + x_in[right] * w
+    return out
+
+
+def test_pull_is_bit_identical_to_its_numpy_definition() -> None:
+    rng = np.random.default_rng(7)
+    rs = CausalResampler(("a", "b", "c"), 2000.0, stale_after=np.inf)
+    t0 = 1000.0 + rng.uniform()
+    rs.reset(t0)
+    t_last, n_pulled, seq = t0 - 0.01, 0, 0
+    for _ in range(2000):
+        k = int(rng.integers(0, 4))
+        t = t_last + np.cumsum(rng.uniform(1e-5, 2e-3, k))
+        if k:
+            t_last = float(t[-1])
+        x = rng.normal(0, 1, (k, 3)).astype(np.float32)
+        rs.push(Block(x, t, 0.0, seq, ("a", "b", "c")))
+        seq += k
+        t_in, x_in = rs._t_in.copy(), rs._x_in.copy()
+        n = int(rng.integers(1, 5))
+        t_out = t0 + np.arange(n_pulled, n_pulled + n, dtype=np.float64) / 2000.0
+        blk = rs.pull(n)
+        n_pulled += n
+        assert np.array_equal(blk.timestamps, t_out)
+        assert np.array_equal(blk.data, _numpy_pull(t_in, x_in, t_out))
