@@ -178,12 +178,16 @@ class InputGuard:
         """Forget the last timestamp, the counters and the announced state."""
         self.counts = dict.fromkeys(CAUSES, 0)
         self.accepted = 0
-        self._t_last = -math.inf
+        self._t_last = np.full(1, -math.inf)  # the newest accepted timestamp (the kernel updates it)
         self._invalid = False
         self._bad_since: float | None = None
         self._logged = dict.fromkeys(CAUSES, 0)
         self._next_log = -math.inf
         self._kernel_counts = np.zeros(len(_JUDGE_ORDER), np.int64)
+        # The limits are compared in float32 (the data's type), as numpy compares a float32 array with a
+        # Python float.
+        self._acc_limit = np.float32(self.settings.acc_limit)
+        self._gyro_limit = np.float32(self.settings.gyro_limit)
 
     def process(self, block: Block) -> Block:
         """Return ``block`` without its implausible samples; announce a source turning invalid or valid."""
@@ -191,8 +195,8 @@ class InputGuard:
         now = float(self._clock())
         texts: list[str] = []
         if n:
-            keep = self._judge(block, now)
-            n_keep = int(keep.sum())
+            keep = np.empty(n, np.bool_)
+            n_keep = n - self._judge(block, now, keep)
             self.accepted += n_keep
             if n_keep == 0:
                 if self._bad_since is None:
@@ -219,21 +223,20 @@ class InputGuard:
         return block
 
     # ------------------------------------------------------------------ internals
-    def _judge(self, block: Block, now: float) -> np.ndarray:
-        """Which rows pass (bool per row); counts the rejected ones per cause, first failing rule only."""
+    def _judge(self, block: Block, now: float, keep: np.ndarray) -> int:
+        """Fill ``keep`` (which rows pass); count the rejected ones per cause (first failing rule only).
+
+        Returns the number of rejected rows.
+        """
         s = self.settings
-        keep = np.empty(block.n_samples, np.bool_)
         counts = self._kernel_counts
-        counts[:] = 0
-        # The limits are compared in float32 (the data's type), as numpy compares a float32 array with a
-        # Python float.
-        self._t_last = _judge_kernel(block.data, block.timestamps, np.float32(s.acc_limit),
-                                     np.float32(s.gyro_limit), now + s.future_s, now - s.max_age_s,
-                                     self._t_last, keep, counts)
-        if counts.any():
+        rejected = _judge_kernel(block.data, block.timestamps, self._acc_limit, self._gyro_limit,
+                                 now + s.future_s, now - s.max_age_s, self._t_last, keep, counts)
+        if rejected:
             for k in np.flatnonzero(counts):
                 self.counts[_JUDGE_ORDER[k]] += int(counts[k])
-        return keep
+            counts[:] = 0
+        return rejected
 
     @staticmethod
     def _subset(block: Block, keep: np.ndarray) -> Block:
@@ -272,10 +275,12 @@ def _judge_kernel(x, t, acc_limit, gyro_limit, t_future, t_old, t_last, keep, co
     A row fails the first rule of :data:`_JUDGE_ORDER` it breaks: a non-finite value, |acc| >
     ``acc_limit`` on an axis of columns 0-2, |gyro| > ``gyro_limit`` on columns 3-5, a non-finite
     time, a time after ``t_future``, before ``t_old``, then (among the rows left) a time not after
-    the newest one kept so far (starting from ``t_last``). Returns the newest time kept (``t_last``
-    when none). One pass, no allocation: the numpy rules cost ~60 µs per tick in Python overhead.
+    the newest one kept so far (starting from ``t_last[0]``, updated). Returns the number of rows
+    rejected. One pass, no allocation: the numpy rules cost ~60 µs per tick in Python overhead.
     """
     n, m = x.shape
+    newest = t_last[0]
+    rejected = 0
     a_end = min(m, 3)
     g_end = min(m, 6)
     for i in range(n):
@@ -303,15 +308,17 @@ def _judge_kernel(x, t, acc_limit, gyro_limit, t_future, t_old, t_last, keep, co
                 cause = 4
             elif ti < t_old:
                 cause = 5
-            elif not ti > t_last:
+            elif not ti > newest:
                 cause = 6
         if cause < 0:
             keep[i] = True
-            t_last = ti
+            newest = ti
         else:
             keep[i] = False
             counts[cause] += 1
-    return t_last
+            rejected += 1
+    t_last[0] = newest
+    return rejected
 
 
 __all__ = ["CAUSES", "SHORT_CAUSES", "GuardSettings", "InputGuard"]
