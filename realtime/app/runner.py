@@ -631,9 +631,9 @@ class Pipeline:
                 out.imu.write(imu)
             truth = imu.aux.get("activation")
             if out.activation_truth is not None and truth is not None:
-                out.activation_truth.write(
-                    Block(np.ascontiguousarray(truth, np.float32), imu.timestamps, imu.fs, imu.seq, self.truth_channels)
-                )
+                # Rows of the (valid) IMU block; the outlet checks the channel count.
+                out.activation_truth.write(Block.trusted(np.ascontiguousarray(truth, np.float32), imu.timestamps,
+                                                         imu.fs, imu.seq, self.truth_channels))
         if out.activation_model is not None and act.n_samples:
             provisional = act.aux.get("provisional")
             if provisional is not None and provisional.any():  # published: the model-grid rows only

@@ -27,6 +27,7 @@ What crosses, all causally (:class:`~realtime.stages.resample.CausalResampler`):
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
 
 import numpy as np
 
@@ -174,9 +175,8 @@ class GridResampler:
             aux["imu"] = self._imu.pull(n).data
         if n:
             self._update_provenance(float(grid.timestamps[-1]))
-        return Block.trusted(
-            grid.data, grid.timestamps, grid.fs, grid.seq, grid.channels, aux, {"provenance": self._provenance.copy()}
-        )
+        return Block.trusted(grid.data, grid.timestamps, grid.fs, grid.seq, grid.channels, MappingProxyType(aux),
+                             MappingProxyType({"provenance": self._provenance.copy()}))
 
     def _update_provenance(self, t_last: float) -> None:
         t = self._prov_t

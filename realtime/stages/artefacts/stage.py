@@ -151,7 +151,8 @@ class ArtefactStage:
         for component in self.components.values():
             component.add(acc, block.seq, imu)
         out = (block.data + acc).astype(np.float32)
-        return Block(out, block.timestamps, block.fs, block.seq, block.channels, block.aux)
+        # The input block is valid and ``out`` has its shape, float32, C-contiguous: no validation needed.
+        return Block.trusted(out, block.timestamps, block.fs, block.seq, block.channels, block.aux)
 
 
 def add_artefacts(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
@@ -176,11 +177,13 @@ class ModelActivationStage:
         t_new = rs.newest_time
         extra = self.provisional and rs.started and t_new > self._t_row
         m = n + extra
+        # The blocks below are built here field by field with the right types and shapes: Block.trusted.
         if m == 0:
-            return Block(
+            return Block.trusted(
                 np.zeros((0, self._n_out), np.float32), np.zeros(0), ck.fs, rs.seq, ck.outputs,
-                {"angles": np.zeros((0, self._n_cols - self._n_out), np.float32), "provisional": np.zeros(0, bool),
-                 "imu_seq": np.zeros(0, np.int64), "imu_time": np.zeros(0)},
+                MappingProxyType({"angles": np.zeros((0, self._n_cols - self._n_out), np.float32),
+                                  "provisional": np.zeros(0, bool), "imu_seq": np.zeros(0, np.int64),
+                                  "imu_time": np.zeros(0)}),
             )
         out = np.empty((m, self._n_cols), np.float32)
         stamps = np.empty(m)
@@ -201,14 +204,14 @@ class ModelActivationStage:
             flags[n] = True
             src[n] = self._newest_valid_index(block, t_new)
             self._t_row = t_new
-        return Block(
+        return Block.trusted(
             np.ascontiguousarray(out[:, : self._n_out]),
             stamps,
             ck.fs,
             seq,
             ck.outputs,
-            {"angles": np.ascontiguousarray(out[:, self._n_out :]), "provisional": flags,
-             "imu_seq": self._source_index(block, src), "imu_time": block.timestamps[src]},
+            MappingProxyType({"angles": np.ascontiguousarray(out[:, self._n_out :]), "provisional": flags,
+                              "imu_seq": self._source_index(block, src), "imu_time": block.timestamps[src]}),
         )
 
     @staticmethod
