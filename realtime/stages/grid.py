@@ -152,20 +152,30 @@ class GridResampler:
             return
         t_held = self._prov_t[-1]
         self._act.push(act)
-        angles = act.aux.get("angles")
+        aux = act.aux
+        angles = aux.get("angles")
         if angles is not None:
             # Rows of the activation block (already valid): no validation needed.
             self._angles.push(Block.trusted(np.ascontiguousarray(angles, np.float32), act.timestamps, act.fs, act.seq,
                                             JOINTS))
-        keep = act.timestamps > t_held  # the resampler drops rows that are not newer than what it holds
-        if not keep.any():
-            return
-        rows = np.empty((int(keep.sum()), 3))
-        rows[:, 0] = act.aux["imu_time"][keep]
-        rows[:, 1] = act.aux["imu_seq"][keep]
+        t = act.timestamps
+        if t.size == 1:  # the usual live case: one row, no array of flags to build
+            if not t[0] > t_held:  # the resampler drops rows that are not newer than what it holds
+                return
+            rows = np.empty((1, 3))
+            rows[0, 0] = aux["imu_time"][0]
+            rows[0, 1] = aux["imu_seq"][0]
+        else:
+            keep = t > t_held
+            if not keep.any():
+                return
+            t = t[keep]
+            rows = np.empty((t.size, 3))
+            rows[:, 0] = aux["imu_time"][keep]
+            rows[:, 1] = aux["imu_seq"][keep]
         rows[:, 2] = read_time
-        self._prov_t = np.concatenate([self._prov_t, act.timestamps[keep]])
-        self._prov = np.concatenate([self._prov, rows])
+        self._prov_t = np.concatenate((self._prov_t, t))
+        self._prov = np.concatenate((self._prov, rows))
 
     def pull(self, n: int) -> Block:
         """Return the next ``n`` samples of the EMG grid (activations, posture, IMU, provenance)."""

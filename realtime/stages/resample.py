@@ -87,14 +87,18 @@ class CausalResampler:
                 f"The resampler expects {len(self.channels)} channels, the block has {block.n_channels}."
             )
         t_new = block.timestamps
+        x_new = block.data
         # Samples older than what we hold cannot be placed causally; drop their order violations.
-        keep = t_new > self._t_in[-1]
-        if not keep.all():
-            t_new, x_new = t_new[keep], block.data[keep]
+        last = self._t_in[-1]
+        if t_new.size == 1:  # the usual live case: one sample, no array of flags to build
+            if not t_new[0] > last:
+                return
         else:
-            x_new = block.data
-        if t_new.size == 0:
-            return
+            keep = t_new > last
+            if not keep.all():
+                t_new, x_new = t_new[keep], x_new[keep]
+            if t_new.size == 0:
+                return
         self._t_in = np.concatenate([self._t_in, t_new])
         self._x_in = np.concatenate([self._x_in, x_new])
         self.newest_input_time = float(t_new[-1])
