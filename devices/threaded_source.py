@@ -24,10 +24,11 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 
-from realtime.core.block import NO_EVENTS, Block, empty_block
+from realtime.core.block import NO_AUX, NO_EVENTS, Block
 from realtime.core.contract import StreamFormat
 from realtime.core.lifecycle import Lifecycle
 from realtime.core.logs import logger
@@ -159,12 +160,14 @@ class ThreadedSource(Lifecycle, ABC):
             self._check_started("read()")
         if self._error is not None:
             self._raise_stored_error()
+        # The blocks below are built from arrays ``_push`` made float32/float64 and contiguous, one row per
+        # timestamp: Block.trusted (no validation per tick).
         with self._lock:
-            events = {"source_events": tuple(self._events)} if self._events else NO_EVENTS
+            events = MappingProxyType({"source_events": tuple(self._events)}) if self._events else NO_EVENTS
             self._events.clear()
             if not self._runs:
-                blk = empty_block(IMU_CHANNELS, self._fs, self._next_seq)
-                return blk.replace(events=events) if events else blk
+                return Block.trusted(np.zeros((0, len(IMU_CHANNELS)), np.float32), np.zeros(0), self._fs,
+                                     self._next_seq, IMU_CHANNELS, NO_AUX, events)
             seq0, end, parts_d, parts_t = self._runs.popleft()
             if len(self._runs) >= MAX_PENDING_RUNS:  # safety valve (see MAX_PENDING_RUNS)
                 while self._runs:
@@ -173,8 +176,9 @@ class ThreadedSource(Lifecycle, ABC):
                     parts_t += more_t
             self._next_seq = end
         if len(parts_d) == 1:
-            return Block(parts_d[0], parts_t[0], self._fs, seq0, IMU_CHANNELS, events=events)
-        return Block(np.concatenate(parts_d), np.concatenate(parts_t), self._fs, seq0, IMU_CHANNELS, events=events)
+            return Block.trusted(parts_d[0], parts_t[0], self._fs, seq0, IMU_CHANNELS, NO_AUX, events)
+        return Block.trusted(np.concatenate(parts_d), np.concatenate(parts_t), self._fs, seq0, IMU_CHANNELS, NO_AUX,
+                             events)
 
     # ------------------------------------------------------------------ health
     @property
@@ -235,6 +239,10 @@ class ThreadedSource(Lifecycle, ABC):
             return
         data = np.ascontiguousarray(data, np.float32)
         timestamps = np.ascontiguousarray(timestamps, np.float64)
+        if data.ndim != 2 or data.shape[1] != len(IMU_CHANNELS) or timestamps.shape != (n,):
+            # Checked here, once per chunk, so that read() can build its blocks without validation.
+            raise ValueError(f"{type(self).__name__}: samples must be (n, {len(IMU_CHANNELS)}) with n timestamps; "
+                             f"{data.shape} with {timestamps.shape} is invalid.")
         breaks = np.flatnonzero(np.diff(index) != 1) + 1
         bounds = [0, *breaks.tolist(), n]
         with self._lock:
