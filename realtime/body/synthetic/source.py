@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 import pylsl
@@ -187,11 +188,13 @@ class SyntheticArm(Lifecycle):
         elapsed = now - self._t_start
         if elapsed < 0:
             return 0
-        k = int(np.floor(elapsed * self.fs))
-        # Settle rounding so the rule holds on the exact timestamps.
-        while regular_timestamps(self._t_start, self.fs, k + 1, 1)[0] <= now:
+        fs, t_start = self.fs, self._t_start
+        k = int(np.floor(elapsed * fs))
+        # Settle rounding so the rule holds on the exact timestamps: t_start + k / fs is
+        # regular_timestamps' expression, in Python floats (the same IEEE operations, no array per call).
+        while t_start + (k + 1) / fs <= now:
             k += 1
-        while k >= 0 and regular_timestamps(self._t_start, self.fs, k, 1)[0] > now:
+        while k >= 0 and t_start + k / fs > now:
             k -= 1
         return k + 1
 
@@ -207,10 +210,11 @@ class SyntheticArm(Lifecycle):
         out = self._take(gen, n)
         self._next = seq + n
         aux = {key: np.ascontiguousarray(out[key], np.float32) for key in AUX_SHAPES}
-        return Block(
+        # n rows of the generator's (n, ...) arrays, made float32 and contiguous here: no validation needed.
+        return Block.trusted(
             np.ascontiguousarray(out["imu"], np.float32),
             regular_timestamps(self._t_start, self.fs, seq, n),
-            self.fs, seq, IMU_CHANNELS, aux,
+            self.fs, seq, IMU_CHANNELS, MappingProxyType(aux),
         )
 
     def _take(self, gen: _Generator, n: int) -> dict[str, np.ndarray]:
