@@ -194,12 +194,19 @@ class ImuResampler:
         self._n_last = 0
         if x.shape[0] == 0:
             return self._buf[:0], seq
-        finite_t = t[np.isfinite(t)]
-        if finite_t.size == 0:
-            self._state[_DROPPED] += t.size
-            return self._buf[:0], seq
-        t_ref = self._state[_T0] if self.started else float(finite_t.min())
-        bound = int(math.floor((float(finite_t.max()) - t_ref) * self.fs_out)) - seq + 2
+        if t.size == 1:  # the usual live case: one sample, scalar checks (no arrays per call)
+            t_min = t_max = float(t[0])
+            if not math.isfinite(t_min):
+                self._state[_DROPPED] += 1
+                return self._buf[:0], seq
+        else:
+            finite_t = t[np.isfinite(t)]
+            if finite_t.size == 0:
+                self._state[_DROPPED] += t.size
+                return self._buf[:0], seq
+            t_min, t_max = float(finite_t.min()), float(finite_t.max())
+        t_ref = self._state[_T0] if self.started else t_min
+        bound = int(math.floor((t_max - t_ref) * self.fs_out)) - seq + 2
         if bound > self._buf.shape[0]:
             size = max(bound, 2 * self._buf.shape[0])
             self._buf = np.zeros((size, self.n_channels), np.float32)
