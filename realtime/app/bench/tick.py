@@ -38,6 +38,9 @@ from typing import Any
 import numpy as np
 
 from realtime.app.runner import STAGE_NAMES, PipelineOutputs, RunnerStats
+from realtime.app.simulator import Simulator, SimulatorConfig
+from realtime.body.synthetic.settings import SyntheticSettings
+from realtime.body.synthetic.source import SyntheticArm
 
 _NS_TO_US = 1e-3
 
@@ -100,10 +103,6 @@ def run_tick_bench(layout: str = "armband8", fs: float = 2000.0, block_size: int
     result : dict
         See the module docstring.
     """
-    from realtime.app.simulator import Simulator, SimulatorConfig
-    from realtime.body.synthetic.settings import SyntheticSettings
-    from realtime.body.synthetic.source import SyntheticArm
-
     clock = _SimClock(1000.0)
     source = SyntheticArm(SyntheticSettings(fs=imu_rate), clock=clock)
     config = SimulatorConfig(prefix=f"benchtick{os.getpid()}", layout=layout, fs=fs, block_size=block_size,
