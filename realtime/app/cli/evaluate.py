@@ -15,7 +15,7 @@ from realtime.stages.model.checkpoint import CheckpointError, load_checkpoint
 
 @click.command()
 @data_options
-@click.option("--ckpt", "ckpt_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--model", "--ckpt", "ckpt_path", type=click.Path(dir_okay=False), default=None,
               help="Checkpoint to evaluate [default: the shipped model].")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               help="Write the scores to this JSON file.")

@@ -19,6 +19,30 @@ from realtime.stages.faults import load_faults
 FS_CHOICES = ("1000", "2000")
 
 
+def build_model_stage(model_path: str | None, layout: str, muaps: str, quiet: bool = False) -> object:
+    """The activation stage for ``--model`` (``None``: the shipped model), its outputs checked by name.
+
+    Raises ``click.ClickException`` with one line naming the checkpoint when its
+    outputs cannot drive the engine's muscles. Prints a one-line notice when
+    dynamic MUAPs are asked for and the checkpoint has no posture head.
+    """
+    from realtime.core.anatomy import MUSCLES
+    from realtime.stages.model.checkpoint import CheckpointError, load_checkpoint
+    from realtime.stages.model.outputs import check_activation_outputs
+    from realtime.stages.model.stage import ModelActivationStage
+
+    try:
+        ckpt = load_checkpoint(model_path)
+        check_activation_outputs(ckpt, MUSCLES, model_path)
+        stage = ModelActivationStage(ckpt)
+    except CheckpointError as err:
+        raise click.ClickException(str(err)) from None
+    if muaps == "dynamic" and not stage.has_posture and not quiet:
+        click.echo(f"myostream: notice: the checkpoint '{model_path}' has no posture head; dynamic MUAPs stay at "
+                   "the neutral posture (as static MUAPs).", err=True)
+    return stage
+
+
 def _check_layout(ctx: click.Context, param: click.Parameter, value: str) -> str:
     try:
         get_layout(value)
@@ -74,6 +98,9 @@ def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
 @click.option("--activation", type=click.Choice(["model", "teacher"]), default="model", show_default=True,
               help="What drives the engine: the activation network (any source) or the synthetic arm's "
                    "physics ground truth (synthetic source only).")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False), default=None,
+              help="Checkpoint of the activation network [default: the shipped model]. Its outputs are matched "
+                   "to the engine's muscles by name (docs/model.md).")
 @click.option("--units", "units_per_muscle", type=click.IntRange(1, 1000), default=100, show_default=True,
               help="Motor units per muscle.")
 @click.option("--wait-for-consumer", type=click.FloatRange(min=0), default=0.0, show_default=True,
@@ -104,7 +131,7 @@ def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
               help="Runner thread scheduling: real-time (SCHED_FIFO) when allowed (auto), required (realtime), "
                    "or never (normal). Real-time avoids late ticks when other programs (the viewer) run.")
 def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | None, prefix: str, activation: str,
-        units_per_muscle: int, wait_for_consumer: float, noise_uv: float, pink_uv: float, powerline_hz: str,
+        model_path: str | None, units_per_muscle: int, wait_for_consumer: float, noise_uv: float, pink_uv: float, powerline_hz: str,
         powerline_uv: float, wander_uv: float, motion_uv: float, ecg_uv: float, ecg_bpm: float, faults: tuple,
         view: bool, quiet: bool, priority: str, **source_kwargs: object) -> None:
     """Run the simulator: IMU motion in, multichannel sEMG out on LSL."""
@@ -131,8 +158,13 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
             device = source_status_line(source)
             click.echo(status_line(report) + (f"  | {device}" if device else ""))
 
+    stage = None
+    if activation == "model":
+        stage = build_model_stage(model_path, layout, muaps, quiet)
+    elif model_path is not None:
+        raise click.UsageError("--model needs --activation model (the default); --activation teacher uses no network.")
     try:
-        sim = Simulator(config, source, on_status=print_status)
+        sim = Simulator(config, source, activation_stage=stage, on_status=print_status)
     except (TypeError, ValueError) as err:  # e.g. a fault naming a channel the layout does not have
         raise click.UsageError(str(err)) from err
     click.echo(
