@@ -54,7 +54,7 @@ def test_csv_by_names_and_units(tmp_path: Path) -> None:
     assert rec.imu[0, 2] == pytest.approx(9.80665)  # 1 g
     assert rec.imu[0, 5] == pytest.approx(math.radians(90.0), rel=1e-5)
     np.testing.assert_allclose(np.diff(rec.t_imu), 1 / 200.0)
-    assert rec.emg_fs == rec.imu_fs == 200.0
+    assert rec.emg_fs == rec.imu_fs == pytest.approx(200.0)  # from the time column, as replay times it
 
 
 def test_csv_by_indices_semicolons_no_header(tmp_path: Path) -> None:

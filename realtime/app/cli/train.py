@@ -90,8 +90,9 @@ def train(out: str, force: bool, init_path: str | None, model_fs: float, layers:
             metrics["validation"] = {k: res[k] for k in ("summary", "network", "baseline", "angles") if k in res}
             ckpt = replace(ckpt, metrics=metrics)
             s = res["summary"]
-            click.echo(f"train: {res['data']['held_out']} median r {s['median_r']:.3f} (ridge {s['baseline_median_r']:.3f}), "
-                       f"within recordings {s['median_r_within']:.3f} (ridge {s['baseline_median_r_within']:.3f})",
+            click.echo(f"train: {res['data']['held_out']} median r {s['median_r']:.3f} (ridge {s['baseline_median_r']:.3f}, "
+                       f"hgb {s['hgb_median_r']:.3f}), within recordings {s['median_r_within']:.3f} "
+                       f"(ridge {s['baseline_median_r_within']:.3f}, hgb {s['hgb_median_r_within']:.3f})",
                        err=True)
         save_checkpoint(ckpt, out_path, overwrite=force)
     except (DataError, CheckpointError, FileExistsError, IsADirectoryError, TypeError, ValueError) as err:

@@ -32,10 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
+from devices.replay import TIME_COLUMNS
 from realtime.body.musculoskeletal import ArmParams
 from realtime.body.synthetic import MOTIONS, SyntheticSettings, simulate
 from realtime.core.anatomy import JOINTS, MUSCLES
 from realtime.core.checks import check_type
+from realtime.core.logs import logger
 from realtime.core.units import STANDARD_GRAVITY
 from realtime.stages.model.resample import resample_imu
 
@@ -271,14 +273,23 @@ def load_csv(
         Six columns (names or 0-based indices): accelerometer x, y, z, then gyroscope x, y, z.
     emg_cols : sequence of str
         One or more EMG columns (names or indices).
-    fs : float
-        Rate of the rows in Hz.
+    fs : float | None
+        Rate of the rows in Hz; may be ``None`` when the file has a time column.
     acc_unit, gyro_unit : str
         Units of the accelerometer (``m/s2`` or ``g``) and gyroscope (``rad/s`` or ``deg/s``).
 
     Returns
     -------
     Recording
+
+    Notes
+    -----
+    A header column named like a time column (``t``, ``time``, ``timestamp`` ...,
+    in seconds; :data:`devices.replay.TIME_COLUMNS`) times the rows exactly as
+    ``--source replay`` does: the IMU keeps those times, the rate is
+    ``1 / median(diff(t))``, and the EMG is linearly resampled onto a regular grid
+    at that rate for its envelope filters. When that rate and ``fs`` differ by
+    more than 1 % a one-line warning says so and the time column wins.
     """
     path = Path(path)
     if not path.is_file():
@@ -289,7 +300,7 @@ def load_csv(
         )
     if len(emg_cols) < 1:
         raise DataError("The option '--emg-cols' needs at least one EMG column.")
-    if not (isinstance(fs, (int, float)) and math.isfinite(fs) and fs > 0):
+    if fs is not None and not (isinstance(fs, (int, float)) and math.isfinite(fs) and fs > 0):
         raise DataError(f"The option '--fs' must be the CSV's sampling rate in Hz (> 0). {fs!r} is invalid.")
     with path.open(newline="") as f:
         head = f.read(65536)
@@ -325,17 +336,45 @@ def load_csv(
             ) from None
     names = [header[c] if header is not None else str(c) for c in cols]
     check_finite(f"'{path}'", "the selected columns", data, names)
-    t = np.arange(len(rows)) / float(fs)
-    return Recording(
-        name=path.name,
-        t_imu=t,
-        imu=to_si(data[:, :6], acc_unit, gyro_unit),
-        t_emg=t,
-        emg=data[:, 6:],
-        emg_fs=float(fs),
-        emg_names=tuple(names[6:]),
-        imu_fs=float(fs),
-    )
+    lower = [h.lower() for h in header] if header is not None else []
+    t_col = next((lower.index(n) for n in TIME_COLUMNS if n in lower and lower.index(n) not in cols), None)
+    if t_col is None:
+        if fs is None:
+            raise DataError(
+                f"'{path}' has no time column ({', '.join(TIME_COLUMNS)}); give its sampling rate with --fs HZ."
+            )
+        t = np.arange(len(rows)) / float(fs)
+        return Recording(path.name, t, to_si(data[:, :6], acc_unit, gyro_unit), t, data[:, 6:], float(fs),
+                         tuple(names[6:]), float(fs))
+    t = _time_column(path, rows, t_col, header[t_col])
+    fs_t = 1.0 / float(np.median(np.diff(t)))
+    if fs is not None and abs(fs_t - fs) > 0.01 * fs:
+        logger.warning(
+            "'%s': its time column %r gives %.6g Hz, --fs says %.6g Hz; using the time column (as replay does).",
+            path, header[t_col], fs_t, fs,
+        )
+    t_reg = t[0] + np.arange(int(math.floor((t[-1] - t[0]) * fs_t + 1e-9)) + 1) / fs_t
+    emg = np.stack([np.interp(t_reg, t, data[:, 6 + j]) for j in range(data.shape[1] - 6)], axis=1)
+    return Recording(path.name, t, to_si(data[:, :6], acc_unit, gyro_unit), t_reg, emg, fs_t,
+                     tuple(names[6:]), fs_t)
+
+
+def _time_column(path: Path, rows: list[list[str]], col: int, label: str) -> np.ndarray:
+    """The time column (s) of a CSV, checked: finite, strictly increasing, at least two rows."""
+    try:
+        t = np.array([float(r[col]) for r in rows], np.float64)
+    except (ValueError, IndexError):
+        raise DataError(f"'{path}': the time column {label!r} holds a value that is not a number.") from None
+    if t.size < 2 or not np.all(np.isfinite(t)):
+        raise DataError(f"'{path}': the time column {label!r} needs at least two finite times.")
+    dt = np.diff(t)
+    if np.any(dt <= 0):
+        bad = int(np.flatnonzero(dt <= 0)[0]) + 1
+        raise DataError(
+            f"'{path}': the time column {label!r} does not increase at row {bad} (replay refuses it too). "
+            "Fix the times or remove the column and give --fs."
+        )
+    return t
 
 
 # --------------------------------------------------------------------------- XDF
@@ -544,9 +583,86 @@ def recordings_dataset(
         description={
             "kind": "recordings",
             "files": [r.name for r in recordings],
+            "train_files": sorted({s.group for s in train}),
+            "val_files": sorted({s.name for s in val}),
             "val_fraction": val_fraction,
             "envelope": "zero-phase Butterworth-4 high-pass min(20, 0.1 fs) Hz, rectify, "
             "zero-phase Butterworth-4 low-pass min(5, 0.025 fs) Hz, / 99th percentile, clip [0, 1]",
+        },
+    )
+
+
+def split_recordings_dataset(
+    train_recordings: list[Recording],
+    test_recordings: list[Recording],
+    model_fs: float,
+    cutoff_hz: float | None,
+    receptive_field: int,
+    target_scale: tuple[float, ...] | None = None,
+) -> Dataset:
+    """A :class:`Dataset` with an explicit split: fit on ``train_recordings``, score on ``test_recordings``.
+
+    No file is in both parts, none is chosen at random, no part of a file is
+    held out: ``train`` is every training file whole, ``test`` every test file
+    whole, ``val`` is empty. The envelope scales are ``target_scale`` (a
+    checkpoint's) or the 99th percentiles of the training files.
+
+    Parameters
+    ----------
+    train_recordings, test_recordings : list of Recording
+        Both non-empty, with the same EMG channel names.
+    model_fs, cutoff_hz, receptive_field :
+        As :func:`recordings_dataset`.
+    target_scale : tuple of float | None
+        Envelope scales to use; ``None`` computes them from the training files.
+    """
+    if not train_recordings:
+        raise DataError("No training recordings for the split: give files with --train-csv or --train-xdf.")
+    if not test_recordings:
+        raise DataError("No recordings to score: give files with --csv or --xdf.")
+    names = train_recordings[0].emg_names
+    both = sorted({r.name for r in train_recordings} & {r.name for r in test_recordings})
+    if both:
+        raise DataError(f"The files {both} are given both to fit (--train-*) and to score (--csv/--xdf); "
+                        "an honest split keeps them apart.")
+    for rec in train_recordings + test_recordings:
+        if tuple(rec.emg_names) != tuple(names):
+            raise DataError(
+                f"'{rec.name}' has EMG channels {list(rec.emg_names)}, '{train_recordings[0].name}' has "
+                f"{list(names)}. Select the same channels in every file (--emg-cols)."
+            )
+    parts = {
+        key: [(rec, *recording_envelope_on_grid(rec, model_fs, cutoff_hz, receptive_field)) for rec in recs]
+        for key, recs in (("train", train_recordings), ("test", test_recordings))
+    }
+    if target_scale is None:
+        scale = np.percentile(np.concatenate([env for _, _, env in parts["train"]]), 99, axis=0)
+        scale = np.where(scale > 0, scale, 1.0)
+    else:
+        scale = np.asarray(target_scale, np.float64)
+        if scale.shape != (len(names),):
+            raise DataError(f"{len(scale)} envelope scales for {len(names)} EMG channels: the checkpoint does not fit.")
+    seqs = {
+        key: [Sequence(rec.name, x, np.clip(env / scale, 0.0, 1.0).astype(np.float32), None, rec.imu_fs, rec.name)
+              for rec, x, env in items]
+        for key, items in parts.items()
+    }
+    rates = [r.imu_fs for r in train_recordings + test_recordings]
+    return Dataset(
+        train=seqs["train"],
+        val=[],
+        test=seqs["test"],
+        outputs=tuple(names),
+        posture=(),
+        target="emg-envelope",
+        target_scale=tuple(float(v) for v in scale),
+        input_fs_range=(min(rates), max(rates)),
+        description={
+            "kind": "recordings",
+            "split": "explicit",
+            "train_files": [r.name for r in train_recordings],
+            "test_files": [r.name for r in test_recordings],
+            "files": [r.name for r in train_recordings + test_recordings],
         },
     )
 
