@@ -17,6 +17,30 @@ from realtime.app.training.train import TrainSettings, train_network
 from realtime.stages.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from realtime.stages.model.config import NetConfig
 
+SHAPE_OPTIONS: tuple[tuple[str, str, str], ...] = (
+    ("layers", "--layers", "layers"), ("channels", "--channels", "channels"), ("kernel", "--kernel", "kernel"),
+)
+
+
+def _refuse_shape_options(ctx: click.Context, init_path: str, init: object) -> None:
+    """Refuse --layers/--channels/--kernel/--model-fs given with --init when they differ from the checkpoint's.
+
+    Fine-tuning keeps the network's shape and rate (its weights only fit that shape).
+    """
+    from click.core import ParameterSource
+
+    given = {p: v for p, v in ctx.params.items() if ctx.get_parameter_source(p) == ParameterSource.COMMANDLINE}
+    have = {name: getattr(init.config, attr) for name, _, attr in SHAPE_OPTIONS}
+    have["model_fs"] = init.fs
+    flags = {name: flag for name, flag, _ in SHAPE_OPTIONS} | {"model_fs": "--model-fs"}
+    bad = [f"{flags[n]} {given[n]:g} (the checkpoint has {have[n]:g})" for n in flags
+           if n in given and float(given[n]) != float(have[n])]
+    if bad:
+        raise click.UsageError(
+            f"{', '.join(bad)} cannot apply with --init '{init_path}': fine-tuning keeps the network's shape and "
+            "rate. Drop these options, or train from scratch without --init."
+        )
+
 
 @click.command()
 @data_options
@@ -24,7 +48,8 @@ from realtime.stages.model.config import NetConfig
               help="Checkpoint to write (never replaced without --force).")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
 @click.option("--init", "init_path", type=click.Path(dir_okay=False), default=None,
-              help="Fine-tune from this checkpoint (its network shape and rate are kept).")
+              help="Fine-tune from this checkpoint (its network shape and rate are kept; outputs are matched by "
+                   "name, new outputs get a fresh head).")
 @click.option("--model-fs", type=float, default=100.0, show_default=True, help="Model rate (Hz).")
 @click.option("--layers", type=int, default=6, show_default=True, help="Residual blocks (dilations 1, 2, 4, ...).")
 @click.option("--channels", type=int, default=32, show_default=True, help="Width of the network.")
@@ -60,6 +85,7 @@ def train(out: str, force: bool, init_path: str | None, model_fs: float, layers:
         init = load_checkpoint(init_path) if init_path else None
         if init is not None:
             fs, base = init.fs, init.config
+            _refuse_shape_options(click.get_current_context(), init_path, init)
         else:
             if not (50.0 <= model_fs <= 1000.0):
                 raise ValueError(f"The option '--model-fs' must be within [50, 1000] Hz. {model_fs!r} is invalid.")

@@ -45,6 +45,11 @@ ACC_UNITS = {"m/s2": 1.0, "g": STANDARD_GRAVITY}
 GYRO_UNITS = {"rad/s": 1.0, "deg/s": math.pi / 180.0}
 
 
+MIN_SEQUENCE = 2
+"""Fewest model samples of a training or held-out sequence (shorter than the receptive field is fine:
+the streaming model and training both prime with the first sample)."""
+
+
 class DataError(ValueError):
     """Input data (files, columns, streams, values) that cannot be used, with the fix in the message."""
 
@@ -488,8 +493,7 @@ def recording_envelope_on_grid(
     if keep.sum() < min_samples:
         raise DataError(
             f"'{rec.name}': {int(keep.sum())} model samples ({keep.sum() / model_fs:.2f} s) where IMU and EMG "
-            f"overlap, fewer than the network's receptive field of {min_samples} samples "
-            f"({min_samples / model_fs:.2f} s). Use a longer recording or a smaller network (--layers)."
+            f"overlap, fewer than {min_samples}. Check that both streams cover the same time."
         )
     t_grid, x = t_grid[keep], x[keep]
     y = np.stack([np.interp(t_grid, rec.t_emg, env[:, j]) for j in range(env.shape[1])], axis=1)
@@ -521,7 +525,8 @@ def recordings_dataset(
     cutoff_hz : float | None
         Anti-alias corner of the IMU resampler.
     receptive_field : int
-        Network receptive field (model samples): shorter pieces are refused.
+        Network receptive field (model samples). Pieces may be shorter (training primes them with
+        their first sample, as the streaming model does); only pieces under ``MIN_SEQUENCE`` are refused.
     val_fraction : float
         Share held out for validation (0 for none, e.g. evaluation-only use).
     seed : int
@@ -547,16 +552,16 @@ def recordings_dataset(
         order = np.random.default_rng(seed).permutation(n)
         held = set(order[: max(1, math.ceil(val_fraction * n))].tolist())
     for i, rec in enumerate(recordings):
-        x, env = recording_envelope_on_grid(rec, model_fs, cutoff_hz, receptive_field)
+        x, env = recording_envelope_on_grid(rec, model_fs, cutoff_hz, MIN_SEQUENCE)
         if n >= 3 or val_fraction == 0:
             pieces.append((rec.name, rec.name, x, env, rec.imu_fs, i in held))
         else:
             cut = int(round(len(x) * (1 - val_fraction)))
             for part, sl, is_val in (("train", slice(0, cut), False), ("val", slice(cut, None), True)):
-                if len(x[sl]) < receptive_field:
+                if len(x[sl]) < MIN_SEQUENCE:
                     raise DataError(
-                        f"'{rec.name}': its {part} part has {len(x[sl])} model samples, fewer than the receptive "
-                        f"field ({receptive_field}). Use a longer recording, a smaller --val-fraction or a smaller network."
+                        f"'{rec.name}': its {part} part has {len(x[sl])} model samples, fewer than {MIN_SEQUENCE}. "
+                        "Use a longer recording or a smaller --val-fraction."
                     )
                 pieces.append((f"{rec.name}[{part}]", rec.name, x[sl], env[sl], rec.imu_fs, is_val))
     if target_scale is None:
@@ -632,7 +637,7 @@ def split_recordings_dataset(
                 f"{list(names)}. Select the same channels in every file (--emg-cols)."
             )
     parts = {
-        key: [(rec, *recording_envelope_on_grid(rec, model_fs, cutoff_hz, receptive_field)) for rec in recs]
+        key: [(rec, *recording_envelope_on_grid(rec, model_fs, cutoff_hz, MIN_SEQUENCE)) for rec in recs]
         for key, recs in (("train", train_recordings), ("test", test_recordings))
     }
     if target_scale is None:
