@@ -47,6 +47,9 @@ def _refuse_shape_options(ctx: click.Context, init_path: str, init: object) -> N
 @click.option("--out", type=click.Path(dir_okay=False), default="model.pt", show_default=True,
               help="Checkpoint to write (never replaced without --force).")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
+@click.option("--layout", "layout", default=None,
+              help="Recordings: the electrode layout their EMG channels are (an engine layout name or file, "
+                   "for physics in the loop at run time) [default: what the XDF's EMG stream states].")
 @click.option("--init", "init_path", type=click.Path(dir_okay=False), default=None,
               help="Fine-tune from this checkpoint (its network shape and rate are kept; outputs are matched by "
                    "name, new outputs get a fresh head).")
@@ -63,7 +66,7 @@ def _refuse_shape_options(ctx: click.Context, init_path: str, init: object) -> N
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of data, initialisation and order.")
 @click.option("--threads", type=int, default=1, show_default=True, help="torch threads (1 on a shared machine).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def train(out: str, force: bool, init_path: str | None, model_fs: float, layers: int, channels: int, kernel: int,
+def train(out: str, force: bool, layout: str | None, init_path: str | None, model_fs: float, layers: int, channels: int, kernel: int,
           epochs: int, batch_size: int, window: int, lr: float, patience: int, max_minutes: float | None,
           seed: int, threads: int, quiet: bool, **data_kw: object) -> None:
     """Train the activation network and write a checkpoint.
@@ -110,6 +113,8 @@ def train(out: str, force: bool, init_path: str | None, model_fs: float, layers:
                   "out": str(out_path), "torch": torch.__version__}
         ckpt = train_network(dataset, config, fs, cutoff, settings, init=init, training_record=record,
                              progress=not quiet)
+        if ckpt.output_kind == "envelope":
+            ckpt = replace(ckpt, layout=layout or str(dataset.description.get("layout", "")))
         if dataset.held_out:
             res = evaluate_checkpoint(ckpt, dataset)
             metrics = dict(ckpt.metrics)

@@ -76,6 +76,9 @@ class Recording:
         EMG channel labels.
     imu_fs : float
         IMU rate (Hz).
+    layout : str
+        The EMG stream's electrode layout when the file says (a myostream
+        recording's ``desc/layout/name``, e.g. ``armband8``), else ``""``.
     """
 
     name: str
@@ -86,6 +89,7 @@ class Recording:
     emg_fs: float
     emg_names: tuple[str, ...]
     imu_fs: float
+    layout: str = ""
 
 
 @dataclass(frozen=True)
@@ -398,10 +402,29 @@ def _channel_labels(stream: dict, n: int) -> list[str]:
     return [str(i) for i in range(n)]
 
 
+def _stream_layout(stream: dict) -> str:
+    try:
+        return str(stream["info"]["desc"][0]["layout"][0]["name"][0])
+    except (KeyError, IndexError, TypeError):
+        return ""
+
+
+def _default_stream(path: Path, streams: list[dict], kind: str, option: str) -> str:
+    """The one stream of LSL type ``kind`` in the file (raises naming the candidates otherwise)."""
+    hits = [_stream_name(s) for s in streams if str(s["info"]["type"][0]).lower() == kind.lower()]
+    if len(hits) != 1:
+        names = sorted(f"{_stream_name(s)} ({s['info']['type'][0]})" for s in streams)
+        raise DataError(
+            f"'{path}' has {len(hits)} streams of type {kind} ({hits}); name the one to use with {option} "
+            f"(streams: {names})."
+        )
+    return hits[0]
+
+
 def load_xdf(
     path: str | Path,
-    imu_stream: str,
-    emg_stream: str,
+    imu_stream: str | None,
+    emg_stream: str | None,
     imu_cols: SequenceT[str] | None = None,
     emg_cols: SequenceT[str] | None = None,
     acc_unit: str = "m/s2",
@@ -416,8 +439,9 @@ def load_xdf(
     ----------
     path : str | Path
         The ``.xdf`` file.
-    imu_stream, emg_stream : str
-        Stream names (``info/name``).
+    imu_stream, emg_stream : str | None
+        Stream names (``info/name``); ``None`` picks the file's only stream of
+        type ``IMU`` / ``EMG`` (as a ``launch.py record`` file of myostream has).
     imu_cols : sequence of str | None
         Six IMU channels by label or index; default: the stream's first six channels.
     emg_cols : sequence of str | None
@@ -437,6 +461,8 @@ def load_xdf(
     if not streams:
         raise DataError(f"'{path}' holds no streams: it is not a complete XDF recording. Check the file.")
     by_name = {_stream_name(s): s for s in streams}
+    imu_stream = imu_stream or _default_stream(path, streams, "IMU", "--imu-stream")
+    emg_stream = emg_stream or _default_stream(path, streams, "EMG", "--emg-stream")
 
     def pick(option: str, name: str) -> dict:
         if name not in by_name:
@@ -473,6 +499,7 @@ def load_xdf(
         emg_fs=_estimate_fs(t_emg, float(se["info"]["nominal_srate"][0])),
         emg_names=tuple(le[i] for i in ie),
         imu_fs=_estimate_fs(t_imu, float(si["info"]["nominal_srate"][0])),
+        layout=_stream_layout(se),
     )
 
 
@@ -587,6 +614,7 @@ def recordings_dataset(
         input_fs_range=(min(rates), max(rates)),
         description={
             "kind": "recordings",
+            "layout": _common_layout(recordings),
             "files": [r.name for r in recordings],
             "train_files": sorted({s.group for s in train}),
             "val_files": sorted({s.name for s in val}),
@@ -595,6 +623,12 @@ def recordings_dataset(
             "zero-phase Butterworth-4 low-pass min(5, 0.025 fs) Hz, / 99th percentile, clip [0, 1]",
         },
     )
+
+
+def _common_layout(recordings: list[Recording]) -> str:
+    """The EMG layout every recording states, or ``""`` when they do not all state the same one."""
+    layouts = {r.layout for r in recordings}
+    return layouts.pop() if len(layouts) == 1 else ""
 
 
 def split_recordings_dataset(
@@ -664,6 +698,7 @@ def split_recordings_dataset(
         input_fs_range=(min(rates), max(rates)),
         description={
             "kind": "recordings",
+            "layout": _common_layout(train_recordings),
             "split": "explicit",
             "train_files": [r.name for r in train_recordings],
             "test_files": [r.name for r in test_recordings],

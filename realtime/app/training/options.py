@@ -78,8 +78,8 @@ def data_options(f: Callable) -> Callable:
                      help="Accelerometer unit of the recordings."),
         click.option("--gyro-unit", type=click.Choice(sorted(GYRO_UNITS)), default="rad/s", show_default=True,
                      help="Gyroscope unit of the recordings."),
-        click.option("--imu-stream", default=None, help="Name of the IMU stream in the XDF files."),
-        click.option("--emg-stream", default=None, help="Name of the EMG stream in the XDF files."),
+        click.option("--imu-stream", default=None, help="Name of the IMU stream in the XDF files [default: the file's only stream of type IMU]."),
+        click.option("--emg-stream", default=None, help="Name of the EMG stream in the XDF files [default: the file's only stream of type EMG]."),
         click.option("--val-fraction", type=float, default=0.2, show_default=True,
                      help="Recordings: share held out for validation (whole files when there are >= 3)."),
         click.option("--subjects", type=int, default=None,
@@ -149,8 +149,6 @@ def load_recordings(kw: dict[str, Any]) -> list[Recording]:
             raise DataError("CSV recordings need --imu-cols (6 columns) and --emg-cols (1 or more columns).")
         return [load_csv(p, imu_cols, emg_cols, kw.get("csv_fs"), kw["acc_unit"], kw["gyro_unit"])
                 for p in kw["csv_files"]]
-    if not kw.get("imu_stream") or not kw.get("emg_stream"):
-        raise DataError("XDF recordings need --imu-stream NAME and --emg-stream NAME.")
     return [load_xdf(p, kw["imu_stream"], kw["emg_stream"], imu_cols, emg_cols, kw["acc_unit"], kw["gyro_unit"])
             for p in kw["xdf_files"]]
 
