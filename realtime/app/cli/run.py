@@ -13,33 +13,44 @@ from realtime.app.simulator import Simulator, SimulatorConfig, status_line
 from realtime.app.sources import build_source, source_options, source_status_line
 from realtime.core.units import EMG_FS_MAX, EMG_FS_MIN
 from realtime.stages.artefacts import ArtefactSettings
-from realtime.stages.engine import get_layout
+from realtime.stages.engine import EngineSettings, get_layout
 from realtime.stages.faults import load_faults
 
 FS_CHOICES = ("1000", "2000")
 
 
-def build_model_stage(model_path: str | None, layout: str, muaps: str, quiet: bool = False) -> object:
-    """The activation stage for ``--model`` (``None``: the shipped model), its outputs checked by name.
+def build_model_stage(model_path: str | None, engine: EngineSettings, quiet: bool = False) -> object:
+    """The activation stage for ``--model`` (``None``: the shipped model), its outputs matched by name.
 
-    Raises ``click.ClickException`` with one line naming the checkpoint when its
-    outputs cannot drive the engine's muscles. Prints a one-line notice when
-    dynamic MUAPs are asked for and the checkpoint has no posture head.
+    A checkpoint of muscle activations drives the engine's muscles by name; one
+    of channel envelopes goes through the physics inversion calibrated from this
+    engine (:func:`realtime.app.physics.envelope_stage`). Raises
+    ``click.ClickException`` with one line naming the checkpoint when it cannot
+    drive the engine. Prints a one-line notice when dynamic MUAPs are asked
+    for and the checkpoint has no posture head.
     """
-    from realtime.core.anatomy import MUSCLES
+    from realtime.app.physics import envelope_stage
     from realtime.stages.model.checkpoint import CheckpointError, load_checkpoint
-    from realtime.stages.model.outputs import check_activation_outputs
+    from realtime.stages.model.outputs import check_activation_outputs, checkpoint_label
     from realtime.stages.model.stage import ModelActivationStage
 
     try:
         ckpt = load_checkpoint(model_path)
-        check_activation_outputs(ckpt, MUSCLES, model_path)
-        stage = ModelActivationStage(ckpt)
-    except CheckpointError as err:
-        raise click.ClickException(str(err)) from None
-    if muaps == "dynamic" and not stage.has_posture and not quiet:
-        click.echo(f"myostream: notice: the checkpoint '{model_path}' has no posture head; dynamic MUAPs stay at "
-                   "the neutral posture (as static MUAPs).", err=True)
+        if ckpt.output_kind == "activation":
+            check_activation_outputs(ckpt, tuple(engine.muscles), model_path)
+            stage = ModelActivationStage(ckpt)
+        else:
+            stage = envelope_stage(ModelActivationStage(ckpt), engine)
+            if not quiet:
+                click.echo(f"myostream: {checkpoint_label(ckpt, model_path)} predicts {ckpt.layout or engine.layout} "
+                           "channel envelopes; they drive the engine's muscles through the envelope inversion "
+                           "(docs/model.md).", err=True)
+    except (CheckpointError, ValueError) as err:
+        raise click.ClickException(f"{err}" if model_path is None or str(model_path) in str(err)
+                                   else f"--model '{model_path}': {err}") from None
+    if engine.muaps == "dynamic" and not stage.has_posture and not quiet:
+        click.echo(f"myostream: notice: {checkpoint_label(ckpt, model_path)} has no posture head; dynamic MUAPs "
+                   "stay at the neutral posture (as static MUAPs).", err=True)
     return stage
 
 
@@ -160,7 +171,8 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
 
     stage = None
     if activation == "model":
-        stage = build_model_stage(model_path, layout, muaps, quiet)
+        stage = build_model_stage(model_path, EngineSettings(layout=layout, fs=fs, seed=seed,
+                                                             units_per_muscle=units_per_muscle, muaps=muaps), quiet)
     elif model_path is not None:
         raise click.UsageError("--model needs --activation model (the default); --activation teacher uses no network.")
     try:
