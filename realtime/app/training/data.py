@@ -148,6 +148,9 @@ class Dataset:
         Recordings held out from training *and* from model selection (teacher
         data: their own subjects and programs); evaluation scores these when
         there are any, else ``val``.
+    held_out_recordings : list of Recording
+        The raw recordings behind the held-out sequences when those are whole
+        files (for ``stream_r``, which replays them through the simulator).
     """
 
     train: list[Sequence]
@@ -159,6 +162,7 @@ class Dataset:
     input_fs_range: tuple[float, float] = (100.0, 100.0)
     description: dict = field(default_factory=dict)
     test: list[Sequence] = field(default_factory=list)
+    held_out_recordings: list[Recording] = field(default_factory=list)
 
     @property
     def held_out(self) -> list[Sequence]:
@@ -607,6 +611,7 @@ def recordings_dataset(
     return Dataset(
         train=train,
         val=val,
+        held_out_recordings=[r for i, r in enumerate(recordings) if i in held],
         outputs=tuple(names),
         posture=(),
         target="emg-envelope",
@@ -691,6 +696,7 @@ def split_recordings_dataset(
         train=seqs["train"],
         val=[],
         test=seqs["test"],
+        held_out_recordings=list(test_recordings),
         outputs=tuple(names),
         posture=(),
         target="emg-envelope",

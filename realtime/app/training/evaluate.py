@@ -208,7 +208,7 @@ def _scores(names, preds, targets, fs) -> dict[str, dict[str, float]]:  # noqa: 
         within = [pearson(a, b) for a, b in varying]
         res[name] = {
             "r": pearson(pc, tc) if np.std(tc) > MIN_STD else float("nan"),
-            "r_within": float(np.nanmedian(within)) if within else float("nan"),
+            "r_within": float(np.nanmedian(within)) if np.isfinite(within).any() else float("nan"),
             "n_varying": len(varying),
             "rmse": rmse(pc, tc),
             "lag_ms": 1000.0 * xcorr_lag([a for a, _ in varying], [b for _, b in varying], fs) if varying else float("nan"),
