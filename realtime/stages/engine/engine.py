@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
@@ -40,44 +39,74 @@ _N_JOINTS = len(JOINTS)
 _ANGLE_STRIDES = (_N_JOINTS * 4, 4)
 
 
-@dataclass(frozen=True, eq=False)
 class Discharges:
     """Motor-unit discharges, one entry per discharge, in time order.
+
+    The three fields are the rows of one ``(3, n)`` int64 array, so the engine
+    builds a block's discharges with one allocation (it does so up to 500
+    times a second).
 
     Attributes
     ----------
     sample : ndarray of int64
         Index of the discharge sample in the stream (``Block.seq`` based);
         the MUAP starts at that sample.
-    muscle : ndarray of int32
+    muscle : ndarray of int64
         Index into ``EngineSettings.muscles``.
-    unit : ndarray of int32
+    unit : ndarray of int64
         Rank of the unit within its muscle (0 = first recruited).
     """
 
-    sample: np.ndarray
-    muscle: np.ndarray
-    unit: np.ndarray
+    __slots__ = ("rows",)
+
+    def __init__(self, sample: np.ndarray, muscle: np.ndarray, unit: np.ndarray) -> None:
+        self.rows = np.stack([np.asarray(a, np.int64).reshape(-1) for a in (sample, muscle, unit)])
+
+    @classmethod
+    def from_rows(cls, rows: np.ndarray) -> Discharges:
+        """Wrap a ``(3, n)`` int64 array of (sample, muscle, unit) rows without copying."""
+        made = object.__new__(cls)
+        made.rows = rows
+        return made
+
+    @property
+    def sample(self) -> np.ndarray:
+        return self.rows[0]
+
+    @property
+    def muscle(self) -> np.ndarray:
+        return self.rows[1]
+
+    @property
+    def unit(self) -> np.ndarray:
+        return self.rows[2]
 
     def __len__(self) -> int:
-        return int(self.sample.size)
+        return int(self.rows.shape[1])
 
     @classmethod
     def empty(cls) -> Discharges:
         """No discharges."""
-        none = np.zeros(0, np.int32)
-        return cls(np.zeros(0, np.int64), none, none)
+        return cls.from_rows(np.zeros((3, 0), np.int64))
 
     @classmethod
     def concatenate(cls, parts: list[Discharges]) -> Discharges:
         """The discharges of several consecutive blocks, in order."""
         if not parts:
             return cls.empty()
-        return cls(
-            np.concatenate([p.sample for p in parts]),
-            np.concatenate([p.muscle for p in parts]),
-            np.concatenate([p.unit for p in parts]),
-        )
+        return cls.from_rows(np.concatenate([p.rows for p in parts], axis=1))
+
+
+@njit(cache=True)
+def _discharge_rows(seq, spk_sample, spk_unit, n, muscle_index, unit_index):  # pragma: no cover - numba
+    """The first ``n`` discharges of a block as (sample, muscle, unit) rows, in one new array."""
+    rows = np.empty((3, n), np.int64)
+    for i in range(n):
+        u = spk_unit[i]
+        rows[0, i] = seq + spk_sample[i]
+        rows[1, i] = muscle_index[u]
+        rows[2, i] = unit_index[u]
+    return rows
 
 
 # Slots of the kernel's state in its pointer table: the contract between EmgEngine._pack_args
@@ -264,13 +293,13 @@ class EmgEngine:
 
     def _discharges(self) -> Discharges:
         """Discharges of the block just processed (``_n_spk`` of them, at least one)."""
-        n = self._n_spk
-        units = self._spk_unit[:n]
-        return Discharges(
-            sample=self._spk_seq + self._spk_sample[:n].astype(np.int64),
-            muscle=self.pool.muscle_index[units],
-            unit=self.pool.unit_index[units],
-        )
+        pool = self.pool
+        return Discharges.from_rows(
+            _discharge_rows(
+                self._spk_seq, self._spk_sample, self._spk_unit, self._n_spk,
+                pool.muscle_index, pool.unit_index,
+            )
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ stage API
     def reset(self, fmt: StreamFormat | None = None, *, max_block: int = 64) -> None:
