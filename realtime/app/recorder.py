@@ -139,8 +139,10 @@ class XdfRecorder:
                 said = [ln for ln in self._rec._stdout_lines if "matched no stream" in ln]
                 self._rec = None
                 if attempt == ATTEMPTS or not said:
+                    hint = (" LabRecorder's liblsl did not see a stream this process saw: if your lsl_api.cfg "
+                            "sets ResolveScope = machine, add '[lab] KnownPeers = {127.0.0.1}'." if said else "")
                     raise RecordError(f"LabRecorder could not start recording to '{self.path}': {err} "
-                                      f"{' '.join(said)}".strip()) from None
+                                      f"{' '.join(said)}{hint}".strip()) from None
                 logger.warning("XdfRecorder: %s; trying again (%s/%s).", " ".join(said), attempt + 1, ATTEMPTS)
                 time.sleep(1.0)
         self.t_start = time.monotonic()
