@@ -12,9 +12,11 @@ simulated EMG per muscle set, well under a second.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 
+from realtime.app.training.data import emg_envelope
 from realtime.core.logs import logger
 from realtime.stages.engine import EngineSettings, get_layout, simulate_emg
 from realtime.stages.model.inversion import EnvelopeInversionStage, GainModel
@@ -37,10 +39,6 @@ def calibrate_gains(settings: EngineSettings, levels: tuple[float, ...] = LEVELS
     levels : tuple of float
         Activation levels from 0 to 1.
     """
-    from dataclasses import replace
-
-    from realtime.app.training.data import emg_envelope  # app layer: the training targets' filters
-
     t0 = time.perf_counter()
     settings = replace(settings, muaps="static")
     fs = settings.fs

@@ -10,6 +10,7 @@ import click
 from realtime.app.training.data import DataError
 from realtime.app.training.evaluate import evaluate_checkpoint
 from realtime.app.training.options import GreedyOption, build_dataset, data_options, uses_recordings
+from realtime.app.training.stream_eval import stream_scores
 from realtime.stages.model.checkpoint import CheckpointError, load_checkpoint
 
 
@@ -56,8 +57,6 @@ def evaluate(ckpt_path: str | None, stream: bool, layout: str | None, json_path:
         res = evaluate_checkpoint(ckpt, dataset)
         lay = layout or ckpt.layout or str(dataset.description.get("layout", ""))
         if stream and dataset.held_out_recordings and lay:
-            from realtime.app.training.stream_eval import stream_scores
-
             res["stream"] = stream_scores(ckpt, dataset.held_out_recordings, lay, seed)
         elif stream and uses_recordings(data_kw):
             res["stream"] = {"skipped": "needs whole held-out files (--train-csv/--train-xdf, or >= 3 files) "

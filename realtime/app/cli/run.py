@@ -9,12 +9,16 @@ import sys
 import click
 
 from gui.process import start_viewer_process
+from realtime.app.physics import envelope_stage
 from realtime.app.simulator import Simulator, SimulatorConfig, status_line
 from realtime.app.sources import build_source, source_options, source_status_line
 from realtime.core.units import EMG_FS_MAX, EMG_FS_MIN
 from realtime.stages.artefacts import ArtefactSettings
 from realtime.stages.engine import EngineSettings, get_layout
 from realtime.stages.faults import load_faults
+from realtime.stages.model.checkpoint import CheckpointError, load_checkpoint
+from realtime.stages.model.outputs import check_activation_outputs, checkpoint_label
+from realtime.stages.model.stage import ModelActivationStage
 
 FS_CHOICES = ("1000", "2000")
 
@@ -29,11 +33,6 @@ def build_model_stage(model_path: str | None, engine: EngineSettings, quiet: boo
     drive the engine. Prints a one-line notice when dynamic MUAPs are asked
     for and the checkpoint has no posture head.
     """
-    from realtime.app.physics import envelope_stage
-    from realtime.stages.model.checkpoint import CheckpointError, load_checkpoint
-    from realtime.stages.model.outputs import check_activation_outputs, checkpoint_label
-    from realtime.stages.model.stage import ModelActivationStage
-
     try:
         ckpt = load_checkpoint(model_path)
         if ckpt.output_kind == "activation":

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 import torch
+from click.core import ParameterSource
 
 from realtime.app.training.data import DataError
 from realtime.app.training.evaluate import evaluate_checkpoint
@@ -27,8 +28,6 @@ def _refuse_shape_options(ctx: click.Context, init_path: str, init: object) -> N
 
     Fine-tuning keeps the network's shape and rate (its weights only fit that shape).
     """
-    from click.core import ParameterSource
-
     given = {p: v for p, v in ctx.params.items() if ctx.get_parameter_source(p) == ParameterSource.COMMANDLINE}
     have = {name: getattr(init.config, attr) for name, _, attr in SHAPE_OPTIONS}
     have["model_fs"] = init.fs

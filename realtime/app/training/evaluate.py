@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -218,8 +219,6 @@ def _scores(names, preds, targets, fs) -> dict[str, dict[str, float]]:  # noqa: 
 
 def reorder_targets(dataset: Dataset, names: tuple[str, ...]) -> Dataset:
     """``dataset`` with its target columns put in the order of ``names`` (matched by name)."""
-    from dataclasses import replace
-
     order = [dataset.outputs.index(n) for n in names]
 
     def sel(seqs: list[Sequence]) -> list[Sequence]:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from realtime.app.physics import envelope_stage
 from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings
 from realtime.app.training.data import Recording, emg_envelope
 from realtime.app.training.evaluate import MIN_STD, pearson
@@ -126,8 +127,6 @@ def stream_scores(ckpt: Checkpoint, recordings: list[Recording], layout: str, se
         ``{"channels": {name: {"stream_r", "stream_r_within"}}, "median_stream_r",
         "median_stream_r_within", "recordings": [...], "layout": ...}``.
     """
-    from realtime.app.physics import envelope_stage
-
     lay = get_layout(layout)
     names = [n for n in ckpt.outputs if n in lay.channels]
     if not names:
