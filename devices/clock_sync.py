@@ -6,13 +6,16 @@ host at ``y = a * x + b + delay`` on the LSL clock, where ``delay >= 0`` is the
 transport latency (UART, USB polling, OS scheduling). The smallest delays are
 the most informative, so the fit uses the *lower envelope*: device time is cut
 into bins (0.25 s by default) and only the sample with the smallest
-``y - x`` of each bin is kept. A least-squares line through the bins of the
+``y - x`` of each bin is kept; bins that arrived together (a burst from a
+buffering device) count as one point, their least delayed one. A least-squares line through the bins of the
 last ``window_s`` seconds, refitted without the bins whose residual is far
 from the median (outliers: a host stall that delayed a whole bin), gives the
 offset and the rate ratio ``a`` (clock drift).
 
 Mapped times are never later than the sample's arrival (it cannot have been
-measured after it was received) and never decrease. Before the fit has
+measured after it was received) and strictly increase (by at least
+:data:`MIN_STEP_S`, which may put a sample a few µs after its arrival when the
+offset just moved back). Before the fit has
 ``min_span_s`` of data, or when it reports an implausible rate, the map is an
 offset only (``a = 1``, smallest ``y - x`` seen), which is the arrival time of
 the least delayed sample carried forward on the device clock.
@@ -27,6 +30,9 @@ import numpy as np
 
 from realtime.core.checks import check_number
 from realtime.core.logs import logger
+
+MIN_STEP_S = 1e-6
+"""Smallest step between two mapped times (far below any IMU's sample period)."""
 
 
 class ClockSync:
@@ -129,7 +135,11 @@ class ClockSync:
         if self._add_points(x, r):
             self._fit()
         t = np.minimum(self.predict(x), y)
-        t = np.maximum.accumulate(np.maximum(t, self._last_out))
+        # Strictly increasing: a sample the map would put at or before the previous one (the offset just
+        # learnt that earlier samples were stamped too late, e.g. the first chunks of a burst) goes
+        # MIN_STEP_S after it. No two samples share a time, so none is dropped downstream.
+        ramp = MIN_STEP_S * np.arange(1, x.size + 1)
+        t = np.maximum.accumulate(np.maximum(t - ramp, self._last_out)) + ramp
         self._last_out = float(t[-1])
         return t
 
@@ -160,7 +170,7 @@ class ClockSync:
         pts = np.array(list(self._bins.values()))
         if pts.shape[0] > 4:
             pts = pts[:-1]  # the newest bin is still filling: its minimum is not settled
-        xs, rs = pts[:, 0], pts[:, 1]
+        xs, rs = _one_per_arrival(pts[:, 0], pts[:, 1])
         span = xs.max() - xs.min()
         if span < self.min_span_s or xs.size < 4:
             self._c0, self._c1, self._x_ref, self._fitted = float(rs.min()), 0.0, 0.0, False
@@ -183,6 +193,33 @@ class ClockSync:
                     1.0 + c1, self.max_rate_error,
                 )
                 self._warned_rate = True
-            self._c0, self._c1, self._x_ref, self._fitted = float(rs[keep].min()), 0.0, 0.0, False
+            # Offset only, from the least delayed point of all: a bursty device (every sample of a burst
+            # arrives at once) makes a sawtooth whose slope is meaningless, but whose minimum is the
+            # last sample of a burst, the least delayed one.
+            self._c0, self._c1, self._x_ref, self._fitted = float(rs.min()), 0.0, 0.0, False
             return
         self._c0, self._c1, self._x_ref, self._fitted = c0, c1, x_ref, True
+
+
+BURST_RATIO = 0.02
+"""Two bins whose arrival times differ by less than this fraction of their device-time distance arrived
+together (a burst). Regular streams arrive at >= 0.05 of it (the widest rate tolerance, 0.95)."""
+
+
+def _one_per_arrival(xs: np.ndarray, rs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Keep one point (the least delayed) per group of bins that arrived together.
+
+    A bursty device delivers seconds of samples at once: their bins share one
+    arrival time and their delays ``r`` fall along a slope of -1 (a sawtooth
+    over several bursts), which would tilt the fit. Only the last sample of a
+    burst says when the device clock met the host's. Bins of a regular stream
+    arrive about ``bin_s`` apart and are all kept.
+    """
+    y = xs + rs
+    order = np.argsort(xs, kind="stable")
+    xs, rs, y = xs[order], rs[order], y[order]
+    starts = np.flatnonzero(np.concatenate(([True], np.diff(y) > BURST_RATIO * np.diff(xs))))
+    if starts.size == xs.size:
+        return xs, rs
+    best = [a + int(np.argmin(rs[a:b])) for a, b in zip(starts, [*starts[1:], xs.size])]
+    return xs[best], rs[best]

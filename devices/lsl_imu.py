@@ -3,8 +3,11 @@
 ``LslImu`` resolves the stream by name and/or type (with a timeout), picks the
 six IMU channels by label (``devices.channel_map``), converts units from the
 stream metadata, and applies LSL's clock synchronisation (``proc_clocksync``:
-timestamps on this machine's LSL clock, ``time_correction()`` done by liblsl;
-``proc_dejitter`` for regular streams; ``proc_monotonize``).
+timestamps on this machine's LSL clock, ``time_correction()`` done by liblsl).
+The outlet's times are otherwise passed on as they are (no ``proc_monotonize``,
+no ``proc_dejitter``): the input guard (:mod:`realtime.stages.guard`) rejects a
+garbage time (NaN, far future, going back) alone, where liblsl's post-processing
+would let it hold back or poison every later time.
 
 A reader thread pulls chunks into a preallocated buffer. When no sample has
 arrived for ``lost_after_s`` the stream is reported lost (``"device lost: ..."``)
@@ -15,7 +18,6 @@ and the thread looks for it again every 0.25 s; when the outlet comes back
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -160,7 +162,6 @@ class LslImu(ThreadedSource):
         self._cols: list[int] = []
         self._scales = np.ones(6)
         self._buffer = np.zeros((0, 0), np.float32)
-        self._last_t = -math.inf
 
     def _open_device(self) -> None:
         info = self._info if self._info is not None else resolve_stream(self.settings)
@@ -171,8 +172,10 @@ class LslImu(ThreadedSource):
 
     def _connect(self, info: pylsl.StreamInfo) -> None:
         """Open an inlet on ``info`` and work out the channel mapping."""
-        regular = info.nominal_srate() > 0
-        flags = pylsl.proc_clocksync | pylsl.proc_monotonize | (pylsl.proc_dejitter if regular else 0)
+        # Clock sync only. No proc_monotonize (one garbage time, 1e12, would hold every later one back)
+        # and no proc_dejitter (one NaN time poisons its regression: every later time is NaN); the input
+        # guard rejects a garbage time alone, and the grid resampler takes jittery times as they are.
+        flags = pylsl.proc_clocksync
         inlet = pylsl.StreamInlet(info, max_buflen=self.settings.buffer_s, recover=True, processing_flags=flags)
         try:
             full = inlet.info(timeout=self.settings.resolve_timeout_s)
@@ -230,8 +233,10 @@ class LslImu(ThreadedSource):
                     self._connected = True
                 last_data = now
                 data = (self._buffer[:n, self._cols] * self._scales).astype(np.float32)
-                t = np.maximum.accumulate(np.maximum(np.asarray(ts, np.float64), self._last_t))
-                self._last_t = float(t[-1])
+                # The outlet's own times, as they are: the input guard rejects a garbage one (NaN, far
+                # future, going back) alone. Clamping here would let one garbage time (1e12, NaN)
+                # poison every later sample.
+                t = np.asarray(ts, np.float64)
                 self._push(data, t, np.arange(next_index, next_index + n, dtype=np.int64))
                 next_index += n
                 continue

@@ -32,6 +32,9 @@ from devices.threaded_source import DeviceError, SourceStatus, ThreadedSource
 from realtime.core.checks import check_choice, check_number, check_type, ensure_int
 from realtime.core.logs import logger
 
+MAX_DRAIN_BYTES = 1 << 20
+"""Most bytes read back to back before decoding (a burst of ~30,000 binary frames)."""
+
 STANDARD_BAUDS: tuple[int, ...] = (9600, 19200, 38400, 57600, 115200, 230400, 460800, 500000, 921600,
                                    1000000, 1500000, 2000000)
 
@@ -245,6 +248,10 @@ class SerialImu(ThreadedSource):
                 continue
             try:
                 data = port.read(port.in_waiting or 1)
+                # Drain what is already waiting (a burst comes in several reads): decoded together,
+                # its samples share one arrival time, which the clock map needs.
+                while data and len(data) < MAX_DRAIN_BYTES and port.in_waiting:
+                    data += port.read(port.in_waiting)
             except (OSError, serial.SerialException) as err:
                 self._close_device()
                 # The event is queued before the state flips, so whoever sees "disconnected" finds it.
@@ -284,10 +291,16 @@ class SerialImu(ThreadedSource):
         return True
 
     def _check_rate(self) -> None:
-        """Warn once when the device's rate differs from the nominal rate by more than 10 %."""
+        """Warn once when the device's rate differs from the nominal rate by more than 10 %.
+
+        The estimate counts lost samples (a device losing frames still runs at
+        its rate) and needs 2 s of samples; a rate under 1 Hz is no advice.
+        """
+        if self._rate_span() < 2.0:
+            return
         self._rate_checked = True
         rate = self._rate()
-        if rate > 0 and abs(rate - self.settings.fs) > 0.1 * self.settings.fs:
+        if rate >= 1.0 and abs(rate - self.settings.fs) > 0.1 * self.settings.fs:
             self._event(
                 f"rate mismatch: {self.name} sends about {rate:.0f} Hz but the expected rate is "
                 f"{self.settings.fs:g} Hz; pass --imu-rate {rate:.0f}"

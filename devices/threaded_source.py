@@ -57,7 +57,8 @@ class SourceStatus:
     reconnects : int
         Times the device came back after being lost.
     rate_hz : float
-        Samples per second over the last couple of seconds.
+        The device's samples per second over the last ``RATE_WINDOW_S`` of
+        arrivals (sample indices, so lost samples count; bursts do not change it).
     last_error : str
         Text of the last device error ("" if none).
     """
@@ -87,6 +88,16 @@ class SourceStatus:
         if not self.connected and self.last_error:
             text += f"; last error: {self.last_error}"
         return text
+
+
+RATE_WINDOW_S = 10.0
+"""Seconds of arrivals over which :attr:`SourceStatus.rate_hz` is measured (long enough to span
+a couple of bursts of a device that buffers)."""
+
+
+RATE_MARK_S = 0.5
+"""A chunk arriving within this time of the newest rate mark's creation updates that mark (a burst read
+in several chunks counts from its end) instead of adding one."""
 
 
 class DeviceError(RuntimeError):
@@ -126,7 +137,7 @@ class ThreadedSource(Lifecycle, ABC):
         self._connected = False
         self._reconnects = 0
         self._last_error = ""
-        self._rate_marks: deque[tuple[float, int]] = deque()
+        self._rate_marks: deque[tuple[float, int, float]] = deque()  # (arrival, next index, created)
 
     # ------------------------------------------------------------------ Source protocol
     @property
@@ -237,17 +248,28 @@ class ThreadedSource(Lifecycle, ABC):
                 else:
                     self._runs.append([first, first + (b - a), [data[a:b]], [timestamps[a:b]]])
             self._samples += n
-        now = float(timestamps[-1])
+        # The rate counts sample indices (lost samples included: lost frames do not lower it) between
+        # arrivals RATE_WINDOW_S apart: a burst ends where the device is, so bursts do not change it.
+        now = float(self._clock())
         marks = self._rate_marks
-        marks.append((now, self._samples))
-        while len(marks) > 2 and marks[0][0] < now - 2.0:
+        if marks and now - marks[-1][2] < RATE_MARK_S:  # the chunks of one burst make one mark, at its end
+            marks[-1] = (now, int(index[-1]) + 1, marks[-1][2])
+        else:
+            marks.append((now, int(index[-1]) + 1, now))
+        while len(marks) > 2 and marks[0][0] < now - RATE_WINDOW_S:
             marks.popleft()
 
     def _rate(self) -> float:
+        """Samples per second of the device over the last ``RATE_WINDOW_S`` (0 when unknown or gone)."""
         marks = list(self._rate_marks)
         if len(marks) < 2 or not self._connected:
             return 0.0
-        (t0, n0), (t1, n1) = marks[0], marks[-1]
-        if self._clock() - t1 > 2.0:
+        (t0, n0, _), (t1, n1, _) = marks[0], marks[-1]
+        if self._clock() - t1 > RATE_WINDOW_S:
             return 0.0
         return (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
+
+    def _rate_span(self) -> float:
+        """Seconds of arrivals the rate estimate covers."""
+        marks = self._rate_marks
+        return marks[-1][0] - marks[0][0] if len(marks) >= 2 else 0.0

@@ -234,6 +234,7 @@ class CsvDecoder:
         s = self.settings
         self.counters = DecoderCounters()
         self._buffer = b""
+        self._overlong = False
         self._count = 0
         self._delim = DELIMITERS[s.delimiter]
         self._n_fields = len(s.columns)
@@ -245,6 +246,7 @@ class CsvDecoder:
     def reset(self) -> None:
         """Drop a partial line (after a reconnection); counters are kept."""
         self._buffer = b""
+        self._overlong = False
 
     def _split(self, line: str) -> list[str]:
         if ":" in line or "=" in line:
@@ -268,10 +270,18 @@ class CsvDecoder:
         buffer = self._buffer + data.replace(b"\r", b"\n")
         lines = buffer.split(b"\n")
         tail = lines.pop()
-        if len(tail) > self.settings.max_line:
+        if self._overlong:  # the rest of a line already counted as malformed: skipped up to its end
+            if lines:
+                c.bytes_skipped += len(lines.pop(0)) + 1
+                self._overlong = False
+            else:
+                c.bytes_skipped += len(tail)
+                tail = b""
+        if len(tail) > self.settings.max_line:  # one malformed line (one sample lost), however long it gets
             c.bytes_skipped += len(tail)
             c.malformed += 1
             self._count += 1
+            self._overlong = True
             tail = b""
         self._buffer = tail
         rows: list[list[float]] = []

@@ -12,11 +12,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pylsl
 
-from devices.lsl_outlet import LslOutlet, MarkerOutlet
+from devices.lsl_outlet import LslOutlet, MarkerOutlet, find_collisions, linger
+from devices.profiles import DEFAULT_PROFILE, Profile, load_profile
+from realtime.app.device_outputs import DeviceOutputs
 from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings, StatusReport
 from realtime.core.anatomy import MUSCLES
-from realtime.core.checks import check_choice, check_name, check_type, ensure_int
+from realtime.core.checks import check_choice, check_name, check_number, check_type, ensure_int
 from realtime.core.logs import logger
 from realtime.core.schemas import (
     StreamSpec,
@@ -31,6 +34,7 @@ from realtime.core.schemas import (
 from realtime.stages.artefacts import ArtefactSettings, ArtefactStage
 from realtime.stages.engine import EmgEngine, EngineSettings, get_layout
 from realtime.stages.faults import Fault, FaultStage
+from realtime.stages.guard import GuardSettings
 from realtime.stages.model.stage import ModelActivationStage
 from realtime.stages.teacher import TeacherActivation
 
@@ -62,8 +66,9 @@ class SimulatorConfig:
         Seed of the motor-unit pools and MUAPs.
     activation : str
         ``"model"`` or ``"teacher"`` (see ``ACTIVATIONS``).
-    units_per_muscle : int
-        Motor units in each muscle's pool.
+    units_per_muscle : int | None
+        Motor units in each muscle's pool; ``None``: each muscle's published
+        count (:data:`realtime.stages.engine.muscles.MOTOR_UNITS`).
     muaps : str
         ``"static"`` (MUAPs of a neutral posture) or ``"dynamic"`` (posture-blended tables).
     artefacts : ArtefactSettings
@@ -74,6 +79,19 @@ class SimulatorConfig:
     priority : {"normal", "auto", "realtime"}
         Scheduling of the runner thread (:class:`PipelineSettings`,
         :mod:`realtime.core.priority`); ``launch.py run`` uses ``"auto"``.
+    guard : GuardSettings
+        Rules of the source boundary (plausible IMU ranges and timestamps,
+        :mod:`realtime.stages.guard`).
+    linger_s : float
+        Seconds the outlets stay open after the stop marker while consumers are
+        connected, so that they pull the last samples (:func:`devices.lsl_outlet.linger`).
+    profile : str | Profile
+        Device profile: a built-in name, a TOML file or a loaded
+        :class:`devices.profiles.Profile` (``devices/profiles``, ``docs/profiles.md``).
+        A device profile needs ``fs`` = its ``engine_fs``.
+    device_clock : bool
+        Give a device profile's streams its clock drift, delivery jitter and bursts
+        (true sample times on ``<prefix>-provenance``).
     """
 
     prefix: str = "myostream"
@@ -83,13 +101,19 @@ class SimulatorConfig:
     duration: float | None = None
     seed: int = 0
     activation: str = "model"
-    units_per_muscle: int = 100
+    units_per_muscle: int | None = None
     muaps: str = "static"
     artefacts: ArtefactSettings = ArtefactSettings()
     faults: tuple[Fault, ...] = ()
     priority: str = "normal"
+    guard: GuardSettings = GuardSettings()
+    linger_s: float = 1.0
+    profile: str | Profile = DEFAULT_PROFILE
+    device_clock: bool = False
 
     def __post_init__(self) -> None:
+        check_type("guard", self.guard, GuardSettings, "a GuardSettings")
+        check_number("linger_s", self.linger_s, 0.0, 60.0, "s")
         check_type("artefacts", self.artefacts, ArtefactSettings, "an ArtefactSettings")
         faults_rule = "a tuple of realtime.stages.faults.Fault (see load_faults)"
         check_type("faults", self.faults, tuple, faults_rule)
@@ -97,11 +121,18 @@ class SimulatorConfig:
             check_type("faults", fault, Fault, faults_rule)
         check_name("prefix", self.prefix)
         check_choice("activation", self.activation, ACTIVATIONS)
-        ensure_int("units_per_muscle", self.units_per_muscle, 1, 1000)
+        if self.units_per_muscle is not None:
+            ensure_int("units_per_muscle", self.units_per_muscle, 1, 1000)
         # Rate, block size and duration are checked by PipelineSettings.
         PipelineSettings(
             fs=self.fs, block_size=self.block_size, duration=self.duration, priority=self.priority
         )
+        device = load_profile(self.profile).emg
+        if device is not None and self.fs != device.engine_fs:
+            raise ValueError(
+                f"Profile {load_profile(self.profile).name!r} runs the engine at {device.engine_fs:g} Hz "
+                f"(its engine_fs); fs={self.fs:g} is invalid."
+            )
 
 
 def layout_emg_spec(prefix: str, layout: Layout, fs: float) -> StreamSpec:
@@ -157,7 +188,17 @@ class Simulator:
         self.activation_stage = activation_stage
 
         prefix, source_fs = config.prefix, float(getattr(source, "fs", 0.0) or 0.0)
-        self.emg_outlet = LslOutlet(layout_emg_spec(prefix, self.layout, config.fs))
+        self.profile = load_profile(config.profile)
+        self.device: DeviceOutputs | None = None
+        if self.profile.native:
+            self.emg_outlet = LslOutlet(layout_emg_spec(prefix, self.layout, config.fs))
+        else:
+            self.device = DeviceOutputs(
+                self.profile, prefix, self.engine.channels, np.asarray(self.layout.channel_locations, float) * 1000.0,
+                self.layout.name, config.fs, config.device_clock, seed=config.seed,
+                max_block=max(64, config.block_size),
+            )
+            self.emg_outlet = self.device.emg_outlet
         self.imu_outlet = LslOutlet(imu_stream_spec(prefix, source_fs))
         self.truth_outlet = LslOutlet(activation_stream_spec(prefix, MUSCLES, source_fs))
         model_fs = float(getattr(activation_stage, "fs", 0.0))
@@ -169,18 +210,22 @@ class Simulator:
         self.status_outlet = LslOutlet(status_stream_spec(prefix))
         self.marker_outlet = MarkerOutlet(markers_stream_spec(prefix))
         self.spike_outlet = LslOutlet(spikes_stream_spec(prefix, self.engine.settings.muscles, config.fs))
-        self.provenance_outlet = LslOutlet(provenance_stream_spec(prefix, config.fs, config.block_size))
+        device_clock = self.device is not None and config.device_clock
+        self.provenance_outlet = LslOutlet(provenance_stream_spec(prefix, config.fs, config.block_size, device_clock))
+        provenance = self.provenance_outlet.push_sample
+        if device_clock:
+            provenance = self.device.provenance(self.provenance_outlet.push_sample)
         self.artefact_stage = ArtefactStage(config.artefacts, config.fs, self.engine.channels)
         self.fault_stage = FaultStage(config.faults, config.fs, self.engine.channels, seed=config.seed)
         self._on_status = on_status
         outputs = PipelineOutputs(
-            emg=self.emg_outlet,
-            imu=self.imu_outlet,
+            emg=self.emg_outlet if self.device is None else self.device.emg_sink,
+            imu=self.imu_outlet if self.device is None else self.device.imu_sink(self.imu_outlet),
             activation_truth=self.truth_outlet,
             activation_model=self.model_outlet,
             markers=self.marker_outlet,
             spikes=self.spike_outlet.push_rows,
-            provenance=self.provenance_outlet.push_sample,
+            provenance=provenance,
         )
         kwargs = {} if sleep is None else {"sleep": sleep}
         self.pipeline = Pipeline(
@@ -193,6 +238,7 @@ class Simulator:
                 block_size=config.block_size,
                 duration=config.duration,
                 priority=config.priority,
+                guard=config.guard,
             ),
             clock=clock,
             status_callbacks=[self._publish_status],
@@ -210,6 +256,8 @@ class Simulator:
         """Every outlet the simulator publishes."""
         outs = [self.emg_outlet, self.imu_outlet, self.truth_outlet, self.status_outlet, self.marker_outlet,
                 self.spike_outlet, self.provenance_outlet]
+        if self.device is not None and self.device.imu_outlet is not None:
+            outs.append(self.device.imu_outlet)
         return outs + ([self.model_outlet] if self.model_outlet is not None else [])
 
     def _publish_status(self, report: StatusReport) -> None:
@@ -288,19 +336,64 @@ class Simulator:
                            self.emg_outlet.spec.name, wait_for_consumer)
         self.pipeline.start()
 
+    def collisions(self, timeout: float = 1.0) -> list[str]:
+        """Streams already on the network with the name or ``source_id`` of one of ours (call before ``start``).
+
+        See :func:`devices.lsl_outlet.find_collisions`; ``launch.py run`` refuses to
+        start when this is not empty, unless ``--allow-duplicate-name``.
+        """
+        return find_collisions([outlet.spec for outlet in self.outlets], timeout)
+
     def stop(self) -> None:
-        """Stop the runner and destroy the outlets; re-raise a runner exception."""
+        """Stop the runner, let connected consumers pull the last samples, destroy the outlets.
+
+        After the last block and the stop marker the outlets stay open while a
+        consumer is connected, at most ``config.linger_s`` seconds
+        (:func:`devices.lsl_outlet.linger`); a runner exception is re-raised after that.
+        """
         try:
             if self.pipeline.started:
                 self.pipeline.stop()
+        except BaseException as err:
+            self._send_failure_marker(err)
+            raise
         finally:
-            for outlet in self.outlets:
-                if outlet.running:
-                    outlet.stop()
+            self.pipeline.guard.flush_log()
+            try:
+                waited = linger(self.outlets, self.config.linger_s)
+                if waited:
+                    logger.debug("%s: outlets kept open %.2f s for their consumers", type(self).__name__, waited)
+            finally:
+                for outlet in self.outlets:
+                    if outlet.running:
+                        outlet.stop()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait for a run with a duration to end (see :meth:`Pipeline.wait`)."""
-        return self.pipeline.wait(timeout)
+        """Wait for a run with a duration to end (see :meth:`Pipeline.wait`); re-raise a runner exception
+        after sending ``"myostream: stop (error: ...)"`` on the markers."""
+        try:
+            return self.pipeline.wait(timeout)
+        except BaseException as err:
+            self._send_failure_marker(err)
+            raise
+
+    def _send_failure_marker(self, err: BaseException) -> None:
+        """End the markers of a failed run with ``"myostream: stop (error: <first line>)"`` (never raises).
+
+        A failure after the streams appeared (a device with the wrong format, a
+        stage raising) still closes the recording; the marker is stamped one
+        period after the last EMG sample sent.
+        """
+        if not self.marker_outlet.running:
+            return
+        stats = self.pipeline.stats
+        when = stats.t0 + stats.samples_sent / self.config.fs if stats.t0 else float(pylsl.local_clock())
+        reason = (str(err).splitlines() or [type(err).__name__])[0]
+        logger.info("%s: myostream: stop (error: %s)", type(self).__name__, reason)
+        try:
+            self.marker_outlet(f"myostream: stop (error: {reason})", when)
+        except Exception as marker_err:  # the original error matters more
+            logger.debug("%s: failure marker not sent: %r", type(self).__name__, marker_err)
 
     def __enter__(self) -> Simulator:
         self.start()

@@ -13,7 +13,15 @@ literature allows (sources in ``docs/validation.md``):
   differential layout), amplitude cancellation (one muscle under a 10-mm
   bipolar sensor, as in Keenan et al. 2005);
 - propagation: the delay of a motor unit's potential between grid electrodes
-  along the fibres equals their spacing over the conduction velocity.
+  along the fibres equals their spacing over the conduction velocity;
+- interference pattern and amplitude (:func:`fidelity_checks`), computed from
+  the signal and the spike ground truth only, as an independent reviewer
+  would (spike-triggered averages, :func:`unit_energies`): the share of a
+  bipolar channel's energy carried by its three largest units and the excess
+  kurtosis of the raw signal at 50 % drive, the distance across the fibres
+  at which a unit's monopolar amplitude halves on the grid, the biceps
+  bipolar RMS at full drive, the shape of its RMS against drive and the
+  amplitude at the 3 % co-contraction floor of the teacher (rest).
 
 ``python launch.py validate --json PATH`` writes the checks and exits with a
 non-zero status if any fails.
@@ -22,12 +30,13 @@ non-zero status if any fails.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from scipy.signal import correlate, welch
-from scipy.stats import spearmanr
+from scipy.stats import kurtosis, spearmanr
 
 from realtime.core.block import Block
 from realtime.core.checks import check_number
@@ -36,6 +45,9 @@ from realtime.stages.engine.layouts import get_layout
 from realtime.stages.engine.pool import PoolParameters, advance_pool, build_pools, initial_state
 from realtime.stages.engine.settings import EngineSettings
 from realtime.stages.engine.volume_conductor import FibreBundle, electrode_points, muap
+
+KEENAN_UNITS = 120
+"""Motor units in the pool of Keenan et al. (2005)'s amplitude-cancellation simulations (an FDI)."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +115,14 @@ class ValidationSettings:
         Muscle whose motor units make the amplitude-cancellation signal;
         ``None``: ``wrist_flexors`` (short fibres, like the hand muscle of the
         source) if simulated, else the first simulated muscle with a sensor.
+    amplitude_muscle : str
+        Muscle whose bipolar sensor in ``cancellation_layout`` gives the MVC
+        amplitude and the RMS-against-drive shape (skipped if not simulated).
+    decay_muscle : str
+        Muscle simulated under ``grid_layout`` for the monopolar spatial decay
+        (the grid sits over the forearm flexors; skipped if not simulated).
+    rest_drive : float
+        Drive of the rest check: the teacher's co-contraction floor.
     """
 
     engine: EngineSettings = field(default_factory=EngineSettings)
@@ -114,6 +134,9 @@ class ValidationSettings:
     velocities: tuple[float, ...] = (3.0, 4.0, 5.0)
     cancellation_layout: str = "muscle_pairs"
     cancellation_muscle: str | None = None
+    amplitude_muscle: str = "biceps"
+    decay_muscle: str = "wrist_flexors"
+    rest_drive: float = 0.03
 
     def __post_init__(self) -> None:
         if not isinstance(self.engine, EngineSettings):
@@ -196,6 +219,8 @@ class ValidationReport:
                 "muaps": e.muaps,
                 "fs": e.fs,
                 "units_per_muscle": e.units_per_muscle,
+                "unit_counts": dict(zip(e.muscles, e.unit_counts)),
+                "volume_conductor": e.volume_conductor,
                 "muscles": list(e.muscles),
                 "seed": e.seed,
                 "noise_and_artefacts": "off (the engine alone)",
@@ -216,6 +241,7 @@ def run_validation(settings: ValidationSettings | None = None) -> ValidationRepo
     checks += discharge_checks(settings)
     checks += surface_checks(settings)
     checks += propagation_checks(settings)
+    checks += fidelity_checks(settings)
     return ValidationReport(tuple(checks), settings)
 
 
@@ -403,7 +429,13 @@ def cancellation_check(settings: ValidationSettings) -> Check:
     drive) recorded by the bipolar sensor over it (1 cm between contacts in
     ``muscle_pairs``); see :func:`amplitude_cancellation`.
     """
-    es = replace(settings.engine, layout=settings.cancellation_layout)
+    base = settings.engine
+    # Keenan et al. simulated a pool of 120 units (Fuglevand et al. 1993's FDI): the muscle's
+    # fibres are shared among as many units here (cancellation grows with the number of units).
+    counts = tuple(
+        KEENAN_UNITS if m == settings.cancellation_muscle else c for m, c in zip(base.muscles, base.unit_counts)
+    )
+    es = replace(base, layout=settings.cancellation_layout, units_per_muscle=counts)
     engine = EmgEngine(es)
     skip = int(es.fs)
     emg, (spk_sample, spk_unit) = _steady_emg(engine, 1.0, settings.emg_s)
@@ -412,7 +444,7 @@ def cancellation_check(settings: ValidationSettings) -> Check:
     own = (spk_unit >= engine.pool.starts[m]) & (spk_unit < engine.pool.starts[m + 1])
     muaps = engine.muaps[:, :, c].astype(np.float64)
     value = amplitude_cancellation(muaps, spk_sample[own], spk_unit[own], emg.shape[0], skip)
-    return Check("amplitude_cancellation_percent", value, 20.0, 65.0)
+    return Check("amplitude_cancellation_percent", value, 20.0, 75.0)
 
 
 def amplitude_cancellation(
@@ -498,6 +530,162 @@ def propagation_checks(settings: ValidationSettings, fs: float = 10000.0) -> lis
             Check(f"propagation_delay_ms_at_{v:g}_mps", delay_ms, 0.95 * expected, 1.05 * expected)
         )
     return checks
+
+
+# ---------------------------------------------------------------------------- interference pattern
+def unit_energies(
+    x: np.ndarray, spk_sample: np.ndarray, spk_unit: np.ndarray, n_units: int, length: int
+) -> np.ndarray:
+    """Energy each unit contributes to a signal, from spike-triggered averages (no engine internals).
+
+    For unit ``u`` with ``n`` discharges whose windows ``[s, s + length)``
+    lie in ``x``, the spike-triggered average ``a`` estimates its potential
+    and ``n * |a|^2`` its energy; the other units' activity leaves a residue
+    of ``length * var(x) / n`` in ``|a|^2`` on average, which is subtracted
+    (negative estimates count as 0).
+
+    Parameters
+    ----------
+    x : ndarray, shape (T,)
+        One channel.
+    spk_sample, spk_unit : ndarray
+        Discharges (sample index into ``x``, unit index).
+    n_units : int
+    length : int
+        Window (samples), the MUAP duration.
+
+    Returns
+    -------
+    ndarray, shape (n_units,)
+        Energy (signal units squared x samples), comparable with ``sum(x**2)``.
+    """
+    ok = (spk_sample >= 0) & (spk_sample + length <= x.size)
+    s, u = spk_sample[ok], spk_unit[ok]
+    var = float(x.var())
+    out = np.zeros(n_units)
+    order = np.argsort(u, kind="stable")
+    bounds = np.searchsorted(u[order], np.arange(n_units + 1))
+    win = np.arange(length)
+    for k in range(n_units):
+        idx = s[order[bounds[k] : bounds[k + 1]]]
+        if idx.size == 0:
+            continue
+        sta = x[idx[:, None] + win].mean(axis=0)
+        out[k] = max(0.0, idx.size * float(sta @ sta) - length * var)
+    return out
+
+
+def top_unit_share(x: np.ndarray, spk_sample: np.ndarray, spk_unit: np.ndarray, n_units: int,
+                   length: int, top: int = 3) -> float:
+    """Fraction of the energy of ``x`` (mean removed) carried by its ``top`` largest units (:func:`unit_energies`)."""
+    x = x - x.mean()
+    e = unit_energies(x, spk_sample, spk_unit, n_units, length)
+    total = float(x @ x)
+    return float(np.sort(e)[-top:].sum() / total) if total > 0 else math.nan
+
+
+def fidelity_checks(settings: ValidationSettings) -> list[Check]:
+    """Interference pattern, spatial spread and amplitude (see the module doc and docs/validation.md)."""
+    es = settings.engine
+    checks: list[Check] = []
+    n_l = es.muap_samples
+    skip = int(es.fs)
+    # 50 % drive on the differential layout: top-3 share and kurtosis on every channel carrying
+    # at least 30 % of the strongest channel's RMS; the worst channel is reported.
+    engine = EmgEngine(es)
+    emg, (spk_sample, spk_unit) = _steady_emg(engine, 0.5, settings.emg_s)
+    seg = emg[skip:]
+    rms = np.sqrt((seg**2).mean(axis=0))
+    chans = np.flatnonzero(rms >= 0.3 * rms.max())
+    keep = spk_sample >= skip
+    shares = [
+        top_unit_share(seg[:, c], spk_sample[keep] - skip, spk_unit[keep], engine.pool.n_units, n_l)
+        for c in chans
+    ]
+    checks.append(Check("top3_units_energy_share_at_50pct_max", float(max(shares)), 0.0, 0.25))
+    kurt = kurtosis(seg[:, chans], axis=0, fisher=True)
+    checks.append(Check("excess_kurtosis_at_50pct_max", float(kurt.max()), -1.0, 1.0))
+    checks += _decay_checks(settings)
+    checks += _amplitude_checks(settings)
+    return checks
+
+
+def _decay_checks(settings: ValidationSettings) -> list[Check]:
+    """Distance across the fibres at which a unit's monopolar amplitude halves (median of the 5 largest units)."""
+    es = settings.engine
+    if settings.decay_muscle not in es.muscles:
+        return []
+    lay = get_layout(settings.grid_layout)
+    if lay.grid is None or np.any(lay.montage.sum(axis=1) != 1.0) or lay.n_channels != lay.montage.shape[1]:
+        return []
+    engine = EmgEngine(replace(es, layout=settings.grid_layout, muscles=(settings.decay_muscle,),
+                               units_per_muscle=es.unit_counts[es.muscles.index(settings.decay_muscle)],
+                               last_recruitment=es.last_recruitment[es.muscles.index(settings.decay_muscle)]))
+    emg, (spk_sample, spk_unit) = _steady_emg(engine, 0.3, settings.emg_s)
+    skip = int(es.fs)
+    seg = emg[skip:] - emg[skip:].mean(axis=0)
+    keep = spk_sample >= skip
+    s, u = spk_sample[keep] - skip, spk_unit[keep]
+    n_l = es.muap_samples
+    rows, cols = lay.grid
+    labels = {c: i for i, c in enumerate(lay.channels)}
+    # Electrode angle per column: spacing on the skin across the fibres.
+    col_idx = [labels[f"R1C{c}"] for c in range(1, cols + 1)]
+    step = float(np.median(np.abs(np.diff(lay.electrode_angle[col_idx])))) * lay.radius
+    # The units with the largest STA energy on the grid's strongest electrode.
+    strongest = int(np.sqrt((seg**2).mean(axis=0)).argmax())
+    energy = unit_energies(seg[:, strongest], s, u, engine.pool.n_units, n_l)
+    win = np.arange(n_l)
+    halves = []
+    for k in np.argsort(energy)[::-1][:5]:
+        idx = s[u == k]
+        idx = idx[idx + n_l <= seg.shape[0]]
+        if idx.size < 20:
+            continue
+        sta = seg[idx[:, None] + win].mean(axis=0)  # (L, C)
+        p2p = np.ptp(sta, axis=0)
+        best = int(p2p.argmax())
+        r = int(re.fullmatch(r"R(\d+)C\d+", lay.channels[best]).group(1))
+        amp = np.array([p2p[labels[f"R{r}C{c}"]] if f"R{r}C{c}" in labels else np.nan
+                        for c in range(1, cols + 1)])
+        c0 = int(np.nanargmax(amp))
+        for direction in (-1, 1):
+            d, prev = 0, amp[c0]
+            while True:
+                c = c0 + direction * (d + 1)
+                if c < 0 or c >= cols or not np.isfinite(amp[c]):
+                    break
+                if amp[c] <= 0.5 * amp[c0]:
+                    frac = (prev - 0.5 * amp[c0]) / (prev - amp[c])
+                    halves.append((d + frac) * step * 1000.0)
+                    break
+                d, prev = d + 1, amp[c]
+    value = float(np.median(halves)) if halves else math.nan
+    return [Check("monopolar_half_amplitude_distance_mm", value, 8.0, 40.0)]
+
+
+def _amplitude_checks(settings: ValidationSettings) -> list[Check]:
+    """Biceps bipolar RMS at full drive, its RMS-vs-drive exponent, the amplitude at the rest floor."""
+    es = replace(settings.engine, layout=settings.cancellation_layout)
+    name = settings.amplitude_muscle
+    engine = EmgEngine(es)
+    if name not in es.muscles or name not in engine.channels:
+        return []
+    c = engine.channels.index(name)
+    skip = int(es.fs)
+    drives = [d for d in settings.drives if d >= 0.2]
+    rms = []
+    for d in drives:
+        emg, _ = _steady_emg(engine, d, settings.emg_s)
+        rms.append(float(np.sqrt((emg[skip:, c] ** 2).mean())))
+    rest, _ = _steady_emg(engine, settings.rest_drive, settings.emg_s)
+    rest_rms = float(np.sqrt((rest[skip:] ** 2).mean(axis=0)).max())
+    exponent = float(np.polyfit(np.log(drives), np.log(rms), 1)[0])
+    return [
+        Check(f"mvc_rms_uv_{name}", rms[-1], 300.0, 1200.0),
+        Check(f"rms_drive_exponent_{name}", exponent, 0.9, 2.0),
+        Check("rest_rms_uv_max", rest_rms, 0.0, 10.0),
+    ]
 
 
 def fast_settings(engine: EngineSettings | None = None) -> ValidationSettings:

@@ -21,8 +21,15 @@ from dataclasses import dataclass, field
 from realtime.core.checks import check_choice, check_name, check_number
 from realtime.core.units import IMU_CHANNELS, IMU_TYPES, IMU_UNITS
 
-CHANNEL_FORMATS: tuple[str, ...] = ("float32", "double64", "string")
-"""LSL channel formats a :class:`StreamSpec` may declare."""
+CHANNEL_FORMATS: tuple[str, ...] = ("float32", "double64", "string", "int8", "int16", "int32")
+"""LSL channel formats a :class:`StreamSpec` may declare (the integer ones for device profiles)."""
+
+INTEGER_FORMATS: dict[str, tuple[int, int]] = {
+    "int8": (-(2**7), 2**7 - 1),
+    "int16": (-(2**15), 2**15 - 1),
+    "int32": (-(2**31), 2**31 - 1),
+}
+"""Integer channel formats -> the (lowest, highest) value they carry."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,12 @@ class StreamSpec:
         One of :data:`CHANNEL_FORMATS`.
     desc : Mapping[str, Mapping[str, str]]
         Extra ``desc`` children, e.g. ``{"acquisition": {"manufacturer": "myostream"}}``.
+        A ``"filters"`` section with ``highpass`` and ``lowpass`` (Hz) is the band
+        mne-lsl reads into ``info["highpass"]`` / ``info["lowpass"]``.
+    desc_values : Mapping[str, str]
+        Values written directly under ``desc`` (e.g. ``{"manufacturer": "OT Bioelettronica"}``,
+        as some device apps do; mne-lsl reads ``manufacturer`` of a recorded stream
+        into ``info["device_info"]["model"]``).
     """
 
     name: str
@@ -76,6 +89,7 @@ class StreamSpec:
     source_id: str
     channel_format: str = "float32"
     desc: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    desc_values: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -165,6 +179,12 @@ PROVENANCE_CHANNELS: tuple[str, ...] = (
 PROVENANCE_UNITS: tuple[str, ...] = ("seconds", "count", "count", "count", "seconds", "seconds")
 """Unit of each of :data:`PROVENANCE_CHANNELS`."""
 
+DEVICE_PROVENANCE_CHANNELS: tuple[str, ...] = ("device_sample", "device_true_time", "device_stamp")
+"""Columns a device profile with a realistic clock appends to a provenance row (``run --device-clock``)."""
+
+DEVICE_PROVENANCE_UNITS: tuple[str, ...] = ("count", "seconds", "seconds")
+"""Unit of each of :data:`DEVICE_PROVENANCE_CHANNELS`."""
+
 
 def stream_name(prefix: str, role: str) -> str:
     """The name of the stream of ``role`` (a key of :data:`STREAM_SUFFIXES`): ``<prefix>-<suffix>``."""
@@ -183,6 +203,7 @@ def emg_stream_spec(
     differential: bool,
     description: str = "",
     grid: tuple[int, int] | None = None,
+    band: tuple[float, float] | None = None,
 ) -> StreamSpec:
     """The ``<prefix>-EMG`` stream: one channel per electrode-layout channel, µV, locations in mm.
 
@@ -204,6 +225,10 @@ def emg_stream_spec(
         Human-readable description of the layout (``layout/description``; left out if empty).
     grid : (rows, cols) | None
         Grid shape of an HD grid (``layout/rows``, ``layout/cols``).
+    band : (highpass, lowpass) | None
+        Pass band of the signal in Hz (``filters/highpass``, ``filters/lowpass``, read by
+        mne-lsl). ``None``: ``(0, fs / 2)``, the simulator's (no high-pass: baseline
+        wander passes; the only limit is the Nyquist rate).
     """
     check_name("prefix", prefix)
     locations = [None] * len(labels) if locations_mm is None else [tuple(float(v) for v in loc) for loc in locations_mm]
@@ -217,11 +242,21 @@ def emg_stream_spec(
         "acquisition": {"manufacturer": "myostream", "model": layout, "compensated_lag": "0", "precision": "32"},
         "reference": {"label": reference, "subtracted": "Yes" if differential else "No"},
         "layout": layout_desc,
+        "filters": filters_desc(*(band if band is not None else (0.0, float(fs) / 2.0))),
     }
     return StreamSpec(
         stream_name(prefix, "emg"), STREAM_TYPES["emg"], channels, fs, stable_source_id(prefix, f"emg-{layout}"),
-        desc=desc,
+        desc=desc, desc_values={"manufacturer": "myostream"},
     )
+
+
+def filters_desc(highpass: float, lowpass: float) -> dict[str, str]:
+    """The ``desc/filters`` section mne-lsl reads: pass band edges in Hz (``highpass`` 0 = none)."""
+    check_number("highpass", highpass, 0.0, unit="Hz")
+    check_number("lowpass", lowpass, 0.0, unit="Hz")
+    if not lowpass > highpass:
+        raise ValueError(f"The pass band needs lowpass > highpass; {highpass:g}-{lowpass:g} Hz is invalid.")
+    return {"highpass": f"{highpass:g}", "lowpass": f"{lowpass:g}"}
 
 
 def imu_stream_spec(prefix: str, fs: float, suffix: str = STREAM_SUFFIXES["imu"]) -> StreamSpec:
@@ -255,8 +290,9 @@ def spikes_stream_spec(prefix: str, muscles: Sequence[str], fs: float) -> Stream
 
     Channels ``muscle`` (index into ``muscles``, listed in ``desc/spikes/muscles``),
     ``unit`` (rank in the muscle's pool, 0 = first recruited) and ``sample``
-    (index of the EMG sample where the MUAP starts); the LSL timestamp is that
-    EMG sample's timestamp.
+    (index of the EMG sample of the discharge instant, where the unit's MUAP
+    table starts; the same for every layout); the LSL timestamp is that EMG
+    sample's timestamp.
     """
     check_name("prefix", prefix)
     types = ("MuscleIndex", "MotorUnit", "SampleIndex")
@@ -287,7 +323,7 @@ def markers_stream_spec(prefix: str) -> StreamSpec:
     )
 
 
-def provenance_stream_spec(prefix: str, fs: float, block_size: int) -> StreamSpec:
+def provenance_stream_spec(prefix: str, fs: float, block_size: int, device_clock: bool = False) -> StreamSpec:
     """The ``<prefix>-provenance`` stream: one double64 row per EMG block.
 
     Parameters
@@ -298,9 +334,15 @@ def provenance_stream_spec(prefix: str, fs: float, block_size: int) -> StreamSpe
         EMG rate in Hz.
     block_size : int
         EMG samples per block; the stream's nominal rate is ``fs / block_size``.
+    device_clock : bool
+        Append :data:`DEVICE_PROVENANCE_CHANNELS`: the newest sample a device profile
+        has published, its true time and the (jittered, drifting) timestamp it got.
     """
     check_name("prefix", prefix)
-    channels = tuple(ChannelInfo(c, u, "Provenance") for c, u in zip(PROVENANCE_CHANNELS, PROVENANCE_UNITS))
+    names, units = PROVENANCE_CHANNELS, PROVENANCE_UNITS
+    if device_clock:
+        names, units = names + DEVICE_PROVENANCE_CHANNELS, units + DEVICE_PROVENANCE_UNITS
+    channels = tuple(ChannelInfo(c, u, "Provenance") for c, u in zip(names, units))
     desc = {
         "provenance": {
             "imu_time": "LSL timestamp of the newest IMU sample that contributed to the EMG block",
@@ -312,6 +354,12 @@ def provenance_stream_spec(prefix: str, fs: float, block_size: int) -> StreamSpe
             "timestamp": "the EMG block's last-sample timestamp",
         }
     }
+    if device_clock:
+        desc["provenance"].update(
+            device_sample="index of the newest device EMG sample published so far (-1: none yet)",
+            device_true_time="LSL time at which the device acquired that sample (its true time)",
+            device_stamp="the timestamp that sample was published with (arrival stamp, jitter, drift)",
+        )
     return StreamSpec(
         stream_name(prefix, "provenance"), STREAM_TYPES["provenance"], channels, float(fs) / int(block_size),
         stable_source_id(prefix, "provenance"), channel_format="double64", desc=desc,

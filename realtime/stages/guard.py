@@ -49,6 +49,17 @@ CAUSES: tuple[str, ...] = (
 )
 """Why a sample can be rejected (keys of :attr:`InputGuard.counts`)."""
 
+SHORT_CAUSES: dict[str, str] = {
+    "non-finite value": "nan/inf",
+    "accelerometer out of range": "acc range",
+    "gyroscope out of range": "gyro range",
+    "non-finite timestamp": "bad time",
+    "timestamp not advancing": "time back",
+    "timestamp in the future": "future",
+    "timestamp too old": "too old",
+}
+"""A few characters per cause, for the status line."""
+
 
 @dataclass(frozen=True)
 class GuardSettings:
@@ -134,6 +145,21 @@ class InputGuard:
     def rejected(self) -> int:
         """Samples rejected so far (all causes)."""
         return sum(self.counts.values())
+
+    def status_text(self, max_causes: int = 2) -> str:
+        """A short summary for the status line (``""`` while nothing was rejected).
+
+        E.g. ``"input INVALID, 1500 rejected (gyro range 1200, nan/inf 300)"``:
+        the state when invalid, the rejected count and the ``max_causes`` most
+        frequent causes (at most about 60 characters).
+        """
+        rejected = self.rejected
+        if not rejected and not self._invalid:
+            return ""
+        top = sorted(((k, c) for c, k in self.counts.items() if k), reverse=True)[:max_causes]
+        causes = ", ".join(f"{SHORT_CAUSES[c]} {k}" for k, c in top)
+        state = "input INVALID, " if self._invalid else "input "
+        return f"{state}{rejected} rejected ({causes})"
 
     def reset(self, fmt: StreamFormat | None = None, *, max_block: int = 64) -> None:
         """Forget the last timestamp, the counters and the announced state."""
@@ -233,6 +259,10 @@ class InputGuard:
         causes = [f"{c}: {k}" for c, k in self.counts.items() if k]
         return ", ".join(causes) if causes else "no cause"
 
+    def flush_log(self) -> None:
+        """Log the rejections not yet reported (the runner calls it when the run ends)."""
+        self._log_summary(float(self._clock()))
+
     def _log_summary(self, now: float) -> None:
         new = {c: k - self._logged[c] for c, k in self.counts.items() if k > self._logged[c]}
         if new:
@@ -244,4 +274,4 @@ class InputGuard:
         self._next_log = now + self.settings.log_interval_s
 
 
-__all__ = ["CAUSES", "GuardSettings", "InputGuard"]
+__all__ = ["CAUSES", "SHORT_CAUSES", "GuardSettings", "InputGuard"]

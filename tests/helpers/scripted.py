@@ -6,7 +6,6 @@ a fake clock; the end-to-end tests use the real synthetic arm and engine.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import numpy as np
@@ -14,6 +13,7 @@ import numpy as np
 from realtime.core.block import Block, regular_timestamps
 from realtime.core.contract import StreamFormat
 from realtime.core.units import IMU_CHANNELS
+from tests.helpers.wait import wait_until
 
 TimeFunction = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """``f(t, k) -> (n, m)``: a value per sample from its time since the start (s) and its index."""
@@ -147,13 +147,18 @@ class EventTap:
 
 
 def read_samples(source, n: int, timeout: float, poll: float = 0.003) -> list[Block]:
-    """Read ``source`` until ``n`` samples arrived or ``timeout`` seconds passed; return the non-empty blocks."""
+    """Read ``source`` until ``n`` samples arrived; return the non-empty blocks.
+
+    Raises ``AssertionError`` (from :func:`~tests.helpers.wait.wait_until`) when fewer than ``n``
+    arrive within ``timeout`` seconds.
+    """
     blocks: list[Block] = []
-    deadline = time.monotonic() + timeout
-    while sum(b.n_samples for b in blocks) < n and time.monotonic() < deadline:
+
+    def enough() -> bool:
         b = source.read()
         if b.n_samples:
             blocks.append(b)
-        else:
-            time.sleep(poll)
+        return sum(b.n_samples for b in blocks) >= n
+
+    wait_until(enough, timeout, poll, f"{n} samples from {type(source).__name__}")
     return blocks

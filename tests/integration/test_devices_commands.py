@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from pathlib import Path
 
 import pylsl
@@ -12,6 +11,7 @@ from click.testing import CliRunner
 
 from devices.serial_imu import SerialImu, SerialSettings
 from realtime.app.cli.devices import fake_imu, list_streams
+from tests.helpers import wait_until
 
 
 def test_fake_imu_prints_the_port_and_the_command_to_connect(tmp_path: Path) -> None:
@@ -19,15 +19,15 @@ def test_fake_imu_prints_the_port_and_the_command_to_connect(tmp_path: Path) -> 
     got: dict[str, int] = {}
 
     def read_it() -> None:  # a reader connecting to the printed (linked) port while fake-imu runs
-        deadline = time.monotonic() + 5.0
-        while not link.exists() and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(link.exists, 5.0, 0.01, f"the link {link}")
+        got["n"] = 0
         with SerialImu(SerialSettings(str(link), 921600, "binary", fs=200.0)) as src:
-            n = 0
-            while n < 100 and time.monotonic() < deadline:
-                n += src.read().n_samples
-                time.sleep(0.01)
-            got["n"] = n
+
+            def hundred() -> bool:
+                got["n"] += src.read().n_samples
+                return got["n"] >= 100
+
+            wait_until(hundred, 5.0, 0.01, "100 IMU samples")
 
     reader = threading.Thread(target=read_it)
     reader.start()

@@ -16,6 +16,7 @@ from devices.serial_imu import SerialImu, SerialSettings
 from realtime.body.synthetic import SyntheticArm, SyntheticSettings, simulate
 from realtime.core.block import Block, empty_block, regular_timestamps
 from realtime.core.units import IMU_CHANNELS
+from tests.helpers import wait_until
 from tests.helpers.scripted import EventTap, read_samples
 
 
@@ -72,10 +73,7 @@ def test_fake_imu_with_faults_delivers_every_intact_sample(fmt: str) -> None:
     try:
         reader.start()
         source.go()
-        keep_count = n - 0  # updated below once the fake is done
-        deadline = time.monotonic() + 8.0
-        while fake.samples_sent < n and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: fake.samples_sent >= n, 8.0, 0.01, f"the fake IMU to send {n} samples")
         keep_count = n - fake.frames_corrupted
         blocks = _collect(reader, keep_count)
         time.sleep(0.05)
@@ -130,10 +128,8 @@ def test_stopping_the_fake_is_an_unplug() -> None:
     try:
         assert _collect(reader, 10)
         fake.stop()
-        deadline = time.monotonic() + 5.0
-        while not reader.events and time.monotonic() < deadline:  # the next read carries the event
-            reader.read()
-            time.sleep(0.01)
+        # The next read carries the event.
+        wait_until(lambda: reader.read() is not None and reader.events, 5.0, 0.01, "a device event")
         assert not reader.status.connected
         assert reader.pop_events()[0].startswith("device lost")
     finally:

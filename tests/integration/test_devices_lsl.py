@@ -12,6 +12,7 @@ import pytest
 from devices.lsl_imu import LslImu, LslSettings, resolve_stream
 from devices.threaded_source import DeviceError
 from realtime.core.block import Block
+from tests.helpers import wait_until
 from tests.helpers.scripted import EventTap, read_samples
 
 LABELS = ("index", "AccX", "AccY", "AccZ", "GyrX", "GyrY", "GyrZ", "temperature")
@@ -43,10 +44,7 @@ def _drain(src: LslImu, n: int, timeout: float = 5.0) -> list[Block]:
 
 
 def _wait(predicate, timeout: float = 8.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met within the deadline"
-        time.sleep(0.01)
+    wait_until(predicate, timeout, 0.01)
 
 
 def test_labels_units_and_timestamps(lsl_prefix: str) -> None:

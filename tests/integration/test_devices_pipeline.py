@@ -16,6 +16,8 @@ from realtime.core.anatomy import MUSCLES
 from realtime.core.block import Block
 from realtime.core.contract import StreamFormat
 from realtime.core.units import IMU_CHANNELS
+from tests.helpers import wait_until
+from tests.helpers.lsl import open_inlet
 
 
 class GyroActivation:
@@ -35,16 +37,13 @@ class GyroActivation:
 
 
 def _inlet(name: str) -> pylsl.StreamInlet:
-    infos = pylsl.resolve_byprop("name", name, 1, 5.0)
-    assert infos, f"stream {name} not found"
-    inlet = pylsl.StreamInlet(infos[0], max_buflen=30)
-    inlet.open_stream(5.0)
-    return inlet
+    return open_inlet(name, timeout=10.0, max_buflen=30)
 
 
 def _pull_for(inlet: pylsl.StreamInlet, seconds: float) -> np.ndarray:
-    stamps, deadline = [], time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    """Every timestamp the inlet delivers during the next ``seconds`` (an observation window, not a wait)."""
+    stamps, end = [], time.monotonic() + seconds
+    while time.monotonic() < end:
         _, ts = inlet.pull_chunk(timeout=0.05)
         stamps.extend(ts)
     return np.asarray(stamps)
@@ -71,9 +70,7 @@ def test_pipeline_keeps_publishing_emg_while_the_serial_imu_is_unplugged(tmp_pat
         before = _pull_for(emg, 1.0)
         imu_before = _pull_for(imu, 0.2)
         fake.stop()  # unplug
-        deadline = time.monotonic() + 5.0
-        while source.status.connected and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: not source.status.connected, 5.0, 0.01, "the serial source to notice the unplug")
         _pull_for(imu, 0.1)  # IMU samples published before the unplug
         during = _pull_for(emg, 1.0)
         imu_during = _pull_for(imu, 0.3)
@@ -81,9 +78,7 @@ def test_pipeline_keeps_publishing_emg_while_the_serial_imu_is_unplugged(tmp_pat
         arm = SyntheticArm(SyntheticSettings(fs=200.0))
         fake = FakeImu(FakeImuSettings(format="binary", rate=200.0, baud=921600, link=link, seed=2), arm)
         fake.start()  # plug back in (a new pty behind the same name)
-        deadline = time.monotonic() + 5.0
-        while source.status.reconnects < 1 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: source.status.reconnects >= 1, 5.0, 0.02, "the serial source to reconnect")
         after = _pull_for(emg, 0.5)
         imu_after = _pull_for(imu, 0.5)
         events += _markers(markers)

@@ -17,7 +17,8 @@ from devices.serial_imu import SerialImu, SerialSettings
 from devices.threaded_source import DeviceError
 from realtime.core.block import Block
 from realtime.core.units import IMU_CHANNELS
-from tests.helpers.scripted import EventTap
+from tests.helpers import wait_until
+from tests.helpers.scripted import EventTap, read_samples
 
 
 class Pty:
@@ -55,25 +56,11 @@ def _imu(n: int, seed: int = 0) -> np.ndarray:
 
 
 def _wait(predicate, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met within the deadline")
-        time.sleep(0.005)
+    wait_until(predicate, timeout, 0.005)
 
 
 def _collect(src, n: int, timeout: float = 5.0) -> list[Block]:
-    blocks: list[Block] = []
-    deadline = time.monotonic() + timeout
-    while sum(b.n_samples for b in blocks) < n:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"got {sum(b.n_samples for b in blocks)} of {n} samples before the deadline")
-        b = src.read()
-        if b.n_samples:
-            blocks.append(b)
-        else:
-            time.sleep(0.003)
-    return blocks
+    return read_samples(src, n, timeout, poll=0.003)
 
 
 def _check_blocks(blocks: list[Block]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -279,11 +266,9 @@ def test_device_restart_is_reported(pty: Pty) -> None:
     np.testing.assert_array_equal(index, np.arange(30))
 
 
-def _read_for(src: SerialImu, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        src.read()
-        time.sleep(0.01)
+def _read_until_it_raises(src: SerialImu, timeout: float) -> None:
+    """Read ``src`` until ``read()`` raises (the caller expects the error); fail after ``timeout`` seconds."""
+    wait_until(lambda: src.read() is None, timeout, 0.01, "read() to raise the device error")
 
 
 def test_wrong_format_raises_no_valid_frame(pty: Pty) -> None:
@@ -293,7 +278,7 @@ def test_wrong_format_raises_no_valid_frame(pty: Pty) -> None:
         pty.write(format_lines(_imu(50)))  # CSV text into a binary reader (same as a wrong baud rate)
         with pytest.raises(DeviceError, match=r"no valid binary frame in 0\.4 s .*Check that --baud 115200 and "
                                               r"--format binary"):
-            _read_for(src, 5.0)
+            _read_until_it_raises(src, 5.0)
     finally:
         src.stop()  # the error was raised once, from read(); stop() does not raise it again
 

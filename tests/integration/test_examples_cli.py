@@ -7,13 +7,14 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pylsl
 import pytest
 
+from realtime.core.schemas import STREAM_SUFFIXES
+from tests.helpers import wait_until
 from tests.helpers.paths import REPO_ROOT
 
 ROOT = REPO_ROOT
@@ -57,18 +58,21 @@ def simulator(lsl_prefix: str):
     assert "Traceback" not in err, err
 
 
-def _stream_names(prefix: str, want: str, timeout: float) -> set[str]:
-    """Names of the ``<prefix>-*`` streams, as an independent resolver sees them once ``want`` is there."""
+def _stream_names(prefix: str, want: set[str], timeout: float) -> set[str]:
+    """Names of the ``<prefix>-*`` streams, as an independent resolver sees them once all of ``want`` are there."""
     resolver = pylsl.ContinuousResolver(pred=f"starts-with(name,'{prefix}-')")
-    deadline = time.monotonic() + timeout
     names: set[str] = set()
-    while time.monotonic() < deadline:
-        names = {info.name() for info in resolver.results()}
-        if want in names:
-            time.sleep(1.5)  # the streams opened together with it
-            return {info.name() for info in resolver.results()}
-        time.sleep(0.2)
-    raise AssertionError(f"{want} not found within {timeout} s; found {sorted(names)}")
+
+    def all_there() -> bool:
+        names.clear()
+        names.update(info.name() for info in resolver.results())
+        return want <= names
+
+    try:
+        wait_until(all_there, timeout, 0.2, f"the streams {sorted(want)}")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; found {sorted(names)}") from None
+    return set(names)
 
 
 def test_controller_and_recorder_do_what_the_readme_says(simulator: str, tmp_path: Path) -> None:
@@ -94,7 +98,8 @@ def test_controller_and_recorder_do_what_the_readme_says(simulator: str, tmp_pat
         stderr=subprocess.PIPE,
         text=True,
     )
-    published = _stream_names(prefix, f"{prefix}-EMG", 120.0)
+    # Every stream of a run with the model (the default) stage: the truth and the model's activations.
+    published = _stream_names(prefix, {f"{prefix}-{s}" for s in STREAM_SUFFIXES.values()}, 120.0)
     controller = subprocess.Popen(
         [
             sys.executable,
@@ -102,7 +107,7 @@ def test_controller_and_recorder_do_what_the_readme_says(simulator: str, tmp_pat
             "--prefix",
             prefix,
             "--duration",
-            "14",
+            "18",  # outlives the 14 s recorder, which must end first, however late either starts
             "--publish",
             "--resolve-timeout",
             "30",
@@ -114,7 +119,7 @@ def test_controller_and_recorder_do_what_the_readme_says(simulator: str, tmp_pat
         text=True,
     )
     # --publish: the command is on <prefix>-controller while the controller runs
-    assert f"{prefix}-controller" in _stream_names(prefix, f"{prefix}-controller", 30.0)
+    assert f"{prefix}-controller" in _stream_names(prefix, {f"{prefix}-controller"}, 30.0)
     # the recorder ends first (a stream vanishing under a recorder is an error line of liblsl's)
     r_out, r_err = recorder.communicate(timeout=90)
     c_out, c_err = controller.communicate(timeout=90)
@@ -146,7 +151,7 @@ def test_controller_and_recorder_do_what_the_readme_says(simulator: str, tmp_pat
         lines[-1],
     )
     assert summary, lines[-1]
-    assert int(summary.group(1)) > 1000  # one every 10 ms for 14 s
+    assert int(summary.group(1)) > 1000  # one every 10 ms for 18 s
 
     # the recorder: one CSV per stream the simulator publishes (found by discovery), the
     # model's activations and the spikes included

@@ -3,7 +3,6 @@ from the EMG stream with the survivors on their true timestamps, run-time inject
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -15,20 +14,11 @@ from realtime.app.simulator import Simulator, SimulatorConfig
 from realtime.core.anatomy import MUSCLES
 from realtime.stages.artefacts import ArtefactSettings
 from realtime.stages.faults import apply_faults, load_faults
+from tests.helpers import wait_until
+from tests.helpers.lsl import open_inlet
 from tests.helpers.scripted import ScriptedImu, Tap
 
 FS = 2000.0
-
-
-def _inlet(name: str, timeout: float = 60.0) -> pylsl.StreamInlet:
-    deadline = time.monotonic() + timeout
-    infos = []
-    while not infos and time.monotonic() < deadline:
-        infos = pylsl.resolve_byprop("name", name, 1, 1.0)
-    assert infos, f"stream {name} not found within {timeout} s"
-    inlet = pylsl.StreamInlet(infos[0], max_buflen=60)
-    inlet.open_stream(timeout)
-    return inlet
 
 
 class Collector:
@@ -68,18 +58,18 @@ def test_scripted_faults_reach_lsl_at_their_samples(lsl_prefix: str, fake_clock,
     for outlet in sim.outlets:
         outlet.start()
     try:
-        emg = Collector(_inlet(f"{lsl_prefix}-EMG"))
-        markers = Collector(_inlet(f"{lsl_prefix}-markers"))
+        emg = Collector(open_inlet(f"{lsl_prefix}-EMG"))
+        markers = Collector(open_inlet(f"{lsl_prefix}-markers"))
         sim.pipeline.start()
         assert sim.wait(timeout=60.0)
         n_expected = int(2.0 * FS) - int(0.1 * FS)
-        deadline = time.monotonic() + 30.0
-        while (len(emg.stamps) < n_expected or not any("stop" in m[0] for m in markers.values)) and (
-            time.monotonic() < deadline
-        ):
+
+        def everything() -> bool:
             emg.pull()
             markers.pull()
-            time.sleep(0.01)
+            return len(emg.stamps) >= n_expected and any("stop" in m[0] for m in markers.values)
+
+        wait_until(everything, 30.0, 0.01, f"{n_expected} EMG samples and the stop marker")
     finally:
         sim.stop()
 
@@ -134,18 +124,18 @@ def test_inject_fault_while_running_is_announced_at_its_first_sample(lsl_prefix:
     for outlet in sim.outlets:
         outlet.start()
     try:
-        emg = Collector(_inlet(f"{lsl_prefix}-EMG"))
-        markers = Collector(_inlet(f"{lsl_prefix}-markers"))
+        emg = Collector(open_inlet(f"{lsl_prefix}-EMG"))
+        markers = Collector(open_inlet(f"{lsl_prefix}-markers"))
         sim.pipeline.start()
-        deadline = time.monotonic() + 30.0
-        while len(emg.stamps) < 1000 and time.monotonic() < deadline:
-            emg.pull()
-            time.sleep(0.005)
+        wait_until(lambda: emg.pull() or len(emg.stamps) >= 1000, 30.0, 0.005, "1000 EMG samples")
         fault_id = sim.inject_fault("dropout", ["EMG5"], duration=0.05, value=123.0)
-        while not any("fault end" in m[0] for m in markers.values) and time.monotonic() < deadline:
+
+        def fault_ended() -> bool:
             emg.pull()
             markers.pull()
-            time.sleep(0.005)
+            return any("fault end" in m[0] for m in markers.values)
+
+        wait_until(fault_ended, 30.0, 0.005, "the injected fault's end marker")
         sim.pipeline.request_stop()
         assert sim.wait(timeout=30.0)
         emg.pull()

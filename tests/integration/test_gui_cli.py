@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import time
 from typing import TYPE_CHECKING
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -19,7 +18,7 @@ from gui.process import READY_LINE, start_viewer_process, viewer_command
 from realtime.app.cli.view import view
 from realtime.app.demo_outlet import emg_info
 from realtime.core.launcher import cli_command, cli_environment
-from tests.helpers import unique_name
+from tests.helpers import unique_name, wait_until
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -133,11 +132,14 @@ def test_start_viewer_process_shows_the_simulator_streams(tmp_path: Path) -> Non
     proc = start_viewer_process(prefix, timeout=10, screenshot=str(path), screenshot_after=1.5)
     try:
         niceness = base
-        deadline = time.monotonic() + 30.0
-        while proc.poll() is None and niceness == base and time.monotonic() < deadline:
+
+        def reniced_or_ended() -> bool:
+            nonlocal niceness
             with contextlib.suppress(ProcessLookupError):
                 niceness = os.getpriority(os.PRIO_PROCESS, proc.pid)
-            time.sleep(0.01)
+            return niceness != base or proc.poll() is not None
+
+        wait_until(reniced_or_ended, 30.0, 0.01, "the viewer process to lower its priority")
         assert niceness == min(base + 10, 19)  # the consumer yields the CPU to the producer
         assert proc.wait(timeout=60) == 0
     finally:
@@ -179,9 +181,8 @@ def test_every_thread_of_the_viewer_process_runs_in_the_idle_class(monkeypatch) 
     outlet = pylsl.StreamOutlet(emg_info(name, "armband8", 500.0, source_id=name))
     proc = start_viewer_process(name, stream=name, timeout=10)
     try:
-        deadline = time.monotonic() + 30.0
-        while not outlet.have_consumers() and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.05)
+        wait_until(lambda: outlet.have_consumers() or proc.poll() is not None, 30.0, 0.05,
+                   "the viewer process to connect")
         assert outlet.have_consumers(), "the viewer process never connected"
         policies = {}
         for task in _Path(f"/proc/{proc.pid}/task").iterdir():

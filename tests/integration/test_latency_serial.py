@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from realtime.app.bench.latency import figures_from_logs
+import numpy as np
+
+from realtime.app.bench.latency import config_row, figures_from_logs, residual_met, row_label
 from realtime.app.bench.session import SessionConfig, run_session
 
 
@@ -23,7 +25,10 @@ def test_serial_session_measures_every_imu_sample_from_the_device_clock(tmp_path
     assert s["negative_latencies"] == 0
     assert s["min_ms"] >= 0.0
     assert s["lost_samples"] == 0
-    # Device clock mapped onto the LSL clock with the least transport delay: slightly after creation.
-    assert -0.1 < s["imu_timestamp_residual_ms"] < 2.0
+    # Device clock mapped onto the LSL clock: the residual is measured and judged by the bench's
+    # serial target (a range, with pass/fail), not here.
+    assert np.isfinite(s["imu_timestamp_residual_ms"])
+    row = config_row(config, fig, logs.wall_s)
+    assert set(residual_met([row])) == {row_label(row)}
     assert logs.rss.shape[1] == 2
     assert logs.sim_stats["ticks"] > 0

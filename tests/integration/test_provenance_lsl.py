@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import pylsl
@@ -19,17 +18,12 @@ from realtime.app.provenance import (
 )
 from realtime.app.simulator import Simulator, SimulatorConfig
 from realtime.app.sources import build_source
+from tests.helpers import wait_until
+from tests.helpers.lsl import open_inlet
 
 
 def _inlet(name: str) -> pylsl.StreamInlet:
-    deadline = time.monotonic() + 30.0
-    found = []
-    while not found and time.monotonic() < deadline:  # short resolves, repeated: robust to a lost reply
-        found = pylsl.resolve_byprop("name", name, 1, 0.5)
-    assert found, f"stream {name!r} not found"
-    inlet = pylsl.StreamInlet(found[0], max_buflen=30)
-    inlet.open_stream(timeout=10.0)
-    return inlet
+    return open_inlet(name, timeout=30.0, max_buflen=30)
 
 
 def _drain(inlet: pylsl.StreamInlet, n_ch: int, dtype, into: tuple[list, list]) -> None:
@@ -64,20 +58,29 @@ def test_every_emg_block_has_a_provenance_row_naming_an_imu_sample_seen_on_the_i
         starter.join(30.0)
         prov, imu, emg = ([], []), ([], []), ([], [])
         arrivals: list[tuple[float, float]] = []  # (timestamp of the newest EMG sample, arrival)
-        deadline = time.monotonic() + 60.0
         n_total = int(duration * fs)
-        while sum(len(t) for t in emg[1]) < n_total and time.monotonic() < deadline:
+
+        def every_emg_sample() -> bool:
             before = len(emg[1])
             _drain(emg_in, 8, np.float32, emg)
             if len(emg[1]) > before:
                 arrivals.append((float(emg[1][-1][-1]), pylsl.local_clock()))
             _drain(prov_in, len(PROVENANCE_CHANNELS), np.float64, prov)
             _drain(imu_in, 6, np.float32, imu)
-            time.sleep(0.0005)
+            return sum(len(t) for t in emg[1]) >= n_total
+
+        wait_until(every_emg_sample, 60.0, 0.0005, f"{n_total} EMG samples")
         assert sim.wait(timeout=30.0)
-        time.sleep(0.2)
-        _drain(prov_in, len(PROVENANCE_CHANNELS), np.float64, prov)
-        _drain(imu_in, 6, np.float32, imu)
+
+        def the_last_rows_and_imu_samples() -> bool:
+            _drain(prov_in, len(PROVENANCE_CHANNELS), np.float64, prov)
+            _drain(imu_in, 6, np.float32, imu)
+            if sum(len(t) for t in prov[1]) < n_total // block:
+                return False
+            newest = int(np.concatenate(prov[0])[:, IMU_SEQ].max())
+            return sum(len(t) for t in imu[1]) > newest  # the IMU sample the last row names arrived
+
+        wait_until(the_last_rows_and_imu_samples, 10.0, 0.01, "a provenance row per EMG block and their IMU samples")
     finally:
         sim.stop()
 

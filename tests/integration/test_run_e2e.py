@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pylsl
 import pytest
 
-from tests.helpers import REPO_ROOT
-
-
-def _resolve(name: str, timeout: float) -> pylsl.StreamInfo:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = pylsl.resolve_byprop("name", name, timeout=0.5)
-        if found:
-            return found[0]
-    raise AssertionError(f"stream {name!r} not found within {timeout} s")
+from tests.helpers import REPO_ROOT, wait_until
+from tests.helpers.lsl import resolve_stream
 
 
 def _channels(info: pylsl.StreamInfo) -> list[dict[str, str]]:
@@ -38,7 +29,7 @@ def test_run_publishes_every_emg_sample_with_metadata(lsl_prefix: str) -> None:
          "--wait-for-consumer", "60", "--quiet"],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     ) as proc:
-        info = _resolve(f"{lsl_prefix}-EMG", timeout=60.0)
+        info = resolve_stream(f"{lsl_prefix}-EMG", timeout=60.0)
         inlet = pylsl.StreamInlet(info, max_buflen=60)
         full = inlet.info(timeout=10.0)
         assert (full.type(), full.channel_count(), full.nominal_srate()) == ("EMG", 8, fs)
@@ -53,12 +44,15 @@ def test_run_publishes_every_emg_sample_with_metadata(lsl_prefix: str) -> None:
         n_expected = int(duration * fs)
         buf = np.empty((4096, 8), np.float32)
         data, stamps = [], []
-        deadline = time.monotonic() + 60.0
-        while sum(len(s) for s in stamps) < n_expected and time.monotonic() < deadline:
+
+        def every_sample() -> bool:
             _, ts = inlet.pull_chunk(timeout=0.2, max_samples=4096, dest_obj=buf)
             if ts:
                 data.append(buf[: len(ts)].copy())
                 stamps.append(np.asarray(ts))
+            return sum(len(s) for s in stamps) >= n_expected
+
+        wait_until(every_sample, 60.0, 0.0, f"{n_expected} EMG samples")
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
     t = np.concatenate(stamps)
@@ -76,7 +70,7 @@ def test_ctrl_c_stops_cleanly_and_a_runner_error_sets_the_exit_code(lsl_prefix: 
 
     with subprocess.Popen([sys.executable, "launch.py", "run", "--name", lsl_prefix, "--quiet"], cwd=REPO_ROOT,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
-        _resolve(f"{lsl_prefix}-EMG", timeout=60.0)
+        resolve_stream(f"{lsl_prefix}-EMG", timeout=60.0)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
@@ -108,9 +102,8 @@ def _viewer_pids(prefix: str) -> list[int]:
 def test_run_view_starts_the_viewer_process_and_closes_it(lsl_prefix: str) -> None:
     with subprocess.Popen([sys.executable, "launch.py", "run", "--duration", "8", "--view", "--name", lsl_prefix,
                            "--quiet"], cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
-        deadline = time.monotonic() + 60.0
-        while not _viewer_pids(lsl_prefix) and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.1)
+        wait_until(lambda: _viewer_pids(lsl_prefix) or proc.poll() is not None, 60.0, 0.1,
+                   "the viewer process (or the run to end)")
         assert _viewer_pids(lsl_prefix), "the viewer process did not start"
         _, err = proc.communicate(timeout=90)
     assert proc.returncode == 0, err

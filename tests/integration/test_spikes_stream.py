@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pylsl
 from numpy.testing import assert_allclose
@@ -11,6 +9,8 @@ from numpy.testing import assert_allclose
 from realtime.app.simulator import Simulator, SimulatorConfig
 from realtime.core.anatomy import MUSCLES
 from realtime.core.schemas import SPIKE_CHANNELS
+from tests.helpers import wait_until
+from tests.helpers.lsl import open_inlet
 from tests.helpers.scripted import ScriptedImu, Tap
 
 
@@ -24,17 +24,6 @@ def _discharges(tap: Tap) -> list:
     return [b.events["discharges"] for b in tap.blocks if "discharges" in b.events]
 
 
-def _inlet(name: str, timeout: float = 60.0) -> pylsl.StreamInlet:
-    deadline = time.monotonic() + timeout
-    infos = []
-    while not infos and time.monotonic() < deadline:
-        infos = pylsl.resolve_byprop("name", name, 1, 1.0)
-    assert infos, f"stream {name} not found within {timeout} s"
-    inlet = pylsl.StreamInlet(infos[0], max_buflen=60)
-    inlet.open_stream(timeout)
-    return inlet
-
-
 def test_lsl_consumer_receives_exactly_the_engine_discharges(lsl_prefix: str, fake_clock) -> None:
     fs, duration = 2000.0, 2.5
     config = SimulatorConfig(prefix=lsl_prefix, fs=fs, block_size=4, duration=duration, activation="teacher",
@@ -45,17 +34,20 @@ def test_lsl_consumer_receives_exactly_the_engine_discharges(lsl_prefix: str, fa
     for outlet in sim.outlets:
         outlet.start()
     try:
-        inlet = _inlet(f"{lsl_prefix}-spikes")
+        inlet = open_inlet(f"{lsl_prefix}-spikes")
         info = inlet.info(10.0)
         sim.pipeline.start()
         assert sim.wait(timeout=60.0)
         expected_n = sum(len(d) for d in _discharges(recorder))
         rows, stamps = [], []
-        deadline = time.monotonic() + 30.0
-        while len(stamps) < expected_n and time.monotonic() < deadline:
+
+        def all_of_them() -> bool:
             chunk, ts = inlet.pull_chunk(timeout=0.2, max_samples=4096)
-            rows += chunk
-            stamps += ts
+            rows.extend(chunk)
+            stamps.extend(ts)
+            return len(stamps) >= expected_n
+
+        wait_until(all_of_them, 30.0, 0.0, f"{expected_n} discharges on the spikes stream")
     finally:
         sim.stop()
 

@@ -22,6 +22,7 @@ from gui.qt_platform import (
     plugin_dir,
     requested_platforms,
 )
+from tests.helpers import wait_until
 from tests.helpers.paths import REPO_ROOT
 
 ROOT = REPO_ROOT
@@ -53,18 +54,23 @@ def _env(**changes: str | None) -> dict[str, str]:
 
 def _read_until(proc: subprocess.Popen, text: str, timeout: float) -> str:
     """Read ``proc.stdout`` lines until one contains ``text``; return everything read."""
-    seen = ""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    seen: list[str] = []
+    found = False
+
+    def the_line_or_the_end() -> bool:
+        nonlocal found
         ready, _, _ = select.select([proc.stdout], [], [], 0.2)
-        if ready:
-            line = proc.stdout.readline()
-            seen += line
-            if text in line:
-                return seen
-            if not line and proc.poll() is not None:
-                break
-    raise AssertionError(f"no line with {text!r} within {timeout} s; stdout so far: {seen!r}")
+        if not ready:
+            return False
+        line = proc.stdout.readline()
+        seen.append(line)
+        found = text in line
+        return found or (not line and proc.poll() is not None)
+
+    wait_until(the_line_or_the_end, timeout, 0.0, f"a line with {text!r} on stdout")
+    if not found:
+        raise AssertionError(f"the process ended without a line with {text!r}; stdout: {''.join(seen)!r}")
+    return "".join(seen)
 
 
 # ---------------------------------------------------------------------------- the platform check
@@ -382,10 +388,7 @@ def test_run_view_stops_simulator_and_viewer_on_ctrl_c(lsl_prefix: str) -> None:
     assert "Traceback" not in err
     assert "KeyboardInterrupt" not in err
     assert "myostream: stopped (Ctrl-C)" in out
-    deadline = time.monotonic() + 10.0
-    while _processes_with(f"view --prefix {lsl_prefix}") and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert _processes_with(f"view --prefix {lsl_prefix}") == []
+    wait_until(lambda: _processes_with(f"view --prefix {lsl_prefix}") == [], 10.0, 0.1, "the viewer process to end")
 
 
 def test_readme_and_viewer_doc_give_the_apt_line_the_code_uses() -> None:

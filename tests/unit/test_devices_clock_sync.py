@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from devices.clock_sync import ClockSync
+from devices.clock_sync import MIN_STEP_S, ClockSync
 from devices.continuity import ContinuityTracker
 from devices.formats.base import FrameBatch
 
@@ -39,14 +39,31 @@ def test_fit_recovers_offset_and_drift_despite_delays(seed: int) -> None:
     assert np.all(np.diff(t) >= 0)
 
 
-def test_never_after_arrival_and_monotonic() -> None:
+def test_never_after_arrival_and_strictly_increasing() -> None:
     cs = ClockSync()
     x = np.arange(2000) / 100.0
     arrival = 10.0 + x + 0.002
     arrival[1000:1010] -= 0.01  # arrivals earlier than the envelope predicts (< jump_s): clamped
     t = np.concatenate([cs.map(x[i:i + 10], arrival[i:i + 10]) for i in range(0, 2000, 10)])
-    assert np.all(t <= arrival + 1e-12)
-    assert np.all(np.diff(t) >= 0)
+    # A clamped sample that would tie with the previous one goes MIN_STEP_S after it (never a tie).
+    assert np.all(t <= arrival + 10 * MIN_STEP_S)
+    assert np.all(np.diff(t) > 0)
+
+
+def test_a_burst_read_in_chunks_keeps_every_sample_in_order() -> None:
+    # A device without a live link buffers 5 s (500 samples) and delivers them at once, every 5 s; the
+    # reader sees each burst in 4 chunks arriving together. Every sample gets its own increasing time,
+    # and once the least-delayed sample is known, the device spacing is kept exactly.
+    cs = ClockSync(max_rate_error=0.01)
+    out = []
+    for burst in range(6):
+        x = (burst * 500 + np.arange(500)) / 100.0
+        arrival = 100.0 + (burst + 1) * 5.0 + 0.003
+        out.append(np.concatenate([cs.map(x[i:i + 125], arrival + 1e-4 * i) for i in range(0, 500, 125)]))
+    t = np.concatenate(out)
+    assert np.all(np.diff(t) > 0)
+    np.testing.assert_allclose(np.diff(np.concatenate(out[2:])), 0.01, atol=1e-9)
+    assert abs(t[-1] - (100.0 + 30.0 + 0.003 + 1e-4 * 375)) < 1e-9  # the newest sample: when its chunk arrived
 
 
 def test_forward_clock_jump_restarts_fit() -> None:

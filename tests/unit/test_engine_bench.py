@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from realtime.app.bench.engine import format_rows, measure_startup, posture_sweep, run_engine_bench
+from realtime.app.bench.engine import (
+    evaluate_targets,
+    format_rows,
+    measure_startup,
+    posture_sweep,
+    run_engine_bench,
+)
 from realtime.stages.engine import EngineSettings
 from realtime.stages.engine.posture import POSTURE_RANGE
 
@@ -116,3 +122,14 @@ def test_posture_sweep_covers_the_range() -> None:
         assert q[:, j].min() == pytest.approx(lo, abs=0.02)
         assert q[:, j].max() == pytest.approx(hi, abs=0.02)
 
+
+
+def test_warm_start_target_compares_loading_with_building_the_tables() -> None:
+    rows = [{"layout": "grid64", "muaps": "dynamic", "tables_warm_over_cold": 0.1},
+            {"layout": "armband8", "muaps": "dynamic", "tables_warm_over_cold": 0.8}]
+    targets = evaluate_targets(rows)
+    assert targets["grid64_dynamic_tables_warm_over_cold"] == {"value": 0.1, "target": 0.5, "kind": "max", "met": True}
+    assert targets["armband8_dynamic_tables_warm_over_cold"]["met"] is False
+    assert "target armband8_dynamic_tables_warm_over_cold: 0.8 <= 0.5: NOT met" in format_rows(
+        {"configs": [], "targets": targets}
+    )

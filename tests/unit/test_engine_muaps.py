@@ -138,9 +138,16 @@ def test_bigger_units_have_bigger_muaps(tables: tuple) -> None:
         sl = slice(engine.pool.starts[m], engine.pool.starts[m + 1])
         amp = p2p[sl]
         assert amp[-10:].mean() > 5.0 * amp[:10].mean()
-    # Fibre count (the source strength) is proportional to the recruitment threshold.
-    ratio = engine.geometry.n_fibres / engine.pool.thresholds
-    np.testing.assert_allclose(ratio[:40], ratio[0])
+    # Fibre counts (the source strength) grow exponentially with rank over INNERVATION_RANGE and hold
+    # the muscle's published fibres (MOTOR_UNITS: units x mean innervation number).
+    from realtime.stages.engine.muaps import INNERVATION_RANGE
+    from realtime.stages.engine.muscles import MOTOR_UNITS
+
+    for m, name in enumerate(engine.settings.muscles):
+        fib = engine.geometry.n_fibres[engine.pool.starts[m] : engine.pool.starts[m + 1]]
+        assert fib[-1] / fib[0] == pytest.approx(INNERVATION_RANGE)
+        assert np.all(np.diff(np.log(fib)) == pytest.approx(np.log(INNERVATION_RANGE) / (fib.size - 1)))
+        assert fib.sum() == pytest.approx(MOTOR_UNITS[name][0] * MOTOR_UNITS[name][1])
 
 
 def test_far_muscles_are_small_on_the_forearm_band(tables: tuple) -> None:

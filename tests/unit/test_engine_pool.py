@@ -99,7 +99,8 @@ def test_rate_at_recruitment_and_maximum_rates() -> None:
 
 def test_last_unit_recruited_at_configured_drive() -> None:
     s = EngineSettings(
-        muscles=("supinator",), units_per_muscle=30, fs=FS, seed=11, last_recruitment=0.6
+        muscles=("supinator",), units_per_muscle=30, fs=FS, seed=11, last_recruitment=0.6,
+        recruitment_range=30.0,
     )
     t = np.arange(int(20 * FS)) / FS
     ramp = (t / 20.0)[:, None]  # 0 -> 1 in 20 s

@@ -26,13 +26,28 @@ def test_defaults() -> None:
     assert s.layout == "armband8"
     assert s.fs == 2000.0
     assert s.muscles == MUSCLES
-    assert s.units_per_muscle == 100
-    assert s.n_units == 800
+    assert s.units_per_muscle is None  # the published count of each muscle
+    assert s.unit_counts[MUSCLES.index("biceps")] == 774  # Christensen 1959
+    assert s.unit_counts[MUSCLES.index("brachioradialis")] == 333  # Feinstein et al. 1955
+    assert s.n_units == sum(s.unit_counts)
+    assert s.volume_conductor == "layered"
     assert len(s.last_recruitment) == 8
     assert all(0.5 <= v <= 0.9 for v in s.last_recruitment)
     assert s.muap_samples == 60
     with pytest.raises(dataclasses.FrozenInstanceError):
         s.fs = 1000.0  # type: ignore[misc]
+
+
+def test_unit_counts_one_per_muscle_or_shared() -> None:
+    s = EngineSettings(muscles=("biceps", "triceps"), units_per_muscle=[10, 20])
+    assert s.units_per_muscle == (10, 20)
+    assert s.unit_counts == (10, 20)
+    assert s.n_units == 30
+    assert EngineSettings(muscles=("biceps", "triceps"), units_per_muscle=7).unit_counts == (7, 7)
+    with pytest.raises(ValueError, match="one count per muscle"):
+        EngineSettings(muscles=("biceps", "triceps"), units_per_muscle=(10,))
+    with pytest.raises(ValueError, match="'units_per_muscle'"):
+        EngineSettings(muscles=("biceps", "triceps"), units_per_muscle=(10, 0))
 
 
 def test_scalar_and_list_arguments_are_normalised() -> None:

@@ -178,3 +178,24 @@ def test_causality(engine: EmgEngine) -> None:
     assert first >= 700
     assert not emg[:first].any()  # exactly zero before the first discharge
     assert np.abs(emg[first : first + engine.settings.muap_samples]).max() > 0.0
+
+
+def test_discharge_instants_do_not_depend_on_the_layout(offline: tuple) -> None:
+    """The spike ground truth is the discharge instant: the same for every layout; the onset is per layout."""
+    act, _, dis = offline
+    for layout in ("grid13x5", "muscle_pairs"):
+        settings = EngineSettings(units_per_muscle=8, fs=FS, seed=3, layout=layout)
+        _, other = simulate_emg(act, settings, return_discharges=True)
+        np.testing.assert_array_equal(other.sample, dis.sample)
+        np.testing.assert_array_equal(other.unit, dis.unit)
+        np.testing.assert_array_equal(other.muscle, dis.muscle)
+    engine = EmgEngine(EngineSettings(units_per_muscle=8, fs=FS, seed=3, layout="grid13x5"))
+    onsets = engine.muap_onsets()
+    assert onsets.shape == (engine.pool.n_units, engine.n_channels)
+    assert onsets.min() >= 0  # every unit reaches every channel (a volume conductor has no zeros)
+    mag = np.abs(engine.muaps)
+    u, c = 0, int(mag[0].max(axis=0).argmax())
+    k = int(onsets[u, c])
+    assert mag[u, k, c] >= 0.05 * mag[u, :, c].max() > mag[u, :k, c].max(initial=0.0)
+    with pytest.raises(ValueError, match="fraction"):
+        engine.muap_onsets(0.0)

@@ -17,8 +17,11 @@ from realtime.app.validation import (
     amplitude_cancellation,
     discharge_checks,
     fast_settings,
+    fidelity_checks,
     propagation_checks,
     run_validation,
+    top_unit_share,
+    unit_energies,
 )
 from realtime.stages.engine import EngineSettings
 
@@ -47,6 +50,12 @@ EXPECTED = {
     "propagation_delay_ms_at_3_mps",
     "propagation_delay_ms_at_4_mps",
     "propagation_delay_ms_at_5_mps",
+    "top3_units_energy_share_at_50pct_max",
+    "excess_kurtosis_at_50pct_max",
+    "monopolar_half_amplitude_distance_mm",
+    "mvc_rms_uv_biceps",
+    "rms_drive_exponent_biceps",
+    "rest_rms_uv_max",
 }
 
 
@@ -178,3 +187,33 @@ def test_validate_command(tmp_path: Path) -> None:
     usage = CliRunner().invoke(validate, ["--layout", "grid64"])
     assert usage.exit_code == 2
     assert "differential" in usage.output
+
+
+def test_unit_energies_from_spike_triggered_averages() -> None:
+    """STA energies of independent trains recover each unit's energy (no engine internals)."""
+    rng = np.random.default_rng(4)
+    n, length, n_units = 200_000, 30, 12
+    shapes = rng.normal(size=(n_units, length)) * np.linspace(3.0, 0.3, n_units)[:, None]
+    x = np.zeros(n + length)
+    samples, units = [], []
+    for u in range(n_units):
+        s = np.sort(rng.choice(n, size=600, replace=False))
+        for k in s:
+            x[k : k + length] += shapes[u]
+        samples.append(s)
+        units.append(np.full(s.size, u))
+    x = x[:n]
+    s, u = np.concatenate(samples), np.concatenate(units)
+    e = unit_energies(x, s, u, n_units, length)
+    truth = 600 * (shapes**2).sum(axis=1)
+    np.testing.assert_allclose(e[:4], truth[:4], rtol=0.1)  # the large units, which the share counts
+    share = top_unit_share(x, s, u, n_units, length)
+    assert share == pytest.approx(np.sort(truth)[-3:].sum() / float((x - x.mean()) @ (x - x.mean())), rel=0.1)
+
+
+def test_sparse_pools_fail_the_interference_checks() -> None:
+    """Six units per muscle: a channel is a few units, not an interference pattern."""
+    checks = {c.name: c for c in fidelity_checks(fast_settings(EngineSettings(units_per_muscle=6)))}
+    assert not checks["top3_units_energy_share_at_50pct_max"].passed
+    assert checks["top3_units_energy_share_at_50pct_max"].value > 0.5
+    assert not checks["excess_kurtosis_at_50pct_max"].passed

@@ -9,8 +9,10 @@ import pytest
 
 from realtime.app.bench.analysis import AnalysisError, analyse, rate_error_ppm
 from realtime.app.bench.latency import (
+    RESIDUAL_TARGETS_MS,
     ConfigResult,
     config_row,
+    residual_met,
     row_label,
     sweep_configs,
     targets_met,
@@ -245,3 +247,34 @@ def test_grow_buffer_keeps_everything_in_order() -> None:
     for i in range(5):
         one.append(i)
     np.testing.assert_array_equal(one.array, np.arange(5.0))
+
+
+def test_imu_timestamp_residual_target_is_judged_per_source() -> None:
+    assert RESIDUAL_TARGETS_MS == {"lsl": (-0.5, 0.5), "serial": (-0.1, 2.0)}
+    rows = [{"fs": 2000.0, "block": 2, "layout": "armband8", "source": source, "provisional": True,
+             "imu_timestamp_residual_ms": value}
+            for source, value in (("lsl", 0.2), ("lsl", -0.7), ("serial", 1.5), ("serial", -0.3))]
+    rows[1]["block"], rows[3]["block"] = 5, 5  # distinct labels
+    assert list(residual_met(rows).values()) == [True, False, True, False]
+    rows[0]["imu_timestamp_residual_ms"] = float("nan")
+    assert residual_met(rows)[row_label(rows[0])] is False
+
+
+def test_latency_report_lists_the_residual_target_of_every_row(tmp_path) -> None:
+    logs = _logs(duration=12.0)
+    from realtime.app.bench.latency import figures_from_logs
+
+    fig = figures_from_logs(logs)
+    row = config_row(logs.config, fig, logs.wall_s)
+    doc = {"configs": [row], "targets": {"fs": 2000.0, "max_block": 2, "source": "lsl", "p50_ms": 2.0,
+                                         "p99_ms": 5.0, "met": targets_met([row]),
+                                         "imu_timestamp_residual_ms": {"lsl": [-0.5, 0.5], "serial": [-0.1, 2.0]},
+                                         "residual_met": residual_met([row])},
+           "machine": {"start": {"host": "h", "platform": "p", "cpu_count": 2, "load_avg": [1, 1, 1], "date": "d"},
+                       "end": {"load_avg": [1, 1, 1]}}}
+    text = write_latency_report(doc, [ConfigResult(logs.config, fig)], tmp_path, "bench latency")[0].read_text()
+    assert "IMU timestamp residual" in text
+    assert "lsl -0.5 to 0.5 ms, serial -0.1 to 2 ms" in text
+    ok = "met" if doc["targets"]["residual_met"][row_label(row)] else "not met"
+    assert f"- {row_label(row)}: " in text
+    assert f"ms: **{ok}**." in text

@@ -7,8 +7,6 @@ synthetic arm, engine and LSL outlets.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
@@ -18,6 +16,7 @@ from realtime.core.block import Block
 from realtime.core.contract import ChainError
 from realtime.core.units import IMU_CHANNELS
 from realtime.stages.teacher import TeacherActivation
+from tests.helpers import wait_until
 from tests.helpers.scripted import CopyEngine, ScriptedImu
 
 MUSCLES = ("m1", "m2")
@@ -102,10 +101,8 @@ def test_exception_in_a_stage_reaches_stop_and_the_source_is_closed(fake_clock) 
 
     pipe = _pipeline(fake_clock, Boom(), PipelineSettings(duration=None), PipelineOutputs())
     pipe.start()
-    deadline = time.monotonic() + 10.0
-    while pipe.running and time.monotonic() < deadline:  # the thread ends by itself on the error
-        time.sleep(0.01)
-    assert not pipe.running
+    # The thread ends by itself on the error.
+    wait_until(lambda: not pipe.running, 10.0, 0.01, "the runner thread to end on the stage's error")
     with pytest.raises(RuntimeError, match="engine exploded"):
         pipe.stop()
     assert pipe.source.running is False

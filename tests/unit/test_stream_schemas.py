@@ -151,7 +151,7 @@ def test_schema_arguments_are_checked() -> None:
     with pytest.raises(ValueError, match="'role' must be one of emg, activation"):
         stream_name(PREFIX, "eeg")
     with pytest.raises(ValueError, match="'channel_format' must be one of float32, double64, string"):
-        StreamSpec("n", "T", SPECS["imu"].channels, 1.0, "s", channel_format="int8")
+        StreamSpec("n", "T", SPECS["imu"].channels, 1.0, "s", channel_format="int64")
     with pytest.raises(ValueError, match="'fs' must be a number >= 0 Hz"):
         StreamSpec("n", "T", SPECS["imu"].channels, -1.0, "s")
     with pytest.raises(ValueError, match="one string channel"):

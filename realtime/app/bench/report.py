@@ -111,6 +111,15 @@ def latency_markdown(document: dict, command: str) -> str:
             f"**{'met' if ok else 'not met'}**; samples with a row of their own p50 {_fmt(r['row_p50_ms'])} / "
             f"p99 {_fmt(r['row_p99_ms'])} ms: **{'met' if row_ok else 'not met'}**."
         )
+    ranges, residual_ok = t.get("imu_timestamp_residual_ms"), t.get("residual_met", {})
+    if ranges:
+        lines += ["", "IMU timestamp residual (the simulator's IMU timestamp minus the device's creation time): "
+                  + ", ".join(f"{source} {lo:g} to {hi:g} ms" for source, (lo, hi) in ranges.items()) + "."]
+        lines.append("")
+        for r in rows:
+            ok = residual_ok.get(row_label(r))
+            lines.append(f"- {row_label(r)}: {_fmt(r['imu_timestamp_residual_ms'], 3)} ms: "
+                         f"**{'met' if ok else 'not met'}**.")
     lines += ["", "## Where the latency goes", ""]
     lines += where_it_goes(rows)
     return "\n".join(lines) + "\n"

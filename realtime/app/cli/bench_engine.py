@@ -19,14 +19,14 @@ from realtime.app.bench.engine import format_rows, run_engine_bench
               help="Seconds of signal for the np.convolve baseline.")
 @click.option("--repeats", type=click.IntRange(min=1), default=3, show_default=True,
               help="Timed runs of each method (medians are reported).")
-@click.option("--units-per-muscle", type=click.IntRange(min=1), default=200, show_default=True,
-              help="Motor units in each of the 6 muscles.")
+@click.option("--units-per-muscle", type=click.IntRange(min=1), default=None,
+              help="Motor units in each of the 6 muscles [default: each muscle's published count].")
 @click.option("--layout", "layouts", multiple=True, default=("armband8", "grid64"), show_default=True,
               help="Layout to measure (repeat the option for several).")
 @click.option("--muaps", "muaps", multiple=True, type=click.Choice(["static", "dynamic"]),
               default=("static", "dynamic"), show_default=True, help="MUAP mode to measure (repeatable).")
 @click.option("--no-startup", is_flag=True, help="Skip the cold/warm start-up measurement (fresh processes).")
-def engine(json_path: Path, duration: float, baseline_duration: float, repeats: int, units_per_muscle: int,
+def engine(json_path: Path, duration: float, baseline_duration: float, repeats: int, units_per_muscle: int | None,
            layouts: tuple[str, ...], muaps: tuple[str, ...], no_startup: bool) -> None:
     """Engine speed: seconds of signal per CPU second, one thread; tables, start-up; issue targets."""
     result = run_engine_bench(layouts=layouts, muaps=muaps, duration=duration, baseline_duration=baseline_duration,

@@ -129,6 +129,12 @@ def latency(json_path: Path, report_dir: Path | None, quick: bool, duration: flo
             click.echo(f"wrote {path}")
     for key, ok in document["targets"]["met"].items():
         click.echo(f"target p50 <= 2 ms, p99 <= 5 ms at {key}: {'met' if ok else 'NOT met'} (every IMU sample)")
+    ranges = document["targets"]["imu_timestamp_residual_ms"]
+    for row in document["configs"]:
+        lo, hi = ranges[row["source"]]
+        ok = document["targets"]["residual_met"][lat.row_label(row)]
+        click.echo(f"target IMU timestamp residual {lo:g} to {hi:g} ms at {lat.row_label(row)}: "
+                   f"{'met' if ok else 'NOT met'} ({row['imu_timestamp_residual_ms']:.3f} ms)")
 
 
 @click.command()

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import math
 import signal
 import subprocess
 import sys
 
 import click
 
+from devices.profiles import DEFAULT_PROFILE, ProfileError, builtin_profiles, load_profile
 from gui.process import start_viewer_process
 from realtime.app.physics import envelope_stage
 from realtime.app.simulator import Simulator, SimulatorConfig, status_line
 from realtime.app.sources import build_source, source_options, source_status_line
-from realtime.core.units import EMG_FS_MAX, EMG_FS_MIN
+from realtime.core.units import EMG_FS_MAX, EMG_FS_MIN, STANDARD_GRAVITY
 from realtime.stages.artefacts import ArtefactSettings
 from realtime.stages.engine import EngineSettings, get_layout
 from realtime.stages.faults import load_faults
+from realtime.stages.guard import GuardSettings
 from realtime.stages.model.checkpoint import CheckpointError, load_checkpoint
 from realtime.stages.model.outputs import check_activation_outputs, checkpoint_label
 from realtime.stages.model.stage import ModelActivationStage
@@ -84,6 +87,14 @@ def _load_faults(ctx: click.Context, param: click.Parameter, value: str | None) 
         raise click.BadParameter(str(err)) from err
 
 
+def _load_profile(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        load_profile(value)
+    except ProfileError as err:
+        raise click.BadParameter(str(err)) from None
+    return value
+
+
 def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
     if value < 1:
         raise click.BadParameter(f"must be a positive number of samples; {value} is invalid.")
@@ -111,8 +122,8 @@ def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
 @click.option("--model", "model_path", type=click.Path(dir_okay=False), default=None,
               help="Checkpoint of the activation network [default: the shipped model]. Its outputs are matched "
                    "to the engine's muscles by name (docs/model.md).")
-@click.option("--units", "units_per_muscle", type=click.IntRange(1, 1000), default=100, show_default=True,
-              help="Motor units per muscle.")
+@click.option("--units", "units_per_muscle", type=click.IntRange(1, 1000), default=None,
+              help="Motor units per muscle [default: each muscle's published count, e.g. biceps 774].")
 @click.option("--wait-for-consumer", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Seconds to wait for a consumer of the EMG stream (e.g. a recorder) before starting the clock.")
 @click.option("--noise-uv", type=click.FloatRange(min=0), default=1.0, show_default=True,
@@ -135,24 +146,62 @@ def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
 @click.option("--faults", "faults", type=click.Path(dir_okay=False), default=None, callback=_load_faults,
               help="Fault script, JSON or TOML (docs/faults.md): dropout, liftoff, clipping, sample_loss, gain, "
                    "crosstalk at set times; announced on <prefix>-markers.")
+@click.option("--profile", default=DEFAULT_PROFILE, show_default=True, callback=_load_profile,
+              help=f"Device profile: publish EMG (and IMU) as that device's LSL app does ({', '.join(builtin_profiles())}) "
+                   "or a profile .toml file (docs/profiles.md). A device profile sets the rate and default layout.")
+@click.option("--device-clock", is_flag=True,
+              help="With a device profile: its clock drift, delivery jitter and packet bursts in the timestamps "
+                   "(true sample times on <prefix>-provenance).")
 @click.option("--view", is_flag=True, help="Also open the live viewer (a separate process; closed when run stops).")
 @click.option("--quiet", is_flag=True, help="Do not print the once-per-second status line.")
 @click.option("--priority", type=click.Choice(["auto", "realtime", "normal"]), default="auto", show_default=True,
               help="Runner thread scheduling: real-time (SCHED_FIFO) when allowed (auto), required (realtime), "
                    "or never (normal). Real-time avoids late ticks when other programs (the viewer) run.")
+@click.option("--imu-acc-range", "acc_range_g", type=click.FloatRange(0, 1000, min_open=True), default=16.0,
+              show_default=True,
+              help="Plausible accelerometer range, ± g per axis: samples beyond it are rejected and counted "
+                   "(set it to the IMU's full scale).")
+@click.option("--imu-gyro-range", "gyro_range_dps", type=click.FloatRange(0, 50000, min_open=True), default=2000.0,
+              show_default=True,
+              help="Plausible gyroscope range, ± °/s per axis: samples beyond it are rejected and counted "
+                   "(set it to the IMU's full scale).")
+@click.option("--linger", "linger_s", type=click.FloatRange(0, 60), default=1.0, show_default=True,
+              help="Seconds the streams stay open after the stop marker while consumers are connected, so "
+                   "they pull the last samples.")
+@click.option("--allow-duplicate-name", is_flag=True,
+              help="Publish even if streams with the same names (--name) are already on the network.")
 def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | None, prefix: str, activation: str,
-        model_path: str | None, units_per_muscle: int, wait_for_consumer: float, noise_uv: float, pink_uv: float, powerline_hz: str,
+        model_path: str | None, units_per_muscle: int | None, wait_for_consumer: float, noise_uv: float,
+        pink_uv: float, powerline_hz: str,
         powerline_uv: float, wander_uv: float, motion_uv: float, ecg_uv: float, ecg_bpm: float, faults: tuple,
-        view: bool, quiet: bool, priority: str, **source_kwargs: object) -> None:
+        view: bool, quiet: bool, priority: str, profile: str, device_clock: bool, acc_range_g: float,
+        gyro_range_dps: float, linger_s: float, allow_duplicate_name: bool, **source_kwargs: object) -> None:
     """Run the simulator: IMU motion in, multichannel sEMG out on LSL."""
     seed = int(source_kwargs.get("seed") or 0)
+    device = load_profile(profile).emg
+    if device is not None:  # the profile's engine rate and layout unless given
+        ctx = click.get_current_context()
+        if ctx.get_parameter_source("fs") == click.core.ParameterSource.DEFAULT:
+            fs = device.engine_fs
+        if ctx.get_parameter_source("layout") == click.core.ParameterSource.DEFAULT:
+            layout = device.layout
+        if view:
+            raise click.UsageError(
+                f"--view shows myostream's own <prefix>-EMG; --profile {profile} publishes {device.name!r} instead. "
+                "Drop --view or --profile."
+            )
+    elif device_clock:
+        raise click.UsageError(f"--device-clock needs a device profile (--profile); {profile!r} has an ideal clock.")
     try:
         artefacts = ArtefactSettings(noise_uv=noise_uv, pink_uv=pink_uv, powerline_hz=int(powerline_hz),
                                      powerline_uv=powerline_uv, wander_uv=wander_uv, motion_uv=motion_uv,
                                      ecg_uv=ecg_uv, ecg_bpm=ecg_bpm, seed=seed)
         config = SimulatorConfig(prefix=prefix, layout=layout, fs=fs, block_size=block_size, duration=duration,
                                  seed=seed, activation=activation, units_per_muscle=units_per_muscle, muaps=muaps,
-                                 artefacts=artefacts, faults=faults, priority=priority)
+                                 artefacts=artefacts, faults=faults, priority=priority, profile=profile,
+                                 device_clock=device_clock, linger_s=linger_s,
+                                 guard=GuardSettings(acc_limit=acc_range_g * STANDARD_GRAVITY,
+                                                     gyro_limit=math.radians(gyro_range_dps)))
     except (TypeError, ValueError) as err:
         raise click.UsageError(str(err)) from err
     source = build_source(dict(source_kwargs))
@@ -165,8 +214,8 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
 
     def print_status(report: object) -> None:
         if not quiet:
-            device = source_status_line(source)
-            click.echo(status_line(report) + (f"  | {device}" if device else ""))
+            parts = (status_line(report), sim.pipeline.guard.status_text(), source_status_line(source))
+            click.echo("  | ".join(part for part in parts if part))
 
     stage = None
     if activation == "model":
@@ -178,8 +227,17 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
         sim = Simulator(config, source, activation_stage=stage, on_status=print_status)
     except (TypeError, ValueError) as err:  # e.g. a fault naming a channel the layout does not have
         raise click.UsageError(str(err)) from err
+    if not allow_duplicate_name:
+        taken = sim.collisions(timeout=1.0)
+        if taken:
+            more = f" and {len(taken) - 1} more" if len(taken) > 1 else ""
+            click.echo(f"myostream: error: streams named {prefix}-* are already on the network ({taken[0]}{more}); "
+                       f"choose another --name, or --allow-duplicate-name to share it on purpose.", err=True)
+            sys.exit(2)
+    spec = sim.emg_outlet.spec
     click.echo(
-        f"myostream: publishing {prefix}-EMG ({len(sim.layout.channels)} ch, {layout}, {fs:g} Hz) "
+        f"myostream: publishing {spec.name} ({len(spec.channels)} ch, {sim.layout.name}, {spec.fs:g} Hz"
+        f"{'' if device is None else f', profile {profile}'}) "
         f"from the {source_kwargs.get('source', 'synthetic')} source; Ctrl-C to stop."
     )
     interrupted = False

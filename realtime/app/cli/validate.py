@@ -43,9 +43,8 @@ from realtime.stages.engine import EngineSettings
 @click.option(
     "--units-per-muscle",
     type=click.IntRange(1, 2000),
-    default=100,
-    show_default=True,
-    help="Motor units in each muscle.",
+    default=None,
+    help="Motor units in each muscle [default: the published count of each muscle].",
 )
 @click.option(
     "--last-recruitment",
@@ -62,7 +61,7 @@ def validate(
     layout: str,
     grid_layout: str,
     muaps: str,
-    units_per_muscle: int,
+    units_per_muscle: int | None,
     last_recruitment: float | None,
     seed: int,
     fast: bool,

@@ -49,8 +49,12 @@ class Discharges:
     Attributes
     ----------
     sample : ndarray of int64
-        Index of the discharge sample in the stream (``Block.seq`` based);
-        the MUAP starts at that sample.
+        Index of the discharge sample in the stream (``Block.seq`` based): the
+        instant the motor neuron's action potential reaches the neuromuscular
+        junction, the same for every layout (it depends on the seed and the
+        drive only). Sample 0 of every MUAP table is this instant; where the
+        potential becomes visible on a channel depends on the layout and
+        the posture (:meth:`EmgEngine.muap_onsets`).
     muscle : ndarray of int64
         Index into ``EngineSettings.muscles``.
     unit : ndarray of int64
@@ -290,6 +294,31 @@ class EmgEngine:
                 f"{q.shape} is invalid."
             )
         return self.tables.at(q) if self._dynamic else self.muaps
+
+    def muap_onsets(self, fraction: float = 0.05, posture: np.ndarray | tuple[float, float, float] | None = None
+                    ) -> np.ndarray:
+        """Samples from each discharge to its MUAP's onset on each channel, ``(n_units, C)`` int64.
+
+        The onset is the first sample at which the MUAP's magnitude reaches
+        ``fraction`` of its peak on that channel (``-1`` for a channel where it
+        is zero). A discharge of unit ``u`` at ``Discharges.sample`` ``s``
+        starts to show on channel ``c`` at ``s + muap_onsets()[u, c]``.
+
+        Parameters
+        ----------
+        fraction : float
+            Onset threshold, a fraction of each channel's peak in (0, 1).
+        posture : array-like of 3 floats | None
+            Joint angles (rad) for dynamic MUAPs; ``None``: the neutral posture.
+        """
+        if not 0.0 < float(fraction) < 1.0:
+            raise ValueError(f"The argument 'fraction' must be within (0, 1), {fraction!r} is invalid.")
+        m = np.abs(self.muaps if posture is None else self.muaps_at(posture))  # (U, L, C)
+        peak = m.max(axis=1)
+        above = m >= float(fraction) * peak[:, None, :]
+        onset = above.argmax(axis=1).astype(np.int64)
+        onset[peak <= 0.0] = -1
+        return onset
 
     def _discharges(self) -> Discharges:
         """Discharges of the block just processed (``_n_spk`` of them, at least one)."""

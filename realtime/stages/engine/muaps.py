@@ -4,10 +4,17 @@ Each unit gets, from a generator keyed by ``(seed, muscle)``:
 
 - a territory centre uniformly distributed in its muscle's cross-section
   circle (kept at least :data:`~realtime.stages.engine.muscles.SKIN_FAT_THICKNESS`
-  under the skin), and a territory radius from a fibre density of
-  :data:`FIBRE_DENSITY` (a few mm: 1 mm for the smallest unit, ~5 mm for the largest);
-- a number of fibres proportional to its recruitment threshold
-  (``FIBRES_FIRST * thr / thr_first``; Fuglevand et al. 1993 scale MUAP size with threshold);
+  under the skin), so territories are scattered through the cross-section and
+  overlap (a biceps point lies in ~50 territories), and a territory whose area
+  grows with the unit's innervation number at :data:`FIBRE_DENSITY` (20 fibres
+  of the unit per mm^2, Fuglevand et al. 1993; Enoka & Fuglevand 2001):
+  radius ~1 mm for the smallest biceps unit, ~6.5 mm for the largest;
+- a number of fibres (innervation number) growing exponentially with its rank
+  over :data:`INNERVATION_RANGE` (30-fold; recruitment order follows size), scaled so
+  that the muscle's units hold its published fibre count
+  (:data:`~realtime.stages.engine.muscles.MOTOR_UNITS`: units times the mean
+  innervation number, e.g. biceps 774 x 750 = 580,000 fibres, Christensen 1959;
+  Enoka & Fuglevand 2001). A pool configured with fewer units has larger ones;
 - a conduction velocity rising with threshold across ``settings.conduction_velocity``
   (plus 0.15 m/s of scatter);
 - fibres of the muscle's ``fibre_length`` (Holzbaur et al. 2005). When they
@@ -31,18 +38,22 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from realtime.core.anatomy import MUSCLES
-from realtime.stages.engine.muscles import MUSCLE_GEOMETRY, SKIN_FAT_THICKNESS
+from realtime.stages.engine.muscles import MOTOR_UNITS, MUSCLE_GEOMETRY, SKIN_FAT_THICKNESS
 from realtime.stages.engine.volume_conductor import FibreBundle
 
 if TYPE_CHECKING:
     from realtime.stages.engine.pool import PoolParameters
     from realtime.stages.engine.settings import EngineSettings
 
-FIBRES_FIRST = 40.0
-"""Fibres of the first-recruited (smallest) unit; the largest has ``recruitment_range`` times more."""
+FIBRE_DENSITY = 20e6
+"""Fibres of one unit per square metre of its territory (20 per mm^2; Fuglevand et al. 1993,
+Enoka & Fuglevand 2001)."""
 
-FIBRE_DENSITY = 10e6
-"""Fibres of one unit per square metre of its territory (10 per mm^2)."""
+INNERVATION_RANGE = 30.0
+"""Ratio of the largest to the smallest unit's fibre count. Twitch forces span ~100-fold
+(Fuglevand et al. 1993), innervation numbers and fibre cross-sections together (Enoka &
+Fuglevand 2001); 30-fold here is the model's choice (with 100-fold a single large unit under a
+bipolar pair over a small muscle can carry over a third of the channel's energy)."""
 
 N_SUB_BUNDLES = 3
 _RING = math.sqrt(7.0 / 12.0)
@@ -131,9 +142,11 @@ def sample_geometry(pool: PoolParameters, settings: EngineSettings, radius: floa
         sl = slice(int(pool.starts[m]), int(pool.starts[m + 1]))
         thr = pool.thresholds[sl]
         n = thr.size
-        size = thr / thr[0]
+        # Innervation number exponential in rank over INNERVATION_RANGE (Fuglevand et al. 1993's twitch forces).
+        size = INNERVATION_RANGE ** (np.arange(n) / (n - 1)) if n > 1 else np.ones(1)
         rel = (thr - thr[0]) / (thr[-1] - thr[0]) if n > 1 and thr[-1] > thr[0] else np.zeros(n)
-        nfib[sl] = FIBRES_FIRST * size
+        n_lit, in_lit = MOTOR_UNITS[name][:2]
+        nfib[sl] = size * (n_lit * in_lit / size.sum())
         terr[sl] = np.sqrt(nfib[sl] / (math.pi * FIBRE_DENSITY))
         # Territory centres: uniform in the muscle's circle, pulled inside the skin/fat limit.
         rr = g.radius * np.sqrt(rng.uniform(size=n))

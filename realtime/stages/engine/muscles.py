@@ -108,10 +108,31 @@ MUSCLE_GEOMETRY: dict[str, MuscleGeometry] = {
 }
 """Geometry of every muscle in :data:`realtime.core.anatomy.MUSCLES` (documented in docs/engine.md)."""
 
-SKIN_FAT_THICKNESS = 0.003
+FAT_THICKNESS = 0.003
+"""Subcutaneous fat over the muscles (m): 3 mm, as simulated for the forearm/upper arm by
+Farina & Merletti (2001); the layered volume conductor's fat layer."""
+
+SKIN_THICKNESS = 0.001
+"""Skin (m): 1 mm (Farina & Merletti 2001); the layered volume conductor's skin layer."""
+
+MOTOR_UNITS: dict[str, tuple[int, float, str]] = {
+    # muscle: (motor units, mean innervation number (fibres per unit), source)
+    "biceps": (774, 750.0, "Christensen 1959 (anatomical count); 580,000 fibres, Enoka & Fuglevand 2001 Table 1"),
+    "brachioradialis": (333, 390.0, "Feinstein et al. 1955 (anatomical count, 129,200 fibres)"),
+    "brachialis": (500, 750.0, "no anatomical count; scaled from biceps by maximal force (Holzbaur et al. 2005), capped"),
+    "triceps": (500, 750.0, "no anatomical count; scaled from biceps by maximal force (Holzbaur et al. 2005), capped"),
+    "pronator_teres": (400, 400.0, "no anatomical count; scaled from biceps by maximal force (Holzbaur et al. 2005)"),
+    "supinator": (350, 400.0, "no anatomical count; scaled from biceps by maximal force (Holzbaur et al. 2005)"),
+    "wrist_flexors": (400, 400.0, "group (FCR, FCU, FDS...); no anatomical count, as brachioradialis (Feinstein et al. 1955)"),
+    "wrist_extensors": (400, 400.0, "group (ECRL, ECRB, ECU...); no anatomical count, as brachioradialis (Feinstein et al. 1955)"),
+}
+"""Default motor-unit count and mean innervation number of each muscle, with the source of each
+(documented in docs/engine.md). Where no count is published the value is an estimate, named as such."""
+
+SKIN_FAT_THICKNESS = FAT_THICKNESS + SKIN_THICKNESS
 """Skin + subcutaneous fat over the muscles (m); no fibre lies shallower than this."""
 
-if set(MUSCLE_GEOMETRY) != set(MUSCLES):  # pragma: no cover - import-time consistency check
+if set(MUSCLE_GEOMETRY) != set(MUSCLES) or set(MOTOR_UNITS) != set(MUSCLES):  # pragma: no cover - import-time consistency check
     raise RuntimeError(
         f"MUSCLE_GEOMETRY must cover exactly realtime.core.anatomy.MUSCLES; got {sorted(MUSCLE_GEOMETRY)}."
     )

@@ -133,10 +133,11 @@ class PoolParameters:
 
 def build_pools(settings: EngineSettings) -> PoolParameters:
     """Compute thresholds and rate parameters for every muscle in ``settings``."""
-    n = settings.units_per_muscle
-    frac = np.arange(n, dtype=np.float64) / (n - 1) if n > 1 else np.ones(1)
     blocks = []
+    counts = settings.unit_counts
     for m in range(settings.n_muscles):
+        n = counts[m]
+        frac = np.arange(n, dtype=np.float64) / (n - 1) if n > 1 else np.ones(1)
         last = settings.last_recruitment[m]
         thr = last * settings.recruitment_range ** (frac - 1.0)
         span = thr[-1] - thr[0]
@@ -150,12 +151,13 @@ def build_pools(settings: EngineSettings) -> PoolParameters:
         )
         blocks.append(block)
     n_m = settings.n_muscles
+    sizes = np.array(counts, dtype=np.int64)
     return PoolParameters(
         muscles=settings.muscles,
         table=np.ascontiguousarray(np.hstack(blocks)),
-        starts=np.arange(n_m + 1, dtype=np.int64) * n,
-        muscle_index=np.repeat(np.arange(n_m, dtype=np.int32), n),
-        unit_index=np.tile(np.arange(n, dtype=np.int32), n_m),
+        starts=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+        muscle_index=np.repeat(np.arange(n_m, dtype=np.int32), sizes),
+        unit_index=np.concatenate([np.arange(c, dtype=np.int32) for c in counts]),
         min_rate=float(settings.min_rate),
         isi_cv=float(settings.isi_cv),
     )

@@ -11,7 +11,8 @@ from realtime.core.anatomy import JOINTS, MUSCLES
 from realtime.core.checks import check_bool, check_choice, check_number, check_type, ensure_int
 from realtime.core.units import EMG_FS_HINT, EMG_FS_MAX, EMG_FS_MIN
 from realtime.stages.engine.layouts import get_layout
-from realtime.stages.engine.muscles import MUSCLE_GEOMETRY
+from realtime.stages.engine.muscles import MOTOR_UNITS, MUSCLE_GEOMETRY
+from realtime.stages.engine.volume_conductor import CONDUCTOR_MODELS
 
 MUAP_MODES: tuple[str, ...] = ("static", "dynamic")
 """MUAP modes: ``"static"`` (one table per unit, at the neutral posture) or
@@ -40,12 +41,18 @@ class EngineSettings:
     muscles : tuple of str
         Muscles simulated, a subset of :data:`realtime.core.anatomy.MUSCLES`, in
         the order the engine reports them.
-    units_per_muscle : int
-        Motor units per muscle (1-2000).
+    units_per_muscle : int | tuple of int | None
+        Motor units per muscle (1-2000): one count for every muscle, one per
+        muscle (in ``muscles`` order), or ``None`` for the published counts of
+        :data:`~realtime.stages.engine.muscles.MOTOR_UNITS` (e.g. biceps 774,
+        Christensen 1959; brachioradialis 333, Feinstein et al. 1955).
     seed : int
         Seeds everything random: unit geometry, MUAPs and discharge times.
     recruitment_range : float
         Ratio of the last to the first recruitment threshold (Fuglevand's RR), 1-200.
+        The default 20 puts the first threshold at 3.5-4.3 % of full drive, above
+        the teacher's 3 % co-contraction floor, so a relaxed arm reads a few µV
+        (Fuglevand et al. 1993 used 30 for a hand muscle and studied 10-120).
     last_recruitment : float | tuple of float | None
         Drive (0-1] at which the last unit of a pool is recruited: one value
         for all muscles, one per muscle (in ``muscles`` order), or ``None``
@@ -76,14 +83,18 @@ class EngineSettings:
     cache : bool
         Load MUAP tables from, and store them in, the disk cache
         (``$MYOSTREAM_CACHE/muaps``, default ``~/.cache/myostream/muaps``).
+    volume_conductor : str
+        ``"layered"`` (muscle, fat and skin layers; Farina & Merletti 2001) or
+        ``"halfspace"`` (homogeneous muscle half-space), see
+        :mod:`realtime.stages.engine.volume_conductor`.
     """
 
     layout: str = "armband8"
     fs: float = 2000.0
     muscles: tuple[str, ...] = MUSCLES
-    units_per_muscle: int = 100
+    units_per_muscle: int | tuple[int, ...] | None = None
     seed: int = 0
-    recruitment_range: float = 30.0
+    recruitment_range: float = 20.0
     last_recruitment: float | tuple[float, ...] | None = None
     min_rate: float = 8.0
     peak_rate_first: float = 40.0
@@ -96,6 +107,7 @@ class EngineSettings:
     posture_points: tuple[int, int, int] = DEFAULT_POSTURE_POINTS
     muap_floor: float = 0.01
     cache: bool = True
+    volume_conductor: str = "layered"
 
     def __post_init__(self) -> None:
         if isinstance(self.layout, Path):
@@ -116,7 +128,23 @@ class EngineSettings:
                 f"The argument 'muscles' must not repeat a muscle, {muscles} is invalid."
             )
         object.__setattr__(self, "muscles", muscles)
-        ensure_int("units_per_muscle", self.units_per_muscle, 1, 2000)
+        upm = self.units_per_muscle
+        if upm is None:
+            counts = tuple(MOTOR_UNITS[m][0] for m in muscles)
+        elif not isinstance(upm, (tuple, list)):
+            counts = (ensure_int("units_per_muscle", upm, 1, 2000),) * len(muscles)
+        else:
+            counts = tuple(upm)
+            if len(counts) != len(muscles):
+                raise ValueError(
+                    f"The argument 'units_per_muscle' needs one count per muscle ({len(muscles)}), "
+                    f"got {len(counts)}: {upm!r}."
+                )
+        for c in counts:
+            ensure_int("units_per_muscle", c, 1, 2000)
+        if isinstance(upm, (tuple, list)):
+            object.__setattr__(self, "units_per_muscle", tuple(int(c) for c in counts))
+        check_choice("volume_conductor", self.volume_conductor, CONDUCTOR_MODELS)
         ensure_int("seed", self.seed, 0, 2**63 - 1)
         check_number(
             "recruitment_range", self.recruitment_range, 1.0, 200.0, hint="Fuglevand et al. used 30."
@@ -175,9 +203,19 @@ class EngineSettings:
         return len(self.muscles)
 
     @property
+    def unit_counts(self) -> tuple[int, ...]:
+        """Motor units of each muscle, in ``muscles`` order."""
+        upm = self.units_per_muscle
+        if upm is None:
+            return tuple(MOTOR_UNITS[m][0] for m in self.muscles)
+        if isinstance(upm, tuple):
+            return upm
+        return (int(upm),) * len(self.muscles)
+
+    @property
     def n_units(self) -> int:
         """Total number of motor units."""
-        return len(self.muscles) * self.units_per_muscle
+        return sum(self.unit_counts)
 
     @property
     def muap_samples(self) -> int:

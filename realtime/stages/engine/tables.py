@@ -39,6 +39,10 @@ from realtime.stages.engine.posture import (
     pose_units,
 )
 from realtime.stages.engine.volume_conductor import (
+    LAYER_GRID_SIZE,
+    LAYER_GRID_STEP,
+    LAYER_MAX_DEPTH,
+    LAYER_TAPER,
     MIN_INTERNAL_RATE,
     NODE_SPACING,
     Tissue,
@@ -54,7 +58,7 @@ if TYPE_CHECKING:
     from realtime.stages.engine.pool import PoolParameters
     from realtime.stages.engine.settings import EngineSettings
 
-TABLES_VERSION = "muap-tables-3"
+TABLES_VERSION = "muap-tables-5"
 """Bump when the volume conductor or the table format changes: old cache files are then ignored."""
 
 Q_MAX = 32767.0
@@ -193,6 +197,7 @@ def tables_key(
         "tissue": dataclasses.asdict(tissue),
         "node_spacing": NODE_SPACING,
         "internal_rate": MIN_INTERNAL_RATE,
+        "layer_grid": [LAYER_GRID_STEP, LAYER_GRID_SIZE, LAYER_MAX_DEPTH, list(LAYER_TAPER)],
     }
     arrays = [
         grid.joint, grid.low, grid.step, grid.size, grid.stride, grid.n_nodes,
@@ -228,7 +233,7 @@ def load_or_build_tables(
     source : str
         ``"cache"`` or ``"built"``.
     """
-    tissue = tissue or Tissue()
+    tissue = tissue or Tissue(model=settings.volume_conductor)
     grid = build_grid(settings.muscles, settings.posture_points, settings.muaps == "dynamic")
     key = tables_key(settings, layout, geometry, grid, tissue) if use_cache else ""
     if use_cache:
@@ -263,7 +268,7 @@ def build_tables(
     tissue: Tissue | None = None,
 ) -> MuapTables:
     """Compute, truncate and quantise the tables of every unit at every node of ``grid``."""
-    tissue = tissue or Tissue()
+    tissue = tissue or Tissue(model=settings.volume_conductor)
     t_start = time.perf_counter()
     fs, n_l, n_c = settings.fs, settings.muap_samples, layout.n_channels
     points, p_w = electrode_points(

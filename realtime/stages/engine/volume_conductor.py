@@ -14,14 +14,41 @@ Sources
     Merletti et al. (1999) and Farina & Merletti (2001).
 
 Medium
-    An anisotropic homogeneous half-space (muscle: ``sigma_long`` along the
-    fibres, ``sigma_trans`` across), insulated at the skin. A point current
-    ``I`` at transverse distance ``rho`` and axial offset ``dx`` from the
-    electrode gives ``phi = 2 I / (4 pi sqrt(sigma_t) sqrt(sigma_l rho^2 + sigma_t dx^2))``
-    (the 2 is the image of the source in the insulating skin surface).
-    Depth low-pass filters the MUAP through the geometry alone. The fat and
-    skin are not separate layers here: their thickness only sets the
-    minimum depth of a fibre.
+    Two models (``Tissue.model``):
+
+    ``"layered"`` (default)
+        Muscle (anisotropic: ``sigma_long`` along the fibres, ``sigma_trans``
+        across), subcutaneous fat and skin (isotropic) as planar layers, the
+        skin surface insulated: the multilayer model of Farina & Merletti
+        (2001, IEEE TBME 48(6):637-646), with their conductivities and the
+        3 mm of fat and 1 mm of skin of a forearm/upper arm. Its surface
+        potential is known in the spatial-frequency domain,
+        ``H(kx, kz) = exp(-km d) sech(k hs) sech(k hf) /
+        (sigma_t km (1 + r ts tf) + sigma_f k (tf + r ts))`` per ampere
+        (``k = |(kx, kz)|``, ``km = sqrt(kx^2 + sigma_l / sigma_t kz^2)``,
+        ``d`` the source depth below the muscle's surface, ``ts = tanh(k hs)``,
+        ``tf = tanh(k hf)``, ``r = sigma_s / sigma_f``; derived from the
+        continuity of potential and normal current at each interface), and
+        brought to space by a numerical 2-D inverse FFT (:func:`layer_correction`).
+        What the fat and skin change is the difference between that and the
+        half-space with the source at the same total depth; it is tabulated
+        once per tissue (depth x across x along the fibres) and added, by
+        trilinear interpolation, to the exact half-space term of each fibre
+        node (below) in the limb's cylindrical geometry, with the depth the
+        distance below the skin and the across-fibre offset the arc length
+        on the skin. Fat (0.05 S/m) spreads the potential over the surface and
+        lowers it, as in Farina & Merletti's Fig. 3-5.
+    ``"halfspace"``
+        An anisotropic homogeneous half-space, insulated at the skin. A point
+        current ``I`` at transverse distance ``rho`` and axial offset ``dx``
+        from the electrode gives
+        ``phi = 2 I / (4 pi sqrt(sigma_t) sqrt(sigma_l rho^2 + sigma_t dx^2))``
+        (the 2 is the image of the source in the insulating skin surface).
+        Fat and skin only set the minimum depth of a fibre.
+
+    The layered model reduces to the half-space when the fat and skin are
+    thin (their correction vanishes at zero thickness), or when all layers
+    conduct like an isotropic muscle (tests/unit/test_layered_conductor.py).
 
 Electrodes
     Each electrode is a disc on the skin; its potential is the mean over
@@ -43,6 +70,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from realtime.stages.engine.muscles import FAT_THICKNESS, SKIN_THICKNESS
+
 NODE_SPACING = 0.0005
 """Distance between source nodes along a fibre (m)."""
 
@@ -50,6 +79,18 @@ MIN_INTERNAL_RATE = 8000.0
 """MUAPs are computed at least at this rate (Hz) before decimation."""
 
 _ACTIVE_MM = 30.0  # Rosenfalck's depolarisation is < 1e-7 V beyond 30 mm behind the front.
+
+CONDUCTOR_MODELS: tuple[str, ...] = ("layered", "halfspace")
+"""Volume-conductor models of :class:`Tissue` (see the module doc)."""
+
+LAYER_GRID_STEP = 0.0005
+"""Spacing (m) of the spatial grid of :func:`layer_correction`, across and along the fibres and in depth."""
+
+LAYER_GRID_SIZE = 512
+"""FFT size of :func:`layer_correction` (the grid spans +-128 mm; beyond it the correction is 0)."""
+
+LAYER_MAX_DEPTH = 0.045
+"""Deepest source (m below the muscle surface) in the correction table; deeper ones use its last plane."""
 
 
 @dataclass(frozen=True)
@@ -64,12 +105,266 @@ class Tissue:
         Intracellular conductivity (S/m).
     fibre_radius : float
         Muscle-fibre radius (m).
+    sigma_fat, sigma_skin : float
+        Conductivity of the subcutaneous fat and of the skin (S/m); Farina & Merletti (2001).
+    fat_thickness, skin_thickness : float
+        Layer thicknesses (m): 3 mm and 1 mm, typical of the forearm and upper arm
+        (Farina & Merletti 2001 simulate 3 mm of fat and 1 mm of skin). Fibres lie
+        below both (:data:`~realtime.stages.engine.muscles.SKIN_FAT_THICKNESS`).
+    model : str
+        ``"layered"`` or ``"halfspace"`` (:data:`CONDUCTOR_MODELS`).
     """
 
     sigma_long: float = 0.5
     sigma_trans: float = 0.1
     sigma_intra: float = 1.01
     fibre_radius: float = 25e-6
+    sigma_fat: float = 0.05
+    sigma_skin: float = 1.0
+    fat_thickness: float = FAT_THICKNESS
+    skin_thickness: float = SKIN_THICKNESS
+    model: str = "layered"
+
+    def __post_init__(self) -> None:
+        if self.model not in CONDUCTOR_MODELS:
+            raise ValueError(
+                f"The argument 'model' must be one of {CONDUCTOR_MODELS}, {self.model!r} is invalid."
+            )
+        for name in ("sigma_long", "sigma_trans", "sigma_intra", "sigma_fat", "sigma_skin"):
+            if not float(getattr(self, name)) > 0.0:
+                raise ValueError(f"The argument '{name}' must be > 0 S/m, {getattr(self, name)!r} is invalid.")
+        for name in ("fat_thickness", "skin_thickness"):
+            if not 0.0 <= float(getattr(self, name)) <= 0.03:
+                raise ValueError(f"The argument '{name}' must be within [0, 0.03] m, {getattr(self, name)!r} is invalid.")
+
+    @property
+    def layer_thickness(self) -> float:
+        """Fat plus skin (m)."""
+        return float(self.fat_thickness + self.skin_thickness)
+
+    @property
+    def layered(self) -> bool:
+        """Whether the fat and skin layers are modelled (``model == "layered"`` and some thickness)."""
+        return self.model == "layered" and self.layer_thickness > 0.0
+
+
+def layered_transfer(
+    kx: np.ndarray, kz: np.ndarray, depth: float, tissue: Tissue
+) -> np.ndarray:
+    """Surface potential per ampere of a point source, in the spatial-frequency domain (V/A x m^2).
+
+    Planar muscle (anisotropic) / fat / skin, the skin surface insulated
+    (Farina & Merletti 2001); see the module doc for the formula.
+
+    Parameters
+    ----------
+    kx, kz : ndarray
+        Spatial angular frequencies across and along the fibres (rad/m), broadcast together.
+    depth : float
+        Depth of the source below the muscle's surface (m, >= 0).
+    tissue : Tissue
+        Conductivities and thicknesses.
+    """
+    st, sl = tissue.sigma_trans, tissue.sigma_long
+    k = np.hypot(kx, kz)
+    km = np.sqrt(kx * kx + (sl / st) * kz * kz)
+    ts = np.tanh(k * tissue.skin_thickness)
+    tf = np.tanh(k * tissue.fat_thickness)
+    r = tissue.sigma_skin / tissue.sigma_fat
+    # sech(a) = 2 exp(-a) / (1 + exp(-2a)): no overflow at large k.
+    ea, eb = np.exp(-k * tissue.skin_thickness), np.exp(-k * tissue.fat_thickness)
+    sech = (2.0 * ea / (1.0 + ea * ea)) * (2.0 * eb / (1.0 + eb * eb))
+    den = st * km * (1.0 + r * ts * tf) + tissue.sigma_fat * k * (tf + r * ts)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.exp(-km * depth) * sech / den
+
+
+def halfspace_transfer(kx: np.ndarray, kz: np.ndarray, depth: float, tissue: Tissue) -> np.ndarray:
+    """:func:`layered_transfer` of the muscle half-space, source at ``depth`` below the skin."""
+    km = np.sqrt(kx * kx + (tissue.sigma_long / tissue.sigma_trans) * kz * kz)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.exp(-km * depth) / (tissue.sigma_trans * km)
+
+
+def halfspace_potential(x: np.ndarray, z: np.ndarray, depth: float, tissue: Tissue) -> np.ndarray:
+    """Surface potential (V per A) of a point source ``depth`` under an insulated anisotropic half-space.
+
+    ``x`` across and ``z`` along the fibres (m) from the point above the source.
+    """
+    st, sl = tissue.sigma_trans, tissue.sigma_long
+    return 1.0 / (2.0 * np.pi * np.sqrt(st) * np.sqrt(sl * (x * x + depth * depth) + st * z * z))
+
+
+def layered_potential_planar(
+    depth: float, tissue: Tissue, n: int = LAYER_GRID_SIZE, step: float = LAYER_GRID_STEP
+) -> tuple[np.ndarray, np.ndarray]:
+    """Surface potential of the planar layered model on a grid, by numerical 2-D inverse FFT.
+
+    The half-space at the same total depth (``depth + fat + skin``), whose
+    potential is known in closed form, is subtracted in the frequency domain
+    (removing the ``1/k`` singularity at ``k = 0``) and added back in space.
+
+    Parameters
+    ----------
+    depth : float
+        Source depth below the muscle's surface (m).
+    tissue : Tissue
+    n, step : int, float
+        Grid size and spacing (m).
+
+    Returns
+    -------
+    phi : ndarray, shape (n // 2 + 1, n // 2 + 1)
+        Potential (V per A) at ``(|x|, |z|) = (i, j) * step``, ``x`` across the fibres.
+    correction : ndarray, same shape
+        ``phi`` minus the half-space term.
+    """
+    correction = _correction_plane(depth, tissue, n, step)
+    h = np.arange(n // 2 + 1) * step
+    ref = halfspace_potential(h[:, None], h[None, :], depth + tissue.layer_thickness, tissue)
+    return ref + correction, correction
+
+
+def _correction_spectrum(tissue: Tissue, n: int, step: float) -> tuple[np.ndarray, np.ndarray]:
+    """Depth-independent parts of the correction's spectrum on the half-plane of ``irfft2``.
+
+    Returns ``(g, km)``: the correction of a source ``d`` below the muscle's
+    surface is ``exp(-km d) * g`` (:func:`layered_transfer` minus
+    :func:`halfspace_transfer` at ``d + layers``, both ``exp(-km d)`` times a
+    function of ``k``).
+    """
+    kx = 2.0 * np.pi * np.fft.fftfreq(n, step)[:, None]
+    kz = 2.0 * np.pi * np.fft.rfftfreq(n, step)[None, :]
+    km = np.sqrt(kx * kx + (tissue.sigma_long / tissue.sigma_trans) * kz * kz)
+    with np.errstate(invalid="ignore"):
+        g = layered_transfer(kx, kz, 0.0, tissue) - halfspace_transfer(kx, kz, tissue.layer_thickness, tissue)
+    # k = 0: the limit differs by direction (k / km); use the mean of its neighbours.
+    g[0, 0] = (g[1, 0] + g[-1, 0] + 2.0 * g[0, 1]) / 4.0
+    return g, km
+
+
+def _correction_plane(depth: float, tissue: Tissue, n: int, step: float) -> np.ndarray:
+    g, km = _correction_spectrum(tissue, n, step)
+    plane = np.fft.irfft2(np.exp(-km * depth) * g, s=(n, n)) / (step * step)
+    return plane[: n // 2 + 1, : n // 2 + 1]
+
+
+LAYER_TAPER = (0.06, 0.12)
+"""Distances (m) over which the correction is tapered to zero (raised cosine): beyond the table it is
+0, and a step there, where a fibre's nodes cross it, would add broadband noise to distant channels."""
+
+
+def _far_taper(m: int, step: float) -> np.ndarray:
+    """Raised-cosine weight of the table cells by their distance from the source (1 near, 0 far)."""
+    h = np.arange(m) * step
+    rho = np.hypot(h[:, None], h[None, :])
+    lo, hi = LAYER_TAPER
+    w = 0.5 + 0.5 * np.cos(np.pi * np.clip((rho - lo) / (hi - lo), 0.0, 1.0))
+    return w
+
+
+@functools.lru_cache(maxsize=4)
+def layer_correction(tissue: Tissue) -> np.ndarray:
+    """What the fat and skin add to the half-space potential, tabulated: float32 ``(D, N, N)`` V per A.
+
+    Plane ``i`` is a source ``i * LAYER_GRID_STEP`` below the muscle's surface
+    (up to :data:`LAYER_MAX_DEPTH`); ``[i, a, b]`` is the correction at
+    ``a * step`` across and ``b * step`` along the fibres (the model is
+    symmetric in both), tapered to zero between 6 and 12 cm from the source
+    (:data:`LAYER_TAPER`; the correction falls as ``1/r^2``, the skin's
+    sheet conductance acting on the far field, and is 10-20 % of the
+    potential at 10 cm: beyond 6 cm the model blends into the half-space).
+    Zeros for a tissue without layers. Read-only.
+    """
+    n, step = LAYER_GRID_SIZE, LAYER_GRID_STEP
+    n_d = int(round(LAYER_MAX_DEPTH / step)) + 1
+    m = n // 2 + 1
+    out = np.zeros((n_d, m, m), np.float32)
+    if tissue.layered:
+        # deferred: scipy.fft only when tables are built
+        from scipy.fft import irfft2
+
+        g, km = _correction_spectrum(tissue, n, step)
+        attenuation = np.exp(-km * step)
+        spectrum = g / (step * step)
+        taper = _far_taper(m, step)
+        for i in range(n_d):
+            out[i] = irfft2(spectrum, s=(n, n), workers=1)[:m, :m] * taper
+            spectrum *= attenuation
+    out.setflags(write=False)
+    return out
+
+
+@njit(cache=True, fastmath=True, error_model="numpy")
+def add_layer_correction(
+    w_out: np.ndarray,
+    fibre_yz: np.ndarray,
+    fibre_w: np.ndarray,
+    x_nodes: np.ndarray,
+    points: np.ndarray,
+    point_w: np.ndarray,
+    electrode_radius: float,
+    limb_radius: float,
+    layers: float,
+    corr: np.ndarray,
+    step: float,
+) -> None:
+    """Add the fat/skin correction (:func:`layer_correction`) to a transfer matrix ``(E, K)`` in place.
+
+    Each fibre's depth below the muscle surface is ``limb_radius - |yz| - layers``
+    (at least 0), its offset across the fibres the arc length on the skin
+    between its angle and the quadrature point's, its offset along them
+    ``x_node - x_point``; the table is interpolated trilinearly. The points
+    and the near/far rule are those of :func:`transfer_matrix`.
+    """
+    n_elec = w_out.shape[0]
+    k_n = x_nodes.shape[0]
+    n_d, n_a, n_b = corr.shape
+    quad = QUADRATURE_DISTANCE * electrode_radius
+    inv = 1.0 / step
+    for e in range(n_elec):
+        row = w_out[e]
+        pc = 5 * e
+        for f in range(fibre_yz.shape[0]):
+            fy, fz = fibre_yz[f, 0], fibre_yz[f, 1]
+            depth = limb_radius - np.sqrt(fy * fy + fz * fz) - layers
+            if depth < 0.0:
+                depth = 0.0
+            di = depth * inv
+            d0 = int(di)
+            if d0 >= n_d - 1:
+                d0, fd = n_d - 2, 1.0
+            else:
+                fd = di - d0
+            theta = np.arctan2(fz, fy)
+            single = np.sqrt((fy - points[pc, 1]) ** 2 + (fz - points[pc, 2]) ** 2) > quad
+            for p in range(pc, pc + (1 if single else 5)):
+                dth = theta - np.arctan2(points[p, 2], points[p, 1])
+                dth = abs((dth + np.pi) % (2.0 * np.pi) - np.pi)
+                ai = dth * limb_radius * inv
+                a0 = int(ai)
+                if a0 >= n_a - 1:
+                    continue
+                fa = ai - a0
+                g = fibre_w[f] * (1.0 if single else point_w[p])
+                c00 = corr[d0, a0]
+                c01 = corr[d0, a0 + 1]
+                c10 = corr[d0 + 1, a0]
+                c11 = corr[d0 + 1, a0 + 1]
+                w00 = g * (1.0 - fd) * (1.0 - fa)
+                w01 = g * (1.0 - fd) * fa
+                w10 = g * fd * (1.0 - fa)
+                w11 = g * fd * fa
+                xp = points[p, 0]
+                for k in range(k_n):
+                    bi = abs(x_nodes[k] - xp) * inv
+                    b0 = int(bi)
+                    if b0 >= n_b - 1:
+                        continue
+                    fb = bi - b0
+                    lo = w00 * c00[b0] + w01 * c01[b0] + w10 * c10[b0] + w11 * c11[b0]
+                    hi = w00 * c00[b0 + 1] + w01 * c01[b0 + 1] + w10 * c10[b0 + 1] + w11 * c11[b0 + 1]
+                    row[k] += lo + fb * (hi - lo)
 
 
 def rosenfalck(s_mm: np.ndarray) -> np.ndarray:
@@ -497,6 +792,20 @@ def surface_potentials(
         tissue.sigma_long,
         tissue.sigma_trans,
     )
+    if tissue.layered:
+        add_layer_correction(
+            w,
+            np.ascontiguousarray(fibre_yz, np.float64),
+            np.ascontiguousarray(fibre_w, np.float64),
+            np.ascontiguousarray(x_nodes, np.float64),
+            points,
+            point_w,
+            float(electrode_radius),
+            float(np.hypot(points[0, 1], points[0, 2])),
+            tissue.layer_thickness,
+            layer_correction(tissue),
+            LAYER_GRID_STEP,
+        )
     return channel_potentials(currents, w, np.ascontiguousarray(montage, np.float64))
 
 
