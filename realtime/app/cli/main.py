@@ -37,6 +37,10 @@ COMMANDS: dict[str, LazyCommand] = {
         "realtime.app.cli.demo:demo_outlet",
         "A stand-alone test producer of the viewer's streams (EMG, activation, IMU, status).",
     ),
+    "record": LazyCommand(
+        "realtime.app.cli.record:record",
+        "Record every myostream stream (and other named LSL streams) to XDF with LabRecorder.",
+    ),
     "train": LazyCommand(
         "realtime.app.cli.train:train", "Train the activation network and write a checkpoint."
     ),

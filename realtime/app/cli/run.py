@@ -11,6 +11,7 @@ import click
 
 from devices.profiles import DEFAULT_PROFILE, ProfileError, builtin_profiles, load_profile
 from gui.process import start_viewer_process
+from realtime.app.physics import envelope_stage
 from realtime.app.simulator import Simulator, SimulatorConfig
 from realtime.app.sources import build_source, source_options
 from realtime.app.status import STATUS_LEGEND, status_line
@@ -18,9 +19,12 @@ from realtime.body.gestures import load_gestures, schedule_end
 from realtime.core.progress import Progress
 from realtime.core.units import EMG_FS_MAX, EMG_FS_MIN, STANDARD_GRAVITY
 from realtime.stages.artefacts import ArtefactSettings
-from realtime.stages.engine import get_layout
+from realtime.stages.engine import EngineSettings, get_layout
 from realtime.stages.faults import FaultStage, load_faults
 from realtime.stages.guard import GuardSettings
+from realtime.stages.model.checkpoint import CheckpointError, load_checkpoint
+from realtime.stages.model.outputs import check_activation_outputs, checkpoint_label
+from realtime.stages.model.stage import ModelActivationStage
 
 
 def option_error(err: Exception) -> click.UsageError:
@@ -34,6 +38,36 @@ def option_error(err: Exception) -> click.UsageError:
         if param.opts and param.name:
             text = text.replace(f"The argument '{param.name}'", f"The option '{param.opts[0]}'")
     return click.UsageError(text)
+
+
+def build_model_stage(model_path: str | None, engine: EngineSettings, quiet: bool = False) -> object:
+    """The activation stage for ``--model`` (``None``: the shipped model), its outputs matched by name.
+
+    A checkpoint of muscle activations drives the engine's muscles by name; one
+    of channel envelopes goes through the physics inversion calibrated from this
+    engine (:func:`realtime.app.physics.envelope_stage`). Raises
+    ``click.ClickException`` with one line naming the checkpoint when it cannot
+    drive the engine. Prints a one-line notice when dynamic MUAPs are asked
+    for and the checkpoint has no posture head.
+    """
+    try:
+        ckpt = load_checkpoint(model_path)
+        if ckpt.output_kind == "activation":
+            check_activation_outputs(ckpt, tuple(engine.muscles), model_path)
+            stage = ModelActivationStage(ckpt)
+        else:
+            stage = envelope_stage(ModelActivationStage(ckpt), engine)
+            if not quiet:
+                click.echo(f"myostream: {checkpoint_label(ckpt, model_path)} predicts {ckpt.layout or engine.layout} "
+                           "channel envelopes; they drive the engine's muscles through the envelope inversion "
+                           "(docs/model.md).", err=True)
+    except (CheckpointError, ValueError) as err:
+        raise click.ClickException(f"{err}" if model_path is None or str(model_path) in str(err)
+                                   else f"--model '{model_path}': {err}") from None
+    if engine.muaps == "dynamic" and not stage.has_posture and not quiet:
+        click.echo(f"myostream: notice: {checkpoint_label(ckpt, model_path)} has no posture head; dynamic MUAPs "
+                   "stay at the neutral posture (as static MUAPs).", err=True)
+    return stage
 
 
 def _check_layout(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -117,6 +151,9 @@ def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
 @click.option("--activation", type=click.Choice(["model", "teacher"]), default="model", show_default=True,
               help="What drives the engine: the activation network (any source) or the synthetic arm's "
                    "physics ground truth (synthetic source only).")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False), default=None,
+              help="Checkpoint of the activation network [default: the shipped model]. Its outputs are matched "
+                   "to the engine's muscles by name (docs/model.md).")
 @click.option("--units", "units_per_muscle", type=click.IntRange(1, 1000), default=None,
               help="Motor units per muscle [default: each muscle's published count, e.g. biceps 774].")
 @click.option("--wait-for-consumer", type=click.FloatRange(min=0), default=0.0, show_default=True,
@@ -173,7 +210,8 @@ def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
 @click.option("--allow-duplicate-name", is_flag=True,
               help="Publish even if streams with the same names (--name) are already on the network.")
 def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | None, prefix: str, activation: str,
-        units_per_muscle: int | None, wait_for_consumer: float, noise_uv: float, pink_uv: float, powerline_hz: str,
+        model_path: str | None, units_per_muscle: int | None, wait_for_consumer: float, noise_uv: float,
+        pink_uv: float, powerline_hz: str,
         powerline_uv: float, wander_uv: float, motion_uv: float, ecg_uv: float, ecg_bpm: float, faults: tuple,
         gestures: tuple | None, gesture_mix: str, view: bool, quiet: bool, priority: str, profile: str,
         device_clock: bool, acc_range_g: float, gyro_range_dps: float, linger_s: float,
@@ -222,9 +260,15 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
             click.echo(status_line(report, source, guard=sim.pipeline.guard.status_text()))
 
     progress = Progress(sys.stderr.write, sys.stderr.flush)
+    stage = None
+    if activation == "model":
+        stage = build_model_stage(model_path, EngineSettings(layout=layout, fs=fs, seed=seed,
+                                                             units_per_muscle=units_per_muscle, muaps=muaps), quiet)
+    elif model_path is not None:
+        raise click.UsageError("--model needs --activation model (the default); --activation teacher uses no network.")
     try:
         with progress.phase(f"setting up the {activation} activation stage and the motor-unit pools"):
-            sim = Simulator(config, source, on_status=print_status)
+            sim = Simulator(config, source, activation_stage=stage, on_status=print_status)
     except (TypeError, ValueError) as err:  # e.g. a fault naming a channel the layout does not have
         raise click.UsageError(str(err)) from err
     if not allow_duplicate_name:

@@ -41,6 +41,10 @@ VERSION = 1
 
 TARGET_KINDS: tuple[str, ...] = ("teacher", "emg-envelope")
 
+OUTPUT_KINDS: tuple[str, ...] = ("activation", "envelope")
+"""What a checkpoint's outputs are: muscle activations (the engine's muscles, by name) or
+normalised channel envelopes of a recording layout (``Checkpoint.layout``)."""
+
 
 class CheckpointError(ValueError):
     """A checkpoint is missing, unreadable, or does not fit what it is used for."""
@@ -76,6 +80,13 @@ class Checkpoint:
         Training metrics (losses, epochs, validation scores).
     training : Mapping
         How the model was trained (command, seed, data description, duration).
+    output_kind : str
+        ``"activation"`` (outputs are muscle activations named like the engine's muscles) or
+        ``"envelope"`` (outputs are channel envelopes of the recording layout ``layout``);
+        ``""`` derives it from ``target`` (teacher → activation, EMG envelope → envelope).
+    layout : str
+        For ``"envelope"`` outputs: the recording layout they belong to (an engine layout name
+        such as ``armband8``, or the recorded EMG stream's name); ``""`` when unknown.
     version : int
         Layout version of the file it came from.
     """
@@ -92,10 +103,20 @@ class Checkpoint:
     target_scale: tuple[float, ...] = ()
     metrics: Mapping[str, Any] = field(default_factory=dict)
     training: Mapping[str, Any] = field(default_factory=dict)
+    output_kind: str = ""
+    layout: str = ""
     version: int = VERSION
 
     def __post_init__(self) -> None:
         cfg = self.config
+        if not self.output_kind:
+            object.__setattr__(self, "output_kind", "activation" if self.target == "teacher" else "envelope")
+        if self.output_kind not in OUTPUT_KINDS:
+            raise CheckpointError(
+                f"The checkpoint's output kind must be one of {OUTPUT_KINDS}. {self.output_kind!r} is invalid."
+            )
+        if len(set(self.outputs)) != len(self.outputs):
+            raise CheckpointError(f"The checkpoint's output names must be unique, got {list(self.outputs)}.")
         if len(self.inputs) != cfg.n_inputs:
             raise CheckpointError(f"The checkpoint names {len(self.inputs)} inputs, its network has {cfg.n_inputs}.")
         if len(self.outputs) != cfg.n_outputs:
@@ -193,6 +214,8 @@ class Checkpoint:
                 "target_scale": [float(v) for v in self.target_scale],
                 "metrics": _plain(dict(self.metrics)),
                 "training": _plain(dict(self.training)),
+                "output_kind": self.output_kind,
+                "layout": self.layout,
             },
         }
 
@@ -376,6 +399,8 @@ def load_checkpoint(path: str | Path | None = None) -> Checkpoint:
             target_scale=tuple(float(v) for v in meta.get("target_scale", ())),
             metrics=dict(meta.get("metrics", {})),
             training=dict(meta.get("training", {})),
+            output_kind=str(meta.get("output_kind", "")),
+            layout=str(meta.get("layout", "")),
             version=version,
         )
     except CheckpointError as err:
