@@ -19,8 +19,8 @@ Per block, :func:`add_discharges`
    (``acc = c_d t_d + (... + (c_0 t_0 + acc))``; ``fastmath={"contract"}``
    only, no reassociation), so every value is computed by the same
    instructions for any block split. Meanwhile the tables of the discharge
-   :data:`PREFETCH_AHEAD` places later are prefetched, every cache line up to
-   :data:`PREFETCH_LINES` (they would otherwise come from main memory with
+   :data:`PREFETCH_AHEAD` places later are prefetched, up to
+   :data:`PREFETCH_LINES` cache lines each (they would otherwise come from main memory with
    the loop waiting).
 
 The accumulator is a flat float32 buffer of ``(max_block + L - 1) * C + 16``
@@ -42,12 +42,12 @@ from realtime.stages.engine.posture import MAX_AXES, simplex_weights
 PREFETCH_AHEAD = 3
 """While discharge ``i`` is added, the tables of discharge ``i + PREFETCH_AHEAD`` are prefetched."""
 
-PREFETCH_LINES = 64
-"""Cap on the cache lines (64 bytes = 32 int16 values) prefetched of each of those tables: every
-line of a table up to 4 KB (all tables at 2 kHz on armband8, grid64 up to 32 rows). With the
-published pools the dynamic tables (19 MB on armband8, 153 MB on grid64) live in main memory, and
-prefetching only the first 3 lines left the loop waiting on the rest (armband8 dynamic 34x -> 65x
-real time on the shared machine)."""
+PREFETCH_LINES = 12
+"""Cap on the cache lines (64 bytes = 32 int16 values) prefetched at the start of each of those
+tables (an armband8 table at 2 kHz is 11 lines on average); the hardware prefetcher follows longer
+streams. With the published pools the dynamic tables (19 MB armband8, 153 MB grid64) live in main
+memory. Measured (bench engine, dynamic, two alternating runs vs 3 lines): 12 lines left armband8
+unchanged and gave grid64 +16-26 %; 64 lines slowed grid64 by ~22 %."""
 
 W_COUNT = MAX_AXES + 1
 """Column of the blend scratch ``w_node`` that holds the number of terms."""
