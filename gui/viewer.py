@@ -21,6 +21,7 @@ from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
 
 from gui import theme
 from gui.heatmap import make_rms_panel
+from gui.intent import GestureKeys
 from gui.panels import ActivationBars, ImuTraces
 from gui.streams import LIVE, LOST, ROLE_SUFFIXES, WAITING, StreamSlot
 from gui.traces import MAX_WINDOW_S, MIN_WINDOW_S, EmgTraces, format_amount
@@ -182,6 +183,16 @@ class Viewer(QtWidgets.QMainWindow):
         self.fit_activations = True
         self._build_panels()
         self._build_toolbar()
+        self.gesture_keys: GestureKeys | None = None
+        if discovery.prefix is not None:  # intent for the simulator's gesture layer (run --gestures)
+            self.gesture_keys = GestureKeys(self, discovery.prefix)
+            self.toolbar.addSeparator()
+            self.toolbar.addWidget(self.gesture_keys.label)
+            # Digits belong to the gesture keys unless a spin box was clicked to type in it.
+            for spin in (self.window_spin, self.spacing_spin):
+                spin.setFocusPolicy(QtCore.Qt.FocusPolicy.ClickFocus)
+                spin.editingFinished.connect(self.traces.widget.setFocus)
+            self.traces.widget.setFocus()
         self._build_status_bar()
         prefix = discovery.prefix or "LSL"
         self.setWindowTitle(f"myostream viewer · {prefix} · {self.emg.meta.describe()}")
@@ -614,6 +625,8 @@ class Viewer(QtWidgets.QMainWindow):
         """Stop the timer and close every inlet."""
         self.timer.stop()
         self._companion_resolver = None
+        if self.gesture_keys is not None:
+            self.gesture_keys.close()
         self.channel_dialog.close()
         self.emg.close()
         for slot in self.companions.values():

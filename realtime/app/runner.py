@@ -27,6 +27,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -46,7 +47,9 @@ from realtime.core.block import Block, regular_timestamps
 from realtime.core.checks import check_number, check_optional_number, ensure_int
 from realtime.core.contract import StreamFormat, check_chain, part_name
 from realtime.core.logs import logger
-from realtime.core.priority import check_priority, set_thread_priority
+from realtime.core.priority import Scheduling, apply_scheduling, check_priority, scheduled_here
+from realtime.core.progress import SILENT, Progress
+from realtime.core.schemas import GESTURE_CHANNELS
 from realtime.core.units import EMG_FS_HINT, EMG_FS_MAX, EMG_FS_MIN, IMU_CHANNELS, STANDARD_GRAVITY
 from realtime.stages.grid import GridResampler
 from realtime.stages.guard import GuardSettings, InputGuard
@@ -74,9 +77,11 @@ class PipelineSettings:
     status_interval : float
         Seconds between two status callbacks.
     priority : {"normal", "auto", "realtime"}
-        Scheduling of the runner thread started by :meth:`Pipeline.start`
+        Scheduling of the runner thread started by :meth:`Pipeline.start` and of the
+        I/O threads created under :meth:`Pipeline.scheduled_io`
         (:mod:`realtime.core.priority`): ``"auto"`` asks for real-time scheduling
-        and keeps normal priority if refused; ``"realtime"`` fails if refused.
+        and falls back to a lower ``nice`` value, then normal priority, if refused;
+        ``"realtime"`` fails if refused.
     guard : GuardSettings
         Rules of the source boundary (:mod:`realtime.stages.guard`): plausible IMU
         ranges and timestamps.
@@ -132,6 +137,9 @@ class PipelineOutputs:
         ``realtime.app.provenance.PROVENANCE_CHANNELS``; the array is reused) and the
         block's last-sample timestamp. The row comes from the grid block's
         ``events["provenance"]`` (the activation rows' own ``aux["imu_seq"]``).
+    gesture : Sink | None
+        Receives the gesture ground truth (aux ``"gesture"`` of the drive stages' output: class,
+        effort), one row per EMG sample on the EMG grid's timestamps.
     """
 
     emg: Sink | None = None
@@ -141,6 +149,7 @@ class PipelineOutputs:
     markers: Callable[[str, float], None] | None = None
     spikes: Callable[[np.ndarray, np.ndarray], None] | None = None
     provenance: Callable[[np.ndarray, float], None] | None = None
+    gesture: Sink | None = None
 
 
 @dataclass
@@ -155,12 +164,18 @@ class RunnerStats:
         Blocks produced so far.
     late_ticks : int
         Blocks that started more than one block period after their due time.
+    max_lateness : float
+        The latest a tick started after its due time, in seconds (0 when none was late).
     t0 : float
         Timestamp of EMG sample 0 (LSL clock).
     stage_ns : dict[str, int]
         Cumulative time spent in each stage (``STAGE_NAMES``), in nanoseconds.
+    stage_max_ns : dict[str, int]
+        The longest time one tick spent in each stage, in nanoseconds (where a tail comes from).
     busy_ns : int
         Cumulative time spent working (all stages).
+    busy_max_ns : int
+        The longest tick (all stages).
     newest_imu_time, newest_imu_seq : float | None, int | None
         Timestamp and source sample index (the IMU blocks' ``seq`` numbering) of the
         newest IMU sample that contributed to the latest EMG block, as the blocks'
@@ -170,9 +185,12 @@ class RunnerStats:
     samples_sent: int = 0
     ticks: int = 0
     late_ticks: int = 0
+    max_lateness: float = 0.0
     t0: float = 0.0
     stage_ns: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STAGE_NAMES, 0))
+    stage_max_ns: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STAGE_NAMES, 0))
     busy_ns: int = 0
+    busy_max_ns: int = 0
     newest_imu_time: float | None = None
     newest_imu_seq: int | None = None
 
@@ -266,6 +284,10 @@ class Pipeline:
         Sleeps for the given number of seconds.
     status_callbacks : Sequence[Callable[[StatusReport], None]]
         Called from the runner thread once per ``settings.status_interval``.
+    drive : Sequence[Stage]
+        Stages on the EMG grid before the engine that change what drives it (the gesture layer,
+        ``realtime.stages.gesture_mix``); their time counts as ``"resample"``.
+
     Raises
     ------
     ChainError
@@ -284,12 +306,14 @@ class Pipeline:
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         status_callbacks: Sequence[Callable[[StatusReport], None]] = (),
+        drive: Sequence[Stage] = (),
     ) -> None:
         if clock is None:
             clock = pylsl.local_clock
         self.source = source
         self.activation = activation
         self.stages = tuple(stages)
+        self.drive = tuple(drive)
         if not self.stages:
             raise ValueError("The argument 'stages' must hold at least the engine (the first stage on the EMG grid).")
         self.outputs = outputs or PipelineOutputs()
@@ -300,10 +324,11 @@ class Pipeline:
         self.guard = InputGuard(self.settings.guard, clock)
         needs_imu = any("imu" in stage.input_format.aux for stage in self.stages)
         self.grid = GridResampler(self.settings.fs, imu=needs_imu)
-        formats = check_chain(source.output_format, [self.guard, activation, self.grid, *self.stages],
+        formats = check_chain(source.output_format, [self.guard, activation, self.grid, *self.drive, *self.stages],
                               part_name(source))
         self.formats: tuple[StreamFormat, ...] = tuple(formats)
-        """The resolved format entering each part (guard, activation, grid, stages...), then the chain's output."""
+        """The resolved format entering each part (guard, activation, grid, drive..., stages...), then the chain's
+        output."""
         source_fmt = formats[0]  # formats[i] enters part i (guard, activation, grid, stages...); the last leaves
         truth = source_fmt.aux_labels("activation")
         if truth is None and "activation" in source_fmt.aux:
@@ -314,8 +339,9 @@ class Pipeline:
         self._provenance = np.full(len(PROVENANCE_CHANNELS), np.nan)
         self._stop_event = threading.Event()
         self._thread: threading.Thread | None = None
-        self.thread_priority: str | None = None
-        """What the runner thread got from ``settings.priority`` (``"realtime"``/``"normal"``), once started."""
+        self._source_open = threading.Event()
+        self.scheduling: Scheduling | None = None
+        """What the runner thread got from ``settings.priority``, once started."""
         self._error: BaseException | None = None
 
     @property
@@ -345,6 +371,7 @@ class Pipeline:
             logger.warning("%s: already running; start() ignored.", type(self).__name__)
             return
         self._stop_event.clear()
+        self._source_open.clear()
         self._error = None
         self._thread = threading.Thread(target=self._thread_main, name="myostream-runner", daemon=True)
         self._thread.start()
@@ -359,6 +386,27 @@ class Pipeline:
             raise RuntimeError(f"The runner thread did not stop within {timeout} s.")
         self._thread = None
         self._raise_stored_error()
+
+    def wait_started(self, timeout: float | None = None) -> bool:
+        """Wait until the runner thread has opened the source (its clock starts right after).
+
+        Re-raises the runner's exception if it failed before that (e.g. a
+        serial port that does not exist), so a caller can say "publishing"
+        only once the run has really begun.
+
+        Returns
+        -------
+        started : bool
+            ``True`` once the source is open, ``False`` on timeout.
+        """
+        if self._thread is None:
+            raise RuntimeError("The pipeline is not started. Use Pipeline.start() first.")
+        opened = self._source_open.wait(timeout)
+        if self._error is not None:
+            self._thread.join()
+            self._thread = None
+            self._raise_stored_error()
+        return opened
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for a run with a ``duration`` to finish; re-raise its exception.
@@ -383,17 +431,35 @@ class Pipeline:
         self._loop()
         return self.stats
 
+    @property
+    def thread_priority(self) -> str | None:
+        """``"realtime"`` or ``"normal"`` (a ``nice`` fallback counts as normal); ``None`` before the start."""
+        if self.scheduling is None:
+            return None
+        return "realtime" if self.scheduling.realtime else "normal"
+
+    def scheduled_io(self) -> AbstractContextManager[Scheduling]:
+        """A block in which the threads started (liblsl's, when outlets are created) get the runner's scheduling.
+
+        Data leaves through those threads after a push: at normal priority on a busy
+        machine they add the tail that a real-time runner removed
+        (:func:`realtime.core.priority.scheduled_here`). The calling thread keeps its own.
+        """
+        return scheduled_here(self.settings.priority, who="LSL I/O threads")
+
     def request_stop(self) -> None:
         """Ask the runner to stop after the current tick (safe from any thread or signal handler)."""
         self._stop_event.set()
 
     def _thread_main(self) -> None:
         try:
-            self.thread_priority = set_thread_priority(self.settings.priority)
+            self.scheduling = apply_scheduling(self.settings.priority, who="runner thread")
             self._loop()
         except BaseException as err:  # re-raised from stop()/wait()
             logger.debug("%s: runner failed (re-raised from stop/wait): %r", type(self).__name__, err)
             self._error = err
+        finally:
+            self._source_open.set()  # wake wait_started() also when the run failed or ended
 
     def _raise_stored_error(self) -> None:
         if self._error is not None:
@@ -409,6 +475,7 @@ class Pipeline:
         clock, sleep = self._clock, self._sleep
 
         self.source.start()
+        self._source_open.set()
         try:
             t0 = clock()
             self._reset_stages(t0)
@@ -428,6 +495,7 @@ class Pipeline:
                     now = clock()
                 elif now - due > block_period:
                     stats.late_ticks += 1
+                    stats.max_lateness = max(stats.max_lateness, now - due)
                 self._tick(n, self.source.read, self.outputs)
                 if now >= next_status:
                     elapsed = now - last_status_t
@@ -453,12 +521,13 @@ class Pipeline:
         self.guard.reset(formats[0])
         self.activation.reset(formats[1])
         self.grid.reset(formats[2], max_block=block_size, t0=t0)
-        for stage, fmt in zip(self.stages, formats[3:]):
+        for stage, fmt in zip((*self.drive, *self.stages), formats[3:]):
             stage.reset(fmt, max_block=block_size)
         self._provenance[:] = np.nan
         self._provenance[IMU_SEQ] = -1.0
 
-    def warm_up(self, ticks: int = 3) -> None:
+    def warm_up(self, ticks: int = 3, progress: Progress = SILENT,
+                prepare: Callable[[], None] | None = None) -> None:
         """Build every table and compile every kernel now, before the stream goes live.
 
         Runs a few ticks of the live code (:meth:`_tick`) on a still arm
@@ -467,17 +536,52 @@ class Pipeline:
         when the run starts, so the output is the same with or without a
         warm-up. Call it before the outlets appear: a consumer then never sees
         a stream that stalls for seconds at start.
+
+        Parameters
+        ----------
+        ticks : int
+            Ticks of the live code to run.
+        progress : Progress
+            Where the phases are reported (silent by default).
+        prepare : Callable[[], None] | None
+            Slow set-up of later stages (e.g. the engine's MUAP tables), run in
+            this thread while the activation stage compiles in another one; the
+            two need different cores on a first run (numba compiles, numpy
+            builds tables), so the cold start is shorter than their sum.
         """
         t0 = self._clock()
         still = StillSource(self.source.output_format, t0)
-        self._reset_stages(t0)
-        saved = self.stats
-        self.stats = RunnerStats()
+        failure: list[BaseException] = []
+
+        def warm_activation() -> None:  # the activation stage alone: its kernels compile (or load)
+            try:
+                self.guard.reset(self.formats[0])
+                self.activation.reset(self.formats[1])
+                self.activation.process(self.guard.process(still.read()))
+            except BaseException as err:  # re-raised below, in the caller's thread
+                failure.append(err)
+
+        helper = threading.Thread(target=warm_activation, name="myostream-warm-up", daemon=True)
+        helper.start()
         try:
-            for _ in range(ticks):
-                self._tick(self.settings.block_size, still.read, PipelineOutputs())
-        finally:
-            self.stats = saved
+            if prepare is not None:
+                prepare()
+        except BaseException:
+            helper.join()  # never leave the helper running behind an error
+            raise
+        with progress.phase("compiling the kernels (first run only; later runs load them from the numba cache)"):
+            helper.join()
+            if failure:
+                raise failure[0]
+            still = StillSource(self.source.output_format, t0)
+            self._reset_stages(t0)
+            saved = self.stats
+            self.stats = RunnerStats()
+            try:
+                for _ in range(ticks):
+                    self._tick(self.settings.block_size, still.read, PipelineOutputs())
+            finally:
+                self.stats = saved
 
     def _tick(self, n: int, read: Callable[[], Block], out: PipelineOutputs) -> None:
         """One tick: read the source, pass the blocks forward, hand the results to ``out``."""
@@ -495,6 +599,12 @@ class Pipeline:
         blk = self.grid.pull(n)
         t_grid_last = float(blk.timestamps[-1])
         provenance = blk.events["provenance"]
+        for stage in self.drive:
+            blk = stage.process(blk)
+            for text, timestamp in blk.events.get("markers", ()):
+                self._emit_marker(text, timestamp, out)
+        gesture = blk.aux.get("gesture") if self.drive else None
+        grid_blk = blk
         t_d = time.perf_counter_ns()
         blk = self.engine.process(blk)
         discharges = blk.events.get("discharges")
@@ -514,6 +624,8 @@ class Pipeline:
         prov[EMG_INDEX], prov[EMG_SAMPLES], prov[EMG_PUSH_TIME] = stats.samples_sent, n, t_push
         if out.provenance is not None:
             out.provenance(prov, t_grid_last)
+        if gesture is not None and out.gesture is not None:
+            out.gesture.write(Block(gesture, grid_blk.timestamps, grid_blk.fs, grid_blk.seq, GESTURE_CHANNELS))
         if imu.n_samples:
             if out.imu is not None:
                 out.imu.write(imu)
@@ -530,13 +642,29 @@ class Pipeline:
             if act.n_samples:
                 out.activation_model.write(act)
         t_f = time.perf_counter_ns()
-        ns["source"] += t_b - t_a
-        ns["activation"] += t_c - t_b
-        ns["resample"] += t_d - t_c
-        ns["engine"] += t_e - t_d
-        ns["post"] += t_p - t_e
-        ns["output"] += t_f - t_p
-        stats.busy_ns += t_f - t_a
+        mx = stats.stage_max_ns  # unrolled: no tuple per tick (GC-tracked allocations start collections)
+        d = t_b - t_a
+        ns["source"] += d
+        mx["source"] = max(mx["source"], d)
+        d = t_c - t_b
+        ns["activation"] += d
+        mx["activation"] = max(mx["activation"], d)
+        d = t_d - t_c
+        ns["resample"] += d
+        mx["resample"] = max(mx["resample"], d)
+        d = t_e - t_d
+        ns["engine"] += d
+        mx["engine"] = max(mx["engine"], d)
+        d = t_p - t_e
+        ns["post"] += d
+        mx["post"] = max(mx["post"], d)
+        d = t_f - t_p
+        ns["output"] += d
+        mx["output"] = max(mx["output"], d)
+        busy = t_f - t_a
+        stats.busy_ns += busy
+        if busy > stats.busy_max_ns:
+            stats.busy_max_ns = busy
         stats.samples_sent += n
         stats.ticks += 1
         if prov[IMU_SEQ] >= 0:

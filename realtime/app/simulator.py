@@ -14,26 +14,34 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pylsl
 
+from devices.lsl_intent import LslIntent
 from devices.lsl_outlet import LslOutlet, MarkerOutlet, find_collisions, linger
 from devices.profiles import DEFAULT_PROFILE, Profile, load_profile
 from realtime.app.device_outputs import DeviceOutputs
 from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings, StatusReport
-from realtime.core.anatomy import MUSCLES
+from realtime.body.gestures import GestureCommand, GestureSettings, GestureSynthesizer
+from realtime.core.anatomy import GESTURES, MUSCLES
 from realtime.core.checks import check_choice, check_name, check_number, check_type, ensure_int
 from realtime.core.logs import logger
+from realtime.core.priority import MemoryLock, Scheduling, apply_scheduling
+from realtime.core.priority import lock_memory as lock_process_memory
+from realtime.core.progress import SILENT, Progress
 from realtime.core.schemas import (
     StreamSpec,
     activation_stream_spec,
     emg_stream_spec,
+    gesture_stream_spec,
     imu_stream_spec,
     markers_stream_spec,
     provenance_stream_spec,
     spikes_stream_spec,
     status_stream_spec,
+    stream_name,
 )
 from realtime.stages.artefacts import ArtefactSettings, ArtefactStage
 from realtime.stages.engine import EmgEngine, EngineSettings, get_layout
 from realtime.stages.faults import Fault, FaultStage
+from realtime.stages.gesture_mix import MIX_RULES, GestureMix
 from realtime.stages.guard import GuardSettings
 from realtime.stages.model.stage import ModelActivationStage
 from realtime.stages.teacher import TeacherActivation
@@ -92,6 +100,12 @@ class SimulatorConfig:
     device_clock : bool
         Give a device profile's streams its clock drift, delivery jitter and bursts
         (true sample times on ``<prefix>-provenance``).
+    gestures : tuple of GestureCommand | None
+        The gesture layer (docs/gestures.md): ``None`` leaves it out; a tuple (empty: live intent
+        only) scripts gestures (``realtime.body.gestures.load_gestures``), listens to
+        ``<prefix>-intent`` and publishes ``<prefix>-gesture``.
+    gesture_mix : {"sum", "max"}
+        How gesture and IMU-driven activations combine (``realtime.stages.gesture_mix``).
     """
 
     prefix: str = "myostream"
@@ -110,6 +124,8 @@ class SimulatorConfig:
     linger_s: float = 1.0
     profile: str | Profile = DEFAULT_PROFILE
     device_clock: bool = False
+    gestures: tuple[GestureCommand, ...] | None = None
+    gesture_mix: str = "sum"
 
     def __post_init__(self) -> None:
         check_type("guard", self.guard, GuardSettings, "a GuardSettings")
@@ -121,6 +137,12 @@ class SimulatorConfig:
             check_type("faults", fault, Fault, faults_rule)
         check_name("prefix", self.prefix)
         check_choice("activation", self.activation, ACTIVATIONS)
+        check_choice("gesture_mix", self.gesture_mix, MIX_RULES)
+        if self.gestures is not None:
+            gestures_rule = "None or a tuple of realtime.body.gestures.GestureCommand (see load_gestures)"
+            check_type("gestures", self.gestures, tuple, gestures_rule)
+            for command in self.gestures:
+                check_type("gestures", command, GestureCommand, gestures_rule)
         if self.units_per_muscle is not None:
             ensure_int("units_per_muscle", self.units_per_muscle, 1, 1000)
         # Rate, block size and duration are checked by PipelineSettings.
@@ -218,6 +240,22 @@ class Simulator:
         self.artefact_stage = ArtefactStage(config.artefacts, config.fs, self.engine.channels)
         self.fault_stage = FaultStage(config.faults, config.fs, self.engine.channels, seed=config.seed)
         self._on_status = on_status
+        self.io_scheduling: Scheduling | None = None
+        """What the outlets' I/O threads got (set by :meth:`start`)."""
+        self.memory_lock = MemoryLock(False, "not asked")
+        """Whether :meth:`start` locked the process in RAM."""
+        self.caller_scheduling: Scheduling | None = None
+        """What the thread that called :meth:`start` got (``dedicated_process``)."""
+        self.intent: LslIntent | None = None
+        self.gestures: GestureSynthesizer | None = None
+        self.gesture_outlet: LslOutlet | None = None
+        drive: tuple[Stage, ...] = ()
+        if config.gestures is not None:
+            self.intent = LslIntent(stream_name(prefix, "intent"))
+            self.gestures = GestureSynthesizer(config.fs, config.gestures, self.intent, self.engine.settings.muscles,
+                                               GestureSettings(seed=config.seed))
+            self.gesture_outlet = LslOutlet(gesture_stream_spec(prefix, GESTURES, config.fs))
+            drive = (GestureMix(self.gestures, config.gesture_mix),)
         outputs = PipelineOutputs(
             emg=self.emg_outlet if self.device is None else self.device.emg_sink,
             imu=self.imu_outlet if self.device is None else self.device.imu_sink(self.imu_outlet),
@@ -226,6 +264,7 @@ class Simulator:
             markers=self.marker_outlet,
             spikes=self.spike_outlet.push_rows,
             provenance=provenance,
+            gesture=self.gesture_outlet,
         )
         kwargs = {} if sleep is None else {"sleep": sleep}
         self.pipeline = Pipeline(
@@ -242,6 +281,7 @@ class Simulator:
             ),
             clock=clock,
             status_callbacks=[self._publish_status],
+            drive=drive,
             **kwargs,
         )
 
@@ -258,7 +298,7 @@ class Simulator:
                 self.spike_outlet, self.provenance_outlet]
         if self.device is not None and self.device.imu_outlet is not None:
             outs.append(self.device.imu_outlet)
-        return outs + ([self.model_outlet] if self.model_outlet is not None else [])
+        return outs + [o for o in (self.model_outlet, self.gesture_outlet) if o is not None]
 
     def _publish_status(self, report: StatusReport) -> None:
         latency_ms = float("nan")
@@ -306,11 +346,20 @@ class Simulator:
         """End a running fault at the next EMG block (or cancel one that has not started)."""
         self.fault_stage.end(fault_id)
 
-    def start(self, wait_for_consumer: float = 0.0, freeze_gc: bool = False) -> None:
-        """Warm the pipeline up, create the outlets and start the runner thread.
+    def start(
+        self,
+        wait_for_consumer: float = 0.0,
+        freeze_gc: bool = False,
+        progress: Progress = SILENT,
+        dedicated_process: bool = False,
+    ) -> None:
+        """Warm the pipeline up, create the outlets, start the runner thread and wait until it runs.
 
         Tables are built and kernels compiled before the outlets appear, so a
-        consumer that sees the streams gets data from the first tick on.
+        consumer that sees the streams gets data from the first tick on. When
+        this returns the source is open and the clock has started; if the
+        runner fails before that (e.g. a serial port that does not exist), its
+        exception is raised here and the outlets are gone again.
 
         Parameters
         ----------
@@ -324,17 +373,55 @@ class Simulator:
             passes in the runner thread walk only new objects and stay short.
             Process-wide: meant for a process that exists to run the simulator
             (``launch.py run`` sets it).
+        progress : Progress
+            Where the start-up phases (MUAP tables, kernels) are reported, one
+            line each with its time (silent by default).
+        dedicated_process : bool
+            The process exists to run the simulator (``launch.py run``, the latency
+            benchmark): ``freeze_gc``, lock the process in RAM (``mlockall``; result in
+            :attr:`memory_lock`) and, once the runner runs, give the calling thread the
+            runner's scheduling too (:attr:`caller_scheduling`; what it starts, such as a
+            viewer, gets normal scheduling). That thread only waits, but a Python
+            thread at normal priority that holds the GIL when a busy program preempts
+            it stalls the real-time runner until it runs again (priority inversion).
+            All of it follows ``config.priority`` (nothing with ``"normal"``).
+
+        The outlets are created with the runner's scheduling (:meth:`Pipeline.scheduled_io`):
+        liblsl's threads that send the data inherit it (what they got: :attr:`io_scheduling`).
         """
-        self.pipeline.warm_up()
-        if freeze_gc:
+        engine, layout = self.engine, self.layout
+
+        def tables() -> None:
+            units = engine.pool.n_units
+            with progress.phase(f"MUAP tables for {layout.name}, {units} motor units (activation kernels compile alongside)") as phase:
+                _ = engine.tables
+                phase.outcome = "loaded from the cache" if engine.tables_source == "cache" else "built and cached"
+
+        self.pipeline.warm_up(progress=progress, prepare=tables)
+        if freeze_gc or dedicated_process:
             gc.collect()
             gc.freeze()
-        for outlet in self.outlets:
-            outlet.start()
-        if wait_for_consumer > 0 and not self.emg_outlet.wait_for_consumers(wait_for_consumer):
-            logger.warning("%s: no consumer of %r after %s s; starting anyway.", type(self).__name__,
-                           self.emg_outlet.spec.name, wait_for_consumer)
-        self.pipeline.start()
+        if dedicated_process:
+            self.memory_lock = lock_process_memory(self.config.priority)
+        try:
+            with self.pipeline.scheduled_io() as self.io_scheduling:
+                for outlet in self.outlets:
+                    outlet.start()
+            if self.intent is not None:
+                self.intent.start()
+            if wait_for_consumer > 0:
+                progress.say(f"waiting up to {wait_for_consumer:g} s for a consumer of {self.emg_outlet.spec.name}")
+                if not self.emg_outlet.wait_for_consumers(wait_for_consumer):
+                    logger.warning("%s: no consumer of %r after %s s; starting anyway.", type(self).__name__,
+                                   self.emg_outlet.spec.name, wait_for_consumer)
+            self.pipeline.start()
+            self.pipeline.wait_started()
+        except BaseException:
+            self.stop()
+            raise
+        if dedicated_process:
+            self.caller_scheduling = apply_scheduling(self.config.priority, who="simulator's main thread",
+                                                      reset_on_fork=True)
 
     def collisions(self, timeout: float = 1.0) -> list[str]:
         """Streams already on the network with the name or ``source_id`` of one of ours (call before ``start``).
@@ -358,6 +445,8 @@ class Simulator:
             self._send_failure_marker(err)
             raise
         finally:
+            if self.intent is not None and self.intent.running:
+                self.intent.stop()
             self.pipeline.guard.flush_log()
             try:
                 waited = linger(self.outlets, self.config.linger_s)
@@ -402,10 +491,3 @@ class Simulator:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-
-def status_line(report: StatusReport) -> str:
-    """One human-readable line for a status report."""
-    return (
-        f"t={report.elapsed:7.1f} s  sent={report.samples_sent:>9d}  rate={report.effective_rate:8.1f} Hz  "
-        f"late ticks={report.late_ticks:>5d}  load={100 * report.loop_load:5.1f} %"
-    )

@@ -19,6 +19,7 @@ missing or contradictory options raise ``click.UsageError``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -293,6 +294,10 @@ def _lsl(opts: dict[str, Any], clock: Callable[[], float]) -> Source:
 def _replay(opts: dict[str, Any], clock: Callable[[], float]) -> Source:
     if not opts["file"]:
         raise click.UsageError("--source replay needs --file PATH (a CSV with a header row, or an XDF recording).")
+    path = Path(str(opts["file"]))
+    if not path.is_file():
+        why = "is a folder" if path.is_dir() else "does not exist"
+        raise _bad("--file", f"{str(path)!r} {why}; give a CSV with a header row, or an XDF recording.")
     speed = opts["replay_speed"]
     if not (isinstance(speed, (int, float)) and 0 < speed <= 100):
         raise _bad("--replay-speed", f"must be a factor in (0, 100]; {speed!r} is invalid.")
@@ -307,8 +312,8 @@ def _replay(opts: dict[str, Any], clock: Callable[[], float]) -> Source:
                                   stream_type=opts["stream_type"], channels=_channels(opts), acc_scale=acc,
                                   gyro_scale=gyro)
         return ReplaySource(settings, clock=clock)
-    except ValueError as err:
-        raise click.UsageError(str(err)) from err
+    except ValueError as err:  # the file's content (columns, rates, streams): name the option and the file
+        raise _bad("--file", f"{path}: {err}") from err
 
 
 def source_status_line(source: object) -> str | None:

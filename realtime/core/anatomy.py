@@ -26,3 +26,20 @@ MUSCLES: tuple[str, ...] = (
     "wrist_flexors",
     "wrist_extensors",
 )
+
+GESTURES: tuple[str, ...] = (
+    "rest",
+    "hand_close",
+    "hand_open",
+    "pinch",
+    "point",
+    "wrist_flexion",
+    "wrist_extension",
+    "pronation",
+    "supination",
+)
+"""The hand and wrist gestures of the gesture layer (``realtime.body.gestures``; docs/gestures.md).
+
+Their index in this tuple is the class number of ``<prefix>-gesture`` (0 = rest);
+names are also accepted with ``-`` for ``_`` (``hand-close``).
+"""

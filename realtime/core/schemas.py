@@ -130,6 +130,8 @@ STREAM_SUFFIXES: dict[str, str] = {
     "markers": "markers",
     "spikes": "spikes",
     "provenance": "provenance",
+    "gesture": "gesture",
+    "intent": "intent",
 }
 """Role of each stream -> its name suffix: the stream is called ``<prefix>-<suffix>``."""
 
@@ -142,6 +144,8 @@ STREAM_TYPES: dict[str, str] = {
     "markers": "Markers",
     "spikes": "Spikes",
     "provenance": "Provenance",
+    "gesture": "Gesture",
+    "intent": "Markers",
 }
 """Role of each stream -> its LSL content type."""
 
@@ -184,6 +188,13 @@ DEVICE_PROVENANCE_CHANNELS: tuple[str, ...] = ("device_sample", "device_true_tim
 
 DEVICE_PROVENANCE_UNITS: tuple[str, ...] = ("count", "seconds", "seconds")
 """Unit of each of :data:`DEVICE_PROVENANCE_CHANNELS`."""
+
+
+GESTURE_CHANNELS: tuple[str, ...] = ("gesture", "effort")
+"""Channels of ``<prefix>-gesture``: class index into :data:`realtime.core.anatomy.GESTURES`, effort."""
+
+GESTURE_UNITS: tuple[str, ...] = ("index", "normalized")
+"""Unit of each of :data:`GESTURE_CHANNELS`."""
 
 
 def stream_name(prefix: str, role: str) -> str:
@@ -363,4 +374,38 @@ def provenance_stream_spec(prefix: str, fs: float, block_size: int, device_clock
     return StreamSpec(
         stream_name(prefix, "provenance"), STREAM_TYPES["provenance"], channels, float(fs) / int(block_size),
         stable_source_id(prefix, "provenance"), channel_format="double64", desc=desc,
+    )
+
+
+def gesture_stream_spec(prefix: str, gestures: Sequence[str], fs: float) -> StreamSpec:
+    """The ``<prefix>-gesture`` stream: the gesture ground truth on the EMG clock, one row per EMG sample.
+
+    Channels ``gesture`` (index into ``gestures``, listed in ``desc/gesture/classes``; 0 = rest) and
+    ``effort`` (the commanded effort, 0-1 of a maximal gesture); sample ``n`` has the timestamp of
+    EMG sample ``n``.
+    """
+    check_name("prefix", prefix)
+    types = ("GestureClass", "Effort")
+    channels = tuple(ChannelInfo(c, u, t) for c, u, t in zip(GESTURE_CHANNELS, GESTURE_UNITS, types))
+    desc = {"gesture": {"classes": ",".join(gestures), "emg_stream": stream_name(prefix, "emg"),
+                        "kind": "ground truth (commanded gesture and effort)"}}
+    return StreamSpec(
+        stream_name(prefix, "gesture"), STREAM_TYPES["gesture"], channels, fs, stable_source_id(prefix, "gesture"),
+        desc=desc,
+    )
+
+
+def intent_stream_spec(prefix: str, source: str = "viewer") -> StreamSpec:
+    """The ``<prefix>-intent`` marker stream a program sends gesture intent on (the viewer's keys, a script).
+
+    One string per command: ``"<gesture> [effort]"`` with effort in 0-1 or a percentage
+    (``"hand_close 0.6"``, ``"pinch 30%"``, ``"rest"``). The simulator listens for any stream
+    of this name (docs/gestures.md also describes the continuous form: one float channel
+    per gesture). ``source`` tells senders apart in the ``source_id``.
+    """
+    check_name("prefix", prefix)
+    check_name("source", source)
+    return StreamSpec(
+        stream_name(prefix, "intent"), STREAM_TYPES["intent"], (ChannelInfo("command", "", "Marker"),), 0.0,
+        stable_source_id(prefix, f"intent-{source}"), channel_format="string",
     )

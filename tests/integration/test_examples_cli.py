@@ -98,31 +98,40 @@ def test_controller_and_recorder_do_what_the_readme_says(simulator: str, tmp_pat
         stderr=subprocess.PIPE,
         text=True,
     )
-    # Every stream of a run with the model (the default) stage: the truth and the model's activations.
-    published = _stream_names(prefix, {f"{prefix}-{s}" for s in STREAM_SUFFIXES.values()}, 120.0)
-    controller = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "examples" / "controller.py"),
-            "--prefix",
-            prefix,
-            "--duration",
-            "18",  # outlives the 14 s recorder, which must end first, however late either starts
-            "--publish",
-            "--resolve-timeout",
-            "30",
-        ],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    # --publish: the command is on <prefix>-controller while the controller runs
-    assert f"{prefix}-controller" in _stream_names(prefix, {f"{prefix}-controller"}, 30.0)
-    # the recorder ends first (a stream vanishing under a recorder is an error line of liblsl's)
-    r_out, r_err = recorder.communicate(timeout=90)
-    c_out, c_err = controller.communicate(timeout=90)
+    controller = None
+    try:
+        # Every stream of a run with the model (the default) stage: the truth and the model's activations.
+        # (-gesture and -intent exist only with --gestures)
+        always = {role: suffix for role, suffix in STREAM_SUFFIXES.items() if role not in ("gesture", "intent")}
+        published = _stream_names(prefix, {f"{prefix}-{s}" for s in always.values()}, 120.0)
+        controller = subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "examples" / "controller.py"),
+                "--prefix",
+                prefix,
+                "--duration",
+                "18",  # outlives the 14 s recorder, which must end first, however late either starts
+                "--publish",
+                "--resolve-timeout",
+                "30",
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        # --publish: the command is on <prefix>-controller while the controller runs
+        assert f"{prefix}-controller" in _stream_names(prefix, {f"{prefix}-controller"}, 30.0)
+        # the recorder ends first (a stream vanishing under a recorder is an error line of liblsl's)
+        r_out, r_err = recorder.communicate(timeout=90)
+        c_out, c_err = controller.communicate(timeout=90)
+    finally:  # a failure above must not leave the examples running into the next test
+        for proc in (recorder, controller):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.communicate()
 
     # quiet: no liblsl INFO lines, nothing on stderr
     assert controller.returncode == 0, c_err
@@ -174,7 +183,7 @@ def test_controller_and_recorder_do_what_the_readme_says(simulator: str, tmp_pat
     command = np.loadtxt(out_dir / f"{prefix}-controller.csv", delimiter=",", skiprows=1)[:, 1]
     moving = command != 0
     assert command.size > 500
-    assert moving.mean() > 0.3
+    assert moving.mean() > 0.2  # the program moves the wrist about half the time; slow phases read as rest
     assert np.all(command[moving] < 0)
     with open(out_dir / f"{prefix}-activation-model.csv") as fh:
         header = next(csv.reader(fh))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from realtime.app.bench.analysis import HOPS
 from tests.helpers import REPO_ROOT
 
 KEYS = ("fs", "block", "layout", "source", "p50_ms", "p90_ms", "p99_ms", "max_ms", "lost_samples", "rate_error_ppm",
@@ -20,12 +21,35 @@ def test_bench_latency_measures_a_non_negative_latency_for_every_imu_sample(tmp_
     proc = subprocess.run(
         [sys.executable, "launch.py", "bench", "latency", "--json", str(out), "--report", str(report),
          "--fs", "2000", "--block", "2", "--layout", "armband8", "--source", "lsl", "--duration", "6",
-         "--warmup", "1.5", "--units", "30", "--workdir", str(tmp_path / "work")],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+         "--warmup", "1.5", "--units", "30", "--workdir", str(tmp_path / "work"), "--stress", "1"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=240,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     doc = json.loads(out.read_text())
-    (row,) = doc["configs"]
+    row, stressed = doc["configs"]  # the quiet condition, then the stressed one
+    assert (row["condition"], row["stress"], stressed["condition"], stressed["stress"]) == ("quiet", 0, "stress 1", 1)
+    assert doc["priority"] == "auto"
+    assert doc["conditions"] == ["quiet", "stress 1"]
+    for r in (row, stressed):
+        assert r["n_latency_samples"] > 3000
+        assert r["tail_hop"] in HOPS
+        assert set(r["tail_ms"]) == set(HOPS)
+        assert r["ticks"] > 0
+        assert 0.0 <= r["late_ticks_percent"] <= 100.0
+        assert r["priority"] == "auto"
+        sched = r["scheduling"]
+        assert set(sched) == {"imu", "sim", "consumer"}
+        assert set(sched["sim"]) >= {"runner", "io", "main", "memory"}
+        for part in (sched["imu"], sched["consumer"], sched["sim"]["runner"], sched["sim"]["io"]):
+            assert part["requested"] == "auto"
+            assert part["policy"] in ("SCHED_FIFO", "nice", "normal")
+            assert part["label"] in r["policy"]
+        assert r["machine"]["other_realtime_threads"] >= 0
+        assert r["floor"]["wakeups"] > 3000  # the timer probe ran through the session (1 ms period)
+        assert sum(r["gc"]["passes"]) >= 0
+    assert "stress 1" in proc.stdout
+    assert "scheduling (auto): sim runner" in proc.stdout
+    assert "lsl armband8 2000 Hz block 2 stress 1" in doc["targets"]["met"]
     assert all(k in row for k in KEYS)
     assert (row["fs"], row["block"], row["layout"], row["source"]) == (2000.0, 2, "armband8", "lsl")
     # About 4.5 s of 1 kHz IMU after the warm-up, each with a latency, none negative.
@@ -44,7 +68,8 @@ def test_bench_latency_measures_a_non_negative_latency_for_every_imu_sample(tmp_
     # residual target (reported with pass/fail, not asserted here).
     assert np.isfinite(row["imu_timestamp_residual_ms"])
     assert doc["targets"]["imu_timestamp_residual_ms"]["lsl"] == [-0.5, 0.5]
-    assert set(doc["targets"]["residual_met"]) == {"lsl armband8 2000 Hz block 2"}
+    assert set(doc["targets"]["residual_met"]) == {"lsl armband8 2000 Hz block 2",
+                                                   "lsl armband8 2000 Hz block 2 stress 1"}
     assert isinstance(doc["targets"]["residual_met"]["lsl armband8 2000 Hz block 2"], bool)
     assert np.isfinite(row["rate_error_ppm"])
     assert set(row["stages_ms"]) >= {"row_wait", "imu_transport_and_tick_wait", "source_read", "model",

@@ -33,7 +33,7 @@ def test_run_refuses_a_name_already_published_and_shares_it_on_request(lsl_prefi
         refused = _run(lsl_prefix)
         shared = _run(lsl_prefix, "--allow-duplicate-name")
     assert refused.returncode == 2, refused.stderr
-    lines = [line for line in refused.stderr.splitlines() if line.startswith("myostream:")]
+    lines = [line for line in refused.stderr.splitlines() if line.startswith("myostream: error")]
     assert len(lines) == 1, refused.stderr
     assert f"streams named {lsl_prefix}-* are already on the network ({lsl_prefix}-markers" in lines[0]
     assert "choose another --name" in lines[0]

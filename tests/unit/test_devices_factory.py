@@ -72,7 +72,7 @@ def test_bad_values_name_the_option(options: dict, pattern: str) -> None:
         ({"file": "x.csv"}, click.UsageError, r"--file is only used with --source replay"),
         ({"source": "lsl"}, click.UsageError, r"needs --stream-name NAME and/or --stream-type TYPE"),
         ({"source": "replay"}, click.UsageError, r"--source replay needs --file"),
-        ({"source": "replay", "file": "/nonexistent.csv"}, click.UsageError, r"'path' must be an existing file"),
+        ({"source": "replay", "file": "/nonexistent.csv"}, click.BadParameter, r"'--file'.*'/nonexistent.csv' does not exist"),
     ],
 )
 def test_missing_and_contradictory_options(options: dict, error: type, pattern: str) -> None:

@@ -12,10 +12,14 @@ import torch
 from realtime.app.training.network import ActivationNet, net_from_checkpoint
 from realtime.core.anatomy import JOINTS, MUSCLES
 from realtime.core.units import IMU_CHANNELS
+from realtime.stages.model import DEFAULT_CHECKPOINT
 from realtime.stages.model.checkpoint import (
+    NPZ_META,
+    NPZ_STATE,
     Checkpoint,
     CheckpointError,
     load_checkpoint,
+    runtime_twin,
     save_checkpoint,
 )
 from realtime.stages.model.config import NetConfig
@@ -40,9 +44,10 @@ def make_checkpoint(seed: int = 0, config: NetConfig = CONFIG) -> Checkpoint:
     )
 
 
-def test_round_trip(tmp_path: Path) -> None:
+@pytest.mark.parametrize("suffix", [".pt", ".npz"])
+def test_round_trip(tmp_path: Path, suffix: str) -> None:
     ck = make_checkpoint()
-    path = save_checkpoint(ck, tmp_path / "sub" / "m.pt")
+    path = save_checkpoint(ck, tmp_path / "sub" / f"m{suffix}")
     back = load_checkpoint(path)
     assert back.config == ck.config
     assert back.inputs == IMU_CHANNELS
@@ -85,9 +90,10 @@ def test_missing_file(tmp_path: Path) -> None:
         load_checkpoint(tmp_path / "nope.pt")
 
 
+@pytest.mark.parametrize("suffix", [".pt", ".npz"])
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "empty"])
-def test_corrupt_file(tmp_path: Path, damage: str) -> None:
-    path = save_checkpoint(make_checkpoint(), tmp_path / "m.pt")
+def test_corrupt_file(tmp_path: Path, damage: str, suffix: str) -> None:
+    path = save_checkpoint(make_checkpoint(), tmp_path / f"m{suffix}")
     data = path.read_bytes()
     path.write_bytes({"garbage": b"not a checkpoint at all" * 10, "truncated": data[: len(data) // 2], "empty": b""}[damage])
     with pytest.raises(CheckpointError, match="could not be read.*corrupt"):
@@ -133,17 +139,30 @@ def test_check_source() -> None:
         ck.check_source(IMU_CHANNELS, 20.0)
 
 
-def test_shipped_default_loads() -> None:
-    from realtime.stages.model import DEFAULT_CHECKPOINT
-
-    if not DEFAULT_CHECKPOINT.exists():
-        pytest.skip("the default checkpoint is not built yet")
-    ck = load_checkpoint(None)
+def test_shipped_default_loads_without_torch_and_equals_the_torch_file() -> None:
+    ck = load_checkpoint(None)  # the .npz copy
     assert ck.inputs == IMU_CHANNELS
     assert ck.outputs == MUSCLES
     assert ck.posture == JOINTS
     assert DEFAULT_CHECKPOINT.stat().st_size < 2 * 1024 * 1024
     assert ck.training.get("command", "").startswith("python launch.py train")
+    pt = load_checkpoint(DEFAULT_CHECKPOINT)
+    assert pt.to_dict()["meta"] == ck.to_dict()["meta"]
+    assert pt.config == ck.config
+    assert set(pt.state) == set(ck.state)
+    for k in pt.state:
+        np.testing.assert_array_equal(pt.state[k], ck.state[k])
+    x = np.random.default_rng(1).normal(size=(200, 6)).astype(np.float32)
+    for a, b in zip(pt.streaming_net().process(x), ck.streaming_net().process(x)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_npz_is_written_and_read_by_numpy_alone(tmp_path: Path) -> None:
+    path = save_checkpoint(make_checkpoint(), tmp_path / "m.npz")
+    with np.load(path, allow_pickle=False) as z:  # no pickled objects inside
+        assert NPZ_META in z.files
+        assert all(k == NPZ_META or k.startswith(NPZ_STATE) for k in z.files)
+    assert runtime_twin(tmp_path / "m.pt") == path
 
 
 def test_metadata_is_stored_as_plain_values(tmp_path: Path) -> None:

@@ -54,7 +54,7 @@ def test_csv_by_names_and_units(tmp_path: Path) -> None:
     assert rec.imu[0, 2] == pytest.approx(9.80665)  # 1 g
     assert rec.imu[0, 5] == pytest.approx(math.radians(90.0), rel=1e-5)
     np.testing.assert_allclose(np.diff(rec.t_imu), 1 / 200.0)
-    assert rec.emg_fs == rec.imu_fs == 200.0
+    assert rec.emg_fs == rec.imu_fs == pytest.approx(200.0)  # from the time column, as replay times it
 
 
 def test_csv_by_indices_semicolons_no_header(tmp_path: Path) -> None:
@@ -210,10 +210,11 @@ def test_recordings_split_whole_files_and_scale(tmp_path: Path) -> None:
     np.testing.assert_array_equal(again.val[0].y, ds.val[0].y)
 
 
-def test_short_recording_is_refused(tmp_path: Path) -> None:
+def test_short_recording_is_accepted_and_no_recordings_refused(tmp_path: Path) -> None:
     _write_csv(tmp_path / "s.csv", 200.0, 2.0)
     rec = load_csv(tmp_path / "s.csv", IMU_NAMES, ["emg1"], 200.0)
-    with pytest.raises(DataError, match="fewer than the network's receptive field of 400 samples"):
-        recordings_dataset([rec], 100.0, 25.0, receptive_field=400)
+    # Shorter than the receptive field is fine now (training primes with the first sample, as streaming does).
+    ds = recordings_dataset([rec], 100.0, 25.0, receptive_field=400)
+    assert all(len(s) < 400 for s in ds.train + ds.val)
     with pytest.raises(DataError, match="No recordings"):
         recordings_dataset([], 100.0, 25.0, receptive_field=10)

@@ -116,9 +116,9 @@ def test_metric_helpers() -> None:
 
 
 def test_bad_training_input(tiny: Dataset) -> None:
-    short = [Sequence("short", s.x[:10], s.y[:10], s.angles[:10], s.input_fs) for s in tiny.train]
-    ds = Dataset(short, [], tiny.outputs, tiny.posture, "teacher")
-    with pytest.raises(DataError, match="fewer than the receptive field"):
+    single = [Sequence("single", s.x[:1], s.y[:1], s.angles[:1], s.input_fs) for s in tiny.train]
+    ds = Dataset(single, [], tiny.outputs, tiny.posture, "teacher")
+    with pytest.raises(DataError, match="at least 2"):
         train_network(ds, CONFIG, 100.0, 25.0, SETTINGS, progress=False)
     with pytest.raises(ValueError, match="'--epochs'"):
         TrainSettings(epochs=0)

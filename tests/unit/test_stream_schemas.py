@@ -11,14 +11,16 @@ import pytest
 from devices.lsl_outlet import MarkerOutlet, to_stream_info
 from realtime.app.demo_outlet import emg_info, emg_spec
 from realtime.app.simulator import layout_emg_spec
-from realtime.core.anatomy import MUSCLES
+from realtime.core.anatomy import GESTURES, MUSCLES
 from realtime.core.launcher import PACKAGE_ROOT
 from realtime.core.schemas import (
     STREAM_SUFFIXES,
     STREAM_TYPES,
     StreamSpec,
     activation_stream_spec,
+    gesture_stream_spec,
     imu_stream_spec,
+    intent_stream_spec,
     markers_stream_spec,
     provenance_stream_spec,
     spikes_stream_spec,
@@ -42,6 +44,8 @@ def _specs() -> dict[str, StreamSpec]:
         "markers": markers_stream_spec(PREFIX),
         "spikes": spikes_stream_spec(PREFIX, MUSCLES, 2000.0),
         "provenance": provenance_stream_spec(PREFIX, 2000.0, 4),
+        "gesture": gesture_stream_spec(PREFIX, GESTURES, 2000.0),
+        "intent": intent_stream_spec(PREFIX),
     }
 
 

@@ -23,6 +23,13 @@ Definitions (``docs/latency.md``):
   envelope of ``arrival - n / fs`` at the start and at the end of the run).
 - **Timestamp grid error**: the largest ``|timestamp - (t0 + n / fs)|`` of the
   received EMG samples.
+- **Tail**: the latency of every IMU sample splits exactly into four hops
+  (:data:`HOPS`): the wait for a row, IMU transport and wait for the runner's
+  tick, the runner's processing (read to push) and the EMG transport (push to
+  arrival). ``tail_ms`` is their mean over the samples at or above the p99,
+  ``tail_hop`` the largest of them: the hop that holds the tail.
+- **Late ticks**: runner ticks that started more than one block period late,
+  after the warm-up, also as a percentage of the ticks after the warm-up.
 """
 
 from __future__ import annotations
@@ -51,6 +58,9 @@ STAGE_KEYS: tuple[tuple[str, str], ...] = (
     ("output", "push"),
 )
 """Runner counters (``RunnerStats.stage_ns`` keys) and the names the report gives them."""
+
+HOPS: tuple[str, ...] = ("row_wait", "imu_transport_and_tick_wait", "processing", "emg_transport")
+"""The four hops whose sum is a sample's latency (see the module docstring)."""
 
 
 class AnalysisError(ValueError):
@@ -175,6 +185,7 @@ def analyse(
     status_rows: np.ndarray | None = None,
     status_ts: np.ndarray | None = None,
     late_ticks_total: int = 0,
+    stage_max_ns: dict[str, int] | None = None,
 ) -> LatencyFigures:
     """Compute the figures of one session (see the module docstring).
 
@@ -198,6 +209,8 @@ def analyse(
         The status stream (late ticks over time).
     late_ticks_total : int
         Late ticks of the whole run (used when there is no status stream).
+    stage_max_ns : dict | None
+        The runner's longest tick per stage (``RunnerStats.stage_max_ns``).
 
     Returns
     -------
@@ -207,6 +220,7 @@ def analyse(
         raise AnalysisError(f"Provenance rows should have shape (n, 6), {prov_rows.shape} is invalid.")
     order = np.argsort(prov_rows[:, EMG_INDEX], kind="stable")
     prov_rows, prov_ts = prov_rows[order], prov_ts[order]
+    all_push = prov_rows[:, EMG_PUSH_TIME]  # one provenance row per tick
     t0 = emg_grid(prov_rows, prov_ts, fs)
     index, grid_err = sample_indices(emg_ts, t0, fs)
     sort = np.argsort(index, kind="stable")
@@ -247,6 +261,12 @@ def analyse(
     k_w, r_w = k[window], r[window]
     latency = block_arrival[r_w] - created[k_w]
     row_wait = created[seq[r_w]] - created[k_w]
+    hops = {  # they add up to `latency`, sample by sample
+        "row_wait": row_wait,
+        "imu_transport_and_tick_wait": rows[r_w, IMU_READ_TIME] - created[seq[r_w]],
+        "processing": rows[r_w, EMG_PUSH_TIME] - rows[r_w, IMU_READ_TIME],
+        "emg_transport": block_arrival[r_w] - rows[r_w, EMG_PUSH_TIME],
+    }
 
     # Per completing sample (the first block naming it).
     first_row = np.concatenate([[True], np.diff(seq) > 0])
@@ -268,6 +288,9 @@ def analyse(
         start_val = status_rows[before, 2][-1] if before.any() else 0.0
         late_window = int(status_rows[-1, 2] - start_val)
         late_window = max(late_window, 0) + max(late_ticks_total - int(status_rows[-1, 2]), 0)
+
+    ticks_window = int(np.count_nonzero(all_push >= t_start))
+    tail = tail_breakdown(latency, hops)
 
     stages: dict[str, float] = {"row_wait": _median_ms(row_wait),
                                 "imu_transport_and_tick_wait": _median_ms(imu_hop)}
@@ -296,10 +319,67 @@ def analyse(
         "timestamp_grid_error_us": grid_err * 1e6,
         "late_ticks": int(late_window),
         "late_ticks_total": int(late_ticks_total),
+        "ticks": ticks_window,
+        "late_ticks_percent": 100.0 * late_window / ticks_window if ticks_window else float("nan"),
+        "tail_ms": tail,
+        "tail_hop": max(tail, key=tail.get) if tail and all(np.isfinite(list(tail.values()))) else "",
+        "stage_max_ms": {name: stage_max_ns[key] * 1e-6 for key, name in STAGE_KEYS if key in stage_max_ns}
+        if stage_max_ns else {},
         "imu_timestamp_residual_ms": residual * 1e3,
         "stages_ms": stages,
     }
     return LatencyFigures(summary, latency * 1e3, row_latency * 1e3)
+
+
+def floor_figures(lateness: np.ndarray, period: float, warmup: float) -> dict[str, float]:
+    """The machine's floor from the timer probe: how late a thread that only sleeps woke up, after the warm-up.
+
+    Parameters
+    ----------
+    lateness : ndarray
+        Lateness of each wake-up (s), one per ``period`` from the start (a stall skips wake-ups).
+    period : float
+        Seconds between wake-ups.
+    warmup : float
+        Seconds at the start left out.
+
+    Returns
+    -------
+    dict
+        ``p50_ms``, ``p99_ms``, ``p999_ms``, ``max_ms`` of the lateness, ``stalls_over_1ms`` and
+        ``stalls_over_5ms`` (wake-ups later than that), ``wakeups``.
+    """
+    n_skip = int(warmup / period) if period > 0 else 0
+    x = np.asarray(lateness, float)[n_skip:] * 1e3
+    if x.size == 0:
+        return {"p50_ms": float("nan"), "p99_ms": float("nan"), "p999_ms": float("nan"), "max_ms": float("nan"),
+                "stalls_over_1ms": 0, "stalls_over_5ms": 0, "wakeups": 0}
+    return {"p50_ms": float(np.median(x)), "p99_ms": float(np.percentile(x, 99)),
+            "p999_ms": float(np.percentile(x, 99.9)), "max_ms": float(x.max()),
+            "stalls_over_1ms": int((x > 1.0).sum()), "stalls_over_5ms": int((x > 5.0).sum()), "wakeups": int(x.size)}
+
+
+def tail_breakdown(latency: np.ndarray, hops: dict[str, np.ndarray], q: float = 99.0) -> dict[str, float]:
+    """Mean of each hop (ms) over the samples whose latency is at or above its ``q``-th percentile.
+
+    Parameters
+    ----------
+    latency : ndarray
+        Latency of each sample (s).
+    hops : dict of ndarray
+        The parts of each sample's latency (s), same length; they add up to ``latency``.
+    q : float
+        Percentile that starts the tail.
+
+    Returns
+    -------
+    dict
+        ``{hop: ms}`` (NaN when there is no sample).
+    """
+    if latency.size == 0:
+        return {k: float("nan") for k in hops}
+    tail = latency >= np.percentile(latency, q)
+    return {k: float(v[tail].mean() * 1e3) for k, v in hops.items()}
 
 
 def _median_ms(values_s: np.ndarray) -> float:

@@ -45,7 +45,13 @@ def _fmt(value: float, digits: int = 2) -> str:
 
 def _label(row: dict) -> str:
     mode = "" if row.get("provisional", True) else " grid-only"
-    return f"{row['source']} {row['layout']} {row['fs']:g} Hz b{row['block']}{mode}"
+    stress = f" stress {row['stress']}" if row.get("stress") else ""
+    return f"{row['source']} {row['layout']} {row['fs']:g} Hz b{row['block']}{mode}{stress}"
+
+
+HOP_LABELS = {"row_wait": "wait for a row", "imu_transport_and_tick_wait": "IMU transport + tick wait",
+              "processing": "runner (read to push, catch-up included)", "emg_transport": "EMG transport"}
+"""Labels of the tail hops (``realtime.app.bench.analysis.HOPS``)."""
 
 
 def latency_markdown(document: dict, command: str) -> str:
@@ -69,16 +75,40 @@ def latency_markdown(document: dict, command: str) -> str:
         "every IMU sample after the warm-up.",
         "",
         "| config | p50 ms | p90 ms | p99 ms | max ms | row p50 ms | row p99 ms | lost | rate error ppm "
-        "| grid error µs | late ticks | IMU ts residual ms |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| grid error µs | late ticks | late % | tail hop | IMU ts residual ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {_label(r)} | {_fmt(r['p50_ms'])} | {_fmt(r['p90_ms'])} | {_fmt(r['p99_ms'])} | {_fmt(r['max_ms'])} "
             f"| {_fmt(r['row_p50_ms'])} | {_fmt(r['row_p99_ms'])} | {r['lost_samples']} "
             f"| {_fmt(r['rate_error_ppm'], 1)} | {_fmt(r['timestamp_grid_error_us'], 3)} | {r['late_ticks']} "
-            f"| {_fmt(r['imu_timestamp_residual_ms'], 3)} |"
+            f"| {_fmt(r.get('late_ticks_percent', float('nan')), 3)} "
+            f"| {HOP_LABELS.get(r.get('tail_hop', ''), '–')} | {_fmt(r['imu_timestamp_residual_ms'], 3)} |"
         )
+    lines += [
+        "",
+        "## Conditions and scheduling",
+        "",
+        "*quiet*: the machine as it is (other programs may run: load average per session below); *stress N*: "
+        "N busy processes at normal priority compete for the CPUs during the session. Every process is "
+        "scheduled as `launch.py run --priority` schedules the simulator "
+        f"(`--priority {document.get('priority', 'auto')}`); what each got. The *floor* is a fourth process: a "
+        "thread scheduled as the runner that only sleeps one tick period; its stalls are the machine's own "
+        "(hypervisor, kernel, other real-time programs), a lower bound for the runner's.",
+        "",
+        "| config | scheduling | load (1 min) | other real-time threads | tail: mean of each hop over the "
+        "samples ≥ p99, ms |",
+        "|---|---|---:|---:|---|",
+    ]
+    for r in rows:
+        m = r.get("machine") or {}
+        tail = r.get("tail_ms") or {}
+        hops = ", ".join(f"{HOP_LABELS.get(k, k)} {_fmt(v)}" for k, v in tail.items())
+        fl = r.get("floor") or {}
+        lines.append(f"| {_label(r)} | {r.get('policy', '–')} | {_fmt(m.get('load_avg_1min'))} "
+                     f"| {m.get('other_realtime_threads', '–')} | {fl.get('stalls_over_1ms', '–')}, "
+                     f"{_fmt(fl.get('max_ms'))} | {hops or '–'} |")
     lines += [
         "",
         "## Stage breakdown (ms)",
@@ -98,8 +128,10 @@ def latency_markdown(document: dict, command: str) -> str:
                      + f" | {_fmt(r['p50_ms'])} |")
     lines += ["", "## Targets", ""]
     t = document["targets"]
-    lines.append(f"At {t['fs']:g} Hz, block ≤ {t['max_block']}, {t['source']} source: p50 ≤ {t['p50_ms']:g} ms and "
-                 f"p99 ≤ {t['p99_ms']:g} ms.")
+    late_target = t.get("late_ticks_percent")
+    lines.append(f"At {t['fs']:g} Hz, block ≤ {t['max_block']}, {t['source']} source, in every condition: p50 ≤ "
+                 f"{t['p50_ms']:g} ms, p99 ≤ {t['p99_ms']:g} ms"
+                 + (f" and late ticks ≤ {late_target:g} % of the ticks." if late_target is not None else "."))
     lines.append("")
     if not t["met"]:
         lines.append("No target configuration was run.")
@@ -107,7 +139,8 @@ def latency_markdown(document: dict, command: str) -> str:
         r = next(r for r in rows if row_label(r) == key)
         row_ok = r["row_p50_ms"] <= t["p50_ms"] and r["row_p99_ms"] <= t["p99_ms"]
         lines.append(
-            f"- {key}: every sample p50 {_fmt(r['p50_ms'])} / p99 {_fmt(r['p99_ms'])} ms: "
+            f"- {key}: every sample p50 {_fmt(r['p50_ms'])} / p99 {_fmt(r['p99_ms'])} ms, late ticks "
+            f"{_fmt(r.get('late_ticks_percent', float('nan')), 3)} %: "
             f"**{'met' if ok else 'not met'}**; samples with a row of their own p50 {_fmt(r['row_p50_ms'])} / "
             f"p99 {_fmt(r['row_p99_ms'])} ms: **{'met' if row_ok else 'not met'}**."
         )
@@ -167,7 +200,8 @@ def latency_plots(results: Sequence[ConfigResult], report_dir: Path) -> list[Pat
         cmap = plt.get_cmap("tab10")
         for i, res in enumerate(group):
             color = cmap(i % 10)
-            label = f"{res.config.layout} block {res.config.block}{'' if res.config.provisional else ' grid-only'}"
+            label = (f"{res.config.layout} block {res.config.block}{'' if res.config.provisional else ' grid-only'}"
+                     f"{f' stress {res.config.stress}' if res.config.stress else ''}")
             for values, style, suffix in ((res.figures.latency_ms, "-", "every sample"),
                                           (res.figures.row_latency_ms, "--", "own row")):
                 if values.size:
@@ -189,7 +223,8 @@ def latency_plots(results: Sequence[ConfigResult], report_dir: Path) -> list[Pat
     plt.close(fig)
 
     labels = [_label({"source": r.config.source, "layout": r.config.layout, "fs": r.config.fs,
-                      "block": r.config.block, "provisional": r.config.provisional}) for r in results]
+                      "block": r.config.block, "provisional": r.config.provisional, "stress": r.config.stress})
+              for r in results]
     fig, ax = plt.subplots(figsize=(10, 2.2 + 0.45 * len(results)))
     left = np.zeros(len(results))
     cmap = plt.get_cmap("tab10")

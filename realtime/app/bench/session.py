@@ -10,12 +10,18 @@
 open, arms the IMU (so the simulator's first IMU sample is the device's sample
 0), lets it run, stops everything in order (simulator, IMU, consumer) and loads
 what the workers recorded. It samples the simulator's resident memory
-(``/proc/<pid>/status``) while it runs.
+(``/proc/<pid>/status``) while it runs. With ``SessionConfig.stress = N`` it
+starts N busy processes (:mod:`realtime.app.bench.stress`) right before arming
+the IMU and reaps them after the simulator stops. Every worker takes the
+scheduling of ``SessionConfig.priority`` (what ``launch.py run`` does with
+``--priority``) and reports what it got. A fourth worker, the timer probe,
+measures the machine's own stalls meanwhile (``SessionLogs.floor_lateness``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import queue
 import subprocess
 import threading
@@ -27,9 +33,11 @@ from pathlib import Path
 
 import numpy as np
 
+from realtime.app.bench.stress import Stress
 from realtime.core.checks import check_bool, check_choice, check_number, ensure_int
 from realtime.core.launcher import cli_command, cli_environment
 from realtime.core.logs import logger
+from realtime.core.priority import check_priority, realtime_threads_elsewhere
 from realtime.core.units import EMG_FS_HINT, EMG_FS_MAX, EMG_FS_MIN
 
 SOURCES: tuple[str, ...] = ("lsl", "serial")
@@ -66,6 +74,11 @@ class SessionConfig:
     provisional : bool
         Whether the network stage emits provisional rows between model-grid points
         (``ModelActivationStage(provisional=...)``; ``False`` is the grid-only stage).
+    stress : int
+        Busy competing processes running during the session (0: the machine as it is).
+    priority : {"auto", "realtime", "normal"}
+        Scheduling of the three workers (:mod:`realtime.core.priority`; ``launch.py run``'s
+        default is ``"auto"``).
     """
 
     fs: float = 2000.0
@@ -78,9 +91,13 @@ class SessionConfig:
     units_per_muscle: int = 100
     seed: int = 0
     provisional: bool = True
+    stress: int = 0
+    priority: str = "auto"
 
     def __post_init__(self) -> None:
         check_bool("provisional", self.provisional)
+        ensure_int("stress", self.stress, lo=0, hint="0 runs without busy processes.")
+        check_priority(self.priority)
         check_choice("source", self.source, SOURCES)
         ensure_int("block", self.block, lo=1)
         check_number("fs", self.fs, EMG_FS_MIN, EMG_FS_MAX, "Hz", hint=EMG_FS_HINT)
@@ -94,9 +111,16 @@ class SessionConfig:
             )
 
     @property
+    def condition(self) -> str:
+        """``"quiet"`` or ``"stress N"``."""
+        return f"stress {self.stress}" if self.stress else "quiet"
+
+    @property
     def label(self) -> str:
-        """Short name, e.g. ``lsl armband8 2000 Hz block 2`` (`` grid-only`` appended without provisional rows)."""
-        return f"{self.source} {self.layout} {self.fs:g} Hz block {self.block}" + ("" if self.provisional else " grid-only")
+        """Short name, e.g. ``lsl armband8 2000 Hz block 2`` (`` grid-only`` appended without provisional rows,
+        `` stress N`` with busy processes)."""
+        return (f"{self.source} {self.layout} {self.fs:g} Hz block {self.block}"
+                + ("" if self.provisional else " grid-only") + (f" stress {self.stress}" if self.stress else ""))
 
 
 @dataclass
@@ -120,6 +144,16 @@ class SessionLogs:
         (seconds since arming, simulator resident memory in MB), NaN where unavailable.
     wall_s : float
         Seconds from arming the IMU to stopping the simulator.
+    scheduling : dict
+        What each worker got from ``config.priority``: ``{"imu": {...}, "sim": {"runner", "io", "main", "memory"},
+        "consumer": {...}}`` (:meth:`realtime.core.priority.Scheduling.as_dict`).
+    stress_pids : list of int
+        The busy processes that ran during the session (empty when quiet).
+    floor_lateness : ndarray
+        How late each wake-up of the timer probe was (s), from arming on: a thread that only
+        sleeps one tick period, scheduled as the runner (:func:`realtime.app.bench.workers.run_probe`).
+    floor_period : float
+        The probe's period (s).
     """
 
     config: SessionConfig
@@ -133,6 +167,10 @@ class SessionLogs:
     sim_stats: dict
     rss: np.ndarray
     wall_s: float
+    scheduling: dict = field(default_factory=dict)
+    stress_pids: list = field(default_factory=list)
+    floor_lateness: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    floor_period: float = float("nan")
     extra: dict = field(default_factory=dict)
 
 
@@ -245,6 +283,7 @@ def run_session(
     progress: Callable[[float], None] | None = None,
     rss_interval: float = 1.0,
     startup_timeout: float = 180.0,
+    stress_factory: Callable[[int], Stress] = Stress,
 ) -> SessionLogs:
     """Run the three workers for one configuration and return what they recorded.
 
@@ -260,6 +299,8 @@ def run_session(
         Seconds between two samples of the simulator's resident memory.
     startup_timeout : float
         Seconds allowed for the workers to start (imports, numba caches, stream resolution).
+    stress_factory : Callable[[int], Stress]
+        Makes the ``config.stress`` busy processes (started before arming, reaped in the end).
 
     Raises
     ------
@@ -269,31 +310,44 @@ def run_session(
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     prefix = f"msbench_{uuid.uuid4().hex[:10]}"
-    paths = {k: workdir / f"{k}.{ext}" for k, ext in (("imu", "npz"), ("sim", "json"), ("consumer", "npz"))}
+    paths = {k: workdir / f"{k}.{ext}" for k, ext in (("imu", "npz"), ("sim", "json"), ("consumer", "npz"),
+                                                       ("probe", "npz"))}
     for path in paths.values():
         path.unlink(missing_ok=True)
     workers: list[_Worker] = []
     rss: list[tuple[float, float]] = []
+    stress = stress_factory(config.stress)
+    prio = ["--priority", config.priority]
     try:
-        imu = _Worker("imu", ["imu", "--kind", config.source, "--prefix", prefix, "--rate", f"{config.imu_rate:g}",
+        imu = _Worker("imu", ["imu", *prio, "--kind", config.source, "--prefix", prefix, "--rate", f"{config.imu_rate:g}",
                               "--seed", str(config.seed), "--max-duration", f"{config.duration + 600:g}",
                               "--out", str(paths["imu"])], workdir)
         workers.append(imu)
         device = imu.expect("ready", startup_timeout)
-        consumer = _Worker("consumer", ["consumer", "--prefix", prefix, "--out", str(paths["consumer"]),
+        consumer = _Worker("consumer", ["consumer", *prio, "--prefix", prefix, "--out", str(paths["consumer"]),
                                         "--resolve-timeout", f"{startup_timeout:g}"], workdir)
         workers.append(consumer)
-        sim = _Worker("sim", ["sim", "--prefix", prefix, "--layout", config.layout, "--fs", f"{config.fs:g}",
+        sim = _Worker("sim", ["sim", *prio, "--prefix", prefix, "--layout", config.layout, "--fs", f"{config.fs:g}",
                               "--block", str(config.block), "--source", config.source, "--device", device,
                               "--imu-rate", f"{config.imu_rate:g}", "--units", str(config.units_per_muscle),
                               "--out", str(paths["sim"])] + ([] if config.provisional else ["--grid-only"]), workdir)
         workers.append(sim)
+        probe = _Worker("probe", ["probe", *prio, "--period", f"{1.0 / config.fs * config.block:g}",
+                                  "--max-duration", f"{config.duration + 600:g}", "--out", str(paths["probe"])],
+                        workdir)
+        workers.append(probe)
+        probe.expect("ready", startup_timeout)
         consumer.expect("ready", startup_timeout)
         sim.expect("source-open", startup_timeout)
+        stress.start()
+        stress_pids = list(stress.pids)
         imu.send("arm")
+        probe.send("arm")
         t_arm = time.monotonic()
         logger.info("run_session: %s armed (prefix %s)", config.label, prefix)
         next_rss = t_arm
+        others: list[dict] | None = None
+        load_mid = float("nan")
         while True:
             now = time.monotonic()
             elapsed = now - t_arm
@@ -304,21 +358,32 @@ def run_session(
             if now >= next_rss:
                 rss.append((elapsed, rss_mb(sim.proc.pid)))
                 next_rss += rss_interval
+            if others is None and elapsed >= config.duration / 2:  # who else runs real-time, mid-session
+                ours = {w.proc.pid for w in workers}
+                others = [t for t in realtime_threads_elsewhere() if t["pid"] not in ours]
+                load_mid = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
             if progress is not None:
                 progress(elapsed)
             time.sleep(min(0.5, rss_interval, max(config.duration - elapsed, 0.01)))
         rss.append((time.monotonic() - t_arm, rss_mb(sim.proc.pid)))
         sim.finish(60.0)
         wall = time.monotonic() - t_arm
+        probe.finish(60.0)
+        stress.stop()
         imu.finish(60.0)
         consumer.finish(60.0)
         if progress is not None:
             progress(config.duration)
     finally:
+        stress.stop()
         for worker in workers:
             worker.close()
     imu_rec = np.load(paths["imu"])
     cons = np.load(paths["consumer"])
+    sim_stats = json.loads(paths["sim"].read_text())
+    probe_rec = np.load(paths["probe"])
+    scheduling = {"imu": json.loads(str(imu_rec["scheduling"])), "sim": sim_stats.get("scheduling", {}),
+                  "consumer": json.loads(str(cons["scheduling"]))}
     return SessionLogs(
         config=config,
         imu_created=imu_rec["created"],
@@ -328,8 +393,14 @@ def run_session(
         emg_arrival=cons["emg_arrival"],
         status_rows=cons["status_rows"],
         status_ts=cons["status_ts"],
-        sim_stats=json.loads(paths["sim"].read_text()),
+        sim_stats=sim_stats,
         rss=np.array(rss, float).reshape(-1, 2),
         wall_s=wall,
-        extra={"prefix": prefix, "config": asdict(config)},
+        scheduling=scheduling,
+        stress_pids=stress_pids,
+        floor_lateness=probe_rec["lateness"],
+        floor_period=float(probe_rec["period"]),
+        extra={"prefix": prefix, "config": asdict(config), "other_realtime_threads": len(others or []),
+               "other_realtime_processes": sorted({f"{t['pid']} {t['name']}" for t in others or []}),
+               "load_avg_1min": load_mid},
     )

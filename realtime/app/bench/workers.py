@@ -18,14 +18,24 @@ recorded to ``--out``.
   ``realtime.app.sources.build_source``, the :class:`~realtime.app.simulator.Simulator`
   with the network driving the engine, and its LSL outlets. It writes the
   runner's counters (``RunnerStats``) as JSON.
+- **probe** (``run_probe``) only sleeps one tick period and wakes, scheduled as the
+  runner, from ``arm`` to ``stop``: how late it wakes is the machine's floor.
 - **consumer** subscribes to ``<prefix>-provenance``, ``<prefix>-status`` and
   ``<prefix>-EMG`` and records the arrival time of every EMG sample
   (``pull_sample`` wakes on the first sample of a push, the rest of the push is
   drained at once).
+
+Every worker first takes the scheduling its ``--priority`` asks for
+(:func:`realtime.core.priority.apply_scheduling`, in the main thread before any
+LSL object exists, so liblsl's threads inherit it; the simulator does what
+``launch.py run`` does: real-time runner, outlets created under it, memory
+locked, garbage collector frozen after the warm-up) and records what it got.
+The simulator also records the garbage collector's pauses (``gc.callbacks``).
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 import threading
@@ -42,11 +52,16 @@ from realtime.app.sources import build_source
 from realtime.body.synthetic import SyntheticSettings, simulate
 from realtime.core.block import Block, empty_block, regular_timestamps
 from realtime.core.lifecycle import Lifecycle
+from realtime.core.priority import RT_PRIORITY, apply_scheduling, thread_policies
 from realtime.core.schemas import imu_stream_spec, stream_name
 from realtime.core.units import IMU_CHANNELS
 from realtime.stages.model.stage import ModelActivationStage
 
 ARM, STOP = "arm", "stop"
+
+PEER_RT_PRIORITY = RT_PRIORITY - 1
+"""``SCHED_FIFO`` priority of the IMU device and the consumer when they get real-time scheduling: above
+every normal task, below the simulator's runner, so the instruments never delay a tick."""
 
 
 class WorkerError(RuntimeError):
@@ -180,16 +195,18 @@ class PlaybackSource(Lifecycle):
         return Block(self.data[rows], regular_timestamps(self.t_arm, self._fs, k0, n), self._fs, k0, IMU_CHANNELS)
 
 
-def run_imu(kind: str, prefix: str, rate: float, seed: int, max_duration: float, out: Path) -> None:
+def run_imu(kind: str, prefix: str, rate: float, seed: int, max_duration: float, out: Path,
+            priority: str = "auto") -> None:
     """An IMU device (the synthetic arm, precomputed) on LSL or on a pseudo-terminal."""
     control = Control()
     data = simulate(SyntheticSettings(fs=rate, seed=seed), min(max_duration, 120.0)).imu
+    sched = apply_scheduling(priority, who="bench IMU device", level=PEER_RT_PRIORITY)
     source = PlaybackSource(data, rate, pylsl.local_clock)
     if kind == "lsl":
         created = _lsl_device(prefix, source, control, max_duration)
     else:
         created = _serial_device(source, control, max_duration)
-    np.savez(out, created=created, rate=rate, kind=kind)
+    np.savez(out, created=created, rate=rate, kind=kind, scheduling=json.dumps(sched.as_dict()))
     say(f"done {created.size}")
 
 
@@ -234,9 +251,33 @@ def _serial_device(source: PlaybackSource, control: Control, max_duration: float
     return regular_timestamps(source.t_arm, source.fs, 0, n) if source.t_arm is not None else np.zeros(0)
 
 
+class GcPauses:
+    """Counts the garbage collector's passes and times the longest (``gc.callbacks``), per generation."""
+
+    def __init__(self) -> None:
+        self.count = [0, 0, 0]
+        self.max_ns = [0, 0, 0]
+        self.total_ns = 0
+        self._t = 0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._t = time.perf_counter_ns()
+            return
+        dt = time.perf_counter_ns() - self._t
+        g = int(info.get("generation", 0))
+        self.count[g] += 1
+        self.total_ns += dt
+        self.max_ns[g] = max(self.max_ns[g], dt)
+
+    def as_dict(self) -> dict:
+        """Passes per generation, the longest pause per generation (ms) and the total (ms)."""
+        return {"passes": list(self.count), "max_ms": [x * 1e-6 for x in self.max_ns], "total_ms": self.total_ns * 1e-6}
+
+
 def run_sim(prefix: str, layout: str, fs: float, block_size: int, source_kind: str, device: str, imu_rate: float,
-            units_per_muscle: int, grid_only: bool, out: Path) -> None:
-    """The simulator, publishing on LSL until ``stop``; writes the runner's counters."""
+            units_per_muscle: int, grid_only: bool, out: Path, priority: str = "auto") -> None:
+    """The simulator as ``launch.py run`` runs it, publishing on LSL until ``stop``; writes the runner's counters."""
     control = Control()
     if source_kind == "lsl":
         options = {"source": "lsl", "stream_name": device, "resolve_timeout": 30.0}
@@ -245,10 +286,12 @@ def run_sim(prefix: str, layout: str, fs: float, block_size: int, source_kind: s
                    "imu_rate": imu_rate, "no_frame_timeout": 60.0}
     source = build_source(options)
     config = SimulatorConfig(prefix=prefix, layout=layout, fs=fs, block_size=block_size, activation="model",
-                             units_per_muscle=units_per_muscle)
+                             units_per_muscle=units_per_muscle, priority=priority)
     simulator = Simulator(config, source, ModelActivationStage(None, provisional=not grid_only))
     say("built")
-    simulator.start(wait_for_consumer=120.0)
+    simulator.start(wait_for_consumer=120.0, dedicated_process=True)
+    gc_pauses = GcPauses()
+    gc.callbacks.append(gc_pauses)
     try:
         deadline = time.monotonic() + 60.0
         while not source.running:
@@ -263,23 +306,66 @@ def run_sim(prefix: str, layout: str, fs: float, block_size: int, source_kind: s
         simulator.wait(timeout=30.0)
     finally:
         simulator.stop()
+    gc.callbacks.remove(gc_pauses)
     stats = simulator.pipeline.stats
+    runner = simulator.pipeline.scheduling
     record = {
         "samples_sent": stats.samples_sent,
         "ticks": stats.ticks,
         "late_ticks": stats.late_ticks,
+        "max_lateness_ms": stats.max_lateness * 1e3,
         "t0": stats.t0,
         "stage_ns": dict(stats.stage_ns),
+        "stage_max_ns": dict(stats.stage_max_ns),
         "busy_ns": stats.busy_ns,
+        "busy_max_ns": stats.busy_max_ns,
+        "gc": gc_pauses.as_dict(),
+        "scheduling": {
+            "runner": runner.as_dict() if runner is not None else None,
+            "io": simulator.io_scheduling.as_dict() if simulator.io_scheduling is not None else None,
+            "memory": simulator.memory_lock.as_dict(),
+            "main": simulator.caller_scheduling.as_dict() if simulator.caller_scheduling is not None else None,
+        },
+        "threads": thread_policies(),
         "newest_imu_seq": stats.newest_imu_seq,
     }
     out.write_text(json.dumps(record, indent=2))
     say("done")
 
 
-def run_consumer(prefix: str, out: Path, resolve_timeout: float) -> None:
+def run_probe(out: Path, period: float = 1e-3, priority: str = "auto", max_duration: float = 3600.0) -> None:
+    """The machine's floor: a thread that only sleeps ``period`` and wakes, scheduled as the runner.
+
+    From ``arm`` to ``stop`` it records how late each wake-up is (the next one is due one
+    period after the previous due time; after a stall the missed wake-ups are skipped, so a
+    stall counts once). What it sees, a runner that does real work sees too: stalls of the
+    machine itself (the hypervisor, kernel work, other real-time programs).
+    """
+    control = Control()
+    sched = apply_scheduling(priority, who="bench timer probe")
+    lateness = np.zeros(int(max_duration / period) + 1)
+    say("ready")
+    control.armed.wait()
+    n = 0
+    due = time.perf_counter() + period
+    while not control.stopped.is_set() and n < lateness.size:
+        now = time.perf_counter()
+        if now < due:
+            time.sleep(due - now)
+            now = time.perf_counter()
+        lateness[n] = now - due
+        n += 1
+        due += period
+        if due < now:  # a stall: skip the wake-ups it swallowed
+            due = now + period
+    np.savez(out, lateness=lateness[:n], period=period, scheduling=json.dumps(sched.as_dict()))
+    say(f"done {n}")
+
+
+def run_consumer(prefix: str, out: Path, resolve_timeout: float, priority: str = "auto") -> None:
     """Record the arrival time of every EMG sample, and the provenance and status rows."""
     control = Control()
+    sched = apply_scheduling(priority, who="bench consumer", level=PEER_RT_PRIORITY)
     inlets = {}
     for role in ("provenance", "status", "emg"):  # EMG last: the runner starts when it has a consumer
         name = stream_name(prefix, role)
@@ -340,6 +426,6 @@ def run_consumer(prefix: str, out: Path, resolve_timeout: float) -> None:
     drain_side()
     np.savez(out, emg_ts=emg_ts.array, emg_arrival=emg_arrival.array, prov_rows=prov_rows.array,
              prov_ts=prov_ts.array, status_rows=status_rows.array, status_ts=status_ts.array,
-             fs=fs)
+             fs=fs, scheduling=json.dumps(sched.as_dict()))
     say(f"done {emg_ts.n}")
 

@@ -13,7 +13,7 @@ from realtime.app.cli.lazy import LazyCommand, LazyGroup
 BENCHMARKS: dict[str, LazyCommand] = {
     "engine": LazyCommand(
         "realtime.app.cli.bench_engine:engine",
-        "Engine speed: seconds of signal per CPU second, one thread; tables, start-up; issue targets.",
+        "Engine speed (signal seconds per CPU second, one thread), table build and start-up times, pass/fail vs minimums.",
     ),
     "model": LazyCommand(
         "realtime.app.cli.bench_model:model",
@@ -21,7 +21,7 @@ BENCHMARKS: dict[str, LazyCommand] = {
     ),
     "provisional": LazyCommand(
         "realtime.app.cli.bench_model:provisional",
-        "Cost of a peek and of the stage per IMU sample; accuracy of the provisional rows.",
+        "Model stage cost per IMU sample with provisional rows (docs/model.md) and without; their accuracy.",
     ),
     "viewer": LazyCommand(
         "realtime.app.cli.bench_viewer:viewer",

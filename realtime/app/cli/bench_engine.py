@@ -28,7 +28,7 @@ from realtime.app.bench.engine import format_rows, run_engine_bench
 @click.option("--no-startup", is_flag=True, help="Skip the cold/warm start-up measurement (fresh processes).")
 def engine(json_path: Path, duration: float, baseline_duration: float, repeats: int, units_per_muscle: int | None,
            layouts: tuple[str, ...], muaps: tuple[str, ...], no_startup: bool) -> None:
-    """Engine speed: seconds of signal per CPU second, one thread; tables, start-up; issue targets."""
+    """Engine speed (signal seconds per CPU second, one thread), table build and start-up times, pass/fail vs minimums."""
     result = run_engine_bench(layouts=layouts, muaps=muaps, duration=duration, baseline_duration=baseline_duration,
                               repeats=repeats, baseline_repeats=repeats, units_per_muscle=units_per_muscle,
                               startup=not no_startup)

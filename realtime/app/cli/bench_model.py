@@ -15,7 +15,7 @@ from realtime.stages.model.checkpoint import CheckpointError
 
 @click.command("model")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), required=True, help="Write results here.")
-@click.option("--ckpt", "ckpt_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--model", "--ckpt", "ckpt_path", type=click.Path(dir_okay=False), default=None,
               help="Checkpoint of the 'default' net [default: the shipped model].")
 @click.option("--samples", type=click.IntRange(100, 1_000_000), default=5000, show_default=True,
               help="Samples streamed one at a time per net.")
@@ -41,13 +41,13 @@ def model(json_path: str, ckpt_path: str | None, samples: int, windows: int) -> 
 @click.command("provisional")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Where to write the results.")
-@click.option("--ckpt", default=None, help="Checkpoint (default: the shipped model).")
+@click.option("--model", "--ckpt", "ckpt", default=None, help="Checkpoint (default: the shipped model).")
 @click.option("--samples", type=click.IntRange(100, 10**6), default=5000, show_default=True,
               help="Calls timed per kind.")
 @click.option("--seconds", type=click.FloatRange(4.0, 600.0), default=10.0, show_default=True,
               help="Seconds of each motion program for the accuracy comparison.")
 def provisional(json_path: Path, ckpt: str | None, samples: int, seconds: float) -> None:
-    """Cost of a peek and of the stage per IMU sample; accuracy of the provisional rows."""
+    """Model stage cost per IMU sample with provisional rows (docs/model.md) and without; their accuracy."""
     try:
         res = provisional_bench.run(ckpt, samples, seconds)
     except CheckpointError as err:

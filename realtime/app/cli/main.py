@@ -37,6 +37,10 @@ COMMANDS: dict[str, LazyCommand] = {
         "realtime.app.cli.demo:demo_outlet",
         "A stand-alone test producer of the viewer's streams (EMG, activation, IMU, status).",
     ),
+    "record": LazyCommand(
+        "realtime.app.cli.record:record",
+        "Record every myostream stream (and other named LSL streams) to XDF with LabRecorder.",
+    ),
     "train": LazyCommand(
         "realtime.app.cli.train:train", "Train the activation network and write a checkpoint."
     ),
@@ -55,7 +59,47 @@ COMMANDS: dict[str, LazyCommand] = {
 """Every command: name -> where it lives and its line in ``--help``."""
 
 
-@click.group(cls=LazyGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+class OneLineError(click.ClickException):
+    """A command-line error shown as one line, ``Error: <message>``, without click's usage lines.
+
+    The message of a :class:`click.UsageError` already names the option
+    (``Invalid value for '--fs': ...``); the usage synopsis and the "Try
+    --help" hint click prints above it only push that line out of sight.
+    """
+
+    def __init__(self, error: click.ClickException) -> None:
+        super().__init__(error.format_message())
+        self.exit_code = error.exit_code
+
+    def show(self, file: object = None) -> None:
+        """Print the one line to stderr."""
+        click.echo(f"Error: {self.format_message()}", err=True)
+
+
+class CliGroup(LazyGroup):
+    """The top-level group: lazy commands (:class:`LazyGroup`) and one-line errors (:class:`OneLineError`)."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: object) -> click.Context:
+        """As click's, with its errors (e.g. an unknown command) as one line."""
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.exceptions.Exit:
+            raise
+        except click.ClickException as err:
+            raise OneLineError(err) from None
+
+    def invoke(self, ctx: click.Context) -> object:
+        """As click's, with the errors of a command's options and arguments as one line."""
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as err:
+            if isinstance(err, OneLineError):
+                raise
+            raise OneLineError(err) from None
+
+
+@click.group(cls=CliGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="myostream")
 def cli() -> None:
     """myostream: a real-time surface-EMG simulator on LabStreamingLayer."""

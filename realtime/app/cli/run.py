@@ -11,15 +11,63 @@ import click
 
 from devices.profiles import DEFAULT_PROFILE, ProfileError, builtin_profiles, load_profile
 from gui.process import start_viewer_process
-from realtime.app.simulator import Simulator, SimulatorConfig, status_line
-from realtime.app.sources import build_source, source_options, source_status_line
+from realtime.app.physics import envelope_stage
+from realtime.app.simulator import Simulator, SimulatorConfig
+from realtime.app.sources import build_source, source_options
+from realtime.app.status import STATUS_LEGEND, status_line
+from realtime.body.gestures import load_gestures, schedule_end
+from realtime.core.progress import Progress
 from realtime.core.units import EMG_FS_MAX, EMG_FS_MIN, STANDARD_GRAVITY
 from realtime.stages.artefacts import ArtefactSettings
-from realtime.stages.engine import get_layout
-from realtime.stages.faults import load_faults
+from realtime.stages.engine import EngineSettings, get_layout
+from realtime.stages.faults import FaultStage, load_faults
 from realtime.stages.guard import GuardSettings
+from realtime.stages.model.checkpoint import CheckpointError, load_checkpoint
+from realtime.stages.model.outputs import check_activation_outputs, checkpoint_label
+from realtime.stages.model.stage import ModelActivationStage
 
-FS_CHOICES = ("1000", "2000")
+
+def option_error(err: Exception) -> click.UsageError:
+    """A settings error as a usage error naming the command-line option, not the Python argument.
+
+    ``The argument 'prefix' must ...`` (from a settings class) becomes
+    ``The option '--name' must ...`` for the option of the current command that sets it.
+    """
+    text = str(err)
+    for param in click.get_current_context().command.params:
+        if param.opts and param.name:
+            text = text.replace(f"The argument '{param.name}'", f"The option '{param.opts[0]}'")
+    return click.UsageError(text)
+
+
+def build_model_stage(model_path: str | None, engine: EngineSettings, quiet: bool = False) -> object:
+    """The activation stage for ``--model`` (``None``: the shipped model), its outputs matched by name.
+
+    A checkpoint of muscle activations drives the engine's muscles by name; one
+    of channel envelopes goes through the physics inversion calibrated from this
+    engine (:func:`realtime.app.physics.envelope_stage`). Raises
+    ``click.ClickException`` with one line naming the checkpoint when it cannot
+    drive the engine. Prints a one-line notice when dynamic MUAPs are asked
+    for and the checkpoint has no posture head.
+    """
+    try:
+        ckpt = load_checkpoint(model_path)
+        if ckpt.output_kind == "activation":
+            check_activation_outputs(ckpt, tuple(engine.muscles), model_path)
+            stage = ModelActivationStage(ckpt)
+        else:
+            stage = envelope_stage(ModelActivationStage(ckpt), engine)
+            if not quiet:
+                click.echo(f"myostream: {checkpoint_label(ckpt, model_path)} predicts {ckpt.layout or engine.layout} "
+                           "channel envelopes; they drive the engine's muscles through the envelope inversion "
+                           "(docs/model.md).", err=True)
+    except (CheckpointError, ValueError) as err:
+        raise click.ClickException(f"{err}" if model_path is None or str(model_path) in str(err)
+                                   else f"--model '{model_path}': {err}") from None
+    if engine.muaps == "dynamic" and not stage.has_posture and not quiet:
+        click.echo(f"myostream: notice: {checkpoint_label(ckpt, model_path)} has no posture head; dynamic MUAPs "
+                   "stay at the neutral posture (as static MUAPs).", err=True)
+    return stage
 
 
 def _check_layout(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -47,8 +95,18 @@ def _check_fs(ctx: click.Context, param: click.Parameter, value: float) -> float
 def _load_faults(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple:
     if value is None:
         return ()
+    ctx.meta["faults_path"] = value  # for the errors found later, against the layout
     try:
         return load_faults(value)
+    except (OSError, ValueError) as err:
+        raise click.BadParameter(str(err)) from err
+
+
+def _load_gestures(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple | None:
+    if value is None:
+        return None
+    try:
+        return load_gestures(value)
     except (OSError, ValueError) as err:
         raise click.BadParameter(str(err)) from err
 
@@ -61,13 +119,21 @@ def _load_profile(ctx: click.Context, param: click.Parameter, value: str) -> str
     return value
 
 
+def _check_faults_fit(faults: tuple, path: str, layout: str, fs: float, seed: int) -> None:
+    """Raise ``BadParameter`` naming ``--faults``, the file and the fault if a fault does not fit the layout."""
+    try:
+        FaultStage(faults, fs, get_layout(layout).channels, seed=seed)
+    except ValueError as err:
+        raise click.BadParameter(f"{path}: {err}", param_hint="'--faults'") from None
+
+
 def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
     if value < 1:
         raise click.BadParameter(f"must be a positive number of samples; {value} is invalid.")
     return value
 
 
-@click.command()
+@click.command(epilog="\b\n" + STATUS_LEGEND)
 @source_options
 @click.option("--layout", default="armband8", show_default=True, callback=_check_layout,
               help="Electrode layout: a built-in name (armband8, armband16, muscle_pairs, grid64, grid64_sd, "
@@ -75,7 +141,7 @@ def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
 @click.option("--muaps", type=click.Choice(["static", "dynamic"]), default="static", show_default=True,
               help="MUAPs fixed at a neutral posture, or changing with the joint angles (posture-blended tables).")
 @click.option("--fs", type=float, default=2000.0, show_default=True, callback=_check_fs,
-              help="EMG sampling rate in Hz.")
+              help=f"EMG sampling rate in Hz, {EMG_FS_MIN:g}-{EMG_FS_MAX:g} (usually 1000 or 2000).")
 @click.option("--block", "block_size", type=int, default=4, show_default=True, callback=_check_block,
               help="EMG samples per tick (4 at 2 kHz = 2 ms).")
 @click.option("--duration", type=float, default=None, callback=_check_duration,
@@ -85,6 +151,9 @@ def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
 @click.option("--activation", type=click.Choice(["model", "teacher"]), default="model", show_default=True,
               help="What drives the engine: the activation network (any source) or the synthetic arm's "
                    "physics ground truth (synthetic source only).")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False), default=None,
+              help="Checkpoint of the activation network [default: the shipped model]. Its outputs are matched "
+                   "to the engine's muscles by name (docs/model.md).")
 @click.option("--units", "units_per_muscle", type=click.IntRange(1, 1000), default=None,
               help="Motor units per muscle [default: each muscle's published count, e.g. biceps 774].")
 @click.option("--wait-for-consumer", type=click.FloatRange(min=0), default=0.0, show_default=True,
@@ -109,6 +178,13 @@ def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
 @click.option("--faults", "faults", type=click.Path(dir_okay=False), default=None, callback=_load_faults,
               help="Fault script, JSON or TOML (docs/faults.md): dropout, liftoff, clipping, sample_loss, gain, "
                    "crosstalk at set times; announced on <prefix>-markers.")
+@click.option("--gestures", "gestures", default=None, callback=_load_gestures, metavar="SPEC",
+              help="Hand/wrist gestures on top of the arm (docs/gestures.md): a schedule file (onset duration "
+                   "gesture effort per line), 'protocol[:reps=5,hold=5,rest=3,effort=50%,...]', or 'live' (intent "
+                   "only). Listens to <prefix>-intent (the viewer's keys, any program) and publishes the truth on "
+                   "<prefix>-gesture.")
+@click.option("--gesture-mix", type=click.Choice(["sum", "max"]), default="sum", show_default=True,
+              help="How gesture and IMU-driven activations combine per muscle: saturating sum or max.")
 @click.option("--profile", default=DEFAULT_PROFILE, show_default=True, callback=_load_profile,
               help=f"Device profile: publish EMG (and IMU) as that device's LSL app does ({', '.join(builtin_profiles())}) "
                    "or a profile .toml file (docs/profiles.md). A device profile sets the rate and default layout.")
@@ -134,10 +210,12 @@ def _check_block(ctx: click.Context, param: click.Parameter, value: int) -> int:
 @click.option("--allow-duplicate-name", is_flag=True,
               help="Publish even if streams with the same names (--name) are already on the network.")
 def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | None, prefix: str, activation: str,
-        units_per_muscle: int | None, wait_for_consumer: float, noise_uv: float, pink_uv: float, powerline_hz: str,
+        model_path: str | None, units_per_muscle: int | None, wait_for_consumer: float, noise_uv: float,
+        pink_uv: float, powerline_hz: str,
         powerline_uv: float, wander_uv: float, motion_uv: float, ecg_uv: float, ecg_bpm: float, faults: tuple,
-        view: bool, quiet: bool, priority: str, profile: str, device_clock: bool, acc_range_g: float,
-        gyro_range_dps: float, linger_s: float, allow_duplicate_name: bool, **source_kwargs: object) -> None:
+        gestures: tuple | None, gesture_mix: str, view: bool, quiet: bool, priority: str, profile: str,
+        device_clock: bool, acc_range_g: float, gyro_range_dps: float, linger_s: float,
+        allow_duplicate_name: bool, **source_kwargs: object) -> None:
     """Run the simulator: IMU motion in, multichannel sEMG out on LSL."""
     seed = int(source_kwargs.get("seed") or 0)
     device = load_profile(profile).emg
@@ -163,9 +241,12 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
                                  artefacts=artefacts, faults=faults, priority=priority, profile=profile,
                                  device_clock=device_clock, linger_s=linger_s,
                                  guard=GuardSettings(acc_limit=acc_range_g * STANDARD_GRAVITY,
-                                                     gyro_limit=math.radians(gyro_range_dps)))
+                                                     gyro_limit=math.radians(gyro_range_dps)),
+                                 gestures=gestures, gesture_mix=gesture_mix)
     except (TypeError, ValueError) as err:
-        raise click.UsageError(str(err)) from err
+        raise option_error(err) from None
+    if faults:
+        _check_faults_fit(faults, click.get_current_context().meta["faults_path"], layout, fs, seed)
     source = build_source(dict(source_kwargs))
 
     if activation == "teacher" and source_kwargs.get("source", "synthetic") != "synthetic":
@@ -176,11 +257,18 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
 
     def print_status(report: object) -> None:
         if not quiet:
-            parts = (status_line(report), sim.pipeline.guard.status_text(), source_status_line(source))
-            click.echo("  | ".join(part for part in parts if part))
+            click.echo(status_line(report, source, guard=sim.pipeline.guard.status_text()))
 
+    progress = Progress(sys.stderr.write, sys.stderr.flush)
+    stage = None
+    if activation == "model":
+        stage = build_model_stage(model_path, EngineSettings(layout=layout, fs=fs, seed=seed,
+                                                             units_per_muscle=units_per_muscle, muaps=muaps), quiet)
+    elif model_path is not None:
+        raise click.UsageError("--model needs --activation model (the default); --activation teacher uses no network.")
     try:
-        sim = Simulator(config, source, on_status=print_status)
+        with progress.phase(f"setting up the {activation} activation stage and the motor-unit pools"):
+            sim = Simulator(config, source, activation_stage=stage, on_status=print_status)
     except (TypeError, ValueError) as err:  # e.g. a fault naming a channel the layout does not have
         raise click.UsageError(str(err)) from err
     if not allow_duplicate_name:
@@ -190,12 +278,6 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
             click.echo(f"myostream: error: streams named {prefix}-* are already on the network ({taken[0]}{more}); "
                        f"choose another --name, or --allow-duplicate-name to share it on purpose.", err=True)
             sys.exit(2)
-    spec = sim.emg_outlet.spec
-    click.echo(
-        f"myostream: publishing {spec.name} ({len(spec.channels)} ch, {sim.layout.name}, {spec.fs:g} Hz"
-        f"{'' if device is None else f', profile {profile}'}) "
-        f"from the {source_kwargs.get('source', 'synthetic')} source; Ctrl-C to stop."
-    )
     interrupted = False
 
     def on_sigint(signum: int, frame: object) -> None:
@@ -206,7 +288,16 @@ def run(layout: str, muaps: str, fs: float, block_size: int, duration: float | N
     previous = signal.signal(signal.SIGINT, on_sigint)
     viewer = None
     try:
-        sim.start(wait_for_consumer, freeze_gc=True)
+        sim.start(wait_for_consumer, freeze_gc=True, progress=progress, dedicated_process=True)
+        spec = sim.emg_outlet.spec
+        click.echo(
+            f"myostream: publishing {spec.name} ({len(spec.channels)} ch, {sim.layout.name}, {spec.fs:g} Hz"
+            f"{'' if device is None else f', profile {profile}'}) "
+            f"from the {source_kwargs.get('source', 'synthetic')} source; Ctrl-C to stop."
+        )
+        if gestures is not None:
+            scripted = f"{len(gestures)} scripted until {schedule_end(gestures):g} s" if gestures else "none scripted"
+            click.echo(f"myostream: gestures ({scripted}); intent on {prefix}-intent, truth on {prefix}-gesture.")
         if view:
             viewer = start_viewer_process(prefix, timeout=30)
         while not sim.wait(timeout=0.2):

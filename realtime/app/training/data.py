@@ -32,15 +32,22 @@ from pathlib import Path
 
 import numpy as np
 
+from devices.replay import TIME_COLUMNS
 from realtime.body.musculoskeletal import ArmParams
 from realtime.body.synthetic import MOTIONS, SyntheticSettings, simulate
 from realtime.core.anatomy import JOINTS, MUSCLES
 from realtime.core.checks import check_type
+from realtime.core.logs import logger
 from realtime.core.units import STANDARD_GRAVITY
 from realtime.stages.model.resample import resample_imu
 
 ACC_UNITS = {"m/s2": 1.0, "g": STANDARD_GRAVITY}
 GYRO_UNITS = {"rad/s": 1.0, "deg/s": math.pi / 180.0}
+
+
+MIN_SEQUENCE = 2
+"""Fewest model samples of a training or held-out sequence (shorter than the receptive field is fine:
+the streaming model and training both prime with the first sample)."""
 
 
 class DataError(ValueError):
@@ -69,6 +76,9 @@ class Recording:
         EMG channel labels.
     imu_fs : float
         IMU rate (Hz).
+    layout : str
+        The EMG stream's electrode layout when the file says (a myostream
+        recording's ``desc/layout/name``, e.g. ``armband8``), else ``""``.
     """
 
     name: str
@@ -79,6 +89,7 @@ class Recording:
     emg_fs: float
     emg_names: tuple[str, ...]
     imu_fs: float
+    layout: str = ""
 
 
 @dataclass(frozen=True)
@@ -137,6 +148,9 @@ class Dataset:
         Recordings held out from training *and* from model selection (teacher
         data: their own subjects and programs); evaluation scores these when
         there are any, else ``val``.
+    held_out_recordings : list of Recording
+        The raw recordings behind the held-out sequences when those are whole
+        files (for ``stream_r``, which replays them through the simulator).
     """
 
     train: list[Sequence]
@@ -148,6 +162,7 @@ class Dataset:
     input_fs_range: tuple[float, float] = (100.0, 100.0)
     description: dict = field(default_factory=dict)
     test: list[Sequence] = field(default_factory=list)
+    held_out_recordings: list[Recording] = field(default_factory=list)
 
     @property
     def held_out(self) -> list[Sequence]:
@@ -271,14 +286,23 @@ def load_csv(
         Six columns (names or 0-based indices): accelerometer x, y, z, then gyroscope x, y, z.
     emg_cols : sequence of str
         One or more EMG columns (names or indices).
-    fs : float
-        Rate of the rows in Hz.
+    fs : float | None
+        Rate of the rows in Hz; may be ``None`` when the file has a time column.
     acc_unit, gyro_unit : str
         Units of the accelerometer (``m/s2`` or ``g``) and gyroscope (``rad/s`` or ``deg/s``).
 
     Returns
     -------
     Recording
+
+    Notes
+    -----
+    A header column named like a time column (``t``, ``time``, ``timestamp`` ...,
+    in seconds; :data:`devices.replay.TIME_COLUMNS`) times the rows exactly as
+    ``--source replay`` does: the IMU keeps those times, the rate is
+    ``1 / median(diff(t))``, and the EMG is linearly resampled onto a regular grid
+    at that rate for its envelope filters. When that rate and ``fs`` differ by
+    more than 1 % a one-line warning says so and the time column wins.
     """
     path = Path(path)
     if not path.is_file():
@@ -289,7 +313,7 @@ def load_csv(
         )
     if len(emg_cols) < 1:
         raise DataError("The option '--emg-cols' needs at least one EMG column.")
-    if not (isinstance(fs, (int, float)) and math.isfinite(fs) and fs > 0):
+    if fs is not None and not (isinstance(fs, (int, float)) and math.isfinite(fs) and fs > 0):
         raise DataError(f"The option '--fs' must be the CSV's sampling rate in Hz (> 0). {fs!r} is invalid.")
     with path.open(newline="") as f:
         head = f.read(65536)
@@ -325,17 +349,45 @@ def load_csv(
             ) from None
     names = [header[c] if header is not None else str(c) for c in cols]
     check_finite(f"'{path}'", "the selected columns", data, names)
-    t = np.arange(len(rows)) / float(fs)
-    return Recording(
-        name=path.name,
-        t_imu=t,
-        imu=to_si(data[:, :6], acc_unit, gyro_unit),
-        t_emg=t,
-        emg=data[:, 6:],
-        emg_fs=float(fs),
-        emg_names=tuple(names[6:]),
-        imu_fs=float(fs),
-    )
+    lower = [h.lower() for h in header] if header is not None else []
+    t_col = next((lower.index(n) for n in TIME_COLUMNS if n in lower and lower.index(n) not in cols), None)
+    if t_col is None:
+        if fs is None:
+            raise DataError(
+                f"'{path}' has no time column ({', '.join(TIME_COLUMNS)}); give its sampling rate with --fs HZ."
+            )
+        t = np.arange(len(rows)) / float(fs)
+        return Recording(path.name, t, to_si(data[:, :6], acc_unit, gyro_unit), t, data[:, 6:], float(fs),
+                         tuple(names[6:]), float(fs))
+    t = _time_column(path, rows, t_col, header[t_col])
+    fs_t = 1.0 / float(np.median(np.diff(t)))
+    if fs is not None and abs(fs_t - fs) > 0.01 * fs:
+        logger.warning(
+            "'%s': its time column %r gives %.6g Hz, --fs says %.6g Hz; using the time column (as replay does).",
+            path, header[t_col], fs_t, fs,
+        )
+    t_reg = t[0] + np.arange(int(math.floor((t[-1] - t[0]) * fs_t + 1e-9)) + 1) / fs_t
+    emg = np.stack([np.interp(t_reg, t, data[:, 6 + j]) for j in range(data.shape[1] - 6)], axis=1)
+    return Recording(path.name, t, to_si(data[:, :6], acc_unit, gyro_unit), t_reg, emg, fs_t,
+                     tuple(names[6:]), fs_t)
+
+
+def _time_column(path: Path, rows: list[list[str]], col: int, label: str) -> np.ndarray:
+    """The time column (s) of a CSV, checked: finite, strictly increasing, at least two rows."""
+    try:
+        t = np.array([float(r[col]) for r in rows], np.float64)
+    except (ValueError, IndexError):
+        raise DataError(f"'{path}': the time column {label!r} holds a value that is not a number.") from None
+    if t.size < 2 or not np.all(np.isfinite(t)):
+        raise DataError(f"'{path}': the time column {label!r} needs at least two finite times.")
+    dt = np.diff(t)
+    if np.any(dt <= 0):
+        bad = int(np.flatnonzero(dt <= 0)[0]) + 1
+        raise DataError(
+            f"'{path}': the time column {label!r} does not increase at row {bad} (replay refuses it too). "
+            "Fix the times or remove the column and give --fs."
+        )
+    return t
 
 
 # --------------------------------------------------------------------------- XDF
@@ -354,10 +406,29 @@ def _channel_labels(stream: dict, n: int) -> list[str]:
     return [str(i) for i in range(n)]
 
 
+def _stream_layout(stream: dict) -> str:
+    try:
+        return str(stream["info"]["desc"][0]["layout"][0]["name"][0])
+    except (KeyError, IndexError, TypeError):
+        return ""
+
+
+def _default_stream(path: Path, streams: list[dict], kind: str, option: str) -> str:
+    """The one stream of LSL type ``kind`` in the file (raises naming the candidates otherwise)."""
+    hits = [_stream_name(s) for s in streams if str(s["info"]["type"][0]).lower() == kind.lower()]
+    if len(hits) != 1:
+        names = sorted(f"{_stream_name(s)} ({s['info']['type'][0]})" for s in streams)
+        raise DataError(
+            f"'{path}' has {len(hits)} streams of type {kind} ({hits}); name the one to use with {option} "
+            f"(streams: {names})."
+        )
+    return hits[0]
+
+
 def load_xdf(
     path: str | Path,
-    imu_stream: str,
-    emg_stream: str,
+    imu_stream: str | None,
+    emg_stream: str | None,
     imu_cols: SequenceT[str] | None = None,
     emg_cols: SequenceT[str] | None = None,
     acc_unit: str = "m/s2",
@@ -372,8 +443,9 @@ def load_xdf(
     ----------
     path : str | Path
         The ``.xdf`` file.
-    imu_stream, emg_stream : str
-        Stream names (``info/name``).
+    imu_stream, emg_stream : str | None
+        Stream names (``info/name``); ``None`` picks the file's only stream of
+        type ``IMU`` / ``EMG`` (as a ``launch.py record`` file of myostream has).
     imu_cols : sequence of str | None
         Six IMU channels by label or index; default: the stream's first six channels.
     emg_cols : sequence of str | None
@@ -393,6 +465,8 @@ def load_xdf(
     if not streams:
         raise DataError(f"'{path}' holds no streams: it is not a complete XDF recording. Check the file.")
     by_name = {_stream_name(s): s for s in streams}
+    imu_stream = imu_stream or _default_stream(path, streams, "IMU", "--imu-stream")
+    emg_stream = emg_stream or _default_stream(path, streams, "EMG", "--emg-stream")
 
     def pick(option: str, name: str) -> dict:
         if name not in by_name:
@@ -429,6 +503,7 @@ def load_xdf(
         emg_fs=_estimate_fs(t_emg, float(se["info"]["nominal_srate"][0])),
         emg_names=tuple(le[i] for i in ie),
         imu_fs=_estimate_fs(t_imu, float(si["info"]["nominal_srate"][0])),
+        layout=_stream_layout(se),
     )
 
 
@@ -449,8 +524,7 @@ def recording_envelope_on_grid(
     if keep.sum() < min_samples:
         raise DataError(
             f"'{rec.name}': {int(keep.sum())} model samples ({keep.sum() / model_fs:.2f} s) where IMU and EMG "
-            f"overlap, fewer than the network's receptive field of {min_samples} samples "
-            f"({min_samples / model_fs:.2f} s). Use a longer recording or a smaller network (--layers)."
+            f"overlap, fewer than {min_samples}. Check that both streams cover the same time."
         )
     t_grid, x = t_grid[keep], x[keep]
     y = np.stack([np.interp(t_grid, rec.t_emg, env[:, j]) for j in range(env.shape[1])], axis=1)
@@ -482,7 +556,8 @@ def recordings_dataset(
     cutoff_hz : float | None
         Anti-alias corner of the IMU resampler.
     receptive_field : int
-        Network receptive field (model samples): shorter pieces are refused.
+        Network receptive field (model samples). Pieces may be shorter (training primes them with
+        their first sample, as the streaming model does); only pieces under ``MIN_SEQUENCE`` are refused.
     val_fraction : float
         Share held out for validation (0 for none, e.g. evaluation-only use).
     seed : int
@@ -508,16 +583,16 @@ def recordings_dataset(
         order = np.random.default_rng(seed).permutation(n)
         held = set(order[: max(1, math.ceil(val_fraction * n))].tolist())
     for i, rec in enumerate(recordings):
-        x, env = recording_envelope_on_grid(rec, model_fs, cutoff_hz, receptive_field)
+        x, env = recording_envelope_on_grid(rec, model_fs, cutoff_hz, MIN_SEQUENCE)
         if n >= 3 or val_fraction == 0:
             pieces.append((rec.name, rec.name, x, env, rec.imu_fs, i in held))
         else:
             cut = int(round(len(x) * (1 - val_fraction)))
             for part, sl, is_val in (("train", slice(0, cut), False), ("val", slice(cut, None), True)):
-                if len(x[sl]) < receptive_field:
+                if len(x[sl]) < MIN_SEQUENCE:
                     raise DataError(
-                        f"'{rec.name}': its {part} part has {len(x[sl])} model samples, fewer than the receptive "
-                        f"field ({receptive_field}). Use a longer recording, a smaller --val-fraction or a smaller network."
+                        f"'{rec.name}': its {part} part has {len(x[sl])} model samples, fewer than {MIN_SEQUENCE}. "
+                        "Use a longer recording or a smaller --val-fraction."
                     )
                 pieces.append((f"{rec.name}[{part}]", rec.name, x[sl], env[sl], rec.imu_fs, is_val))
     if target_scale is None:
@@ -536,6 +611,7 @@ def recordings_dataset(
     return Dataset(
         train=train,
         val=val,
+        held_out_recordings=[r for i, r in enumerate(recordings) if i in held],
         outputs=tuple(names),
         posture=(),
         target="emg-envelope",
@@ -543,10 +619,96 @@ def recordings_dataset(
         input_fs_range=(min(rates), max(rates)),
         description={
             "kind": "recordings",
+            "layout": _common_layout(recordings),
             "files": [r.name for r in recordings],
+            "train_files": sorted({s.group for s in train}),
+            "val_files": sorted({s.name for s in val}),
             "val_fraction": val_fraction,
             "envelope": "zero-phase Butterworth-4 high-pass min(20, 0.1 fs) Hz, rectify, "
             "zero-phase Butterworth-4 low-pass min(5, 0.025 fs) Hz, / 99th percentile, clip [0, 1]",
+        },
+    )
+
+
+def _common_layout(recordings: list[Recording]) -> str:
+    """The EMG layout every recording states, or ``""`` when they do not all state the same one."""
+    layouts = {r.layout for r in recordings}
+    return layouts.pop() if len(layouts) == 1 else ""
+
+
+def split_recordings_dataset(
+    train_recordings: list[Recording],
+    test_recordings: list[Recording],
+    model_fs: float,
+    cutoff_hz: float | None,
+    receptive_field: int,
+    target_scale: tuple[float, ...] | None = None,
+) -> Dataset:
+    """A :class:`Dataset` with an explicit split: fit on ``train_recordings``, score on ``test_recordings``.
+
+    No file is in both parts, none is chosen at random, no part of a file is
+    held out: ``train`` is every training file whole, ``test`` every test file
+    whole, ``val`` is empty. The envelope scales are ``target_scale`` (a
+    checkpoint's) or the 99th percentiles of the training files.
+
+    Parameters
+    ----------
+    train_recordings, test_recordings : list of Recording
+        Both non-empty, with the same EMG channel names.
+    model_fs, cutoff_hz, receptive_field :
+        As :func:`recordings_dataset`.
+    target_scale : tuple of float | None
+        Envelope scales to use; ``None`` computes them from the training files.
+    """
+    if not train_recordings:
+        raise DataError("No training recordings for the split: give files with --train-csv or --train-xdf.")
+    if not test_recordings:
+        raise DataError("No recordings to score: give files with --csv or --xdf.")
+    names = train_recordings[0].emg_names
+    both = sorted({r.name for r in train_recordings} & {r.name for r in test_recordings})
+    if both:
+        raise DataError(f"The files {both} are given both to fit (--train-*) and to score (--csv/--xdf); "
+                        "an honest split keeps them apart.")
+    for rec in train_recordings + test_recordings:
+        if tuple(rec.emg_names) != tuple(names):
+            raise DataError(
+                f"'{rec.name}' has EMG channels {list(rec.emg_names)}, '{train_recordings[0].name}' has "
+                f"{list(names)}. Select the same channels in every file (--emg-cols)."
+            )
+    parts = {
+        key: [(rec, *recording_envelope_on_grid(rec, model_fs, cutoff_hz, MIN_SEQUENCE)) for rec in recs]
+        for key, recs in (("train", train_recordings), ("test", test_recordings))
+    }
+    if target_scale is None:
+        scale = np.percentile(np.concatenate([env for _, _, env in parts["train"]]), 99, axis=0)
+        scale = np.where(scale > 0, scale, 1.0)
+    else:
+        scale = np.asarray(target_scale, np.float64)
+        if scale.shape != (len(names),):
+            raise DataError(f"{len(scale)} envelope scales for {len(names)} EMG channels: the checkpoint does not fit.")
+    seqs = {
+        key: [Sequence(rec.name, x, np.clip(env / scale, 0.0, 1.0).astype(np.float32), None, rec.imu_fs, rec.name)
+              for rec, x, env in items]
+        for key, items in parts.items()
+    }
+    rates = [r.imu_fs for r in train_recordings + test_recordings]
+    return Dataset(
+        train=seqs["train"],
+        val=[],
+        test=seqs["test"],
+        held_out_recordings=list(test_recordings),
+        outputs=tuple(names),
+        posture=(),
+        target="emg-envelope",
+        target_scale=tuple(float(v) for v in scale),
+        input_fs_range=(min(rates), max(rates)),
+        description={
+            "kind": "recordings",
+            "layout": _common_layout(train_recordings),
+            "split": "explicit",
+            "train_files": [r.name for r in train_recordings],
+            "test_files": [r.name for r in test_recordings],
+            "files": [r.name for r in train_recordings + test_recordings],
         },
     )
 

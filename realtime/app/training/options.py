@@ -20,10 +20,12 @@ from realtime.app.training.data import (
     GYRO_UNITS,
     DataError,
     Dataset,
+    Recording,
     TeacherDataSpec,
     load_csv,
     load_xdf,
     recordings_dataset,
+    split_recordings_dataset,
     teacher_dataset,
 )
 
@@ -71,13 +73,13 @@ def data_options(f: Callable) -> Callable:
         click.option("--imu-cols", cls=GreedyOption,
                      help="Six IMU columns/channels (name or 0-based index): acc x y z, gyro x y z."),
         click.option("--emg-cols", cls=GreedyOption, help="EMG columns/channels (name or index)."),
-        click.option("--fs", "csv_fs", type=float, default=None, help="Sampling rate of the CSV rows (Hz)."),
+        click.option("--fs", "csv_fs", type=float, default=None, help="Sampling rate of the CSV rows (Hz); a time column (t, time, timestamp; s) wins, as in replay."),
         click.option("--acc-unit", type=click.Choice(sorted(ACC_UNITS)), default="m/s2", show_default=True,
                      help="Accelerometer unit of the recordings."),
         click.option("--gyro-unit", type=click.Choice(sorted(GYRO_UNITS)), default="rad/s", show_default=True,
                      help="Gyroscope unit of the recordings."),
-        click.option("--imu-stream", default=None, help="Name of the IMU stream in the XDF files."),
-        click.option("--emg-stream", default=None, help="Name of the EMG stream in the XDF files."),
+        click.option("--imu-stream", default=None, help="Name of the IMU stream in the XDF files [default: the file's only stream of type IMU]."),
+        click.option("--emg-stream", default=None, help="Name of the EMG stream in the XDF files [default: the file's only stream of type EMG]."),
         click.option("--val-fraction", type=float, default=0.2, show_default=True,
                      help="Recordings: share held out for validation (whole files when there are >= 3)."),
         click.option("--subjects", type=int, default=None,
@@ -136,6 +138,21 @@ def teacher_spec(kw: dict[str, Any], seed: int, base: dict[str, Any] | None = No
     )
 
 
+def load_recordings(kw: dict[str, Any]) -> list[Recording]:
+    """Load the ``--csv`` or ``--xdf`` files of the options (raises :class:`DataError` on bad input)."""
+    if kw.get("csv_files") and kw.get("xdf_files"):
+        raise DataError("Give either CSV or XDF files, not both (their column options differ).")
+    imu_cols = _split_words(kw.get("imu_cols")) or None
+    emg_cols = _split_words(kw.get("emg_cols")) or None
+    if kw.get("csv_files"):
+        if imu_cols is None or emg_cols is None:
+            raise DataError("CSV recordings need --imu-cols (6 columns) and --emg-cols (1 or more columns).")
+        return [load_csv(p, imu_cols, emg_cols, kw.get("csv_fs"), kw["acc_unit"], kw["gyro_unit"])
+                for p in kw["csv_files"]]
+    return [load_xdf(p, kw["imu_stream"], kw["emg_stream"], imu_cols, emg_cols, kw["acc_unit"], kw["gyro_unit"])
+            for p in kw["xdf_files"]]
+
+
 def build_dataset(
     kw: dict[str, Any],
     fs: float,
@@ -149,23 +166,14 @@ def build_dataset(
     """Load or generate the data selected by the options (raises :class:`DataError` on bad input)."""
     if kw.get("csv_files") and kw.get("xdf_files"):
         raise DataError("Give either --csv or --xdf files, not both (their column options differ).")
-    imu_cols = _split_words(kw.get("imu_cols")) or None
-    emg_cols = _split_words(kw.get("emg_cols")) or None
-    if kw.get("csv_files"):
-        if kw.get("csv_fs") is None:
-            raise DataError("CSV recordings need their sampling rate: add --fs HZ.")
-        if imu_cols is None or emg_cols is None:
-            raise DataError("CSV recordings need --imu-cols (6 columns) and --emg-cols (1 or more columns).")
-        recs = [
-            load_csv(p, imu_cols, emg_cols, kw["csv_fs"], kw["acc_unit"], kw["gyro_unit"]) for p in kw["csv_files"]
-        ]
-    elif kw.get("xdf_files"):
-        if not kw.get("imu_stream") or not kw.get("emg_stream"):
-            raise DataError("XDF recordings need --imu-stream NAME and --emg-stream NAME.")
-        recs = [
-            load_xdf(p, kw["imu_stream"], kw["emg_stream"], imu_cols, emg_cols, kw["acc_unit"], kw["gyro_unit"])
-            for p in kw["xdf_files"]
-        ]
+    if (kw.get("train_csv") or kw.get("train_xdf")) and not uses_recordings(kw):
+        raise DataError("--train-csv/--train-xdf fit the baselines; give the files to score with --csv or --xdf.")
+    if kw.get("train_csv") or kw.get("train_xdf"):
+        train_recs = load_recordings({**kw, "csv_files": kw.get("train_csv"), "xdf_files": kw.get("train_xdf")})
+        test_recs = load_recordings(kw)
+        return split_recordings_dataset(train_recs, test_recs, fs, cutoff_hz, receptive_field, target_scale)
+    if uses_recordings(kw):
+        recs = load_recordings(kw)
     else:
         spec = teacher_spec(kw, seed, teacher_base)
         bar = None

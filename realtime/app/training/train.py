@@ -1,9 +1,15 @@
 """Training of the activation network (imports torch).
 
-Windows of ``receptive_field - 1 + window`` model samples are cut from each
-training sequence (a random phase per epoch, never across two recordings);
-the loss is taken on the last ``window`` samples of each, where the network's
-whole receptive field holds real data. The loss is the mean squared error of
+The loss covers **every** sample of every training sequence, exactly as the
+streaming model produces it: after ``reset()`` the cached stream holds the
+first sample forever in the past, so the inputs before a recording's start are
+that first sample repeated (causal left-padding by replication, the same as
+``ActivationNet(..., pad="replicate")``). Each training window is ``window``
+loss samples plus the ``receptive_field - 1`` samples before them (indices
+before 0 read sample 0); window starts have a random phase per epoch, the first
+window of a sequence starts at its first sample and the last one ends at its
+last, so a recording's first seconds count as much as the rest (short clips
+included) and nothing crosses two recordings. The loss is the mean squared error of
 the activations plus ``posture_weight`` times the mean squared error of the
 joint angles divided by their variance (when the data has angles). Adam with
 gradient clipping; the learning rate halves when the validation loss stalls
@@ -78,20 +84,37 @@ class TrainSettings:
         check_optional_number("--max-minutes", self.max_minutes, 0.0, unit="minutes", lo_open=True)
 
 
-def _windows(seqs: list[Sequence], rf: int, window: int, rng: np.random.Generator) -> list[tuple[int, int, int]]:
-    """(sequence index, start, length) of each training window; random phase per sequence."""
+def _windows(seqs: list[Sequence], window: int, rng: np.random.Generator) -> list[tuple[int, int, int]]:
+    """(sequence index, first loss sample, loss length) of each window; together they cover every sample.
+
+    Windows are ``window`` samples long (a sequence shorter than that is one
+    window); a random phase per sequence and epoch, plus one window at each end.
+    """
     out = []
-    full = rf - 1 + window
     for i, s in enumerate(seqs):
         n = len(s)
-        if n < full:
+        if n <= window:
             out.append((i, 0, n))
             continue
-        start = int(rng.integers(0, min(window, n - full + 1)))
-        while start + full <= n:
-            out.append((i, start, full))
-            start += window
+        phase = int(rng.integers(0, window))
+        starts = list(range(phase, n - window + 1, window))
+        if phase > 0:
+            starts.insert(0, 0)
+        if starts[-1] + window < n:
+            starts.append(n - window)
+        out += [(i, a, window) for a in starts]
     return out
+
+
+def window_input(x: np.ndarray, start: int, length: int, rf: int) -> np.ndarray:
+    """Input samples ``start - (rf - 1)`` ... ``start + length - 1`` of ``x``, indices before 0 reading sample 0.
+
+    This is the streaming model's past after ``reset()`` (the first sample held
+    forever), so the network's last ``length`` outputs over it equal the
+    streaming outputs at ``start`` ... ``start + length - 1``.
+    """
+    idx = np.arange(start - (rf - 1), start + length)
+    return x[np.maximum(idx, 0)]
 
 
 def _batches(wins: list[tuple[int, int, int]], batch: int, rng: np.random.Generator) -> list[list[tuple[int, int, int]]]:
@@ -123,6 +146,37 @@ class _Loss:
         if self.w > 0 and ang is not None and angles is not None and self.inv_ang is not None:
             loss = loss + self.w * (((ang - angles) ** 2) * self.inv_ang).mean()
         return loss
+
+
+def _map_head_by_name(net: ActivationNet, init: Checkpoint, outputs: tuple[str, ...], config: NetConfig) -> list[int]:
+    """Give ``net`` one activation output per name in ``outputs``, kept from ``init`` where the name matches.
+
+    Outputs are matched by name, never by position: an output ``init`` already
+    has keeps its head row (weights and bias); any other output gets a fresh row.
+
+    Returns
+    -------
+    list of int
+        Indices (in ``outputs``) of the fresh outputs.
+    """
+    old_w = net.act.weight.detach().clone()
+    old_b = net.act.bias.detach().clone()
+    head = torch.nn.Conv1d(config.channels, len(outputs), 1)
+    fresh = []
+    with torch.no_grad():
+        for j, name in enumerate(outputs):
+            if name in init.outputs:
+                k = init.outputs.index(name)
+                head.weight[j] = old_w[k]
+                head.bias[j] = old_b[k]
+            else:
+                fresh.append(j)
+    net.act = head
+    net.config = config
+    kept = [n for n in outputs if n in init.outputs]
+    logger.info("train: --init maps outputs by name: kept %s, fresh head for %s", kept or "none",
+                [outputs[j] for j in fresh] or "none")
+    return fresh
 
 
 def validation_loss(net: ActivationNet, seqs: list[Sequence], loss: _Loss) -> float:
@@ -163,9 +217,9 @@ def train_network(
     settings : TrainSettings
         Optimisation settings.
     init : Checkpoint | None
-        Start from these weights (fine-tuning): same shape except possibly the
-        number of activation outputs (that head is then re-initialised); its
-        normaliser is kept.
+        Start from these weights (fine-tuning): same shape; activation outputs
+        are matched to ``dataset.outputs`` by name (a matching output keeps its
+        head row, a new one gets a fresh row); its normaliser is kept.
     training_record : dict | None
         Extra facts for the checkpoint's ``training`` record (command line ...).
     progress : bool
@@ -186,20 +240,15 @@ def train_network(
     if not dataset.train:
         raise DataError("No training recordings: give more data or a smaller --val-fraction.")
     for s in dataset.train + dataset.val:
-        if len(s) < rf:
-            raise DataError(
-                f"The recording {s.name!r} has {len(s)} model samples ({len(s) / fs:.2f} s), fewer than the "
-                f"receptive field of {rf} ({rf / fs:.2f} s). Use longer recordings or a smaller --layers."
-            )
+        if len(s) < 2:
+            raise DataError(f"The recording {s.name!r} has {len(s)} model samples; it needs at least 2.")
     x_all = np.concatenate([s.x for s in dataset.train])
     has_angles = bool(dataset.posture) and all(s.angles is not None for s in dataset.train)
     angle_var = np.concatenate([s.angles for s in dataset.train]).var(axis=0) if has_angles else None
+    fresh = list(range(config.n_outputs))
     if init is not None:
         net = net_from_checkpoint(init)
-        if init.config.n_outputs != config.n_outputs:
-            logger.info("train: re-initialising the activation head (%s -> %s outputs)", init.config.n_outputs, config.n_outputs)
-            net.act = torch.nn.Conv1d(config.channels, config.n_outputs, 1)
-            net.config = config
+        fresh = _map_head_by_name(net, init, dataset.outputs, config)
         posture = init.posture if not has_angles else dataset.posture
     else:
         mean, std = x_all.mean(axis=0), x_all.std(axis=0)
@@ -208,12 +257,13 @@ def train_network(
     if config.n_posture and len(posture) != config.n_posture:
         raise ValueError(f"The network has {config.n_posture} posture outputs, the data names {len(posture)}.")
     y_all = np.concatenate([s.y for s in dataset.train]).astype(np.float64)
-    if init is None or init.config.n_outputs != config.n_outputs:
-        # Start the sigmoid head at the mean target so early steps fit shapes, not offsets.
+    if fresh:
+        # Start each fresh output of the sigmoid head at its mean target so early steps fit shapes, not offsets.
         p = np.clip(y_all.mean(axis=0), 1e-3, 1 - 1e-3)
         with torch.no_grad():
-            net.act.bias.copy_(torch.tensor(np.log(p / (1 - p)), dtype=torch.float32))
-            net.act.weight.mul_(0.1)
+            for j in fresh:
+                net.act.bias[j] = float(np.log(p[j] / (1 - p[j])))
+                net.act.weight[j].mul_(0.1)
     loss_fn = _Loss(y_all.var(axis=0), settings.posture_weight if has_angles else 0.0, angle_var)
     opt = torch.optim.Adam(net.parameters(), lr=settings.lr)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=1)
@@ -232,14 +282,14 @@ def train_network(
     for epoch in range(1, settings.epochs + 1):
         net.train()
         tot, n_tot = 0.0, 0
-        for batch in _batches(_windows(dataset.train, rf, settings.window, rng), settings.batch_size, rng):
+        for batch in _batches(_windows(dataset.train, settings.window, rng), settings.batch_size, rng):
             n = batch[0][2]
-            xb = torch.from_numpy(np.stack([dataset.train[i].x[a : a + n] for i, a, _ in batch]))
+            xb = torch.from_numpy(np.stack([window_input(dataset.train[i].x, a, n, rf) for i, a, _ in batch]))
             yb = torch.from_numpy(np.stack([dataset.train[i].y[a : a + n] for i, a, _ in batch]))
             ab = torch.from_numpy(np.stack([dataset.train[i].angles[a : a + n] for i, a, _ in batch])) if has_angles else None
             act, ang = net(xb)
-            k = rf - 1 if n >= rf else 0
-            loss = loss_fn(act[:, k:], None if ang is None else ang[:, k:], yb[:, k:], None if ab is None else ab[:, k:])
+            k = rf - 1  # the outputs of the padding samples carry no loss
+            loss = loss_fn(act[:, k:], None if ang is None else ang[:, k:], yb, ab)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)

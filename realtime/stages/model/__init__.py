@@ -15,8 +15,8 @@ Modules, one role each:
 - :mod:`realtime.app.training.train`, :mod:`realtime.app.training.evaluate`, :mod:`realtime.app.bench.model`.
 - :mod:`realtime.stages.model.stage`: the pipeline stage :class:`ModelActivationStage`.
 
-Only the training package (:mod:`realtime.app.training`) and checkpoint loading
-and saving need torch; importing this package does not import it.
+Only the training package (:mod:`realtime.app.training`) and ``.pt`` checkpoint files
+need torch; importing this package, or running with a ``.npz`` checkpoint, does not import it.
 """
 
 from __future__ import annotations
@@ -26,4 +26,7 @@ from pathlib import Path
 DEFAULT_CHECKPOINT: Path = Path(__file__).resolve().parent / "default.pt"
 """The shipped default checkpoint (trained on the physics teacher; see docs/model.md)."""
 
-__all__ = ["DEFAULT_CHECKPOINT"]
+DEFAULT_RUNTIME_CHECKPOINT: Path = DEFAULT_CHECKPOINT.with_suffix(".npz")
+"""The same weights without torch (what a run loads): written beside ``default.pt`` by ``launch.py train``."""
+
+__all__ = ["DEFAULT_CHECKPOINT", "DEFAULT_RUNTIME_CHECKPOINT"]

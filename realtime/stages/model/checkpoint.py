@@ -1,7 +1,10 @@
 """Save and load activation-network checkpoints.
 
-A checkpoint is one file written by ``torch.save`` holding only tensors and
-plain Python values (it loads with ``weights_only=True``)::
+A checkpoint is one file, in one of two formats holding the same values: a
+torch file (``.pt``, for training; it loads with ``weights_only=True``) or a
+numpy ``.npz`` (weights ``state/<name>``, the rest as JSON in
+``__checkpoint__``) that loads without torch, which is what a run uses: the
+shipped default has both, ``default.pt`` and ``default.npz``. The values::
 
     {"format": "myostream.activation-net", "version": 1,
      "config": NetConfig.to_dict(), "state": {name: tensor}, "meta": {...}}
@@ -16,6 +19,7 @@ scales (recordings only), training metrics and how the model was trained
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import tempfile
@@ -27,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from realtime.stages.model import DEFAULT_CHECKPOINT
+from realtime.stages.model import DEFAULT_CHECKPOINT, DEFAULT_RUNTIME_CHECKPOINT
 from realtime.stages.model.config import NetConfig
 from realtime.stages.model.streaming import StreamingNet, pack_weights
 
@@ -36,6 +40,10 @@ VERSION = 1
 """Version of the checkpoint layout written by this code (older ones still load)."""
 
 TARGET_KINDS: tuple[str, ...] = ("teacher", "emg-envelope")
+
+OUTPUT_KINDS: tuple[str, ...] = ("activation", "envelope")
+"""What a checkpoint's outputs are: muscle activations (the engine's muscles, by name) or
+normalised channel envelopes of a recording layout (``Checkpoint.layout``)."""
 
 
 class CheckpointError(ValueError):
@@ -72,6 +80,13 @@ class Checkpoint:
         Training metrics (losses, epochs, validation scores).
     training : Mapping
         How the model was trained (command, seed, data description, duration).
+    output_kind : str
+        ``"activation"`` (outputs are muscle activations named like the engine's muscles) or
+        ``"envelope"`` (outputs are channel envelopes of the recording layout ``layout``);
+        ``""`` derives it from ``target`` (teacher → activation, EMG envelope → envelope).
+    layout : str
+        For ``"envelope"`` outputs: the recording layout they belong to (an engine layout name
+        such as ``armband8``, or the recorded EMG stream's name); ``""`` when unknown.
     version : int
         Layout version of the file it came from.
     """
@@ -88,10 +103,20 @@ class Checkpoint:
     target_scale: tuple[float, ...] = ()
     metrics: Mapping[str, Any] = field(default_factory=dict)
     training: Mapping[str, Any] = field(default_factory=dict)
+    output_kind: str = ""
+    layout: str = ""
     version: int = VERSION
 
     def __post_init__(self) -> None:
         cfg = self.config
+        if not self.output_kind:
+            object.__setattr__(self, "output_kind", "activation" if self.target == "teacher" else "envelope")
+        if self.output_kind not in OUTPUT_KINDS:
+            raise CheckpointError(
+                f"The checkpoint's output kind must be one of {OUTPUT_KINDS}. {self.output_kind!r} is invalid."
+            )
+        if len(set(self.outputs)) != len(self.outputs):
+            raise CheckpointError(f"The checkpoint's output names must be unique, got {list(self.outputs)}.")
         if len(self.inputs) != cfg.n_inputs:
             raise CheckpointError(f"The checkpoint names {len(self.inputs)} inputs, its network has {cfg.n_inputs}.")
         if len(self.outputs) != cfg.n_outputs:
@@ -189,6 +214,8 @@ class Checkpoint:
                 "target_scale": [float(v) for v in self.target_scale],
                 "metrics": _plain(dict(self.metrics)),
                 "training": _plain(dict(self.training)),
+                "output_kind": self.output_kind,
+                "layout": self.layout,
             },
         }
 
@@ -218,15 +245,27 @@ def _plain(obj: Any) -> Any:
     return str(obj)
 
 
+NPZ_META = "__checkpoint__"
+"""Name of the entry of a ``.npz`` checkpoint holding everything but the weights (UTF-8 JSON bytes)."""
+
+NPZ_STATE = "state/"
+"""Prefix of the weight entries of a ``.npz`` checkpoint (``state/<name>``)."""
+
+
 def save_checkpoint(ckpt: Checkpoint, path: str | Path, overwrite: bool = False) -> Path:
-    """Write ``ckpt`` to ``path`` atomically.
+    """Write ``ckpt`` to ``path`` atomically, as a torch file or, for a ``.npz`` path, without torch.
+
+    The two formats hold the same values: ``.pt`` (``torch.save``, loads with
+    ``weights_only=True``) and ``.npz`` (numpy arrays ``state/<name>`` plus the
+    rest as JSON in ``__checkpoint__``; it loads with numpy alone, so a run
+    never needs torch).
 
     Parameters
     ----------
     ckpt : Checkpoint
         What to save.
     path : str | Path
-        Destination file (parent folders are created).
+        Destination file (parent folders are created); ``.npz`` selects the torch-free format.
     overwrite : bool
         Replace an existing file. Without it an existing file raises
         ``FileExistsError`` and is left untouched.
@@ -236,8 +275,6 @@ def save_checkpoint(ckpt: Checkpoint, path: str | Path, overwrite: bool = False)
     Path
         The path written.
     """
-    import torch  # deferred: torch (~3 s) only to write a checkpoint file
-
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(
@@ -248,11 +285,19 @@ def save_checkpoint(ckpt: Checkpoint, path: str | Path, overwrite: bool = False)
         raise IsADirectoryError(f"The checkpoint path '{path}' is a folder. Give a file name such as model.pt.")
     path.parent.mkdir(parents=True, exist_ok=True)
     blob = ckpt.to_dict()
-    blob["state"] = {k: torch.from_numpy(np.array(v, np.float32)) for k, v in blob["state"].items()}
+    state = {k: np.array(v, np.float32) for k, v in blob.pop("state").items()}
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        torch.save(blob, tmp)
+        if path.suffix == ".npz":
+            meta = np.frombuffer(json.dumps(blob).encode("utf-8"), np.uint8)
+            with open(tmp, "wb") as f:
+                np.savez(f, **{NPZ_META: meta}, **{NPZ_STATE + k: v for k, v in state.items()})
+        else:
+            import torch  # deferred: torch (~3 s) only to write a torch checkpoint file
+
+            blob["state"] = {k: torch.from_numpy(v) for k, v in state.items()}
+            torch.save(blob, tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -260,13 +305,41 @@ def save_checkpoint(ckpt: Checkpoint, path: str | Path, overwrite: bool = False)
     return path
 
 
+def runtime_twin(path: str | Path) -> Path:
+    """The torch-free ``.npz`` copy that belongs beside a ``.pt`` checkpoint (same name, ``.npz``)."""
+    return Path(path).with_suffix(".npz")
+
+
+def _read_npz(path: Path) -> dict[str, Any]:
+    with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:  # our handle: closed even on a bad zip
+        blob = json.loads(bytes(z[NPZ_META]).decode("utf-8"))
+        blob["state"] = {k[len(NPZ_STATE):]: z[k] for k in z.files if k.startswith(NPZ_STATE)}
+    return blob
+
+
+def _read_torch(path: Path) -> dict[str, Any]:
+    try:
+        import torch  # deferred: torch (~3 s) only to read a torch checkpoint file
+    except ImportError:
+        raise CheckpointError(
+            f"The checkpoint '{path}' is a torch file and torch is not installed. Install it "
+            "(pip install torch --index-url https://download.pytorch.org/whl/cpu), or use the torch-free "
+            f"copy '{runtime_twin(path).name}' that `python launch.py train` writes beside it."
+        ) from None
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(blob, dict) and isinstance(blob.get("state"), dict):
+        blob["state"] = {k: v.detach().cpu().numpy() for k, v in blob["state"].items()}
+    return blob
+
+
 def load_checkpoint(path: str | Path | None = None) -> Checkpoint:
-    """Read a checkpoint written by :func:`save_checkpoint`.
+    """Read a checkpoint written by :func:`save_checkpoint` (``.npz`` with numpy alone, else with torch).
 
     Parameters
     ----------
     path : str | Path | None
-        The file; ``None`` loads the shipped default (``realtime/stages/model/default.pt``).
+        The file; ``None`` loads the shipped default's torch-free copy
+        (``realtime/stages/model/default.npz``, the same weights as ``default.pt``).
 
     Returns
     -------
@@ -278,20 +351,20 @@ def load_checkpoint(path: str | Path | None = None) -> Checkpoint:
         The file is missing, unreadable, not a myostream checkpoint, written by a
         newer version, or inconsistent. The message says what to do.
     """
-    import torch  # deferred: torch (~3 s) only to read a checkpoint file
-
-    path = Path(DEFAULT_CHECKPOINT if path is None else path)
+    path = Path(DEFAULT_RUNTIME_CHECKPOINT if path is None else path)
     if not path.is_file():
         hint = (
             "The shipped default is missing from this installation: reinstall myostream, or train one "
             "(see docs/model.md)."
-            if path == DEFAULT_CHECKPOINT
-            else f"Check the path, or train one with `python launch.py train --out {path}`."
+            if path in (DEFAULT_CHECKPOINT, DEFAULT_RUNTIME_CHECKPOINT)
+            else "Check the path, or train one with `python launch.py train --out PATH` (docs/model.md)."
         )
         raise CheckpointError(f"The checkpoint '{path}' does not exist. {hint}")
     try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unpickling/zip error means the same to the user
+        blob = _read_npz(path) if path.suffix == ".npz" else _read_torch(path)
+    except CheckpointError:
+        raise
+    except Exception as err:  # noqa: BLE001 - any unpickling/zip/JSON error means the same to the user
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(
             f"The checkpoint '{path}' could not be read ({type(err).__name__}: {first[:200]}). "
@@ -312,7 +385,7 @@ def load_checkpoint(path: str | Path | None = None) -> Checkpoint:
     try:
         meta = blob["meta"]
         config = NetConfig.from_dict(dict(blob["config"]))
-        state = {k: v.detach().cpu().numpy() for k, v in blob["state"].items()}
+        state = {k: np.asarray(v) for k, v in blob["state"].items()}
         return Checkpoint(
             config=config,
             state=state,
@@ -326,6 +399,8 @@ def load_checkpoint(path: str | Path | None = None) -> Checkpoint:
             target_scale=tuple(float(v) for v in meta.get("target_scale", ())),
             metrics=dict(meta.get("metrics", {})),
             training=dict(meta.get("training", {})),
+            output_kind=str(meta.get("output_kind", "")),
+            layout=str(meta.get("layout", "")),
             version=version,
         )
     except CheckpointError as err:

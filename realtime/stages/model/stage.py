@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from realtime.core.anatomy import JOINTS
 from realtime.core.block import Block, regular_timestamps
 from realtime.core.checks import check_bool
 from realtime.core.contract import StreamFormat
@@ -49,6 +50,13 @@ class ModelActivationStage:
     ------
     CheckpointError
         The checkpoint is missing, corrupt or inconsistent (one-line message with the fix).
+
+    Notes
+    -----
+    A checkpoint without a posture head (e.g. one trained from scratch on
+    recordings) still gives ``aux["angles"]`` with the three joints, all NaN:
+    the engine then uses its neutral posture, i.e. dynamic MUAPs behave like
+    static ones (:attr:`has_posture` tells; ``launch.py run`` says so in one line).
     """
 
     name = "activation network"
@@ -60,6 +68,7 @@ class ModelActivationStage:
         ck = self.checkpoint
         self._n_out = len(ck.outputs)
         self._n_cols = self._n_out + len(ck.posture)
+        self._n_angles = len(ck.posture) if ck.posture else len(JOINTS)
         self._net = None
         self._resampler: ImuResampler | None = None
         self._checked_fs: float | None = None
@@ -78,8 +87,13 @@ class ModelActivationStage:
 
     @property
     def posture_channels(self) -> tuple[str, ...]:
-        """Labels of the columns of ``aux["angles"]`` (joint names)."""
-        return self.checkpoint.posture
+        """Labels of the columns of ``aux["angles"]`` (joint names; NaN columns without a posture head)."""
+        return self.checkpoint.posture or JOINTS
+
+    @property
+    def has_posture(self) -> bool:
+        """Whether the network estimates the posture (else ``aux["angles"]`` is NaN: neutral posture)."""
+        return bool(self.checkpoint.posture)
 
     @property
     def input_format(self) -> StreamFormat:
@@ -89,9 +103,7 @@ class ModelActivationStage:
     @property
     def output_format(self) -> StreamFormat:
         """One column per network output at the model rate, with posture, provisional flags and provenance."""
-        aux = {"provisional": 0, "imu_seq": 0, "imu_time": 0}
-        if self.checkpoint.posture:
-            aux["angles"] = len(self.checkpoint.posture)
+        aux = {"provisional": 0, "imu_seq": 0, "imu_time": 0, "angles": self._n_angles}
         return StreamFormat(fs=self.checkpoint.fs, channels=self.checkpoint.outputs, aux=aux)
 
     @property
@@ -179,7 +191,7 @@ class ModelActivationStage:
         if m == 0:
             return Block(
                 np.zeros((0, self._n_out), np.float32), np.zeros(0), ck.fs, rs.seq, ck.outputs,
-                {"angles": np.zeros((0, self._n_cols - self._n_out), np.float32), "provisional": np.zeros(0, bool),
+                {"angles": np.zeros((0, self._n_angles), np.float32), "provisional": np.zeros(0, bool),
                  "imu_seq": np.zeros(0, np.int64), "imu_time": np.zeros(0)},
             )
         out = np.empty((m, self._n_cols), np.float32)
@@ -207,9 +219,15 @@ class ModelActivationStage:
             ck.fs,
             seq,
             ck.outputs,
-            {"angles": np.ascontiguousarray(out[:, self._n_out :]), "provisional": flags,
+            {"angles": self._angles(out), "provisional": flags,
              "imu_seq": self._source_index(block, src), "imu_time": block.timestamps[src]},
         )
+
+    def _angles(self, out: np.ndarray) -> np.ndarray:
+        """The posture columns of ``out``, or NaN joint angles (neutral posture) without a posture head."""
+        if self._n_cols > self._n_out:
+            return np.ascontiguousarray(out[:, self._n_out :])
+        return np.full((out.shape[0], self._n_angles), np.nan, np.float32)
 
     @staticmethod
     def _source_index(block: Block, rows: np.ndarray) -> np.ndarray:
