@@ -18,10 +18,10 @@ Per block, :func:`add_discharges`
    multiply-add into the accumulator in node order
    (``acc = c_d t_d + (... + (c_0 t_0 + acc))``; ``fastmath={"contract"}``
    only, no reassociation), so every value is computed by the same
-   instructions for any block split. Meanwhile the first cache lines of the
-   tables of the discharge :data:`PREFETCH_AHEAD` places later are
-   prefetched (their first lines would otherwise come from L3 with the
-   loop waiting).
+   instructions for any block split. Meanwhile the tables of the discharge
+   :data:`PREFETCH_AHEAD` places later are prefetched, up to
+   :data:`PREFETCH_LINES` cache lines each (they would otherwise come from main memory with
+   the loop waiting).
 
 The accumulator is a flat float32 buffer of ``(max_block + L - 1) * C + 16``
 values: the block's rows first, then the tails of MUAPs that run past the
@@ -42,9 +42,12 @@ from realtime.stages.engine.posture import MAX_AXES, simplex_weights
 PREFETCH_AHEAD = 3
 """While discharge ``i`` is added, the tables of discharge ``i + PREFETCH_AHEAD`` are prefetched."""
 
-PREFETCH_LINES = 3
-"""Cache lines (64 bytes = 32 int16 values) prefetched at the start of each of those tables; the
-hardware prefetcher follows the rest of each stream."""
+PREFETCH_LINES = 12
+"""Cap on the cache lines (64 bytes = 32 int16 values) prefetched at the start of each of those
+tables (an armband8 table at 2 kHz is 11 lines on average); the hardware prefetcher follows longer
+streams. With the published pools the dynamic tables (19 MB armband8, 153 MB grid64) live in main
+memory. Measured (bench engine, dynamic, two alternating runs vs 3 lines): 12 lines left armband8
+unchanged and gave grid64 +16-26 %; 64 lines slowed grid64 by ~22 %."""
 
 W_COUNT = MAX_AXES + 1
 """Column of the blend scratch ``w_node`` that holds the number of terms."""
@@ -128,9 +131,11 @@ def add_discharges(
         if j < n_spk:  # start loading the first lines of a later discharge's tables
             uj = spk_unit[j]
             rj = spk_sample[j] * n_m + unit_info[uj, 2]
+            segj = unit_info[uj, 3]
+            n_lines = min((segj + 31) // 32, PREFETCH_LINES)
             for k in range(w_node[rj, W_COUNT]):
-                first = unit_info[uj, 1] + w_node[rj, k] * unit_info[uj, 3]
-                for line in range(PREFETCH_LINES):
+                first = unit_info[uj, 1] + w_node[rj, k] * segj
+                for line in range(n_lines):
                     prefetch(data, first + 32 * line)
         t = spk_sample[i]
         u = spk_unit[i]
