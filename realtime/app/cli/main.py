@@ -39,14 +39,14 @@ COMMANDS: dict[str, LazyCommand] = {
     ),
     "record": LazyCommand(
         "realtime.app.cli.record:record",
-        "Record every myostream stream (and other named LSL streams) to XDF with LabRecorder.",
+        "Record every myostream stream, and any other LSL stream named with --stream, to OUT (.xdf).",
     ),
     "train": LazyCommand(
         "realtime.app.cli.train:train", "Train the activation network and write a checkpoint."
     ),
     "evaluate": LazyCommand(
         "realtime.app.cli.evaluate:evaluate",
-        "Per-output Pearson r, RMSE and lag of the network and of a ridge baseline on held-out data.",
+        "Per-output Pearson r, RMSE and lag of the network and of two baselines on held-out data.",
     ),
     "validate": LazyCommand(
         "realtime.app.cli.validate:validate",
