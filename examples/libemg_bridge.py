@@ -223,8 +223,24 @@ class LibemgBridge:
             old.unlink()
             return SharedMemory(name, create=True, size=nbytes)
 
+    def _refuse_a_taken_prefix(self) -> None:
+        """Fail at once, before looking for the stream, when this tag prefix is in use (Linux: /dev/shm).
+
+        Attaching to check would register the memory with this process's resource
+        tracker (Python < 3.13), which would then remove the other owner's memory at exit.
+        """
+        if self.replace or not os.path.isdir("/dev/shm"):
+            return  # elsewhere _create finds out when it creates the memory
+        for name in (self.tag, self.count_tag):
+            if os.path.exists(os.path.join("/dev/shm", name)):
+                raise RuntimeError(
+                    f"Shared memory {name!r} exists: another bridge or libemg streamer uses this tag prefix. "
+                    "Give this bridge another --prefix, or --replace if a crashed process left it."
+                )
+
     def open(self) -> None:
         """Resolve the stream, open an inlet and create the shared memory (zeroed)."""
+        self._refuse_a_taken_prefix()
         info = self.resolve()
         if info.channel_format() == pylsl.cf_string:
             raise RuntimeError(f"Stream {self.stream!r} carries strings; the bridge needs a numeric EMG stream.")
