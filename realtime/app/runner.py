@@ -527,7 +527,8 @@ class Pipeline:
         self._provenance[IMU_SEQ] = -1.0
 
     def warm_up(self, ticks: int = 3, progress: Progress = SILENT,
-                prepare: Callable[[], None] | None = None) -> None:
+                prepare: Callable[[], None] | None = None,
+                background: Callable[[], None] | None = None) -> None:
         """Build every table and compile every kernel now, before the stream goes live.
 
         Runs a few ticks of the live code (:meth:`_tick`) on a still arm
@@ -548,6 +549,11 @@ class Pipeline:
             this thread while the activation stage compiles in another one; the
             two need different cores on a first run (numba compiles, numpy
             builds tables), so the cold start is shorter than their sum.
+        background : Callable[[], None] | None
+            More work for the helper thread once the activation stage is warm,
+            e.g. compiling the engine's kernel, which needs no tables
+            (:func:`realtime.stages.engine.compile_kernels`): it then compiles
+            while ``prepare`` builds the tables instead of after.
         """
         t0 = self._clock()
         still = StillSource(self.source.output_format, t0)
@@ -558,6 +564,8 @@ class Pipeline:
                 self.guard.reset(self.formats[0])
                 self.activation.reset(self.formats[1])
                 self.activation.process(self.guard.process(still.read()))
+                if background is not None:
+                    background()
             except BaseException as err:  # re-raised below, in the caller's thread
                 failure.append(err)
 

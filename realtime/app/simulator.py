@@ -39,7 +39,7 @@ from realtime.core.schemas import (
     stream_name,
 )
 from realtime.stages.artefacts import ArtefactSettings, ArtefactStage
-from realtime.stages.engine import EmgEngine, EngineSettings, get_layout
+from realtime.stages.engine import EmgEngine, EngineSettings, compile_kernels, get_layout
 from realtime.stages.faults import Fault, FaultStage
 from realtime.stages.gesture_mix import MIX_RULES, GestureMix
 from realtime.stages.guard import GuardSettings
@@ -393,11 +393,11 @@ class Simulator:
 
         def tables() -> None:
             units = engine.pool.n_units
-            with progress.phase(f"MUAP tables for {layout.name}, {units} motor units (activation kernels compile alongside)") as phase:
+            with progress.phase(f"MUAP tables for {layout.name}, {units} motor units (the kernels compile alongside)") as phase:
                 _ = engine.tables
                 phase.outcome = "loaded from the cache" if engine.tables_source == "cache" else "built and cached"
 
-        self.pipeline.warm_up(progress=progress, prepare=tables)
+        self.pipeline.warm_up(progress=progress, prepare=tables, background=compile_kernels)
         if freeze_gc or dedicated_process:
             gc.collect()
             gc.freeze()

@@ -7,7 +7,7 @@ Public API::
 See ``docs/engine.md`` for the model, the data and the numbers.
 """
 
-from realtime.stages.engine.engine import Discharges, EmgEngine, simulate_emg
+from realtime.stages.engine.engine import Discharges, EmgEngine, compile_kernels, simulate_emg
 from realtime.stages.engine.layout import Layout
 from realtime.stages.engine.layouts import LAYOUTS, get_layout
 from realtime.stages.engine.settings import MUAP_MODES, EngineSettings
@@ -17,6 +17,7 @@ __all__ = [
     "MUAP_MODES",
     "Discharges",
     "EmgEngine",
+    "compile_kernels",
     "EngineSettings",
     "Layout",
     "get_layout",

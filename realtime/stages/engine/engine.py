@@ -18,7 +18,7 @@ import math
 import time
 
 import numpy as np
-from numba import njit
+from numba import njit, types
 
 from realtime.core.anatomy import JOINTS
 from realtime.core.block import NO_EVENTS, Block
@@ -158,6 +158,20 @@ def _engine_block(act, angles, out, state):  # pragma: no cover - numba
     )
     read_block(acc, out, slot_1d(state, S_N_TAIL, i64)[0])
     return n_spk
+
+
+def compile_kernels() -> None:
+    """Compile the engine's block kernel now (or load it from the numba cache); no tables needed.
+
+    The kernel reads every table through a pointer table, so its signature does
+    not depend on the layout or the tables: a caller can compile it while the
+    MUAP tables are being built (:meth:`realtime.app.runner.Pipeline.warm_up`),
+    instead of after. The types are those :meth:`EmgEngine.process` passes
+    (C-contiguous float32 activation, angles and output, int64 pointer table),
+    so the live call finds this compilation and never compiles a second one.
+    """
+    f32 = types.float32[:, ::1]
+    _engine_block.compile((f32, f32, f32, types.int64[:, ::1]))
 
 
 class EmgEngine:

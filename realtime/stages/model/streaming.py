@@ -88,6 +88,25 @@ def _axpy(z, w, v):
 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
+def _load(dst, src, start):
+    """``dst[:] = src[start : start + dst.size]`` as a loop.
+
+    A loop, not a slice assignment: numba builds the shape-mismatch error
+    message of a slice assignment from string kernels that take seconds to
+    compile on a first run.
+    """
+    for o in range(dst.size):
+        dst[o] = src[start + o]
+
+
+@numba.njit(cache=True, fastmath=True, nogil=True)
+def _store(dst, start, src):
+    """``dst[start : start + src.size] = src`` as a loop (see :func:`_load`)."""
+    for o in range(src.size):
+        dst[start + o] = src[o]
+
+
+@numba.njit(cache=True, fastmath=True, nogil=True)
 def _matvec_acc(z, params, p, x, n_out):
     """``z += W^T x`` where ``W`` is ``(len(x), n_out)`` row-major at ``params[p:]``."""
     for i in range(x.size):
@@ -102,7 +121,7 @@ def _input_layer(xrow, xn, h, params, n_in, c):
     for i in range(n_in):
         xn[i] = (xrow[i] - params[i]) * params[n_in + i]
     p = 2 * n_in
-    h[:] = params[p + n_in * c : p + n_in * c + c]
+    _load(h, params, p + n_in * c)
     _matvec_acc(h, params, p, xn, c)
     return p + n_in * c + c
 
@@ -113,7 +132,8 @@ def _residual_mix(h, z, params, p, c):
     for o in range(c):
         if z[o] < 0.0:
             z[o] = 0.0
-    h += params[p + c * c : p + c * c + c]
+    for o in range(c):
+        h[o] += params[p + c * c + o]
     _matvec_acc(h, params, p, z, c)
     return p + c * c + c
 
@@ -124,7 +144,7 @@ def _heads(h, u, orow, params, p, c, n_out, n_pos):
     for o in range(c):
         if h[o] < 0.0:
             h[o] = 0.0
-    u[:] = params[p + c * c : p + c * c + c]
+    _load(u, params, p + c * c)
     _matvec_acc(u, params, p, h, c)
     p += c * c + c
     for o in range(c):
@@ -178,11 +198,11 @@ def _stream_kernel(x, out, params, ring, meta):
             if meta[_PRIMED] == 0:
                 # First sample after reset: the past is this input held forever.
                 for row in range(rows):
-                    ring[r + row * c : r + (row + 1) * c] = h
+                    _store(ring, r + row * c, h)
             else:
-                ring[r + cur * c : r + (cur + 1) * c] = h
+                _store(ring, r + cur * c, h)
             # Dilated causal convolution over taps at lags 0, d, 2d, ...
-            z[:] = params[p + k * c * c : p + k * c * c + c]
+            _load(z, params, p + k * c * c)
             for m in range(k):
                 row = cur - m * d
                 if row < 0:
@@ -226,7 +246,7 @@ def _peek_kernel(x, phase, out, params, ring, meta):
         d = meta[dil0 + layer]
         rows = (k - 1) * d + 1
         cur = meta[pos0 + layer]  # slot the next committed sample would take (holds the oldest row)
-        z[:] = params[p + k * c * c : p + k * c * c + c]
+        _load(z, params, p + k * c * c)
         _matvec_acc(z, params, p, h, c)  # lag 0: the hypothetical sample itself
         for m in range(1, k):
             if not primed:  # nothing committed yet: the past is this input held (as the first sample)
