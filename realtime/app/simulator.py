@@ -20,6 +20,7 @@ from devices.profiles import DEFAULT_PROFILE, Profile, load_profile
 from realtime.app.device_outputs import DeviceOutputs
 from realtime.app.runner import Pipeline, PipelineOutputs, PipelineSettings, StatusReport
 from realtime.body.gestures import GestureCommand, GestureSettings, GestureSynthesizer
+from realtime.body.musculoskeletal.activation import activation_dynamics
 from realtime.core.anatomy import GESTURES, MUSCLES
 from realtime.core.checks import check_choice, check_name, check_number, check_type, ensure_int
 from realtime.core.logs import logger
@@ -52,6 +53,17 @@ if TYPE_CHECKING:
 
 ACTIVATIONS: tuple[str, ...] = ("model", "teacher")
 """What drives the engine: the activation network, or the synthetic arm's ground truth."""
+
+
+def _compile_live_kernels() -> None:
+    """Compile (or load from numba's cache) the kernels the first live tick would otherwise compile.
+
+    The engine's block kernel, and the synthetic arm's activation dynamics: the
+    warm-up runs on a still arm, which does not use them, so without this they
+    compile on the first real tick, after "publishing", as a burst of late ticks.
+    """
+    compile_kernels()
+    activation_dynamics(np.zeros((1, 1)), 1000.0)
 
 
 @dataclass(frozen=True)
@@ -397,7 +409,7 @@ class Simulator:
                 _ = engine.tables
                 phase.outcome = "loaded from the cache" if engine.tables_source == "cache" else "built and cached"
 
-        self.pipeline.warm_up(progress=progress, prepare=tables, background=compile_kernels)
+        self.pipeline.warm_up(progress=progress, prepare=tables, background=_compile_live_kernels)
         if freeze_gc or dedicated_process:
             gc.collect()
             gc.freeze()
