@@ -37,7 +37,7 @@ class GyroActivation:
 
 
 def _inlet(name: str) -> pylsl.StreamInlet:
-    return open_inlet(name, timeout=10.0, max_buflen=30)
+    return open_inlet(name, timeout=90.0, max_buflen=30)
 
 
 def _pull_for(inlet: pylsl.StreamInlet, seconds: float) -> np.ndarray:
