@@ -19,6 +19,7 @@ from realtime.app.sources import build_source
 from realtime.core.launcher import PACKAGE_ROOT
 from realtime.core.schemas import DEVICE_PROVENANCE_CHANNELS, PROVENANCE_CHANNELS
 from realtime.stages.engine import get_layout
+from tests.helpers.docs import markdown_table
 
 # mne-lsl must use the liblsl this process already runs (pylsl's): with two copies of liblsl in one process, one
 # copy's resolver sees only some of the other copy's outlets.
@@ -30,16 +31,8 @@ DTYPES = {"float32": np.float32, "double64": np.float64, "int8": np.int8, "int16
 
 
 def _doc_rows() -> dict[str, dict[str, str]]:
-    lines = (PACKAGE_ROOT / "docs" / "profiles.md").read_text(encoding="utf-8").splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("| profile |"))
-    header = [c.strip() for c in lines[start].strip("|").split("|")]
-    rows = {}
-    for line in lines[start + 2:]:
-        if not line.startswith("|"):
-            break
-        cells = dict(zip(header, (c.strip() for c in line.strip().strip("|").split("|"))))
-        rows[re.fullmatch(r"`(\w+)`", cells["profile"]).group(1)] = cells
-    return rows
+    return {re.fullmatch(r"`(\w+)`", cells["profile"]).group(1): cells
+            for cells in markdown_table(PACKAGE_ROOT / "docs" / "profiles.md", "profile")}
 
 
 def _renamed(profile: Profile, tag: str) -> Profile:

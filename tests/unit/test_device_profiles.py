@@ -24,22 +24,15 @@ from realtime.core.block import Block, regular_timestamps
 from realtime.core.launcher import PACKAGE_ROOT
 from realtime.stages.engine import get_layout
 from realtime.stages.output_resample import OutputResampler
+from tests.helpers.docs import markdown_table
 
 DOC = PACKAGE_ROOT / "docs" / "profiles.md"
 
 
 def doc_table() -> dict[str, dict[str, str]]:
     """The table of docs/profiles.md: profile -> cells by column (also used by the LSL test)."""
-    lines = DOC.read_text(encoding="utf-8").splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("| profile |"))
-    header = [c.strip() for c in lines[start].strip("|").split("|")]
-    rows = {}
-    for line in lines[start + 2:]:
-        if not line.startswith("|"):
-            break
-        cells = dict(zip(header, (c.strip() for c in line.strip().strip("|").split("|"))))
-        rows[re.fullmatch(r"`(\w+)`", cells["profile"]).group(1)] = cells
-    return rows
+    return {re.fullmatch(r"`(\w+)`", cells["profile"]).group(1): cells
+            for cells in markdown_table(DOC, "profile")}
 
 
 def _ticked(cell: str) -> list[str]:

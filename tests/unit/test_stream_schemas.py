@@ -28,6 +28,7 @@ from realtime.core.schemas import (
     stream_name,
 )
 from realtime.stages.engine import get_layout
+from tests.helpers.docs import markdown_table
 
 DOC = PACKAGE_ROOT / "docs" / "streams.md"
 PREFIX = "P"
@@ -51,14 +52,8 @@ def _specs() -> dict[str, StreamSpec]:
 
 def _doc_rows() -> dict[str, dict[str, str]]:
     """The first table of docs/streams.md: role -> its cells by column name."""
-    lines = DOC.read_text(encoding="utf-8").splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("| stream name |"))
-    header = [c.strip() for c in lines[start].strip("|").split("|")]
     rows = {}
-    for line in lines[start + 2:]:
-        if not line.startswith("|"):
-            break
-        cells = dict(zip(header, (c.strip() for c in line.strip().strip("|").split("|"))))
+    for cells in markdown_table(DOC, "stream name"):
         suffix = re.fullmatch(r"`<prefix>-(.+)`", cells["stream name"]).group(1)
         role = next(r for r, s in STREAM_SUFFIXES.items() if s == suffix)
         rows[role] = cells
